@@ -1,0 +1,25 @@
+//! `ga4-mcp` binary: parse flags, set up logging (stderr), run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let (cli, config) = match mcp_common::cli::parse::<mcp_ga4::Cli>(|c| &mut c.common) {
+        Ok(x) => x,
+        Err(e) => e.exit(),
+    };
+    mcp_common::logging::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ga4-mcp: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(mcp_ga4::run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ga4-mcp: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Tool outputs: report responses turned into rows keyed by column name with typed numbers
+//! (the structured content), and their compact text rendering (what a model reads).
+
+use mcp_common::output::{Table, number};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+use crate::api::{ReportResponse, Row};
+
+/// A metric column.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MetricColumn {
+    /// API name.
+    pub name: String,
+    /// Value type, e.g. `TYPE_INTEGER`, `TYPE_CURRENCY`, `TYPE_SECONDS`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A report page, as `run_report`, `run_realtime_report` and `run_conversions_report` return it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReportOutput {
+    /// `properties/ID`.
+    pub property_id: String,
+    /// Dimension column names, in order.
+    pub dimension_headers: Vec<String>,
+    /// Metric columns, in order.
+    pub metric_headers: Vec<MetricColumn>,
+    /// Rows of this page: dimension values as strings, metric values as numbers.
+    pub rows: Vec<Map<String, Value>>,
+    /// Rows matching the query in total (all pages).
+    pub row_count: u64,
+    /// Index of the first row of this page.
+    pub offset: u64,
+    /// Offset of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+    /// Totals over all matching rows, when `metric_aggregations` asked for `TOTAL`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub totals: Vec<Map<String, Value>>,
+    /// Maximums, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maximums: Vec<Map<String, Value>>,
+    /// Minimums, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub minimums: Vec<Map<String, Value>>,
+    /// Currency, time zone, sampling and thresholding notes from the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Quota state, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property_quota: Option<Value>,
+}
+
+/// A table inside a funnel report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FunnelTable {
+    /// Dimension column names.
+    pub dimension_headers: Vec<String>,
+    /// Metric columns.
+    pub metric_headers: Vec<MetricColumn>,
+    /// Rows.
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// `run_funnel_report` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FunnelOutput {
+    /// `properties/ID`.
+    pub property_id: String,
+    /// Step-by-step table: users per step, completion and abandonment rates.
+    pub funnel_table: FunnelTable,
+    /// Data for a funnel chart.
+    pub funnel_visualization: FunnelTable,
+    /// Quota state, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property_quota: Option<Value>,
+}
+
+/// A metric value as a JSON number when it is one (GA4 sends every value as a string).
+fn metric_value(raw: Option<&str>, kind: Option<&str>) -> Value {
+    let Some(raw) = raw else { return Value::Null };
+    if kind == Some("TYPE_INTEGER")
+        && let Ok(i) = raw.parse::<i64>()
+    {
+        return Value::Number(i.into());
+    }
+    match raw.parse::<f64>().ok().and_then(Number::from_f64) {
+        Some(n) => Value::Number(n),
+        None => Value::String(raw.to_owned()),
+    }
+}
+
+fn row_map(row: &Row, dims: &[String], metrics: &[MetricColumn]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (i, name) in dims.iter().enumerate() {
+        let v = row.dimension_values.get(i).and_then(|c| c.value.clone()).unwrap_or_default();
+        map.insert(name.clone(), Value::String(v));
+    }
+    for (i, m) in metrics.iter().enumerate() {
+        let raw = row.metric_values.get(i).and_then(|c| c.value.as_deref());
+        map.insert(m.name.clone(), metric_value(raw, m.kind.as_deref()));
+    }
+    map
+}
+
+fn headers(r: &ReportResponse) -> (Vec<String>, Vec<MetricColumn>) {
+    let dims = r.dimension_headers.iter().map(|h| h.name.clone()).collect();
+    let metrics = r
+        .metric_headers
+        .iter()
+        .map(|h| MetricColumn { name: h.name.clone(), kind: h.kind.clone() })
+        .collect();
+    (dims, metrics)
+}
+
+/// Shapes a report page.
+pub fn report_output(property: &str, r: ReportResponse, offset: u64) -> ReportOutput {
+    let (dims, metrics) = headers(&r);
+    let rows: Vec<_> = r.rows.iter().map(|row| row_map(row, &dims, &metrics)).collect();
+    let row_count = r.row_count.unwrap_or(0).max(offset + rows.len() as u64);
+    let end = offset + rows.len() as u64;
+    // A short page can still be followed by more rows when the API caps pages below `limit`.
+    let next_offset = (end < row_count && !rows.is_empty()).then_some(end);
+    let agg = |list: &[Row]| list.iter().map(|row| row_map(row, &dims, &metrics)).collect::<Vec<_>>();
+    ReportOutput {
+        property_id: format!("properties/{property}"),
+        totals: agg(&r.totals),
+        maximums: agg(&r.maximums),
+        minimums: agg(&r.minimums),
+        dimension_headers: dims,
+        metric_headers: metrics,
+        rows,
+        row_count,
+        offset,
+        next_offset,
+        metadata: r.metadata,
+        property_quota: r.property_quota,
+    }
+}
+
+fn funnel_table(r: Option<ReportResponse>) -> FunnelTable {
+    let r = r.unwrap_or_default();
+    let (dims, metrics) = headers(&r);
+    let rows = r.rows.iter().map(|row| row_map(row, &dims, &metrics)).collect();
+    FunnelTable { dimension_headers: dims, metric_headers: metrics, rows }
+}
+
+/// Shapes a funnel report.
+pub fn funnel_output(property: &str, r: crate::api::FunnelResponse) -> FunnelOutput {
+    FunnelOutput {
+        property_id: format!("properties/{property}"),
+        funnel_table: funnel_table(r.funnel_table),
+        funnel_visualization: funnel_table(r.funnel_visualization),
+        property_quota: r.property_quota,
+    }
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.as_f64().map(number).unwrap_or_else(|| n.to_string()),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn table(dims: &[String], metrics: &[MetricColumn], rows: &[Map<String, Value>]) -> Table {
+    let columns: Vec<&str> = dims.iter().map(String::as_str).chain(metrics.iter().map(|m| m.name.as_str())).collect();
+    let mut t = Table::new(columns.iter().copied());
+    for row in rows {
+        t.push(columns.iter().map(|c| cell(row.get(*c))));
+    }
+    t
+}
+
+/// Text of a report page: what it is, the rows, aggregates, and how to get the next page.
+pub fn render_report(out: &ReportOutput, tool: &str) -> String {
+    let mut text = String::new();
+    let shown = out.rows.len() as u64;
+    if shown == 0 {
+        text.push_str(&format!("{}: no rows match (row_count {}).\n", out.property_id, out.row_count));
+    } else {
+        text.push_str(&format!(
+            "{}: rows {}–{} of {}\n",
+            out.property_id,
+            out.offset + 1,
+            out.offset + shown,
+            out.row_count
+        ));
+    }
+    text.push_str(&table(&out.dimension_headers, &out.metric_headers, &out.rows).render());
+    for (label, list) in [("Totals", &out.totals), ("Maximums", &out.maximums), ("Minimums", &out.minimums)] {
+        if let Some(row) = list.first() {
+            let parts: Vec<String> = out
+                .metric_headers
+                .iter()
+                .map(|m| format!("{} {}", m.name, cell(row.get(&m.name))))
+                .collect();
+            text.push_str(&format!("{label}: {}\n", parts.join(" · ")));
+        }
+    }
+    if let Some(meta) = &out.metadata {
+        let mut notes = Vec::new();
+        if let Some(c) = meta.get("currencyCode").and_then(Value::as_str) {
+            notes.push(format!("currency {c}"));
+        }
+        if let Some(tz) = meta.get("timeZone").and_then(Value::as_str) {
+            notes.push(format!("time zone {tz}"));
+        }
+        if meta.get("subjectToThresholding").and_then(Value::as_bool) == Some(true) {
+            notes.push("some rows withheld by thresholding".into());
+        }
+        if meta.get("dataLossFromOtherRow").and_then(Value::as_bool) == Some(true) {
+            notes.push("some values grouped into (other)".into());
+        }
+        if meta.get("samplingMetadatas").is_some() {
+            notes.push("sampled".into());
+        }
+        if !notes.is_empty() {
+            text.push_str(&format!("Notes: {}.\n", notes.join("; ")));
+        }
+    }
+    if let Some(next) = out.next_offset {
+        if tool == "run_realtime_report" {
+            text.push_str(&format!(
+                "More rows exist ({} in total): call {tool} again with a larger limit.\n",
+                out.row_count
+            ));
+        } else {
+            text.push_str(&format!(
+                "More rows exist: call {tool} again with the same arguments and offset={next}.\n"
+            ));
+        }
+    }
+    text
+}
+
+/// Text of a funnel report.
+pub fn render_funnel(out: &FunnelOutput) -> String {
+    let t = &out.funnel_table;
+    format!(
+        "{} funnel:\n{}",
+        out.property_id,
+        table(&t.dimension_headers, &t.metric_headers, &t.rows).render()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn response(json: Value) -> ReportResponse {
+        serde_json::from_value(json).expect("response")
+    }
+
+    #[test]
+    fn typed_rows_and_paging() {
+        let r = response(json!({
+            "dimensionHeaders": [{"name": "country"}],
+            "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}, {"name": "engagementRate", "type": "TYPE_FLOAT"}],
+            "rows": [{"dimensionValues": [{"value": "Poland"}], "metricValues": [{"value": "412"}, {"value": "0.6121"}]}],
+            "rowCount": 30,
+            "metadata": {"currencyCode": "PLN", "timeZone": "Europe/Warsaw"}
+        }));
+        let out = report_output("1", r, 10);
+        assert_eq!(out.rows[0]["sessions"], json!(412));
+        assert_eq!(out.rows[0]["engagementRate"], json!(0.6121));
+        assert_eq!(out.next_offset, Some(11));
+        let text = render_report(&out, "run_report");
+        assert!(text.contains("rows 11–11 of 30"), "{text}");
+        assert!(text.contains("offset=11"), "{text}");
+        assert!(text.contains("Poland"), "{text}");
+        assert!(text.contains("currency PLN"), "{text}");
+    }
+
+    #[test]
+    fn empty_reports_say_so_and_have_no_next_page() {
+        let out = report_output("1", response(json!({"metricHeaders": [{"name": "sessions"}]})), 0);
+        assert_eq!(out.row_count, 0);
+        assert_eq!(out.next_offset, None);
+        assert!(render_report(&out, "run_report").contains("no rows match"));
+    }
+
+    #[test]
+    fn last_page_has_no_next_offset() {
+        let r = response(json!({
+            "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}],
+            "rows": [{"metricValues": [{"value": "1"}]}],
+            "rowCount": 1
+        }));
+        assert_eq!(report_output("1", r, 0).next_offset, None);
+    }
+}

@@ -1,0 +1,320 @@
+//! Command-line flags every server shares, and their resolution into a checked [`CommonConfig`].
+//!
+//! Two stages, as in ripgrep: [`CommonArgs`] is what clap parsed (no I/O), [`CommonArgs::resolve`]
+//! checks combinations and reads the few files it must (the HTTP key file), so a bad flag fails
+//! before the server touches stdin/stdout or the network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::secret_file::{self, SecretFileError};
+
+/// How log lines on stderr are formatted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable single lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Flags shared by `ga4-mcp`, `gsc-mcp`, `google-ads-mcp` and `meta-ads-mcp`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Static credentials file: Google's `authorized_user` JSON (client_id, client_secret,
+    /// refresh_token, optional token_uri). Must not be readable by group or others (chmod 600).
+    #[arg(long, value_name = "FILE", env = "BERRYBOO_CREDENTIALS_PATH")]
+    pub credentials_path: Option<PathBuf>,
+
+    /// Replace the scheme and host of every upstream URL (APIs and token endpoint), keeping the
+    /// real paths; point it at `upstream-sandbox` to work offline.
+    #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
+    pub api_base: Option<Url>,
+
+    /// Serve MCP over HTTP on ADDR (streamable HTTP at /mcp, legacy HTTP+SSE at /sse) instead
+    /// of stdio. Loopback by default; any other address requires a bearer key.
+    #[arg(long, value_name = "ADDR", env = "BERRYBOO_HTTP")]
+    pub http: Option<SocketAddr>,
+
+    /// Bearer key HTTP clients must send (`Authorization: Bearer KEY`). Read from the
+    /// environment only: a key on the command line would be visible to every user in `ps`.
+    #[arg(long = "http-key", env = "BERRYBOO_HTTP_KEY", hide_env_values = true, value_name = "KEY")]
+    pub http_key: Option<String>,
+
+    /// File holding the HTTP bearer key (first line; must be chmod 600).
+    #[arg(long, value_name = "FILE", env = "BERRYBOO_HTTP_KEY_FILE")]
+    pub http_key_file: Option<PathBuf>,
+
+    /// Extra `Host` header value accepted over HTTP (repeatable), e.g. `mcp.example.com` or
+    /// `mcp.example.com:8443`. Loopback names are always accepted on a loopback bind.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser `Origin` accepted over HTTP (repeatable), e.g. `https://app.example.com`.
+    /// Requests without an Origin header (non-browser clients) are always accepted.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "BERRYBOO_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Timeout of one upstream HTTP request, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_timeout: u64,
+
+    /// Retries of an upstream request after 429 or 5xx (with jittered backoff).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub max_retries: u32,
+}
+
+/// Where the server speaks MCP.
+#[derive(Debug)]
+pub enum TransportConfig {
+    /// JSON-RPC over stdin/stdout (the default; what MCP hosts launch).
+    Stdio,
+    /// Streamable HTTP and legacy HTTP+SSE on one listener.
+    Http(HttpConfig),
+}
+
+/// Checked HTTP settings.
+#[derive(Debug)]
+pub struct HttpConfig {
+    /// Address to bind.
+    pub bind: SocketAddr,
+    /// Bearer key, required for non-loopback binds.
+    pub key: Option<SecretString>,
+    /// Extra accepted `Host` values.
+    pub allowed_hosts: Vec<String>,
+    /// Accepted browser origins.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Upstream HTTP behaviour.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Replacement for the scheme and host of every upstream URL.
+    pub api_base: Option<Url>,
+    /// Timeout of one request.
+    pub request_timeout: Duration,
+    /// Retries after 429/5xx.
+    pub max_retries: u32,
+}
+
+/// The resolved, checked configuration of the shared part of a server.
+#[derive(Debug)]
+pub struct CommonConfig {
+    /// Static credentials file, if any.
+    pub credentials_path: Option<PathBuf>,
+    /// Upstream HTTP settings.
+    pub upstream: UpstreamConfig,
+    /// Transport to serve on.
+    pub transport: TransportConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// A flag combination or flag value that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The HTTP key was given in argv.
+    #[error(
+        "refusing --http-key on the command line: it would be visible to every local user in `ps`. \
+         Set BERRYBOO_HTTP_KEY in the environment or use --http-key-file FILE"
+    )]
+    KeyInArgv,
+    /// Both key sources given.
+    #[error("give the HTTP key once: BERRYBOO_HTTP_KEY or --http-key-file, not both")]
+    KeyTwice,
+    /// Non-loopback bind without a key.
+    #[error(
+        "--http {0} is not a loopback address, so a bearer key is required: set BERRYBOO_HTTP_KEY \
+         or --http-key-file FILE (clients then send `Authorization: Bearer KEY`)"
+    )]
+    KeyRequired(SocketAddr),
+    /// The key is too short to be a key.
+    #[error("the HTTP bearer key must be at least 16 characters")]
+    KeyTooShort,
+    /// The key file could not be read.
+    #[error("HTTP key file: {0}")]
+    KeyFile(#[from] SecretFileError),
+    /// HTTP-only flags without --http.
+    #[error("--http-key, --http-key-file, --allowed-host and --allowed-origin only apply with --http ADDR")]
+    HttpFlagsWithoutHttp,
+    /// The API base URL cannot be a base.
+    #[error("--api-base {0} must be an http:// or https:// URL")]
+    BadApiBase(Url),
+    /// An origin without scheme.
+    #[error("--allowed-origin {0} must include a scheme, e.g. https://app.example.com")]
+    BadOrigin(String),
+}
+
+impl CommonArgs {
+    /// Checks the flags. `http_key_source` is where clap found `--http-key` (argv or env), so a
+    /// key typed on the command line can be refused.
+    pub fn resolve(self, http_key_source: Option<ValueSource>) -> Result<CommonConfig, ConfigError> {
+        if http_key_source == Some(ValueSource::CommandLine) {
+            return Err(ConfigError::KeyInArgv);
+        }
+        if let Some(base) = &self.api_base
+            && (!matches!(base.scheme(), "http" | "https") || base.host_str().is_none())
+        {
+            return Err(ConfigError::BadApiBase(base.clone()));
+        }
+        let transport = match self.http {
+            None => {
+                if self.http_key.is_some()
+                    || self.http_key_file.is_some()
+                    || !self.allowed_hosts.is_empty()
+                    || !self.allowed_origins.is_empty()
+                {
+                    // The env var alone is harmless (a shared environment may set it for
+                    // several servers); explicit flags without --http are a mistake.
+                    if http_key_source != Some(ValueSource::EnvVariable)
+                        || self.http_key_file.is_some()
+                        || !self.allowed_hosts.is_empty()
+                        || !self.allowed_origins.is_empty()
+                    {
+                        return Err(ConfigError::HttpFlagsWithoutHttp);
+                    }
+                }
+                TransportConfig::Stdio
+            }
+            Some(bind) => {
+                let key = match (self.http_key, &self.http_key_file) {
+                    (Some(_), Some(_)) => return Err(ConfigError::KeyTwice),
+                    (Some(k), None) => Some(SecretString::from(k.trim().to_owned())),
+                    (None, Some(path)) => Some(secret_file::read_secret_line(path)?),
+                    (None, None) => None,
+                };
+                if let Some(k) = &key {
+                    use secrecy::ExposeSecret;
+                    if k.expose_secret().chars().count() < 16 {
+                        return Err(ConfigError::KeyTooShort);
+                    }
+                }
+                if key.is_none() && !bind.ip().is_loopback() {
+                    return Err(ConfigError::KeyRequired(bind));
+                }
+                for origin in &self.allowed_origins {
+                    if origin != "null" && !origin.contains("://") {
+                        return Err(ConfigError::BadOrigin(origin.clone()));
+                    }
+                }
+                TransportConfig::Http(HttpConfig {
+                    bind,
+                    key,
+                    allowed_hosts: self.allowed_hosts,
+                    allowed_origins: self.allowed_origins,
+                })
+            }
+        };
+        Ok(CommonConfig {
+            credentials_path: self.credentials_path,
+            upstream: UpstreamConfig {
+                api_base: self.api_base,
+                request_timeout: Duration::from_secs(self.request_timeout),
+                max_retries: self.max_retries,
+            },
+            transport,
+            log_format: self.log_format,
+        })
+    }
+}
+
+/// Parses argv into `T` and resolves its [`CommonArgs`] (found through `common`), so every
+/// server applies the same argv rules.
+pub fn parse<T>(common: impl FnOnce(&mut T) -> &mut CommonArgs) -> Result<(T, CommonConfig), clap::Error>
+where
+    T: clap::Parser,
+{
+    let matches = T::command().get_matches();
+    let source = matches.value_source("http_key");
+    let mut parsed = T::from_arg_matches(&matches)?;
+    let args = common(&mut parsed).clone();
+    match args.resolve(source) {
+        Ok(config) => Ok((parsed, config)),
+        Err(e) => Err(T::command().error(clap::error::ErrorKind::ArgumentConflict, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<CommonConfig, ConfigError> {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("clap parse").common.resolve(None)
+    }
+
+    #[test]
+    fn stdio_is_the_default() {
+        let c = resolve(&[]).expect("resolve");
+        assert!(matches!(c.transport, TransportConfig::Stdio));
+        assert_eq!(c.upstream.max_retries, 3);
+    }
+
+    #[test]
+    fn loopback_http_needs_no_key() {
+        let c = resolve(&["--http", "127.0.0.1:0"]).expect("resolve");
+        assert!(matches!(c.transport, TransportConfig::Http(HttpConfig { key: None, .. })));
+    }
+
+    #[test]
+    fn public_http_needs_a_key() {
+        let e = resolve(&["--http", "0.0.0.0:8080"]).expect_err("must fail");
+        assert!(matches!(e, ConfigError::KeyRequired(_)), "{e}");
+        assert!(e.to_string().contains("BERRYBOO_HTTP_KEY"));
+    }
+
+    #[test]
+    fn key_on_the_command_line_is_refused() {
+        let cli = Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "k"]).expect("parse");
+        let e = cli.common.resolve(Some(ValueSource::CommandLine)).expect_err("must fail");
+        assert!(matches!(e, ConfigError::KeyInArgv));
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        let cli = Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "short"]).expect("parse");
+        let e = cli.common.resolve(Some(ValueSource::EnvVariable)).expect_err("must fail");
+        assert!(matches!(e, ConfigError::KeyTooShort));
+    }
+
+    #[test]
+    fn http_flags_need_http() {
+        let e = resolve(&["--allowed-host", "a.example"]).expect_err("must fail");
+        assert!(matches!(e, ConfigError::HttpFlagsWithoutHttp));
+    }
+
+    #[test]
+    fn api_base_must_be_http() {
+        let e = resolve(&["--api-base", "file:///etc"]).expect_err("must fail");
+        assert!(matches!(e, ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn origins_need_a_scheme() {
+        let e = resolve(&["--http", "127.0.0.1:0", "--allowed-origin", "app.example.com"])
+            .expect_err("must fail");
+        assert!(matches!(e, ConfigError::BadOrigin(_)));
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        assert!(Cli::try_parse_from(["x", "--max-retries", "11"]).is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! Where a server's access tokens come from, and the in-memory cache in front of it.
+//!
+//! Today: a static Google `authorized_user` file whose refresh token is exchanged at Google's
+//! token endpoint (with the `oauth2` crate). The credential broker (next) plugs in as another
+//! [`TokenSource`] variant. Whatever the source, callers see [`TokenProvider::token`] (cached until
+//! shortly before expiry) and [`TokenProvider::refresh_rejected`] (after an upstream 401), and at
+//! most one refresh is in flight at a time.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::secret_file::{self, SecretFileError};
+use crate::upstream::rebase;
+
+/// Google's token endpoint, used when the credentials file names none.
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+/// A token is refreshed this long before it expires, so a request never leaves with a token
+/// that dies in flight.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// A short-lived access token. Cloning is cheap; the value is never printed.
+#[derive(Clone)]
+pub struct AccessToken {
+    secret: Arc<SecretString>,
+    expires_at: Instant,
+    /// Increases with every refresh; lets [`TokenProvider::refresh_rejected`] tell whether the
+    /// token a caller saw rejected is still the cached one.
+    generation: u64,
+}
+
+impl AccessToken {
+    /// The bearer value, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        self.secret.expose_secret()
+    }
+
+    fn fresh(&self) -> bool {
+        Instant::now() + EXPIRY_MARGIN < self.expires_at
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &secret_file::redact(self.expose()))
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// Why no access token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The credentials file could not be used.
+    #[error("credentials file: {0}")]
+    File(#[from] SecretFileError),
+    /// The credentials file is not a Google authorized_user JSON.
+    #[error(
+        "credentials file {path} is not a Google authorized_user JSON ({reason}); expected \
+         {{\"type\": \"authorized_user\", \"client_id\": …, \"client_secret\": …, \"refresh_token\": …}}"
+    )]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The refresh token was revoked or expired (`invalid_grant`).
+    #[error(
+        "the Google authorization was revoked or has expired (invalid_grant). Reconnect the \
+         integration (sign in with Google again) to get new credentials"
+    )]
+    Revoked,
+    /// The OAuth client id/secret were refused (`invalid_client`).
+    #[error(
+        "Google refused the OAuth client (invalid_client: {0}); check client_id and client_secret in \
+         the credentials"
+    )]
+    InvalidClient(String),
+    /// The token endpoint answered with another error.
+    #[error("the token endpoint refused the refresh ({0})")]
+    Refused(String),
+    /// The token endpoint could not be reached.
+    #[error("cannot reach the token endpoint: {0}")]
+    Unreachable(String),
+    /// The token endpoint URL is invalid.
+    #[error("invalid token_uri {0}")]
+    BadTokenUri(String),
+}
+
+impl CredentialError {
+    /// True when retrying later can help (network trouble, server errors).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable(_))
+    }
+}
+
+#[derive(Deserialize)]
+struct AuthorizedUserFile {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    client_id: String,
+    client_secret: SecretString,
+    refresh_token: SecretString,
+    token_uri: Option<String>,
+}
+
+/// A Google OAuth client plus refresh token, as in an `authorized_user` file.
+pub struct GoogleRefresh {
+    client_id: String,
+    client_secret: SecretString,
+    refresh_token: SecretString,
+    token_uri: Url,
+}
+
+impl GoogleRefresh {
+    /// Loads an `authorized_user` file (refusing group/world-readable ones). `api_base`, when
+    /// set, rebases the token URI like every other upstream URL.
+    pub fn from_file(path: &Path, api_base: Option<&Url>) -> Result<Self, CredentialError> {
+        let text = secret_file::read_checked(path)?;
+        let format_err = |reason: String| CredentialError::Format {
+            path: path.display().to_string(),
+            reason,
+        };
+        let file: AuthorizedUserFile =
+            serde_json::from_str(&text).map_err(|e| format_err(strip_serde_position(&e)))?;
+        match file.kind.as_deref() {
+            None | Some("authorized_user") => {}
+            Some("service_account") => {
+                return Err(format_err(
+                    "service account keys are not supported; use an authorized_user file or the \
+                     credential broker"
+                        .into(),
+                ));
+            }
+            Some(other) => return Err(format_err(format!("type is {other:?}"))),
+        }
+        let token_uri = file.token_uri.as_deref().unwrap_or(GOOGLE_TOKEN_URI);
+        let token_uri =
+            Url::parse(token_uri).map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
+        Ok(Self {
+            client_id: file.client_id,
+            client_secret: file.client_secret,
+            refresh_token: file.refresh_token,
+            token_uri: rebase(&token_uri, api_base),
+        })
+    }
+
+    async fn refresh(&self, http: &reqwest::Client) -> Result<(SecretString, Duration), CredentialError> {
+        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_owned()))
+            .set_auth_type(oauth2::AuthType::RequestBody)
+            .set_token_uri(
+                TokenUrl::from_url(self.token_uri.clone()),
+            );
+        let refresh_token = RefreshToken::new(self.refresh_token.expose_secret().to_owned());
+        let adapter = crate::oauth::adapter(http.clone());
+        let response = client
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&adapter)
+            .await
+            .map_err(classify_oauth_error)?;
+        let ttl = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        Ok((SecretString::from(response.access_token().secret().to_owned()), ttl))
+    }
+}
+
+fn classify_oauth_error<RE: std::error::Error + 'static>(
+    err: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+) -> CredentialError {
+    match err {
+        RequestTokenError::ServerResponse(resp) => {
+            let description = resp.error_description().cloned().unwrap_or_default();
+            match resp.error() {
+                BasicErrorResponseType::InvalidGrant => CredentialError::Revoked,
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => {
+                    CredentialError::InvalidClient(description)
+                }
+                other => CredentialError::Refused(format!("{}: {description}", other.as_ref())),
+            }
+        }
+        RequestTokenError::Request(e) => CredentialError::Unreachable(error_chain(&e)),
+        RequestTokenError::Parse(e, _body) => {
+            CredentialError::Refused(format!("unreadable token response: {e}"))
+        }
+        RequestTokenError::Other(e) => CredentialError::Refused(e),
+    }
+}
+
+/// serde_json errors end with "at line L column C", which helps nobody reading a tool error.
+fn strip_serde_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// Joins an error with its sources, for messages that must explain a transport failure.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// Where tokens come from.
+pub enum TokenSource {
+    /// A static Google authorized_user file.
+    Google(GoogleRefresh),
+    /// A fixed bearer token (tests, and static Meta tokens later); never refreshed.
+    Fixed(SecretString),
+}
+
+struct Cache {
+    current: Option<AccessToken>,
+    generation: u64,
+}
+
+/// Hands out access tokens from a [`TokenSource`], cached until shortly before expiry.
+pub struct TokenProvider {
+    source: TokenSource,
+    http: reqwest::Client,
+    cache: Mutex<Cache>,
+    /// Serialises refreshes so concurrent callers wait for one refresh instead of each
+    /// starting their own.
+    refresh_gate: tokio::sync::Mutex<()>,
+}
+
+impl TokenProvider {
+    /// A provider over `source`, using `http` for token requests.
+    pub fn new(source: TokenSource, http: reqwest::Client) -> Self {
+        Self {
+            source,
+            http,
+            cache: Mutex::new(Cache { current: None, generation: 0 }),
+            refresh_gate: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self) -> Option<AccessToken> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.current.clone().filter(AccessToken::fresh)
+    }
+
+    /// A token valid for at least a minute, refreshing if needed.
+    pub async fn token(&self) -> Result<AccessToken, CredentialError> {
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        let _gate = self.refresh_gate.lock().await;
+        // Another caller may have refreshed while we waited for the gate.
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        self.refresh_locked().await
+    }
+
+    /// Called after upstream rejected `rejected` with 401: refreshes unless another caller
+    /// already replaced that token.
+    pub async fn refresh_rejected(&self, rejected: &AccessToken) -> Result<AccessToken, CredentialError> {
+        let _gate = self.refresh_gate.lock().await;
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = &cache.current
+                && t.generation != rejected.generation
+                && t.fresh()
+            {
+                return Ok(t.clone());
+            }
+        }
+        self.refresh_locked().await
+    }
+
+    async fn refresh_locked(&self) -> Result<AccessToken, CredentialError> {
+        let (secret, ttl) = match &self.source {
+            TokenSource::Google(g) => g.refresh(&self.http).await?,
+            TokenSource::Fixed(s) => (s.clone(), Duration::from_secs(365 * 24 * 3600)),
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.generation += 1;
+        let token = AccessToken {
+            secret: Arc::new(secret),
+            expires_at: Instant::now() + ttl,
+            generation: cache.generation,
+        };
+        tracing::debug!(token = %secret_file::redact(token.expose()), expires_in_s = ttl.as_secs(), "access token refreshed");
+        cache.current = Some(token.clone());
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(mode: u32, json: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("creds.json");
+        fs::write(&path, json).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        (dir, path)
+    }
+
+    const GOOD: &str = r#"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}"#;
+
+    #[test]
+    fn loads_authorized_user_and_rebases_token_uri() {
+        let (_d, path) = write(0o600, GOOD);
+        let base = Url::parse("http://127.0.0.1:9999").expect("url");
+        let g = GoogleRefresh::from_file(&path, Some(&base)).expect("load");
+        assert_eq!(g.token_uri.as_str(), "http://127.0.0.1:9999/token");
+    }
+
+    #[test]
+    fn refuses_world_readable_credentials() {
+        let (_d, path) = write(0o644, GOOD);
+        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse");
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+
+    #[test]
+    fn explains_missing_fields_without_leaking_values() {
+        let (_d, path) = write(0o600, r#"{"client_id":"c","client_secret":"very-secret-value"}"#);
+        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse").to_string();
+        assert!(e.contains("refresh_token"), "{e}");
+        assert!(!e.contains("very-secret-value"), "{e}");
+    }
+
+    #[test]
+    fn refuses_service_accounts_clearly() {
+        let (_d, path) = write(
+            0o600,
+            r#"{"type":"service_account","client_id":"c","client_secret":"s","refresh_token":"r"}"#,
+        );
+        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse").to_string();
+        assert!(e.contains("service account"), "{e}");
+    }
+
+    #[test]
+    fn debug_output_redacts_the_token() {
+        let t = AccessToken {
+            secret: Arc::new(SecretString::from("ya29.sandbox.0123456789abcdef".to_owned())),
+            expires_at: Instant::now(),
+            generation: 1,
+        };
+        let s = format!("{t:?}");
+        assert!(!s.contains("0123456789"), "{s}");
+    }
+
+    #[tokio::test]
+    async fn fixed_tokens_are_cached() {
+        let p = TokenProvider::new(
+            TokenSource::Fixed(SecretString::from("fixed-token-value".to_owned())),
+            reqwest::Client::new(),
+        );
+        let a = p.token().await.expect("token");
+        let b = p.token().await.expect("token");
+        assert_eq!(a.generation, b.generation);
+        let c = p.refresh_rejected(&a).await.expect("token");
+        assert_eq!(c.generation, a.generation + 1);
+        // A second caller that saw the old token does not trigger another refresh.
+        let d = p.refresh_rejected(&a).await.expect("token");
+        assert_eq!(d.generation, c.generation);
+    }
+}

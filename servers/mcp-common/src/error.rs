@@ -1,0 +1,223 @@
+//! Typed upstream errors, and the text a tool shows for them.
+//!
+//! [`ApiError`] is what an API answered (status, Google's `google.rpc.Status` envelope fields);
+//! [`UpstreamError`] adds the ways a call can fail before or around that. Servers refine the
+//! message for their API (e.g. "no access to property 123"); [`UpstreamError::explain`] is the
+//! generic fallback and already says what to do next. Neither ever contains a token.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::credentials::CredentialError;
+
+/// An error answer from an upstream API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub http_status: StatusCode,
+    /// `error.status` (e.g. `PERMISSION_DENIED`), when the body is Google's envelope.
+    pub status: Option<String>,
+    /// `error.message`, or a short excerpt of a non-JSON body.
+    pub message: String,
+    /// The first `reason` in `error.details[].reason` or `error.errors[].reason`.
+    pub reason: Option<String>,
+    /// The whole decoded body, for API-specific detail (Ads' GoogleAdsFailure, Meta codes).
+    pub body: Option<Value>,
+    /// `Retry-After`, if the API sent one.
+    pub retry_after: Option<Duration>,
+    /// How many times the request was sent.
+    pub attempts: u32,
+}
+
+impl ApiError {
+    /// Parses an error response body.
+    pub fn from_response(http_status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
+        let json: Option<Value> = serde_json::from_slice(body).ok();
+        let envelope = json.as_ref().and_then(|v| {
+            // searchStream wraps errors in an array; everything else is an object.
+            let v = v.as_array().and_then(|a| a.first()).unwrap_or(v);
+            v.get("error").cloned()
+        });
+        let (status, message, reason) = match &envelope {
+            Some(Value::Object(e)) => {
+                let status = e.get("status").and_then(Value::as_str).map(str::to_owned);
+                let message = e.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+                let reason = e
+                    .get("details")
+                    .and_then(Value::as_array)
+                    .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
+                    .or_else(|| {
+                        e.get("errors")
+                            .and_then(Value::as_array)
+                            .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
+                    })
+                    .map(str::to_owned);
+                (status, message, reason)
+            }
+            // OAuth-style `{"error": "invalid_grant", "error_description": "..."}`.
+            Some(Value::String(code)) => {
+                let desc = json
+                    .as_ref()
+                    .and_then(|v| v.get("error_description"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                (None, format!("{code}: {desc}"), Some(code.clone()))
+            }
+            _ => (None, excerpt(body), None),
+        };
+        Self { http_status, status, message, reason, body: json, retry_after, attempts: 1 }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// `403 PERMISSION_DENIED: message` style summary.
+    pub fn summary(&self) -> String {
+        let code = self.http_status.as_u16();
+        let message = if self.message.is_empty() {
+            self.http_status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            self.message.clone()
+        };
+        match &self.status {
+            Some(s) => format!("{code} {s}: {message}"),
+            None => format!("{code}: {message}"),
+        }
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// Why an upstream call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No access token could be had.
+    #[error(transparent)]
+    Credentials(CredentialError),
+    /// The API answered with an error status (after any retries).
+    #[error("{}", .0.summary())]
+    Api(Box<ApiError>),
+    /// No answer within the request timeout, after retries.
+    #[error("the upstream API did not answer in time")]
+    Timeout,
+    /// Network trouble.
+    #[error("cannot reach the upstream API: {0}")]
+    Transport(String),
+    /// The answer was not the JSON we expected.
+    #[error("the upstream API answered something this server does not understand: {0}")]
+    Decode(String),
+    /// A bug on our side (bad URL construction and the like).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl UpstreamError {
+    /// The API error, if the API answered.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// A message for the tool result: what went wrong and what to do. `service` names the
+    /// product ("Google Analytics").
+    pub fn explain(&self, service: &str) -> String {
+        match self {
+            Self::Credentials(CredentialError::Revoked) => format!(
+                "{service} access was revoked or has expired. Reconnect the {service} integration \
+                 (sign in again in the dashboard, or create new credentials) and retry."
+            ),
+            Self::Credentials(e) if e.is_transient() => {
+                format!("Could not get a {service} access token: {e}. This is usually temporary; retry in a minute.")
+            }
+            Self::Credentials(e) => format!("Could not get a {service} access token: {e}."),
+            Self::Api(a) => {
+                let code = a.http_status.as_u16();
+                let wait = a
+                    .retry_after
+                    .map(|d| format!(" Retry in about {} s.", d.as_secs().max(1)))
+                    .unwrap_or_else(|| " Retry in a minute.".to_owned());
+                match code {
+                    401 => format!(
+                        "{service} rejected the credentials even after a token refresh ({}). \
+                         Reconnect the {service} integration.",
+                        a.summary()
+                    ),
+                    403 if a.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => format!(
+                        "The {service} authorization lacks the required scope ({}). Reconnect the \
+                         integration and grant read access.",
+                        a.summary()
+                    ),
+                    403 => format!("{service} denied access ({}). Check that the account has access to this resource.", a.summary()),
+                    404 => format!("{service} found no such resource ({}). Check the id.", a.summary()),
+                    429 => format!(
+                        "{service} rate limit or quota reached ({}), still limited after {} attempt(s).{wait}",
+                        a.summary(),
+                        a.attempts
+                    ),
+                    500..=599 => format!(
+                        "{service} is having trouble ({}), still failing after {} attempt(s).{wait}",
+                        a.summary(),
+                        a.attempts
+                    ),
+                    _ => format!("{service} refused the request ({}).", a.summary()),
+                }
+            }
+            Self::Timeout => format!("{service} did not answer in time. Retry, or ask for less data (shorter date range, fewer dimensions)."),
+            Self::Transport(e) => format!("Cannot reach {service}: {e}. Retry in a minute."),
+            Self::Decode(e) => format!("{service} answered something unexpected: {e}."),
+            Self::Internal(e) => format!("Internal error in this server: {e}."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_google_envelope_with_error_info() {
+        let body = br#"{"error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}"#;
+        let e = ApiError::from_response(StatusCode::FORBIDDEN, body, None);
+        assert_eq!(e.status.as_deref(), Some("PERMISSION_DENIED"));
+        assert_eq!(e.reason.as_deref(), Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT"));
+        let text = UpstreamError::Api(Box::new(e)).explain("Google Analytics");
+        assert!(text.contains("scope"), "{text}");
+    }
+
+    #[test]
+    fn parses_v1_errors_array_and_stream_arrays() {
+        let body = br#"[{"error":{"code":429,"message":"Rate Limit Exceeded","errors":[{"reason":"rateLimitExceeded"}]}}]"#;
+        let e = ApiError::from_response(StatusCode::TOO_MANY_REQUESTS, body, Some(Duration::from_secs(30)));
+        assert_eq!(e.reason.as_deref(), Some("rateLimitExceeded"));
+        let text = UpstreamError::Api(Box::new(e)).explain("Search Console");
+        assert!(text.contains("30 s"), "{text}");
+    }
+
+    #[test]
+    fn non_json_bodies_are_excerpted() {
+        let body = "x".repeat(1000);
+        let e = ApiError::from_response(StatusCode::BAD_GATEWAY, body.as_bytes(), None);
+        assert!(e.message.len() < 320);
+        assert!(e.summary().starts_with("502: "));
+    }
+
+    #[test]
+    fn revoked_credentials_say_reconnect() {
+        let text = UpstreamError::Credentials(CredentialError::Revoked).explain("Google Analytics");
+        assert!(text.contains("Reconnect the Google Analytics integration"), "{text}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The one `ServerHandler` every server uses: [`Served`] wraps a [`ToolServer`] (a struct with a
+//! `#[tool_router]` impl) and adds what all four need — server info, a span per tool call with
+//! `tenant`/`server`/`tool`/`request_id`, a timing log line, and argument errors returned as
+//! tool errors the model can read and correct.
+
+use std::time::Instant;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tracing::Instrument;
+
+/// A server's tools and identity. Implemented by each server struct.
+pub trait ToolServer: Clone + Send + Sync + 'static {
+    /// Binary name, e.g. `ga4-mcp`.
+    const NAME: &'static str;
+    /// Human title, e.g. `Google Analytics 4`.
+    const TITLE: &'static str;
+    /// Version.
+    const VERSION: &'static str;
+    /// The router built by `#[tool_router]`, kept in a field (not rebuilt per call).
+    fn router(&self) -> &ToolRouter<Self>;
+    /// What the model should know before calling tools (the account in scope, conventions).
+    fn instructions(&self) -> String;
+    /// Who the data belongs to, for log spans (`shop id`, or `static` for a credentials file).
+    fn tenant(&self) -> &str;
+}
+
+/// The `ServerHandler` over a [`ToolServer`].
+#[derive(Clone)]
+pub struct Served<S>(pub S);
+
+impl<S: ToolServer> ServerHandler for Served<S> {
+    fn get_info(&self) -> ServerConfig {
+        let mut implementation = Implementation::new(S::NAME, S::VERSION);
+        implementation.title = Some(S::TITLE.to_owned());
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(implementation)
+            .with_instructions(self.0.instructions())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.0.router().list_all()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.0.router().get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool = request.name.to_string();
+        let span = tracing::info_span!(
+            "tool_call",
+            tenant = self.0.tenant(),
+            server = S::NAME,
+            tool = %tool,
+            request_id = %context.id,
+        );
+        async move {
+            let started = Instant::now();
+            let known = self.0.router().has_route(&tool);
+            let outcome = self.0.router().call(ToolCallContext::new(&self.0, request, context)).await;
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match outcome {
+                Ok(response) => {
+                    let is_error = matches!(&response, CallToolResponse::Complete(r) if r.is_error == Some(true));
+                    tracing::info!(elapsed_ms, is_error, "tool call finished");
+                    Ok(response)
+                }
+                // Bad arguments are the model's to fix: say so in a tool result it can read,
+                // as the 2025-11-25 spec recommends, instead of an opaque protocol error.
+                Err(e) if known && e.code == ErrorCode::INVALID_PARAMS => {
+                    tracing::info!(elapsed_ms, "tool call refused: invalid arguments");
+                    Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                        "Invalid arguments for {tool}: {}. Check the tool's input schema and call again.",
+                        e.message
+                    ))])
+                    .into())
+                }
+                Err(e) => {
+                    tracing::warn!(elapsed_ms, code = e.code.0, "tool call failed: {}", e.message);
+                    Err(e)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,165 @@
+//! Tool results: structured JSON for programs plus a compact text rendering for models, and
+//! tool errors. Every server builds its results through here so they all look alike.
+
+use std::fmt::Write as _;
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde::Serialize;
+
+/// A successful result: `structured` as `structuredContent`, `text` as the readable content.
+pub fn success<T: Serialize>(structured: &T, text: String) -> CallToolResult {
+    match serde_json::to_value(structured) {
+        Ok(value) => {
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(value);
+            result
+        }
+        Err(e) => error(format!("Internal error: cannot serialise the result ({e}).")),
+    }
+}
+
+/// A failed result the model reads (`isError: true`).
+pub fn error(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+/// Widest a cell gets in the text rendering; longer values end with `…` there (the structured
+/// content always has the whole value).
+const MAX_CELL: usize = 80;
+
+/// A plain-text table: a header row, aligned columns, numbers right-aligned.
+#[derive(Debug, Default)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+    numeric: Vec<bool>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(headers: I) -> Self {
+        let headers: Vec<String> = headers.into_iter().map(Into::into).collect();
+        let numeric = vec![true; headers.len()];
+        Self { headers, rows: Vec::new(), numeric }
+    }
+
+    /// Appends a row (missing cells are blank, extra cells are dropped).
+    pub fn push<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, cells: I) {
+        let mut row: Vec<String> = cells.into_iter().map(|c| clip(c.into())).collect();
+        row.resize(self.headers.len(), String::new());
+        for (i, cell) in row.iter().enumerate() {
+            if !cell.is_empty() && cell.parse::<f64>().is_err() {
+                self.numeric[i] = false;
+            }
+        }
+        self.rows.push(row);
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Renders the table; `(no rows)` under the header when empty.
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String], align_numbers: bool| {
+            let mut parts = Vec::with_capacity(cells.len());
+            for (i, cell) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                let last = i + 1 == cells.len();
+                if align_numbers && self.numeric[i] {
+                    parts.push(format!("{}{cell}", " ".repeat(pad)));
+                } else if last {
+                    parts.push(cell.clone());
+                } else {
+                    parts.push(format!("{cell}{}", " ".repeat(pad)));
+                }
+            }
+            let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+        };
+        line(&mut out, &self.headers, true);
+        if self.rows.is_empty() {
+            out.push_str("(no rows)\n");
+        }
+        for row in &self.rows {
+            line(&mut out, row, true);
+        }
+        out
+    }
+}
+
+fn clip(cell: String) -> String {
+    let cell = cell.replace(['\n', '\r', '\t'], " ");
+    if cell.chars().count() <= MAX_CELL {
+        return cell;
+    }
+    let mut s: String = cell.chars().take(MAX_CELL - 1).collect();
+    s.push('…');
+    s
+}
+
+/// Formats a number for text: integers without decimals, others with up to 4 significant
+/// decimals.
+pub fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        let s = format!("{value:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_aligned_columns() {
+        let mut t = Table::new(["channel", "sessions"]);
+        t.push(["Organic Search", "1200"]);
+        t.push(["Direct", "87"]);
+        assert_eq!(
+            t.render(),
+            "channel         sessions\nOrganic Search      1200\nDirect                87\n"
+        );
+    }
+
+    #[test]
+    fn empty_tables_say_so() {
+        let t = Table::new(["a"]);
+        assert_eq!(t.render(), "a\n(no rows)\n");
+    }
+
+    #[test]
+    fn long_cells_are_marked_not_silently_cut() {
+        let mut t = Table::new(["page"]);
+        t.push(["/".repeat(200)]);
+        assert!(t.render().contains('…'));
+    }
+
+    #[test]
+    fn numbers_are_compact() {
+        assert_eq!(number(12.0), "12");
+        assert_eq!(number(0.612345), "0.6123");
+        assert_eq!(number(2.5), "2.5");
+    }
+
+    #[test]
+    fn success_carries_both_forms() {
+        let r = success(&serde_json::json!({"a": 1}), "a\n1".into());
+        assert_eq!(r.structured_content, Some(serde_json::json!({"a": 1})));
+        assert_eq!(r.is_error, Some(false));
+    }
+}

@@ -1,0 +1,230 @@
+//! The upstream HTTP client every server uses: base-URL rewriting (`--api-base`), bearer tokens
+//! from a [`TokenProvider`], timeouts, bounded retries with jittered backoff on 429/5xx that
+//! honour `Retry-After`, one refresh-and-retry after a 401, and typed errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::cli::UpstreamConfig;
+use crate::credentials::{CredentialError, TokenProvider, error_chain};
+use crate::error::{ApiError, UpstreamError};
+
+/// Longest `Retry-After` we wait out inside one tool call; longer ones are reported to the
+/// caller with the time to retry instead of holding the call open.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
+/// First backoff step; doubles each retry, with full jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(8);
+
+/// Replaces scheme, host and port of `real` with those of `base` (and prefixes base's path, if
+/// any), keeping the real path and query. Without a base, `real` is returned unchanged.
+pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
+    let Some(base) = base else { return real.clone() };
+    let mut out = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    out.set_path(&format!("{prefix}{}", real.path()));
+    out.set_query(real.query());
+    out
+}
+
+/// Builds the shared reqwest client: rustls, timeouts, no redirects (an API redirect would
+/// carry the bearer token elsewhere), an identifying user agent.
+pub fn http_client(config: &UpstreamConfig, user_agent: &str) -> Result<reqwest::Client, UpstreamError> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .timeout(config.request_timeout)
+        .connect_timeout(Duration::from_secs(10).min(config.request_timeout))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| UpstreamError::Transport(error_chain(&e)))
+}
+
+/// One upstream API (a host family) reached with one identity.
+#[derive(Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    tokens: Arc<TokenProvider>,
+    api_base: Option<Url>,
+    max_retries: u32,
+}
+
+impl Upstream {
+    /// A client over `tokens`, with the retry and base-URL settings of `config`.
+    pub fn new(http: reqwest::Client, tokens: Arc<TokenProvider>, config: &UpstreamConfig) -> Self {
+        Self { http, tokens, api_base: config.api_base.clone(), max_retries: config.max_retries }
+    }
+
+    /// The URL actually called for a real upstream URL.
+    pub fn url(&self, real: &str) -> Result<Url, UpstreamError> {
+        let parsed = Url::parse(real).map_err(|e| UpstreamError::Internal(format!("bad URL {real}: {e}")))?;
+        Ok(rebase(&parsed, self.api_base.as_ref()))
+    }
+
+    /// GET `real` with `query`, decoding the JSON answer.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        real: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, UpstreamError> {
+        let url = self.url(real)?;
+        let bytes = self.send(Method::GET, &url, query, None).await?;
+        decode(&bytes)
+    }
+
+    /// POST `body` as JSON to `real`, decoding the JSON answer.
+    pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        real: &str,
+        body: &B,
+    ) -> Result<T, UpstreamError> {
+        let url = self.url(real)?;
+        let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Internal(e.to_string()))?;
+        let bytes = self.send(Method::POST, &url, &[], Some(body)).await?;
+        decode(&bytes)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        let mut attempt: u32 = 0;
+        let mut refreshed_after_401 = false;
+        let mut token = self.tokens.token().await.map_err(UpstreamError::Credentials)?;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(b) = &body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.clone());
+            }
+            let started = std::time::Instant::now();
+            let outcome = request.send().await;
+            let response = match outcome {
+                Ok(r) => r,
+                Err(e) if attempt < self.max_retries && (e.is_timeout() || e.is_connect()) => {
+                    let wait = backoff(attempt);
+                    tracing::warn!(path = url.path(), attempt, wait_ms = wait.as_millis() as u64, error = %error_chain(&e), "upstream unreachable, retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) if e.is_timeout() => return Err(UpstreamError::Timeout),
+                Err(e) => return Err(UpstreamError::Transport(error_chain(&e))),
+            };
+            let status = response.status();
+            tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
+            if status.is_success() {
+                return response.bytes().await.map_err(|e| UpstreamError::Transport(error_chain(&e)));
+            }
+            let retry_after = retry_after(response.headers());
+            let body = response.bytes().await.unwrap_or_default();
+            if status == StatusCode::UNAUTHORIZED && !refreshed_after_401 {
+                // The token may have been revoked or expired early: get a new one, once.
+                refreshed_after_401 = true;
+                tracing::info!(path = url.path(), "upstream said 401; refreshing the access token and retrying once");
+                token = self.tokens.refresh_rejected(&token).await.map_err(UpstreamError::Credentials)?;
+                continue;
+            }
+            let api = ApiError::from_response(status, &body, retry_after);
+            let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            if retryable && attempt < self.max_retries {
+                let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                if wait <= MAX_INLINE_WAIT {
+                    tracing::warn!(path = url.path(), status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, "upstream asked us to back off, retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            return Err(UpstreamError::Api(Box::new(api.with_attempts(attempt + 1))));
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, UpstreamError> {
+    serde_json::from_slice(bytes).map_err(|e| UpstreamError::Decode(e.to_string()))
+}
+
+/// Exponential backoff with full jitter: uniform in [base·2ⁿ/2, base·2ⁿ], capped.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(6)).min(BACKOFF_CAP);
+    let half = ceiling / 2;
+    let jitter = rand::random_range(0..=half.as_millis() as u64);
+    half + Duration::from_millis(jitter)
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+impl From<CredentialError> for UpstreamError {
+    fn from(e: CredentialError) -> Self {
+        UpstreamError::Credentials(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebase_keeps_real_paths_and_colon_methods() {
+        let real = Url::parse("https://analyticsdata.googleapis.com/v1beta/properties/1:runReport?x=1").expect("url");
+        let base = Url::parse("http://127.0.0.1:4000").expect("url");
+        assert_eq!(
+            rebase(&real, Some(&base)).as_str(),
+            "http://127.0.0.1:4000/v1beta/properties/1:runReport?x=1"
+        );
+        let prefixed = Url::parse("http://proxy.local/google/").expect("url");
+        assert_eq!(
+            rebase(&real, Some(&prefixed)).as_str(),
+            "http://proxy.local/google/v1beta/properties/1:runReport?x=1"
+        );
+        assert_eq!(rebase(&real, None), real);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..12 {
+            let d = backoff(attempt);
+            assert!(d <= BACKOFF_CAP, "{d:?}");
+            assert!(d >= BACKOFF_BASE / 2, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "7".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let future = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(reqwest::header::RETRY_AFTER, future.parse().expect("header"));
+        let d = retry_after(&h).expect("date");
+        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("header"));
+        assert_eq!(retry_after(&h), None);
+    }
+}
