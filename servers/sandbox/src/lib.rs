@@ -1,0 +1,129 @@
+//! `upstream-sandbox`: an offline emulator of Google's OAuth token endpoint and the GA4
+//! Data + Admin APIs, speaking the real wire formats (paths, colon custom methods, JSON
+//! shapes, error envelopes) so MCP servers can be tested end to end without internet.
+//!
+//! Data is synthetic but deterministic: every number is a function of the fixture, the
+//! property id, the date and the dimension values (see [`ga4::model`]). Faults, revocations
+//! and token expiry are switched at runtime through the `/__sandbox/` control plane.
+//!
+//! # Layout
+//! - [`fixtures`]: the TOML fixture format ([`Fixtures`]).
+//! - [`google`]: OAuth token endpoint, bearer auth, `google.rpc.Status` errors.
+//! - [`ga4`]: GA4 Data/Admin API routing, catalog, data model and report engine.
+//! - `faults`, `control`: fault injection middleware and the `/__sandbox` control plane.
+//! - `state`: issued tokens, revocations, faults and counters behind one mutex.
+//!
+//! Search Console, Google Ads and Meta will be sibling modules of [`ga4`] with their own
+//! routes in [`app`].
+//!
+//! # Running
+//! `upstream-sandbox --fixtures examples/sandbox-fixtures.toml --today 2026-10-20` prints
+//! `listening on http://127.0.0.1:PORT` and serves until SIGTERM/Ctrl-C.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod fixtures;
+pub mod ga4;
+pub mod google;
+
+mod control;
+mod faults;
+mod hash;
+mod http;
+mod state;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::any;
+use tracing::Instrument;
+
+pub use error::Error;
+pub use fixtures::Fixtures;
+
+/// Start-up configuration of the sandbox.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Loaded fixtures.
+    pub fixtures: Fixtures,
+    /// Fixed "today" (and "now" = 12:00 local). `None` uses the real date in each
+    /// property's time zone.
+    pub today: Option<chrono::NaiveDate>,
+    /// Lifetime of issued access tokens (`expires_in`).
+    pub token_ttl: std::time::Duration,
+}
+
+impl SandboxConfig {
+    /// A configuration with the real clock and a one-hour token lifetime.
+    pub fn new(fixtures: Fixtures) -> Self {
+        Self {
+            fixtures,
+            today: None,
+            token_ttl: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Builds the router (state included), e.g. for `tower::ServiceExt::oneshot` in tests.
+pub fn app(config: SandboxConfig) -> Router {
+    let state = Arc::new(state::Shared::new(config));
+    Router::new()
+        .route("/token", any(google::oauth::token))
+        .route("/oauth2/v4/token", any(google::oauth::token))
+        .route("/v1beta/{*rest}", any(ga4::handle))
+        .route("/v1alpha/{*rest}", any(ga4::handle))
+        .nest("/__sandbox", control::router())
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
+        .layer(middleware::from_fn(log_requests))
+        .with_state(state)
+}
+
+/// Serves the sandbox on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: SandboxConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "upstream sandbox serving");
+    }
+    axum::serve(listener, app(config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn fallback(request: Request) -> Response {
+    let pretty = http::wants_pretty(&http::query_pairs(request.uri().query()));
+    ga4::not_found(&http::percent_decode_path(request.uri().path())).render(pretty)
+}
+
+/// One span per request; the path is logged without the query (it may hold a token).
+async fn log_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = tracing::field::Empty,
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request handled"
+        );
+    });
+    response
+}

@@ -1,0 +1,222 @@
+//! The OAuth token endpoint: refresh grant success, HTTP Basic client auth, Google's error bodies, scope narrowing.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::util::{CLIENT_ID, CLIENT_SECRET, Sandbox};
+
+async fn token_call(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, String, Value) {
+    let r = sb
+        .http
+        .post(sb.url("/token"))
+        .form(form)
+        .send()
+        .await
+        .expect("token request");
+    let status = r.status();
+    let ct = r.headers()["content-type"]
+        .to_str()
+        .expect("ascii header")
+        .to_string();
+    (status, ct, r.json().await.expect("json body"))
+}
+
+#[tokio::test]
+async fn refresh_grant_success_has_google_shape() {
+    let sb = Sandbox::start().await;
+    let (status, ct, body) = token_call(
+        &sb,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh-acme"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ct, "application/json; charset=UTF-8");
+    let token = body["access_token"].as_str().unwrap();
+    assert!(token.starts_with("ya29.sandbox."), "{token}");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(
+        body["scope"],
+        "https://www.googleapis.com/auth/analytics.readonly"
+    );
+    assert!(
+        body.get("refresh_token").is_none(),
+        "Google does not rotate refresh tokens"
+    );
+    // Legacy path works too.
+    let r = sb
+        .http
+        .post(sb.url("/oauth2/v4/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh-acme"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn basic_auth_is_accepted() {
+    let sb = Sandbox::start().await;
+    let r = sb
+        .http
+        .post(sb.url("/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh-bloom"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["scope"], "https://www.googleapis.com/auth/analytics");
+    let r = sb
+        .http
+        .post(sb.url("/token"))
+        .basic_auth(CLIENT_ID, Some("wrong"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh-bloom"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn oauth_errors_match_google() {
+    let sb = Sandbox::start().await;
+    type Case<'a> = (Vec<(&'a str, &'a str)>, StatusCode, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "nope"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "sandbox-refresh-revoked-shop"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        ),
+        (
+            // A refresh token issued to another client.
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "sandbox-refresh-other-client"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "sandbox-refresh-acme"),
+                ("client_id", "who.apps.googleusercontent.com"),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "sandbox-refresh-acme"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", "wrong"),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unauthorized",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: refresh_token",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Invalid grant_type: authorization_code",
+        ),
+    ];
+    for (form, status, error, description) in cases {
+        let (got, ct, body) = token_call(&sb, &form).await;
+        assert_eq!(got, status, "{form:?}: {body}");
+        assert_eq!(ct, "application/json; charset=UTF-8");
+        assert_eq!(body["error"], error, "{form:?}");
+        assert_eq!(body["error_description"], description, "{form:?}");
+    }
+    // JSON bodies are not accepted.
+    let r = sb
+        .http
+        .post(sb.url("/token"))
+        .json(&serde_json::json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn scope_may_narrow_but_not_widen() {
+    let sb = Sandbox::start().await;
+    let base = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "sandbox-refresh-bloom"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ];
+    let mut widen = base.to_vec();
+    widen.push(("scope", "https://www.googleapis.com/auth/adwords"));
+    let (status, _, body) = token_call(&sb, &widen).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_scope");
+    let mut same = base.to_vec();
+    same.push(("scope", "https://www.googleapis.com/auth/analytics"));
+    let (status, _, body) = token_call(&sb, &same).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["scope"], "https://www.googleapis.com/auth/analytics");
+    sb.stop().await;
+}
