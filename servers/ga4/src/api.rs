@@ -157,17 +157,24 @@ impl Ga4Api {
     }
 
     /// One page of account summaries.
-    pub async fn account_summaries(&self, page_token: Option<&str>) -> Result<AccountSummariesPage, UpstreamError> {
+    pub async fn account_summaries(
+        &self,
+        page_token: Option<&str>,
+    ) -> Result<AccountSummariesPage, UpstreamError> {
         let mut query = vec![("pageSize", ADMIN_PAGE_SIZE.to_string())];
         if let Some(t) = page_token {
             query.push(("pageToken", t.to_owned()));
         }
-        self.upstream.get_json(&format!("{ADMIN}/v1beta/accountSummaries"), &query).await
+        self.upstream
+            .get_json(&format!("{ADMIN}/v1beta/accountSummaries"), &query)
+            .await
     }
 
     /// `GET /v1beta/properties/{id}`.
     pub async fn property(&self, id: &str) -> Result<BTreeMap<String, Value>, UpstreamError> {
-        self.upstream.get_json(&format!("{ADMIN}/v1beta/properties/{id}"), &[]).await
+        self.upstream
+            .get_json(&format!("{ADMIN}/v1beta/properties/{id}"), &[])
+            .await
     }
 
     /// Every item of an Admin list endpoint (`collection` is the response's list key).
@@ -183,7 +190,9 @@ impl Ga4Api {
             if let Some(Value::Array(list)) = page.remove(collection) {
                 items.extend(list);
             }
-            page_token = page.remove("nextPageToken").and_then(|v| v.as_str().map(str::to_owned));
+            page_token = page
+                .remove("nextPageToken")
+                .and_then(|v| v.as_str().map(str::to_owned));
             if page_token.as_deref().is_none_or(str::is_empty) {
                 break;
             }
@@ -193,7 +202,11 @@ impl Ga4Api {
 
     /// Google Ads links of a property.
     pub async fn google_ads_links(&self, id: &str) -> Result<Vec<Value>, UpstreamError> {
-        self.admin_list(&format!("{ADMIN}/v1beta/properties/{id}/googleAdsLinks"), "googleAdsLinks").await
+        self.admin_list(
+            &format!("{ADMIN}/v1beta/properties/{id}/googleAdsLinks"),
+            "googleAdsLinks",
+        )
+        .await
     }
 
     /// Reporting data annotations of a property (Admin v1alpha).
@@ -207,36 +220,79 @@ impl Ga4Api {
 
     /// Custom dimensions of a property.
     pub async fn custom_dimensions(&self, id: &str) -> Result<Vec<Value>, UpstreamError> {
-        self.admin_list(&format!("{ADMIN}/v1beta/properties/{id}/customDimensions"), "customDimensions").await
+        self.admin_list(
+            &format!("{ADMIN}/v1beta/properties/{id}/customDimensions"),
+            "customDimensions",
+        )
+        .await
     }
 
     /// Custom metrics of a property.
     pub async fn custom_metrics(&self, id: &str) -> Result<Vec<Value>, UpstreamError> {
-        self.admin_list(&format!("{ADMIN}/v1beta/properties/{id}/customMetrics"), "customMetrics").await
+        self.admin_list(
+            &format!("{ADMIN}/v1beta/properties/{id}/customMetrics"),
+            "customMetrics",
+        )
+        .await
     }
 
     /// Dimensions and metrics the property accepts.
     pub async fn metadata(&self, id: &str) -> Result<Metadata, UpstreamError> {
-        self.upstream.get_json(&format!("{DATA}/v1beta/properties/{id}/metadata"), &[]).await
+        self.upstream
+            .get_json(&format!("{DATA}/v1beta/properties/{id}/metadata"), &[])
+            .await
     }
 
     /// `runReport`.
-    pub async fn run_report(&self, id: &str, request: &Value) -> Result<ReportResponse, UpstreamError> {
-        self.upstream.post_json(&format!("{DATA}/v1beta/properties/{id}:runReport"), request).await
+    pub async fn run_report(
+        &self,
+        id: &str,
+        request: &Value,
+    ) -> Result<ReportResponse, UpstreamError> {
+        self.upstream
+            .post_json(&format!("{DATA}/v1beta/properties/{id}:runReport"), request)
+            .await
     }
 
     /// `runRealtimeReport`.
-    pub async fn run_realtime_report(&self, id: &str, request: &Value) -> Result<ReportResponse, UpstreamError> {
-        self.upstream.post_json(&format!("{DATA}/v1beta/properties/{id}:runRealtimeReport"), request).await
+    pub async fn run_realtime_report(
+        &self,
+        id: &str,
+        request: &Value,
+    ) -> Result<ReportResponse, UpstreamError> {
+        self.upstream
+            .post_json(
+                &format!("{DATA}/v1beta/properties/{id}:runRealtimeReport"),
+                request,
+            )
+            .await
     }
 
     /// v1alpha `runReport` with a `conversionSpec` (the conversions report).
-    pub async fn run_conversions_report(&self, id: &str, request: &Value) -> Result<ReportResponse, UpstreamError> {
-        self.upstream.post_json(&format!("{DATA}/v1alpha/properties/{id}:runReport"), request).await
+    pub async fn run_conversions_report(
+        &self,
+        id: &str,
+        request: &Value,
+    ) -> Result<ReportResponse, UpstreamError> {
+        self.upstream
+            .post_json(
+                &format!("{DATA}/v1alpha/properties/{id}:runReport"),
+                request,
+            )
+            .await
     }
 
     /// v1alpha `runFunnelReport`.
-    pub async fn run_funnel_report(&self, id: &str, request: &Value) -> Result<FunnelResponse, UpstreamError> {
-        self.upstream.post_json(&format!("{DATA}/v1alpha/properties/{id}:runFunnelReport"), request).await
+    pub async fn run_funnel_report(
+        &self,
+        id: &str,
+        request: &Value,
+    ) -> Result<FunnelResponse, UpstreamError> {
+        self.upstream
+            .post_json(
+                &format!("{DATA}/v1alpha/properties/{id}:runFunnelReport"),
+                request,
+            )
+            .await
     }
 }

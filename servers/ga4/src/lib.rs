@@ -27,7 +27,11 @@ pub use server::Ga4Server;
 
 /// `ga4-mcp` command line.
 #[derive(Debug, clap::Parser)]
-#[command(name = "ga4-mcp", version, about = "Read-only Google Analytics 4 tools over MCP (stdio or HTTP).")]
+#[command(
+    name = "ga4-mcp",
+    version,
+    about = "Read-only Google Analytics 4 tools over MCP (stdio or HTTP)."
+)]
 pub struct Cli {
     /// Flags every berryboo server shares.
     #[command(flatten)]
@@ -70,12 +74,25 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
         ),
         None => None,
     };
-    let path = config.credentials_path.as_deref().ok_or(RunError::NoCredentials)?;
-    let source = TokenSource::Google(GoogleRefresh::from_file(path, config.upstream.api_base.as_ref())?);
-    let http = http_client(&config.upstream, concat!("berryboo-ga4-mcp/", env!("CARGO_PKG_VERSION")))?;
+    let path = config
+        .credentials_path
+        .as_deref()
+        .ok_or(RunError::NoCredentials)?;
+    let source = TokenSource::Google(GoogleRefresh::from_file(
+        path,
+        config.upstream.api_base.as_ref(),
+    )?);
+    let http = http_client(
+        &config.upstream,
+        concat!("berryboo-ga4-mcp/", env!("CARGO_PKG_VERSION")),
+    )?;
     let tokens = Arc::new(TokenProvider::new(source, http.clone()));
     let upstream = Upstream::new(http, tokens, &config.upstream);
-    let server = Ga4Server::new(api::Ga4Api::new(upstream), default_property, "static".to_owned());
+    let server = Ga4Server::new(
+        api::Ga4Api::new(upstream),
+        default_property,
+        "static".to_owned(),
+    );
     tracing::info!(transport = ?std::mem::discriminant(&config.transport), "ga4-mcp starting");
     mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;
     Ok(())

@@ -35,7 +35,11 @@ pub struct FilterExpression {
     #[serde(default, alias = "orGroup", skip_serializing_if = "Option::is_none")]
     pub or_group: Option<FilterExpressionList>,
     /// This expression must not match.
-    #[serde(default, alias = "notExpression", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "notExpression",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_expression: Option<Box<FilterExpression>>,
     /// A single condition on one dimension or metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,19 +62,39 @@ pub struct Filter {
     #[serde(alias = "fieldName")]
     pub field_name: String,
     /// Match a string value.
-    #[serde(default, alias = "stringFilter", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "stringFilter",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub string_filter: Option<StringFilter>,
     /// Match any of several string values.
-    #[serde(default, alias = "inListFilter", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "inListFilter",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub in_list_filter: Option<InListFilter>,
     /// Compare a numeric value.
-    #[serde(default, alias = "numericFilter", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "numericFilter",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub numeric_filter: Option<NumericFilter>,
     /// Numeric value between two bounds, inclusive.
-    #[serde(default, alias = "betweenFilter", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "betweenFilter",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub between_filter: Option<BetweenFilter>,
     /// Match empty values (`{}`).
-    #[serde(default, alias = "emptyFilter", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "emptyFilter",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub empty_filter: Option<EmptyFilter>,
 }
 
@@ -89,7 +113,11 @@ pub struct StringFilter {
     /// The value to match.
     pub value: String,
     /// Case-sensitive match (default false).
-    #[serde(default, alias = "caseSensitive", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "caseSensitive",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub case_sensitive: Option<bool>,
 }
 
@@ -118,7 +146,11 @@ pub struct InListFilter {
     /// Accepted values.
     pub values: Vec<String>,
     /// Case-sensitive match (default false).
-    #[serde(default, alias = "caseSensitive", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "caseSensitive",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub case_sensitive: Option<bool>,
 }
 
@@ -156,7 +188,11 @@ pub struct NumericValue {
     #[serde(default, alias = "int64Value", skip_serializing_if = "Option::is_none")]
     pub int64_value: Option<Int64>,
     /// Floating-point value.
-    #[serde(default, alias = "doubleValue", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "doubleValue",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub double_value: Option<f64>,
 }
 
@@ -186,7 +222,11 @@ impl<'de> Deserialize<'de> for Int64 {
         }
         match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected an integer"))? {
             Raw::N(n) => Ok(Self(n)),
-            Raw::S(s) => s.trim().parse().map(Self).map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
+            Raw::S(s) => s
+                .trim()
+                .parse()
+                .map(Self)
+                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
         }
     }
 }
@@ -343,10 +383,18 @@ pub struct RunReportParams {
 #[serde(rename_all(serialize = "camelCase"), deny_unknown_fields)]
 pub struct MinuteRange {
     /// Start, in minutes ago (default 29; at most 29 for standard properties).
-    #[serde(default, alias = "startMinutesAgo", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "startMinutesAgo",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_minutes_ago: Option<u32>,
     /// End, in minutes ago (default 0).
-    #[serde(default, alias = "endMinutesAgo", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "endMinutesAgo",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub end_minutes_ago: Option<u32>,
     /// Optional name of the range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,7 +523,11 @@ pub struct ConversionSpec {
     #[serde(default, alias = "conversionActions")]
     pub conversion_actions: Vec<String>,
     /// Attribution model (default `DATA_DRIVEN`).
-    #[serde(default, alias = "attributionModel", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "attributionModel",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub attribution_model: Option<AttributionModel>,
 }
 

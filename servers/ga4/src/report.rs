@@ -95,7 +95,11 @@ fn metric_value(raw: Option<&str>, kind: Option<&str>) -> Value {
 fn row_map(row: &Row, dims: &[String], metrics: &[MetricColumn]) -> Map<String, Value> {
     let mut map = Map::new();
     for (i, name) in dims.iter().enumerate() {
-        let v = row.dimension_values.get(i).and_then(|c| c.value.clone()).unwrap_or_default();
+        let v = row
+            .dimension_values
+            .get(i)
+            .and_then(|c| c.value.clone())
+            .unwrap_or_default();
         map.insert(name.clone(), Value::String(v));
     }
     for (i, m) in metrics.iter().enumerate() {
@@ -107,23 +111,37 @@ fn row_map(row: &Row, dims: &[String], metrics: &[MetricColumn]) -> Map<String, 
 
 fn headers(r: &ReportResponse) -> (Vec<String>, Vec<MetricColumn>) {
     let dims = r.dimension_headers.iter().map(|h| h.name.clone()).collect();
-    let metrics = r
-        .metric_headers
-        .iter()
-        .map(|h| MetricColumn { name: h.name.clone(), kind: h.kind.clone() })
-        .collect();
+    // Funnel responses have been seen repeating the metric header list while rows carry one
+    // value per metric: keep the first occurrence of each name, as values follow that order.
+    let mut metrics: Vec<MetricColumn> = Vec::with_capacity(r.metric_headers.len());
+    for h in &r.metric_headers {
+        if !metrics.iter().any(|m| m.name == h.name) {
+            metrics.push(MetricColumn {
+                name: h.name.clone(),
+                kind: h.kind.clone(),
+            });
+        }
+    }
     (dims, metrics)
 }
 
 /// Shapes a report page.
 pub fn report_output(property: &str, r: ReportResponse, offset: u64) -> ReportOutput {
     let (dims, metrics) = headers(&r);
-    let rows: Vec<_> = r.rows.iter().map(|row| row_map(row, &dims, &metrics)).collect();
+    let rows: Vec<_> = r
+        .rows
+        .iter()
+        .map(|row| row_map(row, &dims, &metrics))
+        .collect();
     let row_count = r.row_count.unwrap_or(0).max(offset + rows.len() as u64);
     let end = offset + rows.len() as u64;
     // A short page can still be followed by more rows when the API caps pages below `limit`.
     let next_offset = (end < row_count && !rows.is_empty()).then_some(end);
-    let agg = |list: &[Row]| list.iter().map(|row| row_map(row, &dims, &metrics)).collect::<Vec<_>>();
+    let agg = |list: &[Row]| {
+        list.iter()
+            .map(|row| row_map(row, &dims, &metrics))
+            .collect::<Vec<_>>()
+    };
     ReportOutput {
         property_id: format!("properties/{property}"),
         totals: agg(&r.totals),
@@ -143,8 +161,16 @@ pub fn report_output(property: &str, r: ReportResponse, offset: u64) -> ReportOu
 fn funnel_table(r: Option<ReportResponse>) -> FunnelTable {
     let r = r.unwrap_or_default();
     let (dims, metrics) = headers(&r);
-    let rows = r.rows.iter().map(|row| row_map(row, &dims, &metrics)).collect();
-    FunnelTable { dimension_headers: dims, metric_headers: metrics, rows }
+    let rows = r
+        .rows
+        .iter()
+        .map(|row| row_map(row, &dims, &metrics))
+        .collect();
+    FunnelTable {
+        dimension_headers: dims,
+        metric_headers: metrics,
+        rows,
+    }
 }
 
 /// Shapes a funnel report.
@@ -167,7 +193,11 @@ fn cell(v: Option<&Value>) -> String {
 }
 
 fn table(dims: &[String], metrics: &[MetricColumn], rows: &[Map<String, Value>]) -> Table {
-    let columns: Vec<&str> = dims.iter().map(String::as_str).chain(metrics.iter().map(|m| m.name.as_str())).collect();
+    let columns: Vec<&str> = dims
+        .iter()
+        .map(String::as_str)
+        .chain(metrics.iter().map(|m| m.name.as_str()))
+        .collect();
     let mut t = Table::new(columns.iter().copied());
     for row in rows {
         t.push(columns.iter().map(|c| cell(row.get(*c))));
@@ -180,7 +210,10 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
     let mut text = String::new();
     let shown = out.rows.len() as u64;
     if shown == 0 {
-        text.push_str(&format!("{}: no rows match (row_count {}).\n", out.property_id, out.row_count));
+        text.push_str(&format!(
+            "{}: no rows match (row_count {}).\n",
+            out.property_id, out.row_count
+        ));
     } else {
         text.push_str(&format!(
             "{}: rows {}–{} of {}\n",
@@ -191,7 +224,11 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
         ));
     }
     text.push_str(&table(&out.dimension_headers, &out.metric_headers, &out.rows).render());
-    for (label, list) in [("Totals", &out.totals), ("Maximums", &out.maximums), ("Minimums", &out.minimums)] {
+    for (label, list) in [
+        ("Totals", &out.totals),
+        ("Maximums", &out.maximums),
+        ("Minimums", &out.minimums),
+    ] {
         if let Some(row) = list.first() {
             let parts: Vec<String> = out
                 .metric_headers
@@ -278,10 +315,26 @@ mod tests {
 
     #[test]
     fn empty_reports_say_so_and_have_no_next_page() {
-        let out = report_output("1", response(json!({"metricHeaders": [{"name": "sessions"}]})), 0);
+        let out = report_output(
+            "1",
+            response(json!({"metricHeaders": [{"name": "sessions"}]})),
+            0,
+        );
         assert_eq!(out.row_count, 0);
         assert_eq!(out.next_offset, None);
         assert!(render_report(&out, "run_report").contains("no rows match"));
+    }
+
+    #[test]
+    fn repeated_metric_headers_do_not_blank_values() {
+        let r = response(json!({
+            "dimensionHeaders": [{"name": "funnelStepName"}],
+            "metricHeaders": [{"name": "activeUsers", "type": "TYPE_INTEGER"}, {"name": "activeUsers", "type": "TYPE_INTEGER"}],
+            "rows": [{"dimensionValues": [{"value": "1. View"}], "metricValues": [{"value": "40"}]}]
+        }));
+        let out = report_output("1", r, 0);
+        assert_eq!(out.metric_headers.len(), 1);
+        assert_eq!(out.rows[0]["activeUsers"], json!(40));
     }
 
     #[test]

@@ -73,10 +73,15 @@ fn check_date(value: &str, path: &str) -> Checked<()> {
 
 fn check_date_ranges(ranges: &[DateRange], required: bool) -> Checked<()> {
     if ranges.is_empty() && required {
-        return bad("date_ranges must hold at least one range, e.g. [{\"start_date\": \"28daysAgo\", \"end_date\": \"yesterday\"}]");
+        return bad(
+            "date_ranges must hold at least one range, e.g. [{\"start_date\": \"28daysAgo\", \"end_date\": \"yesterday\"}]",
+        );
     }
     if ranges.len() > MAX_DATE_RANGES {
-        return bad(format!("date_ranges holds {} ranges; the Data API takes at most {MAX_DATE_RANGES}", ranges.len()));
+        return bad(format!(
+            "date_ranges holds {} ranges; the Data API takes at most {MAX_DATE_RANGES}",
+            ranges.len()
+        ));
     }
     for (i, r) in ranges.iter().enumerate() {
         check_date(&r.start_date, &format!("date_ranges[{i}].start_date"))?;
@@ -86,7 +91,9 @@ fn check_date_ranges(ranges: &[DateRange], required: bool) -> Checked<()> {
             chrono::NaiveDate::parse_from_str(&r.end_date, "%Y-%m-%d"),
         ) && a > b
         {
-            return bad(format!("date_ranges[{i}]: start_date {a} is after end_date {b}"));
+            return bad(format!(
+                "date_ranges[{i}]: start_date {a} is after end_date {b}"
+            ));
         }
     }
     Ok(())
@@ -97,10 +104,16 @@ fn check_fields(dimensions: &[String], metrics: &[String]) -> Checked<()> {
         return bad("give at least one metric (e.g. \"sessions\") or dimension (e.g. \"date\")");
     }
     if dimensions.len() > MAX_DIMENSIONS {
-        return bad(format!("{} dimensions given; a report takes at most {MAX_DIMENSIONS}", dimensions.len()));
+        return bad(format!(
+            "{} dimensions given; a report takes at most {MAX_DIMENSIONS}",
+            dimensions.len()
+        ));
     }
     if metrics.len() > MAX_METRICS {
-        return bad(format!("{} metrics given; a report takes at most {MAX_METRICS}", metrics.len()));
+        return bad(format!(
+            "{} metrics given; a report takes at most {MAX_METRICS}",
+            metrics.len()
+        ));
     }
     for (kind, names) in [("dimensions", dimensions), ("metrics", metrics)] {
         if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
@@ -158,14 +171,16 @@ fn check_filter(expr: &FilterExpression, path: &str) -> Checked<()> {
                  between_filter, empty_filter (it sets {kinds})"
             ));
         }
-        let numbers = f
-            .numeric_filter
-            .iter()
-            .map(|n| &n.value)
-            .chain(f.between_filter.iter().flat_map(|b| [&b.from_value, &b.to_value]));
+        let numbers = f.numeric_filter.iter().map(|n| &n.value).chain(
+            f.between_filter
+                .iter()
+                .flat_map(|b| [&b.from_value, &b.to_value]),
+        );
         for v in numbers {
             if v.int64_value.is_some() == v.double_value.is_some() {
-                return bad(format!("{path}.filter: a numeric value sets exactly one of int64_value, double_value"));
+                return bad(format!(
+                    "{path}.filter: a numeric value sets exactly one of int64_value, double_value"
+                ));
             }
         }
     }
@@ -175,7 +190,9 @@ fn check_filter(expr: &FilterExpression, path: &str) -> Checked<()> {
 fn check_order_bys(order_bys: &[OrderBy]) -> Checked<()> {
     for (i, o) in order_bys.iter().enumerate() {
         if o.metric.is_some() == o.dimension.is_some() {
-            return bad(format!("order_bys[{i}] must set exactly one of metric, dimension"));
+            return bad(format!(
+                "order_bys[{i}] must set exactly one of metric, dimension"
+            ));
         }
     }
     Ok(())
@@ -185,16 +202,18 @@ fn check_limit(limit: Option<u32>) -> Checked<u32> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(0) => bad("limit must be at least 1"),
-        Some(n) if n > MAX_LIMIT => bad(format!("limit {n} is above the Data API maximum of {MAX_LIMIT}; page with offset instead")),
+        Some(n) if n > MAX_LIMIT => bad(format!(
+            "limit {n} is above the Data API maximum of {MAX_LIMIT}; page with offset instead"
+        )),
         Some(n) => Ok(n),
     }
 }
 
 fn check_currency(code: Option<&str>) -> Checked<()> {
     match code {
-        Some(c) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) => {
-            bad(format!("currency_code {c:?} is not an ISO 4217 code like \"EUR\" or \"USD\""))
-        }
+        Some(c) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) => bad(format!(
+            "currency_code {c:?} is not an ISO 4217 code like \"EUR\" or \"USD\""
+        )),
         _ => Ok(()),
     }
 }
@@ -285,21 +304,33 @@ pub fn run_report(p: &RunReportParams) -> Checked<ReportRequest> {
         body.insert("currencyCode".into(), Value::String(c.clone()));
     }
     if !p.metric_aggregations.is_empty() {
-        body.insert("metricAggregations".into(), to_value(&p.metric_aggregations));
+        body.insert(
+            "metricAggregations".into(),
+            to_value(&p.metric_aggregations),
+        );
     }
-    Ok(ReportRequest { body: Value::Object(body), limit, offset })
+    Ok(ReportRequest {
+        body: Value::Object(body),
+        limit,
+        offset,
+    })
 }
 
 /// `runRealtimeReport` body.
 pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest> {
     if p.minute_ranges.len() > 2 {
-        return bad(format!("minute_ranges holds {}; realtime reports take at most 2", p.minute_ranges.len()));
+        return bad(format!(
+            "minute_ranges holds {}; realtime reports take at most 2",
+            p.minute_ranges.len()
+        ));
     }
     for (i, r) in p.minute_ranges.iter().enumerate() {
         if let (Some(s), Some(e)) = (r.start_minutes_ago, r.end_minutes_ago)
             && s < e
         {
-            return bad(format!("minute_ranges[{i}]: start_minutes_ago {s} is more recent than end_minutes_ago {e}"));
+            return bad(format!(
+                "minute_ranges[{i}]: start_minutes_ago {s} is more recent than end_minutes_ago {e}"
+            ));
         }
     }
     let (mut body, limit) = common_body(Common {
@@ -314,7 +345,11 @@ pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest
     if !p.minute_ranges.is_empty() {
         body.insert("minuteRanges".into(), to_value(&p.minute_ranges));
     }
-    Ok(ReportRequest { body: Value::Object(body), limit, offset: 0 })
+    Ok(ReportRequest {
+        body: Value::Object(body),
+        limit,
+        offset: 0,
+    })
 }
 
 /// v1alpha `runReport` body with a conversion spec.
@@ -339,13 +374,19 @@ pub fn run_conversions_report(p: &RunConversionsReportParams) -> Checked<ReportR
     if let Some(c) = &p.currency_code {
         body.insert("currencyCode".into(), Value::String(c.clone()));
     }
-    Ok(ReportRequest { body: Value::Object(body), limit, offset })
+    Ok(ReportRequest {
+        body: Value::Object(body),
+        limit,
+        offset,
+    })
 }
 
 /// v1alpha `runFunnelReport` body.
 pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
     if p.funnel_steps.is_empty() {
-        return bad("funnel_steps must hold at least one step, e.g. [{\"name\": \"Cart\", \"event\": \"add_to_cart\"}]");
+        return bad(
+            "funnel_steps must hold at least one step, e.g. [{\"name\": \"Cart\", \"event\": \"add_to_cart\"}]",
+        );
     }
     check_date_ranges(&p.date_ranges, false)?;
     let mut steps = Vec::with_capacity(p.funnel_steps.len());
@@ -377,13 +418,15 @@ pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
     };
     let mut body = json!({ "funnel": { "steps": steps }, "dateRanges": date_ranges });
     if let Some(b) = &p.funnel_breakdown {
-        body["funnelBreakdown"] = json!({ "breakdownDimension": { "name": b.breakdown_dimension.trim() } });
+        body["funnelBreakdown"] =
+            json!({ "breakdownDimension": { "name": b.breakdown_dimension.trim() } });
         if let Some(l) = b.limit {
             body["funnelBreakdown"]["limit"] = Value::String(l.to_string());
         }
     }
     if let Some(n) = &p.funnel_next_action {
-        body["funnelNextAction"] = json!({ "nextActionDimension": { "name": n.next_action_dimension.trim() } });
+        body["funnelNextAction"] =
+            json!({ "nextActionDimension": { "name": n.next_action_dimension.trim() } });
         if let Some(l) = n.limit {
             body["funnelNextAction"]["limit"] = Value::String(l.to_string());
         }
@@ -440,10 +483,23 @@ mod tests {
     fn property_ids_take_both_forms() {
         let id = |s: &str| FlexibleId(s.to_owned());
         assert_eq!(property_id(Some(&id("123")), None), Ok("123".into()));
-        assert_eq!(property_id(Some(&id("properties/123")), None), Ok("123".into()));
+        assert_eq!(
+            property_id(Some(&id("properties/123")), None),
+            Ok("123".into())
+        );
         assert_eq!(property_id(None, Some("9")), Ok("9".into()));
-        assert!(property_id(None, None).unwrap_err().0.contains("get_account_summaries"));
-        assert!(property_id(Some(&id("G-ABC123")), None).unwrap_err().0.contains("measurement ids"));
+        assert!(
+            property_id(None, None)
+                .unwrap_err()
+                .0
+                .contains("get_account_summaries")
+        );
+        assert!(
+            property_id(Some(&id("G-ABC123")), None)
+                .unwrap_err()
+                .0
+                .contains("measurement ids")
+        );
     }
 
     #[test]
@@ -451,7 +507,13 @@ mod tests {
         for d in ["today", "yesterday", "7daysAgo", "0daysAgo", "2026-02-28"] {
             assert_eq!(check_date(d, "x"), Ok(()), "{d}");
         }
-        for d in ["2026-02-30", "last week", "daysAgo", "-1daysAgo", "2026-2-1"] {
+        for d in [
+            "2026-02-30",
+            "last week",
+            "daysAgo",
+            "-1daysAgo",
+            "2026-2-1",
+        ] {
             assert!(check_date(d, "x").is_err(), "{d}");
         }
     }
@@ -495,15 +557,30 @@ mod tests {
             report(j).unwrap_err().0
         };
         assert!(with("date_ranges", json!([])).contains("at least one range"));
-        assert!(with("date_ranges", json!([{"start_date": "2026-10-05", "end_date": "2026-10-01"}])).contains("after"));
+        assert!(
+            with(
+                "date_ranges",
+                json!([{"start_date": "2026-10-05", "end_date": "2026-10-01"}])
+            )
+            .contains("after")
+        );
         assert!(with("limit", json!(0)).contains("at least 1"));
         assert!(with("limit", json!(300000)).contains("250000"));
         assert!(with("metrics", json!([])).contains("at least one metric"));
         assert!(with("dimension_filter", json!({})).contains("exactly one of and_group"));
-        assert!(with("dimension_filter", json!({"filter": {"field_name": "x"}})).contains("exactly one of string_filter"));
+        assert!(
+            with("dimension_filter", json!({"filter": {"field_name": "x"}}))
+                .contains("exactly one of string_filter")
+        );
         assert!(with("order_bys", json!([{}])).contains("exactly one of metric, dimension"));
         assert!(with("currency_code", json!("euro")).contains("ISO 4217"));
-        assert!(with("metrics", json!(["a","b","c","d","e","f","g","h","i","j","k"])).contains("at most 10"));
+        assert!(
+            with(
+                "metrics",
+                json!(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"])
+            )
+            .contains("at most 10")
+        );
     }
 
     #[test]
@@ -517,11 +594,23 @@ mod tests {
         }))
         .expect("params");
         let body = run_funnel_report(&p).expect("valid");
-        assert_eq!(body["funnel"]["steps"][1]["filterExpression"], json!({"funnelEventFilter": {"eventName": "add_to_cart"}}));
-        assert_eq!(body["funnelBreakdown"]["breakdownDimension"]["name"], "deviceCategory");
+        assert_eq!(
+            body["funnel"]["steps"][1]["filterExpression"],
+            json!({"funnelEventFilter": {"eventName": "add_to_cart"}})
+        );
+        assert_eq!(
+            body["funnelBreakdown"]["breakdownDimension"]["name"],
+            "deviceCategory"
+        );
         assert_eq!(body["dateRanges"][0]["startDate"], "30daysAgo");
-        let p: RunFunnelReportParams = serde_json::from_value(json!({"funnel_steps": [{"name": "x"}]})).expect("params");
-        assert!(run_funnel_report(&p).unwrap_err().0.contains("exactly one of event"));
+        let p: RunFunnelReportParams =
+            serde_json::from_value(json!({"funnel_steps": [{"name": "x"}]})).expect("params");
+        assert!(
+            run_funnel_report(&p)
+                .unwrap_err()
+                .0
+                .contains("exactly one of event")
+        );
     }
 
     #[test]
@@ -534,7 +623,12 @@ mod tests {
 
     #[test]
     fn unknown_argument_names_are_refused() {
-        let r = serde_json::from_value::<RunReportParams>(json!({"date_ranges": [], "metric": ["x"]}));
-        assert!(r.unwrap_err().to_string().contains("unknown field `metric`"));
+        let r =
+            serde_json::from_value::<RunReportParams>(json!({"date_ranges": [], "metric": ["x"]}));
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("unknown field `metric`")
+        );
     }
 }

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use mcp_common::ToolServer;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
-use mcp_common::ToolServer;
+use mcp_common::params::Parameters;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
 use schemars::JsonSchema;
@@ -50,20 +50,36 @@ impl Ga4Server {
     /// A server over `api`; `default_property` (numeric id) is used when a call gives none.
     pub fn new(api: Ga4Api, default_property: Option<String>, tenant: String) -> Self {
         Self {
-            inner: Arc::new(Inner { api, default_property, tenant, field_names: Mutex::default() }),
+            inner: Arc::new(Inner {
+                api,
+                default_property,
+                tenant,
+                field_names: Mutex::default(),
+            }),
             router: Self::tool_router(),
         }
     }
 
-    fn property(&self, given: Option<&mcp_common::params::FlexibleId>) -> Result<String, BadArgument> {
+    fn property(
+        &self,
+        given: Option<&mcp_common::params::FlexibleId>,
+    ) -> Result<String, BadArgument> {
         request::property_id(given, self.inner.default_property.as_deref())
     }
 
     /// The tool-error text for an upstream failure on `property`.
     async fn explain(&self, err: &UpstreamError, property: Option<&str>) -> String {
-        let target = property.map(|p| format!("property {p}")).unwrap_or_else(|| "this account".into());
-        let Some(api) = err.api() else { return err.explain(SERVICE) };
-        match (api.http_status.as_u16(), api.status.as_deref(), api.reason.as_deref()) {
+        let target = property
+            .map(|p| format!("property {p}"))
+            .unwrap_or_else(|| "this account".into());
+        let Some(api) = err.api() else {
+            return err.explain(SERVICE);
+        };
+        match (
+            api.http_status.as_u16(),
+            api.status.as_deref(),
+            api.reason.as_deref(),
+        ) {
             (403, _, Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT")) => err.explain(SERVICE),
             (403, _, _) => format!(
                 "No access to Google Analytics {target}: the connected Google account cannot read it \
@@ -76,7 +92,9 @@ impl Ga4Server {
             ),
             (400, _, _) => {
                 let mut text = format!("Google Analytics rejected the request: {}", api.message);
-                if let (Some((name, kind)), Some(p)) = (suggest::invalid_field(&api.message), property) {
+                if let (Some((name, kind)), Some(p)) =
+                    (suggest::invalid_field(&api.message), property)
+                {
                     if let Some(better) = self.suggestion(p, name).await {
                         text.push_str(&format!(" Did you mean the {kind} \"{better}\"?"));
                     }
@@ -103,7 +121,11 @@ impl Ga4Server {
             None => {
                 let meta = self.inner.api.metadata(property).await.ok()?;
                 let names: Arc<Vec<String>> = Arc::new(
-                    meta.dimensions.into_iter().chain(meta.metrics).map(|f| f.api_name).collect(),
+                    meta.dimensions
+                        .into_iter()
+                        .chain(meta.metrics)
+                        .map(|f| f.api_name)
+                        .collect(),
                 );
                 self.inner
                     .field_names
@@ -225,7 +247,10 @@ fn custom_field(v: &Value) -> CustomField {
         api_name: format!("{prefix}:{parameter_name}"),
         display_name: str_field(v, "displayName"),
         description: str_field(v, "description"),
-        measurement_unit: v.get("measurementUnit").and_then(Value::as_str).map(str::to_owned),
+        measurement_unit: v
+            .get("measurementUnit")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         parameter_name,
         scope,
     }
@@ -246,8 +271,16 @@ impl Ga4Server {
         annotations(title = "List GA4 accounts and properties", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<AccountSummariesOutput>()
     )]
-    async fn get_account_summaries(&self, Parameters(p): Parameters<AccountSummariesParams>) -> ToolResult {
-        let page = match self.inner.api.account_summaries(p.page_token.as_deref()).await {
+    async fn get_account_summaries(
+        &self,
+        Parameters(p): Parameters<AccountSummariesParams>,
+    ) -> ToolResult {
+        let page = match self
+            .inner
+            .api
+            .account_summaries(p.page_token.as_deref())
+            .await
+        {
             Ok(page) => page,
             Err(e) => return self.upstream_error(e, None).await,
         };
@@ -271,14 +304,26 @@ impl Ga4Server {
         let mut table = Table::new(["account_id", "account_name", "property_id", "property_name"]);
         for a in &accounts {
             for p in &a.properties {
-                table.push([a.account_id.as_str(), &a.account_name, &p.property_id, &p.display_name]);
+                table.push([
+                    a.account_id.as_str(),
+                    &a.account_name,
+                    &p.property_id,
+                    &p.display_name,
+                ]);
             }
         }
-        let mut text = format!("{} account(s) on this page:\n{}", accounts.len(), table.render());
+        let mut text = format!(
+            "{} account(s) on this page:\n{}",
+            accounts.len(),
+            table.render()
+        );
         if let Some(d) = &self.inner.default_property {
             text.push_str(&format!("Default property of this server: {d}.\n"));
         }
-        let out = AccountSummariesOutput { accounts, next_page_token: page.next_page_token.filter(|t| !t.is_empty()) };
+        let out = AccountSummariesOutput {
+            accounts,
+            next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+        };
         if out.next_page_token.is_some() {
             text.push_str("More accounts exist: call again with page_token = next_page_token.\n");
         }
@@ -303,11 +348,17 @@ impl Ga4Server {
         property.remove("parent");
         let mut table = Table::new(["field", "value"]);
         for (k, v) in &property {
-            let shown = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let shown = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             table.push([k.as_str(), &shown]);
         }
         let text = format!("properties/{id}:\n{}", table.render());
-        let out = PropertyDetailsOutput { property_id: format!("properties/{id}"), property: property.into_iter().collect() };
+        let out = PropertyDetailsOutput {
+            property_id: format!("properties/{id}"),
+            property: property.into_iter().collect(),
+        };
         Ok(output::success(&out, text))
     }
 
@@ -326,17 +377,37 @@ impl Ga4Server {
             Ok(items) => items,
             Err(e) => return self.upstream_error(e, Some(&id)).await,
         };
-        let mut table = Table::new(["customer_id", "can_manage_clients", "ads_personalization", "created"]);
+        let mut table = Table::new([
+            "customer_id",
+            "can_manage_clients",
+            "ads_personalization",
+            "created",
+        ]);
         for l in &items {
             table.push([
                 str_field(l, "customerId"),
-                l.get("canManageClients").and_then(Value::as_bool).unwrap_or(false).to_string(),
-                l.get("adsPersonalizationEnabled").map(|v| v.to_string()).unwrap_or_default(),
+                l.get("canManageClients")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .to_string(),
+                l.get("adsPersonalizationEnabled")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
                 str_field(l, "createTime"),
             ]);
         }
-        let text = format!("properties/{id}: {} Google Ads link(s)\n{}", items.len(), table.render());
-        Ok(output::success(&AdminListOutput { property_id: format!("properties/{id}"), items }, text))
+        let text = format!(
+            "properties/{id}: {} Google Ads link(s)\n{}",
+            items.len(),
+            table.render()
+        );
+        Ok(output::success(
+            &AdminListOutput {
+                property_id: format!("properties/{id}"),
+                items,
+            },
+            text,
+        ))
     }
 
     /// Annotations on a GA4 property's reports: notes such as campaign launches, site releases
@@ -345,7 +416,10 @@ impl Ga4Server {
         annotations(title = "List GA4 annotations", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<AdminListOutput>()
     )]
-    async fn list_property_annotations(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
+    async fn list_property_annotations(
+        &self,
+        Parameters(p): Parameters<PropertyParams>,
+    ) -> ToolResult {
         let id = match self.property(p.property_id.as_ref()) {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
@@ -357,13 +431,27 @@ impl Ga4Server {
         let mut table = Table::new(["date", "title", "description"]);
         for a in &items {
             let date = match a.get("annotationDateRange") {
-                Some(r) => format!("{}..{}", google_date(r.get("startDate")), google_date(r.get("endDate"))),
+                Some(r) => format!(
+                    "{}..{}",
+                    google_date(r.get("startDate")),
+                    google_date(r.get("endDate"))
+                ),
                 None => google_date(a.get("annotationDate")),
             };
             table.push([date, str_field(a, "title"), str_field(a, "description")]);
         }
-        let text = format!("properties/{id}: {} annotation(s)\n{}", items.len(), table.render());
-        Ok(output::success(&AdminListOutput { property_id: format!("properties/{id}"), items }, text))
+        let text = format!(
+            "properties/{id}: {} annotation(s)\n{}",
+            items.len(),
+            table.render()
+        );
+        Ok(output::success(
+            &AdminListOutput {
+                property_id: format!("properties/{id}"),
+                items,
+            },
+            text,
+        ))
     }
 
     /// Custom dimensions and metrics defined on a GA4 property, with the `api_name` to use in
@@ -372,13 +460,18 @@ impl Ga4Server {
         annotations(title = "List GA4 custom dimensions and metrics", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<CustomDefinitionsOutput>()
     )]
-    async fn get_custom_dimensions_and_metrics(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
+    async fn get_custom_dimensions_and_metrics(
+        &self,
+        Parameters(p): Parameters<PropertyParams>,
+    ) -> ToolResult {
         let id = match self.property(p.property_id.as_ref()) {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
-        let (dims, metrics) =
-            tokio::join!(self.inner.api.custom_dimensions(&id), self.inner.api.custom_metrics(&id));
+        let (dims, metrics) = tokio::join!(
+            self.inner.api.custom_dimensions(&id),
+            self.inner.api.custom_metrics(&id)
+        );
         let (dims, metrics) = match (dims, metrics) {
             (Ok(d), Ok(m)) => (d, m),
             (Err(e), _) | (_, Err(e)) => return self.upstream_error(e, Some(&id)).await,
@@ -389,7 +482,10 @@ impl Ga4Server {
             custom_metrics: metrics.iter().map(custom_field).collect(),
         };
         let mut table = Table::new(["kind", "api_name", "display_name", "scope"]);
-        for (kind, list) in [("dimension", &out.custom_dimensions), ("metric", &out.custom_metrics)] {
+        for (kind, list) in [
+            ("dimension", &out.custom_dimensions),
+            ("metric", &out.custom_metrics),
+        ] {
             for f in list {
                 table.push([kind, f.api_name.as_str(), &f.display_name, &f.scope]);
             }
@@ -418,7 +514,10 @@ impl Ga4Server {
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_report(&self, Parameters(p): Parameters<RunReportParams>) -> ToolResult {
-        let (id, req) = match self.property(p.property_id.as_ref()).and_then(|id| Ok((id, request::run_report(&p)?))) {
+        let (id, req) = match self
+            .property(p.property_id.as_ref())
+            .and_then(|id| Ok((id, request::run_report(&p)?)))
+        {
             Ok(x) => x,
             Err(e) => return bad_argument(e),
         };
@@ -439,8 +538,14 @@ impl Ga4Server {
         annotations(title = "Run a GA4 realtime report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ReportOutput>()
     )]
-    async fn run_realtime_report(&self, Parameters(p): Parameters<RunRealtimeReportParams>) -> ToolResult {
-        let (id, req) = match self.property(p.property_id.as_ref()).and_then(|id| Ok((id, request::run_realtime_report(&p)?))) {
+    async fn run_realtime_report(
+        &self,
+        Parameters(p): Parameters<RunRealtimeReportParams>,
+    ) -> ToolResult {
+        let (id, req) = match self
+            .property(p.property_id.as_ref())
+            .and_then(|id| Ok((id, request::run_realtime_report(&p)?)))
+        {
             Ok(x) => x,
             Err(e) => return bad_argument(e),
         };
@@ -462,8 +567,14 @@ impl Ga4Server {
         annotations(title = "Run a GA4 funnel report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<FunnelOutput>()
     )]
-    async fn run_funnel_report(&self, Parameters(p): Parameters<RunFunnelReportParams>) -> ToolResult {
-        let (id, body) = match self.property(p.property_id.as_ref()).and_then(|id| Ok((id, request::run_funnel_report(&p)?))) {
+    async fn run_funnel_report(
+        &self,
+        Parameters(p): Parameters<RunFunnelReportParams>,
+    ) -> ToolResult {
+        let (id, body) = match self
+            .property(p.property_id.as_ref())
+            .and_then(|id| Ok((id, request::run_funnel_report(&p)?)))
+        {
             Ok(x) => x,
             Err(e) => return bad_argument(e),
         };
@@ -485,8 +596,14 @@ impl Ga4Server {
         annotations(title = "Run a GA4 conversions report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ReportOutput>()
     )]
-    async fn run_conversions_report(&self, Parameters(p): Parameters<RunConversionsReportParams>) -> ToolResult {
-        let (id, req) = match self.property(p.property_id.as_ref()).and_then(|id| Ok((id, request::run_conversions_report(&p)?))) {
+    async fn run_conversions_report(
+        &self,
+        Parameters(p): Parameters<RunConversionsReportParams>,
+    ) -> ToolResult {
+        let (id, req) = match self
+            .property(p.property_id.as_ref())
+            .and_then(|id| Ok((id, request::run_conversions_report(&p)?)))
+        {
             Ok(x) => x,
             Err(e) => return bad_argument(e),
         };
@@ -512,10 +629,11 @@ impl ToolServer for Ga4Server {
 
     fn instructions(&self) -> String {
         let property = match &self.inner.default_property {
-            Some(p) => format!(
-                "Tools default to property {p} (this shop's) when property_id is omitted."
-            ),
-            None => "No default property: pass property_id (get_account_summaries lists them).".to_owned(),
+            Some(p) => {
+                format!("Tools default to property {p} (this shop's) when property_id is omitted.")
+            }
+            None => "No default property: pass property_id (get_account_summaries lists them)."
+                .to_owned(),
         };
         format!(
             "Read-only Google Analytics 4 data. {property} Dates are YYYY-MM-DD or relative \

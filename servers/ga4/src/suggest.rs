@@ -64,10 +64,15 @@ mod tests {
     #[test]
     fn parses_googles_message() {
         assert_eq!(
-            invalid_field("Field pageViews is not a valid metric. For a list of valid dimensions and metrics, see …"),
+            invalid_field(
+                "Field pageViews is not a valid metric. For a list of valid dimensions and metrics, see …"
+            ),
             Some(("pageViews", "metric"))
         );
-        assert_eq!(invalid_field("Field x is not a valid dimension."), Some(("x", "dimension")));
+        assert_eq!(
+            invalid_field("Field x is not a valid dimension."),
+            Some(("x", "dimension"))
+        );
         assert_eq!(invalid_field("something else"), None);
     }
 }

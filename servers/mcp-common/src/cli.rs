@@ -43,7 +43,12 @@ pub struct CommonArgs {
 
     /// Bearer key HTTP clients must send (`Authorization: Bearer KEY`). Read from the
     /// environment only: a key on the command line would be visible to every user in `ps`.
-    #[arg(long = "http-key", env = "BERRYBOO_HTTP_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long = "http-key",
+        env = "BERRYBOO_HTTP_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub http_key: Option<String>,
 
     /// File holding the HTTP bearer key (first line; must be chmod 600).
@@ -144,7 +149,9 @@ pub enum ConfigError {
     #[error("HTTP key file: {0}")]
     KeyFile(#[from] SecretFileError),
     /// HTTP-only flags without --http.
-    #[error("--http-key, --http-key-file, --allowed-host and --allowed-origin only apply with --http ADDR")]
+    #[error(
+        "--http-key, --http-key-file, --allowed-host and --allowed-origin only apply with --http ADDR"
+    )]
     HttpFlagsWithoutHttp,
     /// The API base URL cannot be a base.
     #[error("--api-base {0} must be an http:// or https:// URL")]
@@ -157,7 +164,10 @@ pub enum ConfigError {
 impl CommonArgs {
     /// Checks the flags. `http_key_source` is where clap found `--http-key` (argv or env), so a
     /// key typed on the command line can be refused.
-    pub fn resolve(self, http_key_source: Option<ValueSource>) -> Result<CommonConfig, ConfigError> {
+    pub fn resolve(
+        self,
+        http_key_source: Option<ValueSource>,
+    ) -> Result<CommonConfig, ConfigError> {
         if http_key_source == Some(ValueSource::CommandLine) {
             return Err(ConfigError::KeyInArgv);
         }
@@ -229,7 +239,9 @@ impl CommonArgs {
 
 /// Parses argv into `T` and resolves its [`CommonArgs`] (found through `common`), so every
 /// server applies the same argv rules.
-pub fn parse<T>(common: impl FnOnce(&mut T) -> &mut CommonArgs) -> Result<(T, CommonConfig), clap::Error>
+pub fn parse<T>(
+    common: impl FnOnce(&mut T) -> &mut CommonArgs,
+) -> Result<(T, CommonConfig), clap::Error>
 where
     T: clap::Parser,
 {
@@ -257,7 +269,10 @@ mod tests {
     fn resolve(args: &[&str]) -> Result<CommonConfig, ConfigError> {
         let mut argv = vec!["x"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).expect("clap parse").common.resolve(None)
+        Cli::try_parse_from(argv)
+            .expect("clap parse")
+            .common
+            .resolve(None)
     }
 
     #[test]
@@ -270,7 +285,10 @@ mod tests {
     #[test]
     fn loopback_http_needs_no_key() {
         let c = resolve(&["--http", "127.0.0.1:0"]).expect("resolve");
-        assert!(matches!(c.transport, TransportConfig::Http(HttpConfig { key: None, .. })));
+        assert!(matches!(
+            c.transport,
+            TransportConfig::Http(HttpConfig { key: None, .. })
+        ));
     }
 
     #[test]
@@ -282,15 +300,23 @@ mod tests {
 
     #[test]
     fn key_on_the_command_line_is_refused() {
-        let cli = Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "k"]).expect("parse");
-        let e = cli.common.resolve(Some(ValueSource::CommandLine)).expect_err("must fail");
+        let cli =
+            Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "k"]).expect("parse");
+        let e = cli
+            .common
+            .resolve(Some(ValueSource::CommandLine))
+            .expect_err("must fail");
         assert!(matches!(e, ConfigError::KeyInArgv));
     }
 
     #[test]
     fn short_keys_are_refused() {
-        let cli = Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "short"]).expect("parse");
-        let e = cli.common.resolve(Some(ValueSource::EnvVariable)).expect_err("must fail");
+        let cli = Cli::try_parse_from(["x", "--http", "0.0.0.0:1", "--http-key", "short"])
+            .expect("parse");
+        let e = cli
+            .common
+            .resolve(Some(ValueSource::EnvVariable))
+            .expect_err("must fail");
         assert!(matches!(e, ConfigError::KeyTooShort));
     }
 
@@ -308,8 +334,13 @@ mod tests {
 
     #[test]
     fn origins_need_a_scheme() {
-        let e = resolve(&["--http", "127.0.0.1:0", "--allowed-origin", "app.example.com"])
-            .expect_err("must fail");
+        let e = resolve(&[
+            "--http",
+            "127.0.0.1:0",
+            "--allowed-origin",
+            "app.example.com",
+        ])
+        .expect_err("must fail");
         assert!(matches!(e, ConfigError::BadOrigin(_)));
     }
 

@@ -144,8 +144,8 @@ impl GoogleRefresh {
             Some(other) => return Err(format_err(format!("type is {other:?}"))),
         }
         let token_uri = file.token_uri.as_deref().unwrap_or(GOOGLE_TOKEN_URI);
-        let token_uri =
-            Url::parse(token_uri).map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
+        let token_uri = Url::parse(token_uri)
+            .map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
         Ok(Self {
             client_id: file.client_id,
             client_secret: file.client_secret,
@@ -154,13 +154,16 @@ impl GoogleRefresh {
         })
     }
 
-    async fn refresh(&self, http: &reqwest::Client) -> Result<(SecretString, Duration), CredentialError> {
+    async fn refresh(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<(SecretString, Duration), CredentialError> {
         let client = BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_owned()))
+            .set_client_secret(ClientSecret::new(
+                self.client_secret.expose_secret().to_owned(),
+            ))
             .set_auth_type(oauth2::AuthType::RequestBody)
-            .set_token_uri(
-                TokenUrl::from_url(self.token_uri.clone()),
-            );
+            .set_token_uri(TokenUrl::from_url(self.token_uri.clone()));
         let refresh_token = RefreshToken::new(self.refresh_token.expose_secret().to_owned());
         let adapter = crate::oauth::adapter(http.clone());
         let response = client
@@ -169,7 +172,10 @@ impl GoogleRefresh {
             .await
             .map_err(classify_oauth_error)?;
         let ttl = response.expires_in().unwrap_or(Duration::from_secs(3600));
-        Ok((SecretString::from(response.access_token().secret().to_owned()), ttl))
+        Ok((
+            SecretString::from(response.access_token().secret().to_owned()),
+            ttl,
+        ))
     }
 }
 
@@ -249,7 +255,10 @@ impl TokenProvider {
         Self {
             source,
             http,
-            cache: Mutex::new(Cache { current: None, generation: 0 }),
+            cache: Mutex::new(Cache {
+                current: None,
+                generation: 0,
+            }),
             refresh_gate: tokio::sync::Mutex::new(()),
         }
     }
@@ -274,7 +283,10 @@ impl TokenProvider {
 
     /// Called after upstream rejected `rejected` with 401: refreshes unless another caller
     /// already replaced that token.
-    pub async fn refresh_rejected(&self, rejected: &AccessToken) -> Result<AccessToken, CredentialError> {
+    pub async fn refresh_rejected(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, CredentialError> {
         let _gate = self.refresh_gate.lock().await;
         {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -320,7 +332,8 @@ mod tests {
         (dir, path)
     }
 
-    const GOOD: &str = r#"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}"#;
+    const GOOD: &str =
+        r#"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}"#;
 
     #[test]
     fn loads_authorized_user_and_rebases_token_uri() {
@@ -333,14 +346,22 @@ mod tests {
     #[test]
     fn refuses_world_readable_credentials() {
         let (_d, path) = write(0o644, GOOD);
-        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse");
+        let e = GoogleRefresh::from_file(&path, None)
+            .err()
+            .expect("must refuse");
         assert!(e.to_string().contains("chmod 600"), "{e}");
     }
 
     #[test]
     fn explains_missing_fields_without_leaking_values() {
-        let (_d, path) = write(0o600, r#"{"client_id":"c","client_secret":"very-secret-value"}"#);
-        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse").to_string();
+        let (_d, path) = write(
+            0o600,
+            r#"{"client_id":"c","client_secret":"very-secret-value"}"#,
+        );
+        let e = GoogleRefresh::from_file(&path, None)
+            .err()
+            .expect("must refuse")
+            .to_string();
         assert!(e.contains("refresh_token"), "{e}");
         assert!(!e.contains("very-secret-value"), "{e}");
     }
@@ -351,14 +372,19 @@ mod tests {
             0o600,
             r#"{"type":"service_account","client_id":"c","client_secret":"s","refresh_token":"r"}"#,
         );
-        let e = GoogleRefresh::from_file(&path, None).err().expect("must refuse").to_string();
+        let e = GoogleRefresh::from_file(&path, None)
+            .err()
+            .expect("must refuse")
+            .to_string();
         assert!(e.contains("service account"), "{e}");
     }
 
     #[test]
     fn debug_output_redacts_the_token() {
         let t = AccessToken {
-            secret: Arc::new(SecretString::from("ya29.sandbox.0123456789abcdef".to_owned())),
+            secret: Arc::new(SecretString::from(
+                "ya29.sandbox.0123456789abcdef".to_owned(),
+            )),
             expires_at: Instant::now(),
             generation: 1,
         };

@@ -33,7 +33,11 @@ pub struct ApiError {
 
 impl ApiError {
     /// Parses an error response body.
-    pub fn from_response(http_status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
+    pub fn from_response(
+        http_status: StatusCode,
+        body: &[u8],
+        retry_after: Option<Duration>,
+    ) -> Self {
         let json: Option<Value> = serde_json::from_slice(body).ok();
         let envelope = json.as_ref().and_then(|v| {
             // searchStream wraps errors in an array; everything else is an object.
@@ -43,15 +47,23 @@ impl ApiError {
         let (status, message, reason) = match &envelope {
             Some(Value::Object(e)) => {
                 let status = e.get("status").and_then(Value::as_str).map(str::to_owned);
-                let message = e.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+                let message = e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 let reason = e
                     .get("details")
                     .and_then(Value::as_array)
-                    .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
+                    .and_then(|d| {
+                        d.iter()
+                            .find_map(|x| x.get("reason").and_then(Value::as_str))
+                    })
                     .or_else(|| {
-                        e.get("errors")
-                            .and_then(Value::as_array)
-                            .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
+                        e.get("errors").and_then(Value::as_array).and_then(|d| {
+                            d.iter()
+                                .find_map(|x| x.get("reason").and_then(Value::as_str))
+                        })
                     })
                     .map(str::to_owned);
                 (status, message, reason)
@@ -67,7 +79,15 @@ impl ApiError {
             }
             _ => (None, excerpt(body), None),
         };
-        Self { http_status, status, message, reason, body: json, retry_after, attempts: 1 }
+        Self {
+            http_status,
+            status,
+            message,
+            reason,
+            body: json,
+            retry_after,
+            attempts: 1,
+        }
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
@@ -79,7 +99,10 @@ impl ApiError {
     pub fn summary(&self) -> String {
         let code = self.http_status.as_u16();
         let message = if self.message.is_empty() {
-            self.http_status.canonical_reason().unwrap_or("error").to_owned()
+            self.http_status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_owned()
         } else {
             self.message.clone()
         };
@@ -141,7 +164,9 @@ impl UpstreamError {
                  (sign in again in the dashboard, or create new credentials) and retry."
             ),
             Self::Credentials(e) if e.is_transient() => {
-                format!("Could not get a {service} access token: {e}. This is usually temporary; retry in a minute.")
+                format!(
+                    "Could not get a {service} access token: {e}. This is usually temporary; retry in a minute."
+                )
             }
             Self::Credentials(e) => format!("Could not get a {service} access token: {e}."),
             Self::Api(a) => {
@@ -156,13 +181,21 @@ impl UpstreamError {
                          Reconnect the {service} integration.",
                         a.summary()
                     ),
-                    403 if a.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => format!(
-                        "The {service} authorization lacks the required scope ({}). Reconnect the \
+                    403 if a.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+                        format!(
+                            "The {service} authorization lacks the required scope ({}). Reconnect the \
                          integration and grant read access.",
+                            a.summary()
+                        )
+                    }
+                    403 => format!(
+                        "{service} denied access ({}). Check that the account has access to this resource.",
                         a.summary()
                     ),
-                    403 => format!("{service} denied access ({}). Check that the account has access to this resource.", a.summary()),
-                    404 => format!("{service} found no such resource ({}). Check the id.", a.summary()),
+                    404 => format!(
+                        "{service} found no such resource ({}). Check the id.",
+                        a.summary()
+                    ),
                     429 => format!(
                         "{service} rate limit or quota reached ({}), still limited after {} attempt(s).{wait}",
                         a.summary(),
@@ -176,7 +209,9 @@ impl UpstreamError {
                     _ => format!("{service} refused the request ({}).", a.summary()),
                 }
             }
-            Self::Timeout => format!("{service} did not answer in time. Retry, or ask for less data (shorter date range, fewer dimensions)."),
+            Self::Timeout => format!(
+                "{service} did not answer in time. Retry, or ask for less data (shorter date range, fewer dimensions)."
+            ),
             Self::Transport(e) => format!("Cannot reach {service}: {e}. Retry in a minute."),
             Self::Decode(e) => format!("{service} answered something unexpected: {e}."),
             Self::Internal(e) => format!("Internal error in this server: {e}."),
@@ -201,7 +236,11 @@ mod tests {
     #[test]
     fn parses_v1_errors_array_and_stream_arrays() {
         let body = br#"[{"error":{"code":429,"message":"Rate Limit Exceeded","errors":[{"reason":"rateLimitExceeded"}]}}]"#;
-        let e = ApiError::from_response(StatusCode::TOO_MANY_REQUESTS, body, Some(Duration::from_secs(30)));
+        let e = ApiError::from_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            body,
+            Some(Duration::from_secs(30)),
+        );
         assert_eq!(e.reason.as_deref(), Some("rateLimitExceeded"));
         let text = UpstreamError::Api(Box::new(e)).explain("Search Console");
         assert!(text.contains("30 s"), "{text}");
@@ -218,6 +257,9 @@ mod tests {
     #[test]
     fn revoked_credentials_say_reconnect() {
         let text = UpstreamError::Credentials(CredentialError::Revoked).explain("Google Analytics");
-        assert!(text.contains("Reconnect the Google Analytics integration"), "{text}");
+        assert!(
+            text.contains("Reconnect the Google Analytics integration"),
+            "{text}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 
 use std::pin::Pin;
 
-type OAuthFuture = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>>;
+type OAuthFuture =
+    Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>>;
 
 /// An async HTTP client for oauth2 built on `client` (which must not follow redirects).
 pub fn adapter(client: reqwest::Client) -> impl Fn(oauth2::HttpRequest) -> OAuthFuture {

@@ -14,7 +14,9 @@ pub fn success<T: Serialize>(structured: &T, text: String) -> CallToolResult {
             result.structured_content = Some(value);
             result
         }
-        Err(e) => error(format!("Internal error: cannot serialise the result ({e}).")),
+        Err(e) => error(format!(
+            "Internal error: cannot serialise the result ({e})."
+        )),
     }
 }
 
@@ -40,7 +42,11 @@ impl Table {
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(headers: I) -> Self {
         let headers: Vec<String> = headers.into_iter().map(Into::into).collect();
         let numeric = vec![true; headers.len()];
-        Self { headers, rows: Vec::new(), numeric }
+        Self {
+            headers,
+            rows: Vec::new(),
+            numeric,
+        }
     }
 
     /// Appends a row (missing cells are blank, extra cells are dropped).

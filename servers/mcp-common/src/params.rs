@@ -1,10 +1,52 @@
-//! Small helpers for tool parameters that every server has: ids that models send as numbers or
-//! strings.
+//! Tool parameters: the [`Parameters`] extractor every tool uses, and small types every server
+//! has (ids that models send as numbers or strings).
 
 use std::borrow::Cow;
 
+use rmcp::ErrorData;
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+
+/// Tool arguments deserialised into `T`. Like rmcp's own `Parameters` (the `#[tool]` macro
+/// takes its input schema from `T` the same way), but a bad argument is reported with its path
+/// — `date_ranges[0].start_date: missing field` — so the model knows what to fix.
+#[derive(Debug, Clone)]
+pub struct Parameters<T>(pub T);
+
+impl<T: JsonSchema> JsonSchema for Parameters<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
+        let arguments = context.arguments.take().unwrap_or_default();
+        parse(serde_json::Value::Object(arguments)).map(Parameters)
+    }
+}
+
+/// Deserialises tool arguments, naming the offending path on error. The error is an
+/// `invalid_params` that [`crate::Served`] turns into a tool error the model reads.
+pub fn parse<T: DeserializeOwned>(arguments: serde_json::Value) -> Result<T, ErrorData> {
+    serde_path_to_error::deserialize(arguments).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." || path.is_empty() {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        };
+        ErrorData::invalid_params(message, None)
+    })
+}
 
 /// An account/property id a model may send as `123`, `"123"` or a resource name
 /// (`"properties/123"`); kept as the string it was given.
@@ -20,7 +62,9 @@ impl<'de> Deserialize<'de> for FlexibleId {
             Number(u64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected an id as a number or a string"))? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected an id as a number or a string"))?
+        {
             Raw::Number(n) => Ok(Self(n.to_string())),
             Raw::Text(s) => Ok(Self(s.trim().to_owned())),
         }
@@ -44,6 +88,33 @@ impl JsonSchema for FlexibleId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Args {
+        ranges: Vec<Range>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Range {
+        start: String,
+    }
+
+    #[test]
+    fn argument_errors_name_the_path() {
+        let good = parse::<Args>(serde_json::json!({"ranges": [{"start": "a"}]})).expect("valid");
+        assert_eq!(good.ranges[0].start, "a");
+        let e = parse::<Args>(serde_json::json!({"ranges": [{"start": "a"}, {}]}))
+            .expect_err("invalid");
+        assert_eq!(e.message, "ranges[1]: missing field `start`");
+        let e = parse::<Args>(serde_json::json!({"ranges": 5})).expect_err("invalid");
+        assert!(
+            e.message.starts_with("ranges: invalid type: integer `5`"),
+            "{}",
+            e.message
+        );
+        let e = parse::<Args>(serde_json::json!({})).expect_err("invalid");
+        assert_eq!(e.message, "missing field `ranges`");
+    }
 
     #[test]
     fn accepts_numbers_and_strings() {

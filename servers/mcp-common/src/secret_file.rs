@@ -38,11 +38,17 @@ pub enum SecretFileError {
 
 /// Reads a secret file after checking its permissions.
 pub fn read_checked(path: &Path) -> Result<String, SecretFileError> {
-    let read_err = |source| SecretFileError::Read { path: path.to_owned(), source };
+    let read_err = |source| SecretFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
     let meta = fs::metadata(path).map_err(read_err)?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(SecretFileError::TooOpen { path: path.to_owned(), mode });
+        return Err(SecretFileError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
     }
     fs::read_to_string(path).map_err(read_err)
 }
@@ -52,7 +58,9 @@ pub fn read_secret_line(path: &Path) -> Result<SecretString, SecretFileError> {
     let text = read_checked(path)?;
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {
-        return Err(SecretFileError::Empty { path: path.to_owned() });
+        return Err(SecretFileError::Empty {
+            path: path.to_owned(),
+        });
     }
     Ok(SecretString::from(line.to_owned()))
 }
@@ -94,13 +102,19 @@ mod tests {
     #[test]
     fn reads_private_files() {
         let (_d, path) = file_with(0o600, "  the-key-0123456789  \nignored\n");
-        assert_eq!(read_secret_line(&path).expect("read").expose_secret(), "the-key-0123456789");
+        assert_eq!(
+            read_secret_line(&path).expect("read").expose_secret(),
+            "the-key-0123456789"
+        );
     }
 
     #[test]
     fn empty_files_are_an_error() {
         let (_d, path) = file_with(0o600, "\n");
-        assert!(matches!(read_secret_line(&path), Err(SecretFileError::Empty { .. })));
+        assert!(matches!(
+            read_secret_line(&path),
+            Err(SecretFileError::Empty { .. })
+        ));
     }
 
     #[test]

@@ -24,7 +24,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// Replaces scheme, host and port of `real` with those of `base` (and prefixes base's path, if
 /// any), keeping the real path and query. Without a base, `real` is returned unchanged.
 pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
-    let Some(base) = base else { return real.clone() };
+    let Some(base) = base else {
+        return real.clone();
+    };
     let mut out = base.clone();
     let prefix = base.path().trim_end_matches('/');
     out.set_path(&format!("{prefix}{}", real.path()));
@@ -34,7 +36,10 @@ pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
 
 /// Builds the shared reqwest client: rustls, timeouts, no redirects (an API redirect would
 /// carry the bearer token elsewhere), an identifying user agent.
-pub fn http_client(config: &UpstreamConfig, user_agent: &str) -> Result<reqwest::Client, UpstreamError> {
+pub fn http_client(
+    config: &UpstreamConfig,
+    user_agent: &str,
+) -> Result<reqwest::Client, UpstreamError> {
     reqwest::Client::builder()
         .user_agent(user_agent)
         .timeout(config.request_timeout)
@@ -57,12 +62,18 @@ pub struct Upstream {
 impl Upstream {
     /// A client over `tokens`, with the retry and base-URL settings of `config`.
     pub fn new(http: reqwest::Client, tokens: Arc<TokenProvider>, config: &UpstreamConfig) -> Self {
-        Self { http, tokens, api_base: config.api_base.clone(), max_retries: config.max_retries }
+        Self {
+            http,
+            tokens,
+            api_base: config.api_base.clone(),
+            max_retries: config.max_retries,
+        }
     }
 
     /// The URL actually called for a real upstream URL.
     pub fn url(&self, real: &str) -> Result<Url, UpstreamError> {
-        let parsed = Url::parse(real).map_err(|e| UpstreamError::Internal(format!("bad URL {real}: {e}")))?;
+        let parsed = Url::parse(real)
+            .map_err(|e| UpstreamError::Internal(format!("bad URL {real}: {e}")))?;
         Ok(rebase(&parsed, self.api_base.as_ref()))
     }
 
@@ -98,7 +109,11 @@ impl Upstream {
     ) -> Result<bytes::Bytes, UpstreamError> {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
-        let mut token = self.tokens.token().await.map_err(UpstreamError::Credentials)?;
+        let mut token = self
+            .tokens
+            .token()
+            .await
+            .map_err(UpstreamError::Credentials)?;
         loop {
             let mut request = self
                 .http
@@ -130,15 +145,25 @@ impl Upstream {
             let status = response.status();
             tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
             if status.is_success() {
-                return response.bytes().await.map_err(|e| UpstreamError::Transport(error_chain(&e)));
+                return response
+                    .bytes()
+                    .await
+                    .map_err(|e| UpstreamError::Transport(error_chain(&e)));
             }
             let retry_after = retry_after(response.headers());
             let body = response.bytes().await.unwrap_or_default();
             if status == StatusCode::UNAUTHORIZED && !refreshed_after_401 {
                 // The token may have been revoked or expired early: get a new one, once.
                 refreshed_after_401 = true;
-                tracing::info!(path = url.path(), "upstream said 401; refreshing the access token and retrying once");
-                token = self.tokens.refresh_rejected(&token).await.map_err(UpstreamError::Credentials)?;
+                tracing::info!(
+                    path = url.path(),
+                    "upstream said 401; refreshing the access token and retrying once"
+                );
+                token = self
+                    .tokens
+                    .refresh_rejected(&token)
+                    .await
+                    .map_err(UpstreamError::Credentials)?;
                 continue;
             }
             let api = ApiError::from_response(status, &body, retry_after);
@@ -146,7 +171,13 @@ impl Upstream {
             if retryable && attempt < self.max_retries {
                 let wait = retry_after.unwrap_or_else(|| backoff(attempt));
                 if wait <= MAX_INLINE_WAIT {
-                    tracing::warn!(path = url.path(), status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, "upstream asked us to back off, retrying");
+                    tracing::warn!(
+                        path = url.path(),
+                        status = status.as_u16(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "upstream asked us to back off, retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                     continue;
@@ -163,7 +194,9 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, UpstreamError> {
 
 /// Exponential backoff with full jitter: uniform in [base·2ⁿ/2, base·2ⁿ], capped.
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(6)).min(BACKOFF_CAP);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(6))
+        .min(BACKOFF_CAP);
     let half = ceiling / 2;
     let jitter = rand::random_range(0..=half.as_millis() as u64);
     half + Duration::from_millis(jitter)
@@ -171,7 +204,11 @@ fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` as delta-seconds or an HTTP date.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -192,7 +229,9 @@ mod tests {
 
     #[test]
     fn rebase_keeps_real_paths_and_colon_methods() {
-        let real = Url::parse("https://analyticsdata.googleapis.com/v1beta/properties/1:runReport?x=1").expect("url");
+        let real =
+            Url::parse("https://analyticsdata.googleapis.com/v1beta/properties/1:runReport?x=1")
+                .expect("url");
         let base = Url::parse("http://127.0.0.1:4000").expect("url");
         assert_eq!(
             rebase(&real, Some(&base)).as_str(),
@@ -221,10 +260,19 @@ mod tests {
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().expect("header"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let future = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        h.insert(reqwest::header::RETRY_AFTER, future.parse().expect("header"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            future.parse().expect("header"),
+        );
         let d = retry_after(&h).expect("date");
-        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
-        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("header"));
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "soon".parse().expect("header"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 }

@@ -28,8 +28,16 @@ impl Guard {
     pub fn new(config: &HttpConfig) -> Self {
         Self {
             loopback_bind: config.bind.ip().is_loopback(),
-            allowed_hosts: config.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            allowed_hosts: config
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            allowed_origins: config
+                .allowed_origins
+                .iter()
+                .map(|o| o.to_ascii_lowercase())
+                .collect(),
             key: config.key.clone(),
         }
     }
@@ -39,7 +47,11 @@ impl Guard {
             // HTTP/1.1 requires Host; without one we cannot tell where the request was aimed.
             return false;
         };
-        if self.allowed_hosts.iter().any(|a| *a == host || *a == strip_port(&host)) {
+        if self
+            .allowed_hosts
+            .iter()
+            .any(|a| *a == host || *a == strip_port(&host))
+        {
             return true;
         }
         if self.loopback_bind {
@@ -51,11 +63,19 @@ impl Guard {
     }
 
     fn origin_ok(&self, origin: Option<&str>) -> bool {
-        let Some(origin) = origin.map(str::to_ascii_lowercase) else { return true };
-        if self.allowed_origins.iter().any(|a| origin_matches(a, &origin)) {
+        let Some(origin) = origin.map(str::to_ascii_lowercase) else {
+            return true;
+        };
+        if self
+            .allowed_origins
+            .iter()
+            .any(|a| origin_matches(a, &origin))
+        {
             return true;
         }
-        let Some((_, rest)) = origin.split_once("://") else { return false };
+        let Some((_, rest)) = origin.split_once("://") else {
+            return false;
+        };
         is_loopback_name(strip_port(rest))
     }
 
@@ -64,7 +84,10 @@ impl Guard {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .unwrap_or("");
         constant_time_eq(presented.trim().as_bytes(), key.expose_secret().as_bytes())
     }
@@ -75,13 +98,27 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !guard.host_ok(host) {
-        tracing::warn!(host = host.unwrap_or("-"), "refused request: Host not allowed");
-        return (StatusCode::FORBIDDEN, "Host not allowed (DNS rebinding protection); add it with --allowed-host").into_response();
+        tracing::warn!(
+            host = host.unwrap_or("-"),
+            "refused request: Host not allowed"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "Host not allowed (DNS rebinding protection); add it with --allowed-host",
+        )
+            .into_response();
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !guard.origin_ok(origin) {
-        tracing::warn!(origin = origin.unwrap_or("-"), "refused request: Origin not allowed");
-        return (StatusCode::FORBIDDEN, "Origin not allowed; add it with --allowed-origin").into_response();
+        tracing::warn!(
+            origin = origin.unwrap_or("-"),
+            "refused request: Origin not allowed"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "Origin not allowed; add it with --allowed-origin",
+        )
+            .into_response();
     }
     if !guard.key_ok(headers) {
         tracing::warn!("refused request: missing or wrong bearer key");
@@ -109,7 +146,9 @@ fn strip_port(host: &str) -> &str {
 fn is_loopback_name(host: &str) -> bool {
     host == "localhost"
         || host.ends_with(".localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `https://app.example.com` matches any port of that origin; `:*` too; an explicit port only
@@ -120,7 +159,12 @@ fn origin_matches(allowed: &str, origin: &str) -> bool {
     }
     let allowed = allowed.trim_end_matches(":*");
     match origin.strip_prefix(allowed) {
-        Some(rest) => rest.is_empty() || (rest.starts_with(':') && !allowed.ends_with(']') && rest[1..].chars().all(|c| c.is_ascii_digit())),
+        Some(rest) => {
+            rest.is_empty()
+                || (rest.starts_with(':')
+                    && !allowed.ends_with(']')
+                    && rest[1..].chars().all(|c| c.is_ascii_digit()))
+        }
         None => false,
     }
 }
@@ -180,9 +224,15 @@ mod tests {
         let g = guard("0.0.0.0:8000", Some("0123456789abcdef"), &[], &[]);
         let mut h = HeaderMap::new();
         assert!(!g.key_ok(&h));
-        h.insert(header::AUTHORIZATION, "Bearer 0123456789abcdeX".parse().expect("hv"));
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer 0123456789abcdeX".parse().expect("hv"),
+        );
         assert!(!g.key_ok(&h));
-        h.insert(header::AUTHORIZATION, "Bearer 0123456789abcdef".parse().expect("hv"));
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer 0123456789abcdef".parse().expect("hv"),
+        );
         assert!(g.key_ok(&h));
     }
 }

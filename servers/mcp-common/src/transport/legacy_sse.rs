@@ -39,7 +39,11 @@ struct SseState<S> {
 
 /// Routes `/sse` and `/message` for `server`.
 pub fn router<S: ToolServer>(server: S, cancel: CancellationToken) -> axum::Router {
-    let state = Arc::new(SseState { server, sessions: Sessions::default(), cancel });
+    let state = Arc::new(SseState {
+        server,
+        sessions: Sessions::default(),
+        cancel,
+    });
     axum::Router::new()
         .route("/sse", axum::routing::get(open::<S>))
         .route("/message", axum::routing::post(post::<S>))
@@ -55,7 +59,10 @@ struct SessionGuard {
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
         tracing::debug!(session = %self.id, "legacy SSE session closed");
     }
 }
@@ -86,8 +93,13 @@ async fn open<S: ToolServer>(
     });
     tracing::debug!(session = %id, "legacy SSE session opened");
 
-    let guard = SessionGuard { id: id.clone(), sessions: state.sessions.clone() };
-    let endpoint = Event::default().event("endpoint").data(format!("/message?sessionId={id}"));
+    let guard = SessionGuard {
+        id: id.clone(),
+        sessions: state.sessions.clone(),
+    };
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/message?sessionId={id}"));
     let messages = ReceiverStream::new(from_server).map(move |message| {
         let _keep_session_until_stream_drops = &guard;
         let data = serde_json::to_string(&message).unwrap_or_else(|e| {
@@ -96,7 +108,8 @@ async fn open<S: ToolServer>(
         });
         Ok(Event::default().event("message").data(data))
     });
-    Sse::new(stream::once(async move { Ok(endpoint) }).chain(messages)).keep_alive(KeepAlive::default())
+    Sse::new(stream::once(async move { Ok(endpoint) }).chain(messages))
+        .keep_alive(KeepAlive::default())
 }
 
 #[derive(Deserialize)]
@@ -111,7 +124,11 @@ async fn post<S: ToolServer>(
     body: Bytes,
 ) -> Response {
     let Ok(Query(query)) = query else {
-        return (StatusCode::BAD_REQUEST, "missing sessionId query parameter; open GET /sse first").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing sessionId query parameter; open GET /sse first",
+        )
+            .into_response();
     };
     let sender = state
         .sessions
@@ -120,12 +137,20 @@ async fn post<S: ToolServer>(
         .get(&query.session_id)
         .cloned();
     let Some(sender) = sender else {
-        return (StatusCode::NOT_FOUND, "unknown or closed session; open GET /sse again").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "unknown or closed session; open GET /sse again",
+        )
+            .into_response();
     };
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("not a JSON-RPC message: {e}")).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not a JSON-RPC message: {e}"),
+            )
+                .into_response();
         }
     };
     match sender.send(message).await {

@@ -49,7 +49,10 @@ pub async fn serve<S: ToolServer>(
         TransportConfig::Http(config) => {
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
-                .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+                .map_err(|source| ServeError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
             let local = listener.local_addr().map_err(ServeError::Http)?;
             // In HTTP mode stdout is not a protocol channel; the first line tells a supervisor
             // (or a test that bound port 0) where we listen.
@@ -76,7 +79,10 @@ async fn serve_stdio<S: ToolServer>(
         shutdown.await;
         cancel.cancel();
     });
-    running.waiting().await.map_err(|e| ServeError::Session(e.to_string()))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| ServeError::Session(e.to_string()))?;
     Ok(())
 }
 
@@ -99,7 +105,11 @@ pub async fn serve_http<S: ToolServer>(
 }
 
 /// The HTTP app: `/mcp`, `/sse`, `/message`, `/healthz`, all behind the guard.
-pub fn router<S: ToolServer>(server: S, config: HttpConfig, cancel: CancellationToken) -> axum::Router {
+pub fn router<S: ToolServer>(
+    server: S,
+    config: HttpConfig,
+    cancel: CancellationToken,
+) -> axum::Router {
     // Our guard checks Host and Origin for every route (rmcp's check would cover /mcp only).
     let mcp_config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
