@@ -1,0 +1,346 @@
+//! Transports of a server binary: raw stdio framing, streamable HTTP and its guard, both
+//! protocol revisions, and what the process writes to stdout and stderr.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use berryboo_e2e::{Credentials, Sandbox, call, connect, first_line, ga4_command, ok};
+use rmcp::model::ProtocolVersion;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const ACME: &str = "326784853";
+
+async fn read_json_line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Value {
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("stdout carries JSON-RPC only, got {line:?}: {e}"))
+}
+
+#[tokio::test]
+async fn stdio_survives_garbage_and_invalid_requests() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let mut child = ga4_command(&sandbox, &creds, &["--property-id", ACME])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    stdin
+        .write_all(format!("{init}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_json_line(&mut stdout).await;
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["serverInfo"]["name"], "ga4-mcp");
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .await
+        .unwrap();
+
+    // Unparsable bytes are dropped, a well-formed but invalid request gets -32600, and the
+    // session goes on.
+    stdin
+        .write_all(b"this is not json\n{\"truncated\": \n")
+        .await
+        .unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"bogus\":true}\n")
+        .await
+        .unwrap();
+    let invalid = read_json_line(&mut stdout).await;
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\"}\n")
+        .await
+        .unwrap();
+    let list = read_json_line(&mut stdout).await;
+    assert_eq!(list["id"], 8);
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(9));
+    // A call with wrongly typed arguments is a tool error the model can read.
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "run_report", "arguments": {"date_ranges": 5}}});
+    stdin
+        .write_all(format!("{call}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_json_line(&mut stdout).await;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Invalid arguments for run_report"),
+        "{answer}"
+    );
+
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits when stdin closes")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn both_protocol_revisions_work() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    // 2025-11-25: initialize handshake.
+    let legacy = connect(ga4_command(&sandbox, &creds, &["--property-id", ACME]))
+        .await
+        .unwrap();
+    assert_eq!(
+        legacy.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2025_11_25
+    );
+    ok(&call(&legacy, "get_property_details", json!({}))
+        .await
+        .unwrap());
+    legacy.cancel().await.unwrap();
+    // 2026-07-28: server/discover, stateless requests.
+    let transport =
+        TokioChildProcess::new(ga4_command(&sandbox, &creds, &["--property-id", ACME])).unwrap();
+    let modern = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let tools = modern.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 9);
+    ok(&call(&modern, "run_report", json!({"date_ranges": [{"start_date": "yesterday", "end_date": "yesterday"}], "metrics": ["sessions"]})).await.unwrap());
+    modern.cancel().await.unwrap();
+}
+
+struct HttpServer {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+async fn http_server(sandbox: &Sandbox, creds: &Credentials, key: Option<&str>) -> HttpServer {
+    let mut cmd = ga4_command(
+        sandbox,
+        creds,
+        &["--property-id", ACME, "--http", "127.0.0.1:0"],
+    );
+    if let Some(k) = key {
+        cmd.env("BERRYBOO_HTTP_KEY", k);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ga4-mcp starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (line, _) = first_line(stdout, Duration::from_secs(20))
+        .await
+        .expect("ga4-mcp announces its address");
+    let url = line
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
+    HttpServer { _child: child, url }
+}
+
+#[tokio::test]
+async fn streamable_http_serves_tools() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let server = http_server(&sandbox, &creds, None).await;
+    let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.url));
+    let client = ().serve(transport).await.unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 9);
+    let out = ok(&call(&client, "run_report", json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "dimensions": ["date"], "metrics": ["sessions"]})).await.unwrap());
+    assert_eq!(out["row_count"], 7);
+    client.cancel().await.unwrap();
+
+    // The 2026-07-28 revision over HTTP too.
+    let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.url));
+    let modern = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    ok(&call(&modern, "get_property_details", json!({}))
+        .await
+        .unwrap());
+    modern.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_guard_blocks_rebinding_and_requires_the_key() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    let post = |url: String| {
+        http.post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string())
+    };
+
+    let open = http_server(&sandbox, &creds, None).await;
+    let mcp = format!("{}/mcp", open.url);
+    assert_eq!(post(mcp.clone()).send().await.unwrap().status(), 200);
+    // A page on evil.example that rebinds its name to 127.0.0.1 still sends its own Host…
+    let r = post(mcp.clone())
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("--allowed-host"));
+    // …and its Origin.
+    let r = post(mcp.clone())
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The legacy SSE endpoint sits behind the same guard.
+    let r = http
+        .get(format!("{}/sse", open.url))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let key = "k3y-for-the-e2e-test-0123456789";
+    let keyed = http_server(&sandbox, &creds, Some(key)).await;
+    let mcp = format!("{}/mcp", keyed.url);
+    let r = post(mcp.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = post(mcp.clone())
+        .bearer_auth("wrong-key-wrong-key-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = post(mcp.clone()).bearer_auth(key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // The rmcp client with the key works end to end.
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp).auth_header(key),
+    );
+    let client = ().serve(transport).await.unwrap();
+    ok(&call(&client, "get_property_details", json!({}))
+        .await
+        .unwrap());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_public_bind_without_a_key_is_refused_at_start() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let out = ga4_command(&sandbox, &creds, &["--http", "0.0.0.0:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bearer key is required"), "{stderr}");
+    // And a key on the command line is refused: it would show in `ps`.
+    let out = ga4_command(
+        &sandbox,
+        &creds,
+        &["--http", "0.0.0.0:0", "--http-key", "0123456789abcdef0123"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("visible to every local user"));
+}
+
+#[tokio::test]
+async fn credentials_problems_stop_the_server_with_a_clear_message() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    std::fs::set_permissions(creds.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ga4_command(&sandbox, &creds, &[])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing but JSON-RPC on stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+
+    let out = tokio::process::Command::new(berryboo_e2e::bin("ga4-mcp"))
+        .env_remove("BERRYBOO_CREDENTIALS_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--credentials-path"));
+}
+
+#[tokio::test]
+async fn no_secret_reaches_stderr_even_at_trace_level() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let mut cmd = ga4_command(
+        &sandbox,
+        &creds,
+        &["--property-id", ACME, "--log-format", "json"],
+    );
+    cmd.env("RUST_LOG", "trace").stderr(Stdio::piped());
+    let (transport, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = stderr.expect("stderr pipe");
+    let collector = tokio::spawn(async move {
+        let mut all = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut all).await;
+        all
+    });
+    let client = ().serve(transport).await.unwrap();
+    ok(&call(&client, "run_report", json!({"date_ranges": [{"start_date": "yesterday", "end_date": "yesterday"}], "metrics": ["sessions"]})).await.unwrap());
+    sandbox.expire_tokens().await.unwrap();
+    ok(&call(&client, "get_property_details", json!({}))
+        .await
+        .unwrap());
+    client.cancel().await.unwrap();
+    let logs = collector.await.unwrap();
+    assert!(
+        logs.contains("tool_call"),
+        "trace logs were captured: {}",
+        &logs[..logs.len().min(500)]
+    );
+    for secret in [
+        "sandbox-refresh-acme-e2e",
+        berryboo_e2e::CLIENT_SECRET,
+        "ya29.sandbox.",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
