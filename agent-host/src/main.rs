@@ -1,0 +1,30 @@
+//! `agent-host` binary: parse flags, set up logging (stderr), run the subcommand, exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = agent_host::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agent-host: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(agent_host::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agent-host: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
