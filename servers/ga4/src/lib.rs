@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use mcp_common::cli::{CommonArgs, CommonConfig};
 use mcp_common::credentials::{GoogleRefresh, TokenProvider, TokenSource};
-use mcp_common::upstream::{Upstream, http_client};
+use mcp_common::upstream::{HttpClient, Upstream};
 
 pub use server::Ga4Server;
 
@@ -57,9 +57,6 @@ pub enum RunError {
     /// The default property is not a property id.
     #[error("--property-id: {0}")]
     BadProperty(String),
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Upstream(#[from] mcp_common::error::UpstreamError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] mcp_common::transport::ServeError),
@@ -82,10 +79,10 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
         path,
         config.upstream.api_base.as_ref(),
     )?);
-    let http = http_client(
+    let http = HttpClient::new(
         &config.upstream,
         concat!("berryboo-ga4-mcp/", env!("CARGO_PKG_VERSION")),
-    )?;
+    );
     let tokens = Arc::new(TokenProvider::new(source, http.clone()));
     let upstream = Upstream::new(http, tokens, &config.upstream);
     let server = Ga4Server::new(

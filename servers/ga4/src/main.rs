@@ -8,11 +8,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     mcp_common::logging::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match mcp_common::runtime(&config.transport) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ga4-mcp: cannot start the async runtime: {e}");

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mcp_common::ToolServer;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::Parameters;
+use mcp_common::{LazyRouter, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
@@ -32,7 +32,7 @@ const SERVICE: &str = "Google Analytics";
 #[derive(Clone)]
 pub struct Ga4Server {
     inner: Arc<Inner>,
-    router: ToolRouter<Self>,
+    router: LazyRouter<Self>,
 }
 
 struct Inner {
@@ -56,7 +56,7 @@ impl Ga4Server {
                 tenant,
                 field_names: Mutex::default(),
             }),
-            router: Self::tool_router(),
+            router: LazyRouter::new(Self::tool_router),
         }
     }
 
@@ -624,7 +624,7 @@ impl ToolServer for Ga4Server {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn router(&self) -> &ToolRouter<Self> {
-        &self.router
+        self.router.get()
     }
 
     fn instructions(&self) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mcp_common::ToolServer;
 use mcp_common::cli::UpstreamConfig;
 use mcp_common::credentials::{TokenProvider, TokenSource};
-use mcp_common::upstream::{Upstream, http_client};
+use mcp_common::upstream::{HttpClient, Upstream};
 use mcp_ga4::Ga4Server;
 use mcp_ga4::api::Ga4Api;
 
@@ -19,7 +19,7 @@ fn tools_list_matches_the_golden_file() {
         request_timeout: Duration::from_secs(5),
         max_retries: 0,
     };
-    let http = http_client(&config, "golden").expect("client");
+    let http = HttpClient::new(&config, "golden");
     let tokens = Arc::new(TokenProvider::new(
         TokenSource::Fixed(secrecy::SecretString::from("unused".to_owned())),
         http.clone(),

@@ -37,8 +37,9 @@ pub struct CommonArgs {
     pub api_base: Option<Url>,
 
     /// Serve MCP over HTTP on ADDR (streamable HTTP at /mcp, legacy HTTP+SSE at /sse) instead
-    /// of stdio. Loopback by default; any other address requires a bearer key.
-    #[arg(long, value_name = "ADDR", env = "BERRYBOO_HTTP")]
+    /// of stdio; `--http` alone binds 127.0.0.1:8931. Any non-loopback address requires a
+    /// bearer key.
+    #[arg(long, value_name = "ADDR", env = "BERRYBOO_HTTP", num_args = 0..=1, default_missing_value = "127.0.0.1:8931")]
     pub http: Option<SocketAddr>,
 
     /// Bearer key HTTP clients must send (`Authorization: Bearer KEY`). Read from the
@@ -280,6 +281,15 @@ mod tests {
         let c = resolve(&[]).expect("resolve");
         assert!(matches!(c.transport, TransportConfig::Stdio));
         assert_eq!(c.upstream.max_retries, 3);
+    }
+
+    #[test]
+    fn bare_http_binds_loopback() {
+        let c = resolve(&["--http"]).expect("resolve");
+        let TransportConfig::Http(h) = c.transport else {
+            panic!("http expected")
+        };
+        assert_eq!(h.bind.to_string(), "127.0.0.1:8931");
     }
 
     #[test]

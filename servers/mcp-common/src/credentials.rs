@@ -17,7 +17,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::secret_file::{self, SecretFileError};
-use crate::upstream::rebase;
+use crate::upstream::{HttpClient, rebase};
 
 /// Google's token endpoint, used when the credentials file names none.
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -156,7 +156,7 @@ impl GoogleRefresh {
 
     async fn refresh(
         &self,
-        http: &reqwest::Client,
+        http: &HttpClient,
     ) -> Result<(SecretString, Duration), CredentialError> {
         let client = BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_client_secret(ClientSecret::new(
@@ -165,7 +165,10 @@ impl GoogleRefresh {
             .set_auth_type(oauth2::AuthType::RequestBody)
             .set_token_uri(TokenUrl::from_url(self.token_uri.clone()));
         let refresh_token = RefreshToken::new(self.refresh_token.expose_secret().to_owned());
-        let adapter = crate::oauth::adapter(http.clone());
+        let transport = http
+            .get()
+            .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
+        let adapter = crate::oauth::adapter(transport);
         let response = client
             .exchange_refresh_token(&refresh_token)
             .request_async(&adapter)
@@ -242,7 +245,7 @@ struct Cache {
 /// Hands out access tokens from a [`TokenSource`], cached until shortly before expiry.
 pub struct TokenProvider {
     source: TokenSource,
-    http: reqwest::Client,
+    http: Arc<HttpClient>,
     cache: Mutex<Cache>,
     /// Serialises refreshes so concurrent callers wait for one refresh instead of each
     /// starting their own.
@@ -251,7 +254,7 @@ pub struct TokenProvider {
 
 impl TokenProvider {
     /// A provider over `source`, using `http` for token requests.
-    pub fn new(source: TokenSource, http: reqwest::Client) -> Self {
+    pub fn new(source: TokenSource, http: Arc<HttpClient>) -> Self {
         Self {
             source,
             http,
@@ -396,7 +399,14 @@ mod tests {
     async fn fixed_tokens_are_cached() {
         let p = TokenProvider::new(
             TokenSource::Fixed(SecretString::from("fixed-token-value".to_owned())),
-            reqwest::Client::new(),
+            HttpClient::new(
+                &crate::cli::UpstreamConfig {
+                    api_base: None,
+                    request_timeout: Duration::from_secs(5),
+                    max_retries: 0,
+                },
+                "test",
+            ),
         );
         let a = p.token().await.expect("token");
         let b = p.token().await.expect("token");

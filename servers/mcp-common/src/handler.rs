@@ -3,6 +3,7 @@
 //! `tenant`/`server`/`tool`/`request_id`, a timing log line, and argument errors returned as
 //! tool errors the model can read and correct.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -30,6 +31,46 @@ pub trait ToolServer: Clone + Send + Sync + 'static {
     fn instructions(&self) -> String;
     /// Who the data belongs to, for log spans (`shop id`, or `static` for a credentials file).
     fn tenant(&self) -> &str;
+}
+
+/// A tool router built off the start-up path. Generating the JSON Schemas of a server's tools
+/// takes about 2 ms (schemars, first use per thread); building them on a helper thread while
+/// the MCP handshake runs keeps that out of spawn→ready. Whoever needs the router first —
+/// `tools/list`, a call — waits for (or does) the build; it happens once.
+pub struct LazyRouter<S: 'static> {
+    cell: Arc<OnceLock<ToolRouter<S>>>,
+    build: fn() -> ToolRouter<S>,
+}
+
+impl<S: Send + Sync + 'static> LazyRouter<S> {
+    /// Starts building with `build` (the `tool_router` function `#[tool_router]` generates).
+    pub fn new(build: fn() -> ToolRouter<S>) -> Self {
+        let cell = Arc::new(OnceLock::new());
+        let warm = cell.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tool-schemas".into())
+            .spawn(move || {
+                warm.get_or_init(build);
+            });
+        if let Err(e) = spawned {
+            tracing::debug!("building tool schemas on first use instead: {e}");
+        }
+        Self { cell, build }
+    }
+
+    /// The router.
+    pub fn get(&self) -> &ToolRouter<S> {
+        self.cell.get_or_init(self.build)
+    }
+}
+
+impl<S> Clone for LazyRouter<S> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell.clone(),
+            build: self.build,
+        }
+    }
 }
 
 /// The `ServerHandler` over a [`ToolServer`].

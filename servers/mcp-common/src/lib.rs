@@ -27,7 +27,21 @@ pub mod secret_file;
 pub mod transport;
 pub mod upstream;
 
-pub use handler::{Served, ToolServer};
+pub use handler::{LazyRouter, Served, ToolServer};
+
+/// The async runtime for `transport`. A stdio server has exactly one client and spends its time
+/// waiting on upstream I/O, so one thread serves it (smaller and faster to start); HTTP serves
+/// many clients at once and gets a worker per core.
+pub fn runtime(transport: &cli::TransportConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    match transport {
+        cli::TransportConfig::Stdio => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        cli::TransportConfig::Http(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+}
 
 /// Resolves when the process receives SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

@@ -2,7 +2,7 @@
 //! from a [`TokenProvider`], timeouts, bounded retries with jittered backoff on 429/5xx that
 //! honour `Retry-After`, one refresh-and-retry after a 401, and typed errors.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -34,26 +34,47 @@ pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
     out
 }
 
-/// Builds the shared reqwest client: rustls, timeouts, no redirects (an API redirect would
-/// carry the bearer token elsewhere), an identifying user agent.
-pub fn http_client(
-    config: &UpstreamConfig,
-    user_agent: &str,
-) -> Result<reqwest::Client, UpstreamError> {
-    reqwest::Client::builder()
-        .user_agent(user_agent)
-        .timeout(config.request_timeout)
-        .connect_timeout(Duration::from_secs(10).min(config.request_timeout))
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .map_err(|e| UpstreamError::Transport(error_chain(&e)))
+/// The shared reqwest client, built on first use: building it loads the system's CA
+/// certificates (a few milliseconds and about a megabyte), which a server that is started and
+/// then only asked for `tools/list` never needs. rustls, timeouts, no redirects (an API
+/// redirect would carry the bearer token elsewhere), an identifying user agent.
+pub struct HttpClient {
+    timeout: Duration,
+    user_agent: String,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl HttpClient {
+    /// A lazily built client for `config`; does no I/O.
+    pub fn new(config: &UpstreamConfig, user_agent: &str) -> Arc<Self> {
+        Arc::new(Self {
+            timeout: config.request_timeout,
+            user_agent: user_agent.to_owned(),
+            client: OnceLock::new(),
+        })
+    }
+
+    /// The client (cheap to clone), building it on the first call.
+    pub fn get(&self) -> Result<reqwest::Client, UpstreamError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let built = reqwest::Client::builder()
+            .user_agent(&self.user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(10).min(self.timeout))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| UpstreamError::Transport(error_chain(&e)))?;
+        Ok(self.client.get_or_init(|| built).clone())
+    }
 }
 
 /// One upstream API (a host family) reached with one identity.
 #[derive(Clone)]
 pub struct Upstream {
-    http: reqwest::Client,
+    http: Arc<HttpClient>,
     tokens: Arc<TokenProvider>,
     api_base: Option<Url>,
     max_retries: u32,
@@ -61,7 +82,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// A client over `tokens`, with the retry and base-URL settings of `config`.
-    pub fn new(http: reqwest::Client, tokens: Arc<TokenProvider>, config: &UpstreamConfig) -> Self {
+    pub fn new(http: Arc<HttpClient>, tokens: Arc<TokenProvider>, config: &UpstreamConfig) -> Self {
         Self {
             http,
             tokens,
@@ -109,14 +130,14 @@ impl Upstream {
     ) -> Result<bytes::Bytes, UpstreamError> {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
+        let http = self.http.get()?;
         let mut token = self
             .tokens
             .token()
             .await
             .map_err(UpstreamError::Credentials)?;
         loop {
-            let mut request = self
-                .http
+            let mut request = http
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose())
                 .header(reqwest::header::ACCEPT, "application/json");
