@@ -73,14 +73,21 @@ async fn main() -> Result<()> {
     }
     startups.sort();
 
-    // Idle RSS after the handshake.
+    // Idle RSS after the handshake, then after the client has listed the tools (which builds
+    // their schemas) — what a host that just connected holds.
     let transport = TokioChildProcess::new(ga4_command(&sandbox, &creds, &server_args))?;
     let pid = transport.id().context("no child pid")?;
     let client = ().serve(transport).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = rss_kib(pid)?;
+    let started = Instant::now();
+    let tools = client.list_all_tools().await?;
+    let first_list = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listed_rss = rss_kib(pid)?;
     client.cancel().await?;
 
+    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "ga4-mcp  spawn→ready     median {}  p90 {}  (n={})",
         fmt(percentile(&startups, 0.5)),
@@ -88,8 +95,14 @@ async fn main() -> Result<()> {
         startups.len()
     );
     println!(
-        "ga4-mcp  idle RSS        {:.1} MiB after the handshake",
-        idle_rss as f64 / 1024.0
+        "ga4-mcp  idle RSS        {:.1} MiB after the handshake, {:.1} MiB after tools/list",
+        mib(idle_rss),
+        mib(listed_rss)
+    );
+    println!(
+        "ga4-mcp  first tools/list {} ({} tools; schemas are built on first use)",
+        fmt(first_list),
+        tools.len()
     );
 
     // Round trips through the server and the sandbox.
