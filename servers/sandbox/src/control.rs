@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
             post(add_fault).get(list_faults).delete(clear_faults),
         )
         .route("/faults/{id}", delete(delete_fault))
+        .route("/grants", get(grants))
         .route("/grants/revoke", post(revoke))
         .route("/grants/restore", post(restore))
         .route("/tokens/expire", post(expire))
@@ -254,6 +255,26 @@ async fn expire(State(state): State<AppState>, body: Bytes) -> Response {
     }
     drop(rt);
     ok(json!({"expired": expired}))
+}
+
+/// Every grant with the refresh token that works now (after rotations) — sandbox tokens are
+/// fake, and tests need to see what a rotating grant handed out.
+async fn grants(State(state): State<AppState>) -> Response {
+    let rt = state.lock();
+    let list: Vec<Value> = state
+        .grants
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            serde_json::json!({
+                "name": g.name,
+                "refresh_token": rt.refresh_tokens.get(i),
+                "rotations": rt.rotations.get(i),
+                "revoked": rt.revoked.get(i),
+            })
+        })
+        .collect();
+    ok(serde_json::json!({ "grants": list }))
 }
 
 async fn counters(State(state): State<AppState>) -> Response {

@@ -70,6 +70,12 @@ pub struct GoogleGrant {
     /// Whether the grant starts out revoked.
     #[serde(default)]
     pub revoked: bool,
+    /// Rotate the refresh token on every successful refresh: the response carries a new
+    /// `refresh_token` and the one presented stops working. Google does not do this, but OAuth
+    /// servers may, and the broker must persist a rotated token before using the new access
+    /// token; this lets tests prove it.
+    #[serde(default)]
+    pub rotate_refresh_token: bool,
 }
 
 /// One Meta access token (parsed now, used by a later module).

@@ -31,6 +31,8 @@ pub struct Grant {
     pub ga4_properties: Vec<String>,
     /// Whether the fixture declares it revoked.
     pub revoked_in_fixture: bool,
+    /// Whether each refresh rotates the refresh token.
+    pub rotate_refresh_token: bool,
 }
 
 /// One issued access token.
@@ -111,6 +113,10 @@ pub struct Counters {
 pub struct Runtime {
     /// Per grant: revoked now?
     pub revoked: Vec<bool>,
+    /// Per grant: the refresh token that works now (differs from the fixture after rotation).
+    pub refresh_tokens: Vec<String>,
+    /// Per grant: how many times its refresh token was rotated.
+    pub rotations: Vec<u64>,
     /// Issued access tokens.
     pub tokens: HashMap<String, IssuedToken>,
     /// Active faults, in creation order.
@@ -154,6 +160,7 @@ impl Shared {
                 scopes: g.scopes.clone(),
                 ga4_properties: g.ga4_properties.clone(),
                 revoked_in_fixture: g.revoked,
+                rotate_refresh_token: g.rotate_refresh_token,
             })
             .collect();
         let clients = config
@@ -165,6 +172,8 @@ impl Shared {
         let ga4 = Registry::build(&config.fixtures);
         let runtime = Runtime {
             revoked: grants.iter().map(|g| g.revoked_in_fixture).collect(),
+            refresh_tokens: grants.iter().map(|g| g.refresh_token.clone()).collect(),
+            rotations: vec![0; grants.len()],
             next_fault_id: 1,
             ..Runtime::default()
         };
@@ -183,11 +192,39 @@ impl Shared {
         self.runtime.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Grant index by name or refresh token.
+    /// Grant index by name or by refresh token (the current one, after any rotation; the
+    /// fixture's token also names the grant for the control plane).
     pub fn find_grant(&self, name: Option<&str>, refresh_token: Option<&str>) -> Option<usize> {
-        self.grants.iter().position(|g| {
-            name.is_some_and(|n| n == g.name) || refresh_token.is_some_and(|t| t == g.refresh_token)
+        let rt = self.lock();
+        self.grants.iter().enumerate().position(|(i, g)| {
+            name.is_some_and(|n| n == g.name)
+                || refresh_token.is_some_and(|t| {
+                    t == g.refresh_token || rt.refresh_tokens.get(i).is_some_and(|c| c == t)
+                })
         })
+    }
+
+    /// Whether `refresh_token` is the one grant `grant` accepts now.
+    pub fn refresh_token_current(&self, grant: usize, refresh_token: &str) -> bool {
+        self.lock()
+            .refresh_tokens
+            .get(grant)
+            .is_some_and(|c| c == refresh_token)
+    }
+
+    /// Rotates the grant's refresh token (when it rotates) and returns the new one.
+    pub fn rotate(&self, grant: usize) -> Option<String> {
+        let g = self.grants.get(grant).filter(|g| g.rotate_refresh_token)?;
+        let mut rt = self.lock();
+        let n = rt.rotations.get(grant).copied().unwrap_or(0) + 1;
+        let new = format!("{}-rotated-{n}", g.refresh_token);
+        if let Some(slot) = rt.refresh_tokens.get_mut(grant) {
+            *slot = new.clone();
+        }
+        if let Some(count) = rt.rotations.get_mut(grant) {
+            *count = n;
+        }
+        Some(new)
     }
 
     /// Issues a new access token for a grant and counts the refresh.
@@ -285,6 +322,12 @@ impl Shared {
         let next_fault_id = rt.next_fault_id;
         *rt = Runtime {
             revoked: self.grants.iter().map(|g| g.revoked_in_fixture).collect(),
+            refresh_tokens: self
+                .grants
+                .iter()
+                .map(|g| g.refresh_token.clone())
+                .collect(),
+            rotations: vec![0; self.grants.len()],
             next_fault_id,
             ..Runtime::default()
         };

@@ -160,7 +160,10 @@ fn exchange(state: &AppState, method: &Method, headers: &HeaderMap, body: &[u8])
     let grant_index = state.find_grant(None, Some(refresh_token));
     let usable = grant_index.filter(|&i| {
         let revoked = state.lock().revoked.get(i).copied().unwrap_or(true);
-        !revoked && state.grants[i].client_id == client_id
+        // After a rotation only the newest refresh token works.
+        !revoked
+            && state.grants[i].client_id == client_id
+            && state.refresh_token_current(i, refresh_token)
     });
     let Some(grant_index) = usable else {
         return oauth_error(
@@ -209,16 +212,16 @@ fn exchange(state: &AppState, method: &Method, headers: &HeaderMap, body: &[u8])
     let scope = scopes.join(" ");
     let access_token = state.issue_token(grant_index, scopes);
     tracing::info!(grant = %grant.name, "issued access token");
-    no_store(http::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "expires_in": state.config.token_ttl.as_secs(),
-            "scope": scope,
-            "token_type": "Bearer",
-        }),
-        true,
-    ))
+    let mut body = json!({
+        "access_token": access_token,
+        "expires_in": state.config.token_ttl.as_secs(),
+        "scope": scope,
+        "token_type": "Bearer",
+    });
+    if let Some(rotated) = state.rotate(grant_index) {
+        body["refresh_token"] = json!(rotated);
+    }
+    no_store(http::json(StatusCode::OK, &body, true))
 }
 
 /// Decodes `Authorization: Basic base64(urlencode(id):urlencode(secret))`.

@@ -220,3 +220,54 @@ async fn scope_may_narrow_but_not_widen() {
     assert_eq!(body["scope"], "https://www.googleapis.com/auth/analytics");
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn rotating_grants_hand_out_a_new_refresh_token_and_retire_the_old() {
+    let text = r#"
+[[google_clients]]
+client_id = "sandbox-client.apps.googleusercontent.com"
+client_secret = "sandbox-client-secret"
+
+[[google_grants]]
+name = "rotating"
+refresh_token = "sandbox-refresh-rotating"
+client_id = "sandbox-client.apps.googleusercontent.com"
+scopes = ["analytics.readonly"]
+rotate_refresh_token = true
+"#;
+    let mut config = crate::util::example_config();
+    config.fixtures = upstream_sandbox::Fixtures::from_toml_str(text).expect("fixtures");
+    let sb = Sandbox::start_with(config).await;
+    let form = |rt: &'static str| {
+        [
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("refresh_token", rt),
+        ]
+    };
+    let (status, _, body) = token_call(&sb, &form("sandbox-refresh-rotating")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["refresh_token"], "sandbox-refresh-rotating-rotated-1");
+    // The presented token is retired.
+    let (status, _, body) = token_call(&sb, &form("sandbox-refresh-rotating")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, _, body) = token_call(&sb, &form("sandbox-refresh-rotating-rotated-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["refresh_token"], "sandbox-refresh-rotating-rotated-2");
+    let grants: Value = sb
+        .http
+        .get(sb.url("/__sandbox/grants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        grants["grants"][0]["refresh_token"],
+        "sandbox-refresh-rotating-rotated-2"
+    );
+    assert_eq!(grants["grants"][0]["rotations"], 2);
+}
