@@ -1,0 +1,157 @@
+//! A small async client for the broker socket: connect, say hello, then request/response.
+//! Used by the MCP servers (tokens) and the agent host and CLI (leases).
+
+use std::path::{Path, PathBuf};
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::UnixStream;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::frame::{self, FrameError};
+use crate::{
+    BrokerError, LeaseGrant, LeaseSecret, PROTOCOL_VERSION, Provider, Request, Response, TokenGrant,
+};
+
+/// Why a broker call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket could not be reached.
+    #[error(
+        "cannot connect to the credential broker at {path}: {source}; is `credential-broker serve` running?"
+    )]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The connection broke or carried garbage.
+    #[error("credential broker connection: {0}")]
+    Frame(#[from] FrameError),
+    /// The broker answered with an error.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// The broker answered with a message of the wrong kind.
+    #[error("credential broker answered {0} to {1}")]
+    Unexpected(&'static str, &'static str),
+}
+
+impl ClientError {
+    /// The broker's error, when the broker answered.
+    pub fn broker_error(&self) -> Option<&BrokerError> {
+        match self {
+            Self::Broker(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn kind(r: &Response) -> &'static str {
+    match r {
+        Response::Hello { .. } => "hello",
+        Response::Lease(_) => "lease",
+        Response::Revoked { .. } => "revoked",
+        Response::Token(_) => "token",
+        Response::Pong => "pong",
+        Response::Error(_) => "error",
+    }
+}
+
+/// One connection to the broker.
+pub struct BrokerClient {
+    framed: Framed<UnixStream, LengthDelimitedCodec>,
+}
+
+impl BrokerClient {
+    /// Connects to `socket` and completes the hello.
+    pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|source| ClientError::Connect {
+                path: socket.to_owned(),
+                source,
+            })?;
+        let mut client = Self {
+            framed: Framed::new(stream, frame::codec()),
+        };
+        match client
+            .call(&Request::Hello {
+                version: PROTOCOL_VERSION,
+            })
+            .await?
+        {
+            Response::Hello { .. } => Ok(client),
+            // A refused peer gets one error frame explaining why before the close.
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "hello")),
+        }
+    }
+
+    /// Sends one request and waits for its response. A broker error is returned as
+    /// `Ok(Response::Error)`; the typed helpers below turn it into `ClientError::Broker`.
+    pub async fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.framed
+            .send(frame::encode(request)?)
+            .await
+            .map_err(FrameError::Frame)?;
+        let body = self
+            .framed
+            .next()
+            .await
+            .ok_or(FrameError::Closed)?
+            .map_err(FrameError::Frame)?;
+        Ok(frame::decode(&body)?)
+    }
+
+    /// An access token for `provider` of `shop_id` under `lease`.
+    pub async fn get_token(
+        &mut self,
+        lease: &LeaseSecret,
+        provider: Provider,
+        shop_id: &str,
+    ) -> Result<TokenGrant, ClientError> {
+        let request = Request::GetToken {
+            lease: lease.clone(),
+            provider,
+            shop_id: shop_id.to_owned(),
+        };
+        match self.call(&request).await? {
+            Response::Token(t) => Ok(t),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "get_token")),
+        }
+    }
+
+    /// Admin: a lease for `shop_id`.
+    pub async fn create_lease(
+        &mut self,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<LeaseGrant, ClientError> {
+        let request = Request::CreateLease {
+            shop_id: shop_id.to_owned(),
+            providers: providers.to_vec(),
+            ttl_secs,
+        };
+        match self.call(&request).await? {
+            Response::Lease(l) => Ok(l),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "create_lease")),
+        }
+    }
+
+    /// Ends a lease; returns its id.
+    pub async fn revoke_lease(&mut self, lease: &LeaseSecret) -> Result<String, ClientError> {
+        match self
+            .call(&Request::RevokeLease {
+                lease: lease.clone(),
+            })
+            .await?
+        {
+            Response::Revoked { lease_id } => Ok(lease_id),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "revoke_lease")),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The credential broker's protocol, shared by the broker, the MCP servers and the agent host.
+//!
+//! One Unix socket; on it, frames of a 4-byte big-endian length and a JSON body, at most
+//! [`MAX_FRAME_LEN`] bytes (checked before the body is buffered). The first exchange is a
+//! [`Request::Hello`] carrying [`PROTOCOL_VERSION`]; after it a connection carries any number of
+//! request/response pairs, in order. The message set is closed: [`Request`] and [`Response`]
+//! are the whole vocabulary, and every failure is a typed [`ErrorCode`].
+//!
+//! Secrets on the wire (lease secrets, access tokens) are `SecretString`s on both ends: never
+//! printed by `Debug`, never logged.
+//!
+//! # Layout
+//! - [`Request`], [`Response`] and their payloads: this file.
+//! - [`frame`]: encoding and decoding frames and messages (sans-IO, fuzzed by property tests).
+//! - [`client`]: a blocking-free async client over the socket.
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod frame;
+
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Version spoken by this build. A broker answers a `Hello` with another version by
+/// [`ErrorCode::UnsupportedVersion`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame body either side accepts. Tokens are at most a few KB; anything bigger is a
+/// bug or an attack and is refused before it is buffered.
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// The socket used when none is configured: `$XDG_RUNTIME_DIR/berryboo/broker.sock`, else
+/// `/tmp/berryboo-<uid>/broker.sock`.
+pub fn default_socket_path() -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir).join("berryboo/broker.sock"),
+        _ => {
+            // The owner of /proc/self is this process's uid; no libc call needed.
+            let uid = std::fs::metadata("/proc/self")
+                .map(|m| m.uid())
+                .unwrap_or(0);
+            std::path::PathBuf::from(format!("/tmp/berryboo-{uid}/broker.sock"))
+        }
+    }
+}
+
+/// An upstream data source a lease can cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Google Analytics 4.
+    Ga4,
+    /// Google Search Console.
+    Gsc,
+    /// Google Ads.
+    GoogleAds,
+    /// Meta (Facebook/Instagram) Ads.
+    MetaAds,
+}
+
+impl Provider {
+    /// All providers, in display order.
+    pub const ALL: [Provider; 4] = [
+        Provider::Ga4,
+        Provider::Gsc,
+        Provider::GoogleAds,
+        Provider::MetaAds,
+    ];
+
+    /// The name used on the command line and in JSON: `ga4`, `gsc`, `google_ads`, `meta_ads`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Ga4 => "ga4",
+            Provider::Gsc => "gsc",
+            Provider::GoogleAds => "google_ads",
+            Provider::MetaAds => "meta_ads",
+        }
+    }
+
+    /// The product name users know, as the dashboard and the old system's messages say it.
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Provider::Ga4 => "Google Analytics",
+            Provider::Gsc => "Google Search Console",
+            Provider::GoogleAds => "Google Ads",
+            Provider::MetaAds => "Meta Ads",
+        }
+    }
+
+    /// The read scope (or Meta permission) the integration must have been granted.
+    pub fn required_scope(self) -> &'static str {
+        match self {
+            Provider::Ga4 => "analytics.readonly",
+            Provider::Gsc => "webmasters.readonly",
+            Provider::GoogleAds => "adwords",
+            Provider::MetaAds => "ads_read",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown provider name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider {0:?}: use ga4, gsc, google_ads or meta_ads")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "ga4" | "google_analytics" => Ok(Provider::Ga4),
+            "gsc" | "search_console" | "google_search_console" => Ok(Provider::Gsc),
+            "google_ads" | "ads" => Ok(Provider::GoogleAds),
+            "meta_ads" | "meta" | "facebook_ads" => Ok(Provider::MetaAds),
+            _ => Err(UnknownProvider(s.to_owned())),
+        }
+    }
+}
+
+/// Serialises a `SecretString` (secrecy deliberately does not): only for the socket, which is
+/// the one place these values are meant to travel.
+mod secret_serde {
+    use secrecy::{ExposeSecret, SecretString};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(secret.expose_secret())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+        String::deserialize(d).map(SecretString::from)
+    }
+}
+
+/// The secret that lets its holder get access tokens for one shop. Never printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LeaseSecret(#[serde(with = "secret_serde")] SecretString);
+
+impl LeaseSecret {
+    /// Wraps a secret string.
+    pub fn new(secret: String) -> Self {
+        Self(SecretString::from(secret))
+    }
+
+    /// The secret, for hashing by the broker or handing to a child process.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for LeaseSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LeaseSecret(****)")
+    }
+}
+
+/// A request to the broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// First message of every connection.
+    Hello {
+        /// The client's [`PROTOCOL_VERSION`].
+        version: u32,
+    },
+    /// Admin only: a lease for one shop and some providers.
+    CreateLease {
+        /// The shop (`sources_shop.id`).
+        shop_id: String,
+        /// Providers the lease may get tokens for.
+        providers: Vec<Provider>,
+        /// Lifetime in seconds (the broker caps it).
+        ttl_secs: u64,
+    },
+    /// Ends a lease (admin, or whoever holds the secret).
+    RevokeLease {
+        /// The lease.
+        lease: LeaseSecret,
+    },
+    /// An access token for `provider` of the lease's shop.
+    GetToken {
+        /// The lease.
+        lease: LeaseSecret,
+        /// Which provider.
+        provider: Provider,
+        /// The shop the caller serves; refused if the lease is for another shop.
+        shop_id: String,
+    },
+    /// Liveness check.
+    Ping,
+}
+
+/// The broker's answer to one [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Response {
+    /// Answer to `Hello`.
+    Hello {
+        /// The broker's protocol version.
+        version: u32,
+        /// The broker's build, for diagnostics.
+        broker: String,
+    },
+    /// A lease was created.
+    Lease(LeaseGrant),
+    /// A lease was revoked.
+    Revoked {
+        /// Its id.
+        lease_id: String,
+    },
+    /// An access token.
+    Token(TokenGrant),
+    /// Answer to `Ping`.
+    Pong,
+    /// The request failed.
+    Error(BrokerError),
+}
+
+/// A new lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseGrant {
+    /// The secret to present in `GetToken`. Shown once.
+    pub lease: LeaseSecret,
+    /// A non-secret id for logs and audit.
+    pub lease_id: String,
+    /// The shop.
+    pub shop_id: String,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+    /// Providers the shop has a usable integration for.
+    pub granted: Vec<Provider>,
+    /// Providers asked for that the shop lacks, and why.
+    pub missing: Vec<MissingProvider>,
+}
+
+/// A provider a lease could not cover.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingProvider {
+    /// The provider.
+    pub provider: Provider,
+    /// Why.
+    pub error: BrokerError,
+}
+
+/// An access token and the account it reaches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenGrant {
+    /// Bearer token for the upstream API.
+    #[serde(with = "secret_serde")]
+    pub access_token: SecretString,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+    /// The provider.
+    pub provider: Provider,
+    /// The shop.
+    pub shop_id: String,
+    /// The integration's account ids, defaults for the tools.
+    pub account: Account,
+}
+
+/// Account ids stored with an integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// GA4 property id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_id: Option<String>,
+    /// Google Ads customer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// Google Ads manager (MCC) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_customer_id: Option<String>,
+    /// Meta ad account id (`act_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_account_id: Option<String>,
+    /// Search Console property (`sc-domain:…` or a URL prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_url: Option<String>,
+}
+
+/// What went wrong, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame or message could not be understood.
+    BadRequest,
+    /// `Hello` with a version this broker does not speak, or a request before `Hello`.
+    UnsupportedVersion,
+    /// The peer may not make this request (not an admin uid).
+    NotPermitted,
+    /// No such shop.
+    UnknownShop,
+    /// The shop has no integration for the provider.
+    NoIntegration,
+    /// The integration exists but is inactive or deleted.
+    IntegrationInactive,
+    /// The integration lacks the required scope/permission.
+    MissingScope,
+    /// The grant was revoked or expired: the shop must reconnect.
+    ReconnectRequired,
+    /// The lease expired.
+    LeaseExpired,
+    /// The lease was revoked.
+    LeaseRevoked,
+    /// No such lease.
+    UnknownLease,
+    /// The lease does not cover this provider.
+    WrongProvider,
+    /// The lease is for another shop.
+    WrongShop,
+    /// The token endpoint is unreachable or failing; retry later.
+    Unavailable,
+    /// A broker bug or store failure.
+    Internal,
+}
+
+/// A typed error with a message meant for people (the old system's wording where it had one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
+#[error("{message}")]
+pub struct BrokerError {
+    /// The kind.
+    pub code: ErrorCode,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl BrokerError {
+    /// An error of `code` with `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// "No Google Analytics integration found for shop X. Please connect your Google Analytics
+    /// account in the dashboard." — the old system's wording, which users and scripts know.
+    pub fn no_integration(provider: Provider, shop_id: &str) -> Self {
+        let service = provider.service_name();
+        Self::new(
+            ErrorCode::NoIntegration,
+            format!(
+                "No {service} integration found for shop {shop_id}.\nPlease connect your {service} account in the dashboard."
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_parse_and_print() {
+        for p in Provider::ALL {
+            assert_eq!(p.as_str().parse::<Provider>(), Ok(p));
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.as_str())
+            );
+        }
+        assert_eq!("Google-Ads".parse::<Provider>(), Ok(Provider::GoogleAds));
+        assert!("bing".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn the_guides_wording_for_missing_integrations() {
+        assert_eq!(
+            BrokerError::no_integration(Provider::Ga4, "non-existent-uuid").message,
+            "No Google Analytics integration found for shop non-existent-uuid.\nPlease connect your Google Analytics account in the dashboard."
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_debug_printed() {
+        let lease = LeaseSecret::new("bbl_very-secret-lease-value".into());
+        let r = Request::GetToken {
+            lease,
+            provider: Provider::Ga4,
+            shop_id: "s".into(),
+        };
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+        let grant = TokenGrant {
+            access_token: SecretString::from("ya29.sandbox.secret-token".to_owned()),
+            expires_at: 0,
+            provider: Provider::Ga4,
+            shop_id: "s".into(),
+            account: Account::default(),
+        };
+        assert!(!format!("{grant:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn requests_round_trip_as_tagged_json() {
+        let r = Request::CreateLease {
+            shop_id: "s".into(),
+            providers: vec![Provider::Ga4, Provider::MetaAds],
+            ttl_secs: 60,
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"op":"create_lease","shop_id":"s","providers":["ga4","meta_ads"],"ttl_secs":60}"#
+        );
+        assert!(matches!(
+            serde_json::from_str::<Request>(&json).unwrap(),
+            Request::CreateLease { .. }
+        ));
+        assert!(serde_json::from_str::<Request>(r#"{"op":"drop_tables"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Request>(r#"{"op":"hello","version":1,"extra":1}"#).is_err()
+        );
+    }
+}
