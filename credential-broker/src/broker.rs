@@ -1,0 +1,270 @@
+//! The dispatcher: one `match` over the closed [`Request`] set, with the peer's identity,
+//! returning one [`Response`]. Every request is audited (who, which shop, which provider,
+//! outcome — never a secret).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_proto::{
+    BrokerError, ErrorCode, LeaseGrant, MissingProvider, PROTOCOL_VERSION, Provider, Request,
+    Response,
+};
+
+use crate::audit::{AuditSink, now_ms};
+use crate::config::BrokerConfig;
+use crate::leases::LeaseBook;
+use crate::store::{AuditEvent, Store};
+use crate::tokens::TokenService;
+
+/// Who is on the other end of a connection (from SO_PEERCRED).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// Effective uid.
+    pub uid: u32,
+    /// Process id, when the kernel reports it.
+    pub pid: Option<i32>,
+}
+
+/// Everything a request may touch.
+pub struct Broker {
+    /// The checked configuration.
+    pub config: Arc<BrokerConfig>,
+    /// The store.
+    pub store: Store,
+    /// Leases.
+    pub leases: LeaseBook,
+    /// Tokens.
+    pub tokens: Arc<TokenService>,
+    /// Audit trail.
+    pub audit: AuditSink,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Broker {
+    /// Whether `peer` may connect at all.
+    pub fn allowed(&self, peer: Peer) -> bool {
+        self.config.allowed_uids.contains(&peer.uid) || self.is_admin(peer)
+    }
+
+    fn is_admin(&self, peer: Peer) -> bool {
+        self.config.admin_uids.contains(&peer.uid)
+    }
+
+    /// Answers one request (after the hello).
+    pub async fn handle(&self, peer: Peer, request: Request) -> Response {
+        let mut event = AuditEvent {
+            at_ms: now_ms(),
+            peer_uid: Some(peer.uid),
+            peer_pid: peer.pid,
+            action: String::new(),
+            shop_id: None,
+            provider: None,
+            lease_id: None,
+            outcome: String::new(),
+            detail: None,
+        };
+        let result = match request {
+            Request::Hello { version } => {
+                event.action = "hello".into();
+                if version == PROTOCOL_VERSION {
+                    Ok(Response::Hello {
+                        version: PROTOCOL_VERSION,
+                        broker: concat!("credential-broker/", env!("CARGO_PKG_VERSION")).into(),
+                    })
+                } else {
+                    Err(BrokerError::new(
+                        ErrorCode::UnsupportedVersion,
+                        format!(
+                            "protocol version {version} is not supported; this broker speaks {PROTOCOL_VERSION}"
+                        ),
+                    ))
+                }
+            }
+            Request::Ping => {
+                event.action = "ping".into();
+                Ok(Response::Pong)
+            }
+            Request::CreateLease {
+                shop_id,
+                providers,
+                ttl_secs,
+            } => {
+                event.action = "lease_create".into();
+                event.shop_id = Some(shop_id.clone());
+                event.provider = Some(
+                    providers
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                self.create_lease(peer, &shop_id, &providers, ttl_secs)
+                    .await
+                    .map(|grant| {
+                        event.lease_id = Some(grant.lease_id.clone());
+                        event.detail = Some(format!(
+                            "granted={} missing={}",
+                            grant
+                                .granted
+                                .iter()
+                                .map(|p| p.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            grant
+                                .missing
+                                .iter()
+                                .map(|m| m.provider.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        ));
+                        Response::Lease(grant)
+                    })
+            }
+            Request::RevokeLease { lease } => {
+                event.action = "lease_revoke".into();
+                self.leases
+                    .revoke_secret(&lease, now())
+                    .await
+                    .map(|lease_id| {
+                        event.lease_id = Some(lease_id.clone());
+                        Response::Revoked { lease_id }
+                    })
+            }
+            Request::GetToken {
+                lease,
+                provider,
+                shop_id,
+            } => {
+                event.action = "token".into();
+                event.shop_id = Some(shop_id.clone());
+                event.provider = Some(provider.as_str().into());
+                match self.leases.resolve(&lease, now()).await {
+                    Err(e) => Err(e),
+                    Ok(l) => {
+                        event.lease_id = Some(l.id.clone());
+                        if l.shop_id != shop_id {
+                            Err(BrokerError::new(
+                                ErrorCode::WrongShop,
+                                format!(
+                                    "lease {} is for shop {}, not shop {shop_id}: refusing to hand out another shop's token",
+                                    l.id, l.shop_id
+                                ),
+                            ))
+                        } else if !l.providers.contains(&provider) {
+                            Err(BrokerError::new(
+                                ErrorCode::WrongProvider,
+                                format!(
+                                    "lease {} does not cover {} (it covers: {})",
+                                    l.id,
+                                    provider.service_name(),
+                                    l.providers
+                                        .iter()
+                                        .map(|p| p.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            ))
+                        } else {
+                            self.tokens
+                                .token(&shop_id, provider)
+                                .await
+                                .map(Response::Token)
+                        }
+                    }
+                }
+            }
+        };
+        let response = match result {
+            Ok(r) => {
+                event.outcome = "ok".into();
+                r
+            }
+            Err(e) => {
+                event.outcome = format!("{:?}", e.code);
+                Response::Error(e)
+            }
+        };
+        // Pings and hellos are connection plumbing, not access to anyone's data.
+        if !matches!(event.action.as_str(), "ping" | "hello") {
+            self.audit.record(event);
+        }
+        response
+    }
+
+    async fn create_lease(
+        &self,
+        peer: Peer,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<LeaseGrant, BrokerError> {
+        if !self.is_admin(peer) {
+            return Err(BrokerError::new(
+                ErrorCode::NotPermitted,
+                format!("uid {} may not create leases (not in admin_uids)", peer.uid),
+            ));
+        }
+        if shop_id.trim().is_empty() || shop_id.len() > 200 {
+            return Err(BrokerError::new(
+                ErrorCode::BadRequest,
+                "shop_id must be a shop's id",
+            ));
+        }
+        let wanted: BTreeSet<Provider> = providers.iter().copied().collect();
+        if wanted.is_empty() {
+            return Err(BrokerError::new(
+                ErrorCode::BadRequest,
+                "name at least one provider: ga4, gsc, google_ads, meta_ads",
+            ));
+        }
+        if ttl_secs == 0 {
+            return Err(BrokerError::new(
+                ErrorCode::BadRequest,
+                "ttl must be at least one second",
+            ));
+        }
+        let ttl = Duration::from_secs(ttl_secs);
+        if ttl > self.config.max_lease_ttl {
+            return Err(BrokerError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "ttl {ttl_secs} s exceeds this broker's max_lease_ttl of {} s",
+                    self.config.max_lease_ttl.as_secs()
+                ),
+            ));
+        }
+        let mut granted = Vec::new();
+        let mut missing = Vec::new();
+        for provider in wanted {
+            match self.tokens.resolve(shop_id, provider).await {
+                Ok(_) => granted.push(provider),
+                Err(e) if e.code == ErrorCode::Internal => return Err(e),
+                Err(error) => missing.push(MissingProvider { provider, error }),
+            }
+        }
+        if granted.is_empty() {
+            // Nothing to lease: say why with the first provider's message (the guide's wording).
+            return Err(missing
+                .into_iter()
+                .next()
+                .map(|m| m.error)
+                .unwrap_or_else(|| BrokerError::new(ErrorCode::BadRequest, "no providers")));
+        }
+        let (lease, record) = self
+            .leases
+            .create(shop_id, &granted, ttl, now(), peer.uid)
+            .await?;
+        Ok(LeaseGrant {
+            lease,
+            lease_id: record.id,
+            shop_id: shop_id.to_owned(),
+            expires_at: record.expires_at,
+            granted,
+            missing,
+        })
+    }
+}

@@ -1,0 +1,718 @@
+//! The `credential-broker` command line: the daemon (`serve`), schema set-up (`migrate`,
+//! `seed`), lease handling for standalone users (`lease create|revoke`), and the operator's
+//! views (`shops`, `integrations`, `health`, `refresh`, `audit`). Every view has `--json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use broker_proto::client::BrokerClient;
+use broker_proto::{LeaseSecret, Provider};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::broker::Broker;
+use crate::config::{self, BrokerConfig};
+use crate::leases::LeaseBook;
+use crate::store::Store;
+use crate::tokens::TokenService;
+use crate::{audit, integration, server};
+
+/// `credential-broker` command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "credential-broker",
+    version,
+    about = "Owns every shop's OAuth tokens and vends short-lived access tokens over a Unix socket."
+)]
+pub struct Cli {
+    /// Config file (TOML); app secrets go here or in the environment, never in flags.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "BERRYBOO_BROKER_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+    /// `--log-format json` for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// JSON objects.
+    Json,
+}
+
+/// Database selection shared by the commands that open it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// `sqlite://PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+/// Output selection.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutArgs {
+    /// Print JSON for scripts instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create the tables (the dashboard's, if absent, and the broker's own).
+    Migrate(DbArgs),
+    /// Load shops and integrations from a TOML file (demo data, bootstrapping the embedded default).
+    Seed {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The seed file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Run the broker on its socket.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Socket path (its directory is created 0700).
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+    /// List shops.
+    Shops {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// List integrations (never their tokens).
+    Integrations {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Integration health: stale tokens, missing scopes, reconnections, coverage, counts.
+    Health {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Flag tokens not refreshed for this many days.
+        #[arg(long, default_value_t = 30)]
+        stale_days: i64,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Refresh tokens now.
+    Refresh {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this shop.
+        #[arg(long, value_name = "ID", conflicts_with = "all")]
+        shop: Option<String>,
+        /// Every shop.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Create or revoke leases (through a running broker).
+    Lease {
+        #[command(subcommand)]
+        action: LeaseCommand,
+    },
+    /// Who got which shop's token when (never the token).
+    Audit {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        /// Most recent events to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+/// `lease` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LeaseCommand {
+    /// Create a lease; prints the lease secret alone on the last line of stdout.
+    Create {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The shop.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+        /// Comma-separated: ga4,gsc,google_ads,meta_ads.
+        #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
+        providers: Vec<Provider>,
+        /// Lifetime, e.g. 8h, 30m, 7d.
+        #[arg(long, default_value = "8h", value_parser = config::parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// Revoke a lease: its secret, `-` to read the secret from stdin (keeps it out of `ps`),
+    /// or (admins) its id `lease_…`.
+    Revoke {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Secret, `-`, or lease id.
+        lease: String,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+async fn open(config: &BrokerConfig, create: bool) -> Result<Store> {
+    let url = config.database.as_deref().context("no database: pass --database URL or set BERRYBOO_DATABASE_URL (sqlite://PATH or postgres://…)")?;
+    Ok(Store::open(url, create).await?)
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            "berryboo-credential-broker/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// Runs the command; the exit code is 0 on success, 1 when the command ran but found problems.
+pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    init_logging(cli.log_format);
+    let (database, socket) = match &cli.command {
+        Command::Migrate(db)
+        | Command::Seed { db, .. }
+        | Command::Shops { db, .. }
+        | Command::Integrations { db, .. }
+        | Command::Health { db, .. }
+        | Command::Refresh { db, .. }
+        | Command::Audit { db, .. } => (db.database.clone(), None),
+        Command::Serve { db, socket } => (db.database.clone(), socket.clone()),
+        Command::Lease {
+            action: LeaseCommand::Create { socket, .. } | LeaseCommand::Revoke { socket, .. },
+        } => (None, socket.clone()),
+    };
+    let config = config::load(cli.config.as_deref(), database, socket)?;
+    match cli.command {
+        Command::Migrate(_) => {
+            let store = open(&config, true).await?;
+            store.migrate().await?;
+            println!(
+                "migrated: sources_shop, importers_integration and the broker's tables are in place"
+            );
+        }
+        Command::Seed { file, .. } => {
+            let store = open(&config, true).await?;
+            let (shops, integrations) = seed(&store, &config, &file).await?;
+            println!("seeded {shops} shop(s), {integrations} integration(s)");
+        }
+        Command::Serve { .. } => return serve(config).await,
+        Command::Shops { out, .. } => {
+            let store = open(&config, false).await?;
+            let shops = store.shops().await?;
+            if out.json {
+                let list: Vec<Value> = shops
+                    .iter()
+                    .map(|s| json!({"id": s.id, "name": s.name}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<38} name", "id");
+                for s in &shops {
+                    println!("{:<38} {}", s.id, s.name);
+                }
+                println!("{} shop(s)", shops.len());
+            }
+        }
+        Command::Integrations { shop, out, .. } => {
+            let store = open(&config, false).await?;
+            integrations_view(&store, &config, shop.as_deref(), out.json).await?;
+        }
+        Command::Health {
+            stale_days, out, ..
+        } => {
+            let store = open(&config, false).await?;
+            return health(&store, &config, stale_days, out.json).await;
+        }
+        Command::Refresh { shop, all, out, .. } => {
+            if shop.is_none() && !all {
+                bail!("say which: --shop ID or --all");
+            }
+            let store = open(&config, false).await?;
+            store.ensure_broker_tables().await?;
+            let (sink, writer) = audit::start(store.clone());
+            let tokens = TokenService::new(
+                store.clone(),
+                Arc::new(config.clone()),
+                http_client()?,
+                sink,
+            );
+            let results = tokens
+                .refresh_now(shop.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            drop(tokens);
+            let _ = writer.await;
+            let failed = results.iter().filter(|r| r.2.is_err()).count();
+            if out.json {
+                let list: Vec<Value> = results
+                    .iter()
+                    .map(|(shop, p, r)| match r {
+                        Ok(exp) => json!({"shop_id": shop, "provider": p, "ok": true, "expires_at": exp}),
+                        Err(e) => json!({"shop_id": shop, "provider": p, "ok": false, "error": e.code, "message": e.message}),
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for (shop, p, r) in &results {
+                    match r {
+                        Ok(exp) => println!("✓ {shop} {p}: token valid until {}", fmt_time(*exp)),
+                        Err(e) => println!("✗ {shop} {p}: {}", e.message.replace('\n', " ")),
+                    }
+                }
+                println!("{} refreshed, {failed} failed", results.len() - failed);
+            }
+            if failed > 0 {
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
+        Command::Lease { action } => lease(&config, action).await?,
+        Command::Audit {
+            shop, limit, out, ..
+        } => {
+            let store = open(&config, false).await?;
+            let events = store.audit(shop.as_deref(), limit).await?;
+            if out.json {
+                let list: Vec<Value> = events
+                    .iter()
+                    .map(|e| json!({"at_ms": e.at_ms, "peer_uid": e.peer_uid, "peer_pid": e.peer_pid, "action": e.action, "shop_id": e.shop_id, "provider": e.provider, "lease_id": e.lease_id, "outcome": e.outcome, "detail": e.detail}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<20} {:>6} {:<13} {:<38} {:<16} {:<23} outcome",
+                    "when (UTC)", "uid", "action", "shop", "provider", "lease"
+                );
+                for e in &events {
+                    println!(
+                        "{:<20} {:>6} {:<13} {:<38} {:<16} {:<23} {}",
+                        fmt_time(e.at_ms / 1000),
+                        e.peer_uid
+                            .map(|u| u.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        e.action,
+                        e.shop_id.as_deref().unwrap_or("-"),
+                        e.provider.as_deref().unwrap_or("-"),
+                        e.lease_id.as_deref().unwrap_or("-"),
+                        e.outcome
+                    );
+                }
+            }
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn fmt_time(secs: i64) -> String {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
+    crate::harden();
+    let store = open(&config, false).await?;
+    store.check_dashboard_tables().await?;
+    store.ensure_broker_tables().await?;
+    if config.google.is_none() {
+        tracing::warn!(
+            "no Google OAuth client configured: Google tokens are served while valid but cannot be refreshed (set BERRYBOO_GOOGLE_CLIENT_ID/SECRET)"
+        );
+    }
+    let listener = server::bind(&config.socket)?;
+    let config = Arc::new(config);
+    let (sink, writer) = audit::start(store.clone());
+    let tokens = TokenService::new(store.clone(), config.clone(), http_client()?, sink.clone());
+    let broker = Arc::new(Broker {
+        config: config.clone(),
+        store: store.clone(),
+        leases: LeaseBook::new(store.clone()),
+        tokens,
+        audit: sink,
+    });
+    tracing::info!(socket = %config.socket.display(), allowed_uids = ?config.allowed_uids, admin_uids = ?config.admin_uids, "credential broker serving");
+    let sweeper = {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                broker.leases.evict_expired(Utc::now().timestamp());
+            }
+        })
+    };
+    server::serve(broker.clone(), listener, shutdown_signal()).await;
+    sweeper.abort();
+    let _ = std::fs::remove_file(&config.socket);
+    drop(broker);
+    // The writer ends (after flushing) once the last sink is gone; don't wait forever.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    tracing::info!("credential broker stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn lease(config: &BrokerConfig, action: LeaseCommand) -> Result<()> {
+    let mut client = BrokerClient::connect(&config.socket).await?;
+    match action {
+        LeaseCommand::Create {
+            shop,
+            providers,
+            ttl,
+            ..
+        } => {
+            let grant = client
+                .create_lease(&shop, &providers, ttl.as_secs())
+                .await?;
+            println!(
+                "lease {} for shop {} until {} UTC",
+                grant.lease_id,
+                grant.shop_id,
+                fmt_time(grant.expires_at)
+            );
+            println!(
+                "granted: {}",
+                grant
+                    .granted
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            for m in &grant.missing {
+                println!(
+                    "missing: {} ({})",
+                    m.provider,
+                    m.error.message.replace('\n', " ")
+                );
+            }
+            println!("{}", grant.lease.expose());
+        }
+        LeaseCommand::Revoke { lease, .. } => {
+            let secret = if lease == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s.trim().to_owned()
+            } else {
+                lease
+            };
+            if secret.starts_with("lease_") {
+                bail!(
+                    "revoking by id needs the secret here; pass the lease secret (or - to read it from stdin)"
+                );
+            }
+            let id = client.revoke_lease(&LeaseSecret::new(secret)).await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn integrations_view(
+    store: &Store,
+    config: &BrokerConfig,
+    shop: Option<&str>,
+    as_json: bool,
+) -> Result<()> {
+    let rows = store.integrations(shop).await?;
+    let statuses: BTreeMap<i64, bool> = store
+        .integration_statuses()
+        .await?
+        .into_iter()
+        .map(|s| (s.integration_id, s.needs_reconnect))
+        .collect();
+    let mut list = Vec::new();
+    for r in &rows {
+        let d = integration::parse(&r.data);
+        let provider = config
+            .provider_of(r.integration_type)
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| format!("type {}", r.integration_type));
+        list.push(json!({
+            "id": r.id,
+            "shop_id": r.shop_id,
+            "provider": provider,
+            "integration_type": r.integration_type,
+            "active": r.active,
+            "deleted": r.deleted,
+            "needs_reconnect": statuses.get(&r.id).copied().unwrap_or(false),
+            "expires_at": d.expires_at.map(|t| t.to_rfc3339()),
+            "has_refresh_token": d.refresh_token.is_some(),
+            "granted_scopes": d.granted_scopes,
+            "account": d.account,
+            "updated": r.updated.map(|t| t.to_rfc3339()),
+        }));
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:<38} {:<11} {:<8} {:<20} account",
+        "id", "shop", "provider", "state", "token expires"
+    );
+    for v in &list {
+        let state = if v["deleted"] == true {
+            "deleted"
+        } else if v["active"] != true {
+            "inactive"
+        } else if v["needs_reconnect"] == true {
+            "RECONNECT"
+        } else {
+            "active"
+        };
+        let account = v["account"]
+            .as_object()
+            .and_then(|a| a.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or("-");
+        println!(
+            "{:>6} {:<38} {:<11} {:<8} {:<20} {}",
+            v["id"],
+            v["shop_id"].as_str().unwrap_or(""),
+            v["provider"].as_str().unwrap_or(""),
+            state,
+            v["expires_at"]
+                .as_str()
+                .map(|s| s.chars().take(19).collect::<String>())
+                .unwrap_or_else(|| "-".into()),
+            account
+        );
+    }
+    println!("{} integration(s)", list.len());
+    Ok(())
+}
+
+async fn health(
+    store: &Store,
+    config: &BrokerConfig,
+    stale_days: i64,
+    as_json: bool,
+) -> Result<std::process::ExitCode> {
+    let shops = store.shops().await?;
+    let rows = store.integrations(None).await?;
+    let statuses: BTreeMap<i64, bool> = store
+        .integration_statuses()
+        .await?
+        .into_iter()
+        .map(|s| (s.integration_id, s.needs_reconnect))
+        .collect();
+    let now = Utc::now();
+    let live: Vec<_> = rows.iter().filter(|r| r.active && !r.deleted).collect();
+    let mut stale = Vec::new();
+    let mut missing_scope = Vec::new();
+    let mut reconnect = Vec::new();
+    let mut expiring = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut covered: BTreeMap<Provider, BTreeSet<&str>> = BTreeMap::new();
+    for r in &live {
+        let Some(p) = config.provider_of(r.integration_type) else {
+            continue;
+        };
+        *counts.entry(p.as_str().to_owned()).or_default() += 1;
+        covered.entry(p).or_default().insert(r.shop_id.as_str());
+        let d = integration::parse(&r.data);
+        let entry = json!({"shop_id": r.shop_id, "provider": p, "integration_id": r.id});
+        if r.updated
+            .is_some_and(|u| (now - u).num_days() >= stale_days)
+        {
+            stale.push(json!({"shop_id": r.shop_id, "provider": p, "updated": r.updated.map(|u| u.to_rfc3339())}));
+        }
+        if d.granted_scopes
+            .as_deref()
+            .is_some_and(|s| !integration::has_scope(p, s))
+        {
+            missing_scope
+                .push(json!({"shop_id": r.shop_id, "provider": p, "required": p.required_scope()}));
+        }
+        if statuses.get(&r.id).copied().unwrap_or(false) {
+            reconnect.push(entry.clone());
+        }
+        if p == Provider::MetaAds && d.expires_at.is_some_and(|e| (e - now).num_days() < 10) {
+            expiring.push(json!({"shop_id": r.shop_id, "provider": p, "expires_at": d.expires_at.map(|e| e.to_rfc3339())}));
+        }
+    }
+    let without: BTreeMap<&str, Vec<&str>> = Provider::ALL
+        .iter()
+        .map(|p| {
+            let have = covered.get(p);
+            (
+                p.as_str(),
+                shops
+                    .iter()
+                    .filter(|s| have.is_none_or(|h| !h.contains(s.id.as_str())))
+                    .map(|s| s.id.as_str())
+                    .collect(),
+            )
+        })
+        .collect();
+    let problems = stale.len() + missing_scope.len() + reconnect.len() + expiring.len();
+    let report = json!({
+        "shops": shops.len(),
+        "counts_by_type": counts,
+        "stale_tokens": stale,
+        "missing_scopes": missing_scope,
+        "needs_reconnect": reconnect,
+        "meta_tokens_expiring": expiring,
+        "shops_without": without,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} shop(s); active integrations by type: {}",
+            shops.len(),
+            counts
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let section = |title: &str, items: &Vec<Value>| {
+            println!("\n{title}: {}", items.len());
+            for i in items {
+                println!(
+                    "  {} {}",
+                    i["shop_id"].as_str().unwrap_or(""),
+                    i["provider"].as_str().unwrap_or("")
+                );
+            }
+        };
+        section(
+            &format!("Tokens not refreshed in {stale_days} days"),
+            &stale,
+        );
+        section("Missing scopes", &missing_scope);
+        section("Need reconnection", &reconnect);
+        section("Meta tokens expiring within 10 days", &expiring);
+        println!("\nShops without each integration:");
+        for (p, list) in &without {
+            println!("  {p:<11} {}", list.len());
+        }
+    }
+    Ok(if problems > 0 {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedFile {
+    #[serde(default)]
+    shops: Vec<SeedShop>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedShop {
+    id: String,
+    name: String,
+    #[serde(default)]
+    integrations: Vec<SeedIntegration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedIntegration {
+    provider: Provider,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    deleted: bool,
+    data: toml::Table,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Loads a seed file into the store (shops upserted, integrations added).
+pub async fn seed(
+    store: &Store,
+    config: &BrokerConfig,
+    file: &std::path::Path,
+) -> Result<(usize, usize)> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed: SeedFile =
+        toml::from_str(&text).with_context(|| format!("seed file {}", file.display()))?;
+    let mut integrations = 0;
+    for shop in &parsed.shops {
+        store.upsert_shop(&shop.id, &shop.name).await?;
+        for i in &shop.integrations {
+            let data = serde_json::to_value(&i.data)?;
+            store
+                .insert_integration(
+                    &shop.id,
+                    config.type_code(i.provider),
+                    &data,
+                    i.active,
+                    i.deleted,
+                )
+                .await?;
+            integrations += 1;
+        }
+    }
+    Ok((parsed.shops.len(), integrations))
+}

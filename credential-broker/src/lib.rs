@@ -1,0 +1,35 @@
+//! `credential-broker`: the only process that ever holds shops' refresh tokens. Servers get
+//! short-lived access tokens for one shop over a Unix socket, under leases.
+//!
+//! # Layout
+//! - [`cli`]: the command line (serve, migrate, seed, lease, shops, integrations, health,
+//!   refresh, audit).
+//! - [`server`]: the socket (0700 dir, 0600 socket, peer uid check, frames).
+//! - [`broker`]: the dispatcher over the closed request set.
+//! - [`leases`]: lease secrets, hashed at rest, cached, expiring.
+//! - [`tokens`]: resolution, caching and single-flight refresh of access tokens.
+//! - [`integration`]: the dashboard's `data` JSON.
+//! - [`store`]: SQLite / PostgreSQL.
+//! - [`audit`]: batched audit trail.
+//! - [`config`]: file, env and flags.
+
+pub mod audit;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod integration;
+pub mod leases;
+pub mod server;
+pub mod store;
+pub mod tokens;
+
+/// No core dumps and no ptrace from same-uid processes: the broker's memory holds every
+/// shop's refresh tokens (ssh-agent does the same from the first line of `main`).
+pub fn harden() {
+    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
+        tracing::warn!("cannot disable core dumps: {e}");
+    }
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!("cannot mark the process undumpable: {e}");
+    }
+}

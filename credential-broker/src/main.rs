@@ -1,0 +1,23 @@
+//! `credential-broker` binary: parse flags, run, map the outcome to an exit code (2 on error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = credential_broker::cli::Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("credential-broker: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(credential_broker::cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("credential-broker: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! Access tokens per integration: resolution of (shop, provider) to an integration, an
+//! in-memory cache, and refresh.
+//!
+//! - A token with more than `refresh.ahead` left is served from memory. Inside that window a
+//!   background refresh starts; inside `refresh.hard_window` callers wait for the fresh token.
+//! - One refresh per integration at a time in this process (`Slot::gate`), and across processes
+//!   and hosts through [`Store::lock_integration`] (a PostgreSQL advisory lock), after which
+//!   the row is re-read: if another broker refreshed meanwhile, its token is used.
+//! - A rotated refresh token is committed before the new access token is handed out.
+//! - `invalid_grant` marks the integration as needing reconnection and records a notification —
+//!   unless the row's refresh token changed meanwhile (a reconnect or rotation by someone else),
+//!   in which case the refresh is retried with the new one.
+//! - Transient failures back off per integration (5 s doubling to 5 min) instead of hammering.
+//! - Meta long-lived tokens have no refresh token: they are extended with `fb_exchange_token`
+//!   when a Meta app is configured and expiry is near, otherwise a `token_expiring` notification
+//!   warns ahead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use broker_proto::{Account, BrokerError, ErrorCode, Provider, TokenGrant};
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::audit::{AuditSink, now_ms};
+use crate::config::BrokerConfig;
+use crate::integration::{self, IntegrationData};
+use crate::store::{
+    AuditEvent, IntegrationRow, IntegrationStatus, Notification, Store, StoreError,
+};
+
+/// How long a resolved (shop, provider) → integration answer is reused.
+const RESOLVE_TTL: Duration = Duration::from_secs(30);
+/// How long a negative answer (no integration, reconnect needed) is reused.
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+const BACKOFF_START: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+struct Resolved {
+    integration_id: i64,
+    account: Account,
+}
+
+struct ResolveEntry {
+    result: Result<Resolved, BrokerError>,
+    at: Instant,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: Arc<SecretString>,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Slot {
+    current: Mutex<Option<CachedToken>>,
+    gate: tokio::sync::Mutex<()>,
+    backoff: Mutex<Backoff>,
+}
+
+/// Vends and refreshes access tokens.
+pub struct TokenService {
+    store: Store,
+    config: Arc<BrokerConfig>,
+    http: reqwest::Client,
+    audit: AuditSink,
+    resolved: Mutex<HashMap<(String, Provider), ResolveEntry>>,
+    slots: Mutex<HashMap<i64, Arc<Slot>>>,
+    /// Integrations warned about an expiring Meta token, with the day of the warning.
+    warned: Mutex<HashMap<i64, i64>>,
+}
+
+fn internal(e: StoreError) -> BrokerError {
+    tracing::error!("store: {e}");
+    BrokerError::new(
+        ErrorCode::Internal,
+        "the credential broker's store failed; see its log",
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The message a caller sees when a shop must reconnect.
+pub fn reconnect_message(provider: Provider, shop_id: &str) -> String {
+    let service = provider.service_name();
+    format!(
+        "The {service} authorization for shop {shop_id} was revoked or has expired.\nPlease reconnect your {service} account in the dashboard."
+    )
+}
+
+impl TokenService {
+    /// A service over `store`.
+    pub fn new(
+        store: Store,
+        config: Arc<BrokerConfig>,
+        http: reqwest::Client,
+        audit: AuditSink,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            config,
+            http,
+            audit,
+            resolved: Mutex::default(),
+            slots: Mutex::default(),
+            warned: Mutex::default(),
+        })
+    }
+
+    /// Which integration serves (shop, provider), or the user-facing reason none does.
+    pub async fn resolve(
+        &self,
+        shop_id: &str,
+        provider: Provider,
+    ) -> Result<(i64, Account), BrokerError> {
+        let key = (shop_id.to_owned(), provider);
+        if let Some(entry) = lock(&self.resolved).get(&key) {
+            let ttl = if entry.result.is_ok() {
+                RESOLVE_TTL
+            } else {
+                NEGATIVE_TTL
+            };
+            if entry.at.elapsed() < ttl {
+                return entry.result.clone().map(|r| (r.integration_id, r.account));
+            }
+        }
+        let result = self.resolve_uncached(shop_id, provider).await;
+        if let Err(e) = &result
+            && e.code == ErrorCode::Internal
+        {
+            return result.map(|r| (r.integration_id, r.account));
+        }
+        lock(&self.resolved).insert(
+            key,
+            ResolveEntry {
+                result: result.clone(),
+                at: Instant::now(),
+            },
+        );
+        result.map(|r| (r.integration_id, r.account))
+    }
+
+    async fn resolve_uncached(
+        &self,
+        shop_id: &str,
+        provider: Provider,
+    ) -> Result<Resolved, BrokerError> {
+        let rows = self
+            .store
+            .integrations_of(shop_id, self.config.type_code(provider))
+            .await
+            .map_err(internal)?;
+        let Some(row) = rows.iter().find(|r| r.active && !r.deleted) else {
+            if rows.is_empty() {
+                let shop = self.store.shop(shop_id).await.map_err(internal)?;
+                let mut e = BrokerError::no_integration(provider, shop_id);
+                if shop.is_none() {
+                    e.code = ErrorCode::UnknownShop;
+                }
+                return Err(e);
+            }
+            let service = provider.service_name();
+            return Err(BrokerError::new(
+                ErrorCode::IntegrationInactive,
+                format!(
+                    "The {service} integration of shop {shop_id} is inactive or deleted.\nPlease connect your {service} account in the dashboard."
+                ),
+            ));
+        };
+        let data = integration::parse(&row.data);
+        if let Some(scopes) = &data.granted_scopes
+            && !integration::has_scope(provider, scopes)
+        {
+            let service = provider.service_name();
+            return Err(BrokerError::new(
+                ErrorCode::MissingScope,
+                format!(
+                    "The {service} integration of shop {shop_id} lacks the {} permission.\nPlease reconnect your {service} account in the dashboard and grant read access.",
+                    provider.required_scope()
+                ),
+            ));
+        }
+        let statuses = self.store.integration_statuses().await.map_err(internal)?;
+        if let Some(status) = statuses
+            .iter()
+            .find(|s| s.integration_id == row.id && s.needs_reconnect)
+        {
+            let changed_since = row
+                .updated
+                .is_some_and(|u| u.timestamp() > status.updated_at);
+            if changed_since {
+                // The dashboard rewrote the row after we marked it: the shop reconnected.
+                let cleared = IntegrationStatus {
+                    needs_reconnect: false,
+                    reason: None,
+                    updated_at: Utc::now().timestamp(),
+                    ..status.clone()
+                };
+                self.store
+                    .set_integration_status(&cleared)
+                    .await
+                    .map_err(internal)?;
+            } else {
+                return Err(BrokerError::new(
+                    ErrorCode::ReconnectRequired,
+                    reconnect_message(provider, shop_id),
+                ));
+            }
+        }
+        Ok(Resolved {
+            integration_id: row.id,
+            account: data.account,
+        })
+    }
+
+    fn slot(&self, integration_id: i64) -> Arc<Slot> {
+        lock(&self.slots).entry(integration_id).or_default().clone()
+    }
+
+    /// (background refresh due, caller must wait) for a token expiring at `expires_at`.
+    fn due(
+        &self,
+        provider: Provider,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (bool, bool) {
+        let left = (expires_at - now).to_std().unwrap_or(Duration::ZERO);
+        match provider {
+            Provider::MetaAds => (left < self.config.refresh.meta_extend_ahead, left.is_zero()),
+            _ => (
+                left < self.config.refresh.ahead,
+                left < self.config.refresh.hard_window,
+            ),
+        }
+    }
+
+    /// A token for `provider` of `shop_id`.
+    pub async fn token(
+        self: &Arc<Self>,
+        shop_id: &str,
+        provider: Provider,
+    ) -> Result<TokenGrant, BrokerError> {
+        let (id, account) = self.resolve(shop_id, provider).await?;
+        let slot = self.slot(id);
+        let grant = |t: &CachedToken| TokenGrant {
+            access_token: SecretString::from(t.token.expose_secret().to_owned()),
+            expires_at: t.expires_at.timestamp(),
+            provider,
+            shop_id: shop_id.to_owned(),
+            account: account.clone(),
+        };
+        let now = Utc::now();
+        let cached = lock(&slot.current).clone();
+        if let Some(t) = &cached {
+            let (bg_due, must_wait) = self.due(provider, t.expires_at, now);
+            if !must_wait {
+                if bg_due {
+                    self.refresh_in_background(slot.clone(), id, shop_id.to_owned(), provider);
+                }
+                return Ok(grant(t));
+            }
+        }
+        let _gate = slot.gate.lock().await;
+        // Whoever held the gate before us may have refreshed.
+        if let Some(t) = lock(&slot.current).clone()
+            && !self.due(provider, t.expires_at, Utc::now()).1
+        {
+            return Ok(grant(&t));
+        }
+        let fresh = self
+            .refresh_locked(&slot, id, shop_id, provider, false)
+            .await?;
+        Ok(grant(&fresh))
+    }
+
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        slot: Arc<Slot>,
+        id: i64,
+        shop_id: String,
+        provider: Provider,
+    ) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            // Someone already refreshing (or a waiter) means nothing to do.
+            let Ok(_gate) = slot.gate.try_lock() else {
+                return;
+            };
+            if let Err(e) = this
+                .refresh_locked(&slot, id, &shop_id, provider, false)
+                .await
+            {
+                tracing::info!(shop = %shop_id, %provider, "background refresh did not succeed: {}", e.message);
+            }
+        });
+    }
+
+    /// Refreshes `id` (the caller holds `slot.gate`); `force` refreshes even a token that is not
+    /// due yet (the operator's `refresh` command).
+    async fn refresh_locked(
+        &self,
+        slot: &Slot,
+        id: i64,
+        shop_id: &str,
+        provider: Provider,
+        force: bool,
+    ) -> Result<CachedToken, BrokerError> {
+        for attempt in 0..2 {
+            let lock_guard = self.store.lock_integration(id).await.map_err(internal)?;
+            let Some(row) = lock_guard.row().cloned() else {
+                let _ = lock_guard.release().await;
+                self.forget(shop_id, provider);
+                return Err(BrokerError::no_integration(provider, shop_id));
+            };
+            let data = integration::parse(&row.data);
+            let now = Utc::now();
+            let current = match (&data.token, data.expires_at) {
+                (Some(t), Some(exp)) => Some(CachedToken {
+                    token: Arc::new(t.clone()),
+                    expires_at: exp,
+                }),
+                _ => None,
+            };
+            if let Some(c) = &current
+                && !force
+                && !self.due(provider, c.expires_at, now).0
+            {
+                // Fresh in the store: another broker (or the dashboard) refreshed it.
+                lock_guard.release().await.map_err(internal)?;
+                *lock(&slot.current) = Some(c.clone());
+                return Ok(c.clone());
+            }
+            let backoff_until = lock(&slot.backoff).until;
+            if let Some(until) = backoff_until
+                && Instant::now() < until
+            {
+                lock_guard.release().await.map_err(internal)?;
+                return self.keep_or_unavailable(slot, current, provider, until);
+            }
+            let outcome = match provider {
+                Provider::MetaAds => self.extend_meta(&row, &data, now).await,
+                _ => self.refresh_google(&data).await,
+            };
+            match outcome {
+                Ok(Refresh::Done {
+                    token,
+                    expires_at,
+                    rotated_refresh_token,
+                }) => {
+                    let new_data = integration::with_token(
+                        &row.data,
+                        token.expose_secret(),
+                        expires_at,
+                        rotated_refresh_token.as_ref().map(|r| r.expose_secret()),
+                    );
+                    // Commit (including a rotated refresh token) before anyone sees the token.
+                    lock_guard.commit_data(&new_data).await.map_err(internal)?;
+                    let fresh = CachedToken {
+                        token: Arc::new(token),
+                        expires_at,
+                    };
+                    *lock(&slot.current) = Some(fresh.clone());
+                    *lock(&slot.backoff) = Backoff::default();
+                    self.audit_refresh(shop_id, provider, "refreshed", None);
+                    return Ok(fresh);
+                }
+                Ok(Refresh::KeepCurrent) => {
+                    lock_guard.release().await.map_err(internal)?;
+                    let Some(c) = current else {
+                        return Err(self
+                            .mark_reconnect(&row, provider, "no access token stored")
+                            .await);
+                    };
+                    *lock(&slot.current) = Some(c.clone());
+                    return Ok(c);
+                }
+                Err(RefreshFailure::Revoked(used_refresh_token)) => {
+                    lock_guard.release().await.map_err(internal)?;
+                    // Lost a race rather than a revocation? If the stored refresh token changed
+                    // while we used the old one (a reconnect, or a rotation elsewhere), retry.
+                    let latest = self.store.integration(id).await.map_err(internal)?;
+                    let latest_rt = latest
+                        .as_ref()
+                        .and_then(|r| integration::parse(&r.data).refresh_token);
+                    let changed = match (&latest_rt, &used_refresh_token) {
+                        (Some(a), Some(b)) => a.expose_secret() != b.expose_secret(),
+                        _ => false,
+                    };
+                    if changed && attempt == 0 {
+                        tracing::info!(shop = %shop_id, %provider, "refresh token changed during refresh; retrying with the new one");
+                        continue;
+                    }
+                    lock(&slot.current).take();
+                    self.audit_refresh(shop_id, provider, "revoked", None);
+                    return Err(self.mark_reconnect(&row, provider, "invalid_grant").await);
+                }
+                Err(RefreshFailure::Transient(detail)) => {
+                    lock_guard.release().await.map_err(internal)?;
+                    let until = {
+                        let mut b = lock(&slot.backoff);
+                        b.failures += 1;
+                        let wait = BACKOFF_START
+                            .saturating_mul(1 << (b.failures - 1).min(8))
+                            .min(BACKOFF_MAX);
+                        let until = Instant::now() + wait;
+                        b.until = Some(until);
+                        until
+                    };
+                    tracing::warn!(shop = %shop_id, %provider, "token refresh failed, backing off: {detail}");
+                    self.audit_refresh(shop_id, provider, "failed", Some(detail));
+                    return self.keep_or_unavailable(slot, current, provider, until);
+                }
+                Err(RefreshFailure::Config(detail)) => {
+                    lock_guard.release().await.map_err(internal)?;
+                    tracing::error!(%provider, "cannot refresh tokens: {detail}");
+                    self.audit_refresh(shop_id, provider, "failed", Some(detail.clone()));
+                    return Err(BrokerError::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "The credential broker cannot refresh {} tokens: {detail}",
+                            provider.service_name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(BrokerError::new(
+            ErrorCode::Unavailable,
+            "token refresh kept racing with another writer; retry",
+        ))
+    }
+
+    fn keep_or_unavailable(
+        &self,
+        slot: &Slot,
+        current: Option<CachedToken>,
+        provider: Provider,
+        until: Instant,
+    ) -> Result<CachedToken, BrokerError> {
+        match current {
+            // Still valid, only close to expiry: serve it while the upstream recovers.
+            Some(c) if c.expires_at > Utc::now() => {
+                *lock(&slot.current) = Some(c.clone());
+                Ok(c)
+            }
+            _ => Err(BrokerError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "{} token refresh is failing; retry in {} s",
+                    provider.service_name(),
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .as_secs()
+                        .max(1)
+                ),
+            )),
+        }
+    }
+
+    async fn refresh_google(&self, data: &IntegrationData) -> Result<Refresh, RefreshFailure> {
+        let Some(rt) = &data.refresh_token else {
+            return Err(RefreshFailure::Revoked(None));
+        };
+        let Some(app) = &self.config.google else {
+            return Err(RefreshFailure::Config(
+                "no Google OAuth client configured (set BERRYBOO_GOOGLE_CLIENT_ID and BERRYBOO_GOOGLE_CLIENT_SECRET)".into(),
+            ));
+        };
+        let client = oauth_refresh::GoogleClient {
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.clone(),
+            token_uri: app.token_uri.clone(),
+        };
+        match oauth_refresh::refresh_google(&self.http, &client, rt).await {
+            Ok(r) => Ok(Refresh::Done {
+                expires_at: Utc::now()
+                    + chrono::Duration::from_std(r.expires_in)
+                        .unwrap_or(chrono::Duration::hours(1)),
+                token: r.access_token,
+                rotated_refresh_token: r
+                    .refresh_token
+                    .filter(|new| new.expose_secret() != rt.expose_secret()),
+            }),
+            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => {
+                Err(RefreshFailure::Revoked(Some(rt.clone())))
+            }
+            Err(oauth_refresh::RefreshError::Unavailable(d)) => Err(RefreshFailure::Transient(d)),
+            Err(
+                e @ (oauth_refresh::RefreshError::InvalidClient(_)
+                | oauth_refresh::RefreshError::Refused(_)),
+            ) => Err(RefreshFailure::Config(e.to_string())),
+        }
+    }
+
+    async fn extend_meta(
+        &self,
+        row: &IntegrationRow,
+        data: &IntegrationData,
+        now: DateTime<Utc>,
+    ) -> Result<Refresh, RefreshFailure> {
+        let (Some(token), Some(expires_at)) = (&data.token, data.expires_at) else {
+            // A token without expiry (system-user tokens) never needs extending.
+            return if data.token.is_some() {
+                Ok(Refresh::KeepCurrent)
+            } else {
+                Err(RefreshFailure::Revoked(None))
+            };
+        };
+        if expires_at <= now {
+            return Err(RefreshFailure::Revoked(None));
+        }
+        let Some(app) = &self.config.meta else {
+            self.warn_expiring(row, expires_at).await;
+            return Ok(Refresh::KeepCurrent);
+        };
+        match oauth_refresh::exchange_meta(
+            &self.http,
+            &app.graph_base,
+            &app.app_id,
+            &app.app_secret,
+            token,
+        )
+        .await
+        {
+            Ok(r) => Ok(Refresh::Done {
+                expires_at: now
+                    + chrono::Duration::from_std(r.expires_in)
+                        .unwrap_or(chrono::Duration::days(60)),
+                token: r.access_token,
+                rotated_refresh_token: None,
+            }),
+            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => Err(RefreshFailure::Revoked(None)),
+            Err(e) => {
+                tracing::warn!(shop = %row.shop_id, "cannot extend the Meta token: {e}");
+                self.warn_expiring(row, expires_at).await;
+                Ok(Refresh::KeepCurrent)
+            }
+        }
+    }
+
+    async fn warn_expiring(&self, row: &IntegrationRow, expires_at: DateTime<Utc>) {
+        let today = Utc::now().timestamp() / 86_400;
+        if lock(&self.warned).insert(row.id, today) == Some(today) {
+            return;
+        }
+        let days = (expires_at - Utc::now()).num_days();
+        let message = format!(
+            "The Meta Ads token of shop {} expires in {days} day(s). Please reconnect your Meta Ads account in the dashboard.",
+            row.shop_id
+        );
+        tracing::warn!(shop = %row.shop_id, days, "Meta token expiring soon");
+        let n = Notification {
+            created_at: Utc::now().timestamp(),
+            shop_id: row.shop_id.clone(),
+            integration_id: Some(row.id),
+            kind: "token_expiring".into(),
+            service: Provider::MetaAds.service_name().into(),
+            message,
+        };
+        if let Err(e) = self.store.insert_notification(&n).await {
+            tracing::error!("cannot record notification: {e}");
+        }
+    }
+
+    async fn mark_reconnect(
+        &self,
+        row: &IntegrationRow,
+        provider: Provider,
+        reason: &str,
+    ) -> BrokerError {
+        let now = Utc::now().timestamp();
+        let status = IntegrationStatus {
+            integration_id: row.id,
+            needs_reconnect: true,
+            reason: Some(reason.to_owned()),
+            updated_at: now,
+        };
+        if let Err(e) = self.store.set_integration_status(&status).await {
+            tracing::error!("cannot mark integration {} for reconnection: {e}", row.id);
+        }
+        let n = Notification {
+            created_at: now,
+            shop_id: row.shop_id.clone(),
+            integration_id: Some(row.id),
+            kind: "reconnect_required".into(),
+            service: provider.service_name().into(),
+            message: reconnect_message(provider, &row.shop_id),
+        };
+        if let Err(e) = self.store.insert_notification(&n).await {
+            tracing::error!("cannot record notification: {e}");
+        }
+        tracing::warn!(shop = %row.shop_id, %provider, reason, "integration needs reconnection");
+        self.forget(&row.shop_id, provider);
+        BrokerError::new(
+            ErrorCode::ReconnectRequired,
+            reconnect_message(provider, &row.shop_id),
+        )
+    }
+
+    fn forget(&self, shop_id: &str, provider: Provider) {
+        lock(&self.resolved).remove(&(shop_id.to_owned(), provider));
+    }
+
+    fn audit_refresh(
+        &self,
+        shop_id: &str,
+        provider: Provider,
+        outcome: &str,
+        detail: Option<String>,
+    ) {
+        self.audit.record(AuditEvent {
+            at_ms: now_ms(),
+            peer_uid: None,
+            peer_pid: None,
+            action: "refresh".into(),
+            shop_id: Some(shop_id.to_owned()),
+            provider: Some(provider.as_str().into()),
+            lease_id: None,
+            outcome: outcome.into(),
+            detail,
+        });
+    }
+
+    /// Refreshes every active integration of the given shops (all when `None`), now, for the
+    /// `refresh` command. Returns (shop, provider, outcome) per integration.
+    pub async fn refresh_now(
+        self: &Arc<Self>,
+        shop: Option<&str>,
+    ) -> Result<Vec<(String, Provider, Result<i64, BrokerError>)>, BrokerError> {
+        let rows = self.store.integrations(shop).await.map_err(internal)?;
+        let mut out = Vec::new();
+        for row in rows.into_iter().filter(|r| r.active && !r.deleted) {
+            let Some(provider) = self.config.provider_of(row.integration_type) else {
+                continue;
+            };
+            let slot = self.slot(row.id);
+            let _gate = slot.gate.lock().await;
+            let result = self
+                .refresh_locked(&slot, row.id, &row.shop_id, provider, true)
+                .await
+                .map(|t| t.expires_at.timestamp());
+            out.push((row.shop_id.clone(), provider, result));
+        }
+        Ok(out)
+    }
+}
+
+enum Refresh {
+    Done {
+        token: SecretString,
+        expires_at: DateTime<Utc>,
+        rotated_refresh_token: Option<SecretString>,
+    },
+    KeepCurrent,
+}
+
+enum RefreshFailure {
+    /// The grant is gone; carries the refresh token that was refused, if any.
+    Revoked(Option<SecretString>),
+    Transient(String),
+    Config(String),
+}
