@@ -17,11 +17,7 @@ pub mod request;
 pub mod server;
 pub mod suggest;
 
-use std::sync::Arc;
-
 use mcp_common::cli::{CommonArgs, CommonConfig};
-use mcp_common::credentials::{GoogleRefresh, TokenProvider, TokenSource};
-use mcp_common::upstream::{HttpClient, Upstream};
 
 pub use server::Ga4Server;
 
@@ -45,15 +41,9 @@ pub struct Cli {
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// No credential source was configured.
-    #[error(
-        "no credentials: pass --credentials-path FILE (a Google authorized_user JSON with the \
-         analytics.readonly scope)"
-    )]
-    NoCredentials,
-    /// The credentials could not be loaded.
+    /// Credentials missing or unusable.
     #[error(transparent)]
-    Credentials(#[from] mcp_common::credentials::CredentialError),
+    Setup(#[from] mcp_common::SetupError),
     /// The default property is not a property id.
     #[error("--property-id: {0}")]
     BadProperty(String),
@@ -71,24 +61,17 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
         ),
         None => None,
     };
-    let path = config
-        .credentials_path
-        .as_deref()
-        .ok_or(RunError::NoCredentials)?;
-    let source = TokenSource::Google(GoogleRefresh::from_file(
-        path,
-        config.upstream.api_base.as_ref(),
-    )?);
-    let http = HttpClient::new(
-        &config.upstream,
+    let connection = mcp_common::connect(
+        &config,
+        broker_proto::Provider::Ga4,
+        "a Google authorized_user JSON with the analytics.readonly scope",
         concat!("berryboo-ga4-mcp/", env!("CARGO_PKG_VERSION")),
-    );
-    let tokens = Arc::new(TokenProvider::new(source, http.clone()));
-    let upstream = Upstream::new(http, tokens, &config.upstream);
+    )?;
     let server = Ga4Server::new(
-        api::Ga4Api::new(upstream),
+        api::Ga4Api::new(connection.upstream),
         default_property,
-        "static".to_owned(),
+        connection.tokens,
+        connection.tenant,
     );
     tracing::info!(transport = ?std::mem::discriminant(&config.transport), "ga4-mcp starting");
     mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::Parameters;
@@ -38,6 +39,9 @@ pub struct Ga4Server {
 struct Inner {
     api: Ga4Api,
     default_property: Option<String>,
+    /// Asked for the shop's property (the broker's integration record) when neither the call
+    /// nor `--property-id` names one.
+    tokens: Arc<TokenProvider>,
     tenant: String,
     /// Metric and dimension names per property, fetched only to suggest fixes for unknown
     /// field names.
@@ -48,11 +52,17 @@ type ToolResult = Result<CallToolResult, ErrorData>;
 
 impl Ga4Server {
     /// A server over `api`; `default_property` (numeric id) is used when a call gives none.
-    pub fn new(api: Ga4Api, default_property: Option<String>, tenant: String) -> Self {
+    pub fn new(
+        api: Ga4Api,
+        default_property: Option<String>,
+        tokens: Arc<TokenProvider>,
+        tenant: String,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 api,
                 default_property,
+                tokens,
                 tenant,
                 field_names: Mutex::default(),
             }),
@@ -60,11 +70,21 @@ impl Ga4Server {
         }
     }
 
-    fn property(
+    /// The property a call is about: its argument, else `--property-id`, else the shop's
+    /// property from the broker's integration record.
+    async fn property(
         &self,
         given: Option<&mcp_common::params::FlexibleId>,
     ) -> Result<String, BadArgument> {
-        request::property_id(given, self.inner.default_property.as_deref())
+        if given.is_some() || self.inner.default_property.is_some() {
+            return request::property_id(given, self.inner.default_property.as_deref());
+        }
+        match self.inner.tokens.account().await {
+            Ok(account) => {
+                request::property_id(None, account.and_then(|a| a.property_id).as_deref())
+            }
+            Err(e) => Err(BadArgument(UpstreamError::Credentials(e).explain(SERVICE))),
+        }
     }
 
     /// The tool-error text for an upstream failure on `property`.
@@ -337,7 +357,7 @@ impl Ga4Server {
         output_schema = schema_for_output::<PropertyDetailsOutput>()
     )]
     async fn get_property_details(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()) {
+        let id = match self.property(p.property_id.as_ref()).await {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
@@ -369,7 +389,7 @@ impl Ga4Server {
         output_schema = schema_for_output::<AdminListOutput>()
     )]
     async fn list_google_ads_links(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()) {
+        let id = match self.property(p.property_id.as_ref()).await {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
@@ -420,7 +440,7 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<PropertyParams>,
     ) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()) {
+        let id = match self.property(p.property_id.as_ref()).await {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
@@ -464,7 +484,7 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<PropertyParams>,
     ) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()) {
+        let id = match self.property(p.property_id.as_ref()).await {
             Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
@@ -514,11 +534,13 @@ impl Ga4Server {
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_report(&self, Parameters(p): Parameters<RunReportParams>) -> ToolResult {
-        let (id, req) = match self
-            .property(p.property_id.as_ref())
-            .and_then(|id| Ok((id, request::run_report(&p)?)))
-        {
-            Ok(x) => x,
+        // Arguments first (no I/O), then the property (may ask the broker).
+        let req = match request::run_report(&p) {
+            Ok(r) => r,
+            Err(e) => return bad_argument(e),
+        };
+        let id = match self.property(p.property_id.as_ref()).await {
+            Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
         match self.inner.api.run_report(&id, &req.body).await {
@@ -542,11 +564,13 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunRealtimeReportParams>,
     ) -> ToolResult {
-        let (id, req) = match self
-            .property(p.property_id.as_ref())
-            .and_then(|id| Ok((id, request::run_realtime_report(&p)?)))
-        {
-            Ok(x) => x,
+        // Arguments first (no I/O), then the property (may ask the broker).
+        let req = match request::run_realtime_report(&p) {
+            Ok(r) => r,
+            Err(e) => return bad_argument(e),
+        };
+        let id = match self.property(p.property_id.as_ref()).await {
+            Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
         match self.inner.api.run_realtime_report(&id, &req.body).await {
@@ -571,11 +595,13 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunFunnelReportParams>,
     ) -> ToolResult {
-        let (id, body) = match self
-            .property(p.property_id.as_ref())
-            .and_then(|id| Ok((id, request::run_funnel_report(&p)?)))
-        {
-            Ok(x) => x,
+        // Arguments first (no I/O), then the property (may ask the broker).
+        let body = match request::run_funnel_report(&p) {
+            Ok(r) => r,
+            Err(e) => return bad_argument(e),
+        };
+        let id = match self.property(p.property_id.as_ref()).await {
+            Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
         match self.inner.api.run_funnel_report(&id, &body).await {
@@ -600,11 +626,13 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunConversionsReportParams>,
     ) -> ToolResult {
-        let (id, req) = match self
-            .property(p.property_id.as_ref())
-            .and_then(|id| Ok((id, request::run_conversions_report(&p)?)))
-        {
-            Ok(x) => x,
+        // Arguments first (no I/O), then the property (may ask the broker).
+        let req = match request::run_conversions_report(&p) {
+            Ok(r) => r,
+            Err(e) => return bad_argument(e),
+        };
+        let id = match self.property(p.property_id.as_ref()).await {
+            Ok(id) => id,
             Err(e) => return bad_argument(e),
         };
         match self.inner.api.run_conversions_report(&id, &req.body).await {

@@ -25,8 +25,9 @@ fn tools_list_matches_the_golden_file() {
         http.clone(),
     ));
     let server = Ga4Server::new(
-        Ga4Api::new(Upstream::new(http, tokens, &config)),
+        Ga4Api::new(Upstream::new(http, tokens.clone(), &config)),
         None,
+        tokens,
         "golden".into(),
     );
     let mut tools = server.router().list_all();

@@ -31,6 +31,24 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE", env = "BERRYBOO_CREDENTIALS_PATH")]
     pub credentials_path: Option<PathBuf>,
 
+    /// Serve this shop, with access tokens from the credential broker. The lease comes from
+    /// the environment (BERRYBOO_LEASE) or an inherited descriptor (--lease-fd), never argv.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "BERRYBOO_SHOP_ID",
+        conflicts_with = "credentials_path"
+    )]
+    pub shop_id: Option<String>,
+
+    /// Credential broker socket (default: $XDG_RUNTIME_DIR/berryboo/broker.sock).
+    #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+    pub broker_socket: Option<PathBuf>,
+
+    /// Read the lease secret from this inherited file descriptor, e.g. `--lease-fd 3 3<lease`.
+    #[arg(long, value_name = "N")]
+    pub lease_fd: Option<u32>,
+
     /// Replace the scheme and host of every upstream URL (APIs and token endpoint), keeping the
     /// real paths; point it at `upstream-sandbox` to work offline.
     #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
@@ -112,11 +130,29 @@ pub struct UpstreamConfig {
     pub max_retries: u32,
 }
 
+/// Where the server's credentials come from.
+#[derive(Debug)]
+pub enum CredentialsConfig {
+    /// None configured (the server explains at start-up).
+    None,
+    /// A static credentials file.
+    File(PathBuf),
+    /// The credential broker, for one shop.
+    Broker {
+        /// The shop.
+        shop_id: String,
+        /// The broker's socket.
+        socket: PathBuf,
+        /// The lease.
+        lease: broker_proto::LeaseSecret,
+    },
+}
+
 /// The resolved, checked configuration of the shared part of a server.
 #[derive(Debug)]
 pub struct CommonConfig {
-    /// Static credentials file, if any.
-    pub credentials_path: Option<PathBuf>,
+    /// Credential source.
+    pub credentials: CredentialsConfig,
     /// Upstream HTTP settings.
     pub upstream: UpstreamConfig,
     /// Transport to serve on.
@@ -160,6 +196,23 @@ pub enum ConfigError {
     /// An origin without scheme.
     #[error("--allowed-origin {0} must include a scheme, e.g. https://app.example.com")]
     BadOrigin(String),
+    /// `--shop-id` without a lease.
+    #[error(
+        "--shop-id {0} needs a lease from the credential broker: set BERRYBOO_LEASE or pass --lease-fd N \
+         (an admin creates one with `credential-broker lease create --shop {0} --providers …`)"
+    )]
+    NoLease(String),
+    /// The lease descriptor could not be read.
+    #[error("--lease-fd {fd}: {source}")]
+    LeaseFd {
+        /// The descriptor.
+        fd: u32,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Broker flags without a shop.
+    #[error("--broker-socket and --lease-fd only apply with --shop-id")]
+    BrokerFlagsWithoutShop,
 }
 
 impl CommonArgs {
@@ -225,8 +278,34 @@ impl CommonArgs {
                 })
             }
         };
+        let credentials = match (self.credentials_path, self.shop_id) {
+            (Some(path), _) => CredentialsConfig::File(path),
+            (None, Some(shop_id)) => {
+                let lease = match self.lease_fd {
+                    // /proc/self/fd/N opens the inherited descriptor without unsafe code.
+                    Some(fd) => std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
+                        .map_err(|source| ConfigError::LeaseFd { fd, source })?,
+                    None => std::env::var("BERRYBOO_LEASE").unwrap_or_default(),
+                };
+                let lease = lease.trim();
+                if lease.is_empty() {
+                    return Err(ConfigError::NoLease(shop_id));
+                }
+                CredentialsConfig::Broker {
+                    shop_id: shop_id.trim().to_owned(),
+                    socket: self
+                        .broker_socket
+                        .unwrap_or_else(broker_proto::default_socket_path),
+                    lease: broker_proto::LeaseSecret::new(lease.to_owned()),
+                }
+            }
+            (None, None) => CredentialsConfig::None,
+        };
+        if !matches!(credentials, CredentialsConfig::Broker { .. }) && self.lease_fd.is_some() {
+            return Err(ConfigError::BrokerFlagsWithoutShop);
+        }
         Ok(CommonConfig {
-            credentials_path: self.credentials_path,
+            credentials,
             upstream: UpstreamConfig {
                 api_base: self.api_base,
                 request_timeout: Duration::from_secs(self.request_timeout),
@@ -352,6 +431,55 @@ mod tests {
         ])
         .expect_err("must fail");
         assert!(matches!(e, ConfigError::BadOrigin(_)));
+    }
+
+    #[test]
+    fn shop_mode_reads_the_lease_from_an_inherited_descriptor() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let mut file = tempfile::tempfile().expect("tempfile");
+        file.write_all(b"bbl_lease-from-fd\n").expect("write");
+        let fd = file.as_raw_fd().to_string();
+        let c = resolve(&[
+            "--shop-id",
+            "shop-1",
+            "--lease-fd",
+            &fd,
+            "--broker-socket",
+            "/tmp/x.sock",
+        ])
+        .expect("resolve");
+        let CredentialsConfig::Broker {
+            shop_id,
+            socket,
+            lease,
+        } = c.credentials
+        else {
+            panic!("broker mode")
+        };
+        assert_eq!(shop_id, "shop-1");
+        assert_eq!(socket.to_str(), Some("/tmp/x.sock"));
+        assert_eq!(lease.expose(), "bbl_lease-from-fd");
+    }
+
+    #[test]
+    fn shop_mode_without_a_lease_says_how_to_get_one() {
+        if std::env::var_os("BERRYBOO_LEASE").is_some() {
+            return; // the environment provides one; nothing to check here
+        }
+        let e = resolve(&["--shop-id", "shop-1"]).expect_err("no lease");
+        assert!(
+            e.to_string()
+                .contains("credential-broker lease create --shop shop-1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn broker_flags_need_a_shop_and_exclude_static_files() {
+        let e = resolve(&["--lease-fd", "3"]).expect_err("must fail");
+        assert!(matches!(e, ConfigError::BrokerFlagsWithoutShop));
+        assert!(Cli::try_parse_from(["x", "--shop-id", "s", "--credentials-path", "f"]).is_err());
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! Where a server's access tokens come from, and the in-memory cache in front of it.
 //!
 //! Today: a static Google `authorized_user` file whose refresh token is exchanged at Google's
-//! token endpoint (with the `oauth2` crate). The credential broker (next) plugs in as another
+//! token endpoint (`oauth_refresh`). The credential broker (next) plugs in as another
 //! [`TokenSource`] variant. Whatever the source, callers see [`TokenProvider::token`] (cached until
 //! shortly before expiry) and [`TokenProvider::refresh_rejected`] (after an upstream 401), and at
 //! most one refresh is in flight at a time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
-use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
+use broker_proto::client::{BrokerClient, ClientError};
+use broker_proto::{Account, BrokerError, ErrorCode, LeaseSecret, Provider};
+use oauth_refresh::{GoogleClient, RefreshError, refresh_google};
+
+use crate::cli::CredentialsConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -19,8 +22,7 @@ use url::Url;
 use crate::secret_file::{self, SecretFileError};
 use crate::upstream::{HttpClient, rebase};
 
-/// Google's token endpoint, used when the credentials file names none.
-pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+pub use oauth_refresh::GOOGLE_TOKEN_URI;
 
 /// A token is refreshed this long before it expires, so a request never leaves with a token
 /// that dies in flight.
@@ -62,6 +64,10 @@ pub enum CredentialError {
     /// The credentials file could not be used.
     #[error("credentials file: {0}")]
     File(#[from] SecretFileError),
+    /// The credential broker refused (no integration, reconnect needed, wrong lease, …); its
+    /// message is written for people.
+    #[error("{}", .0.message)]
+    Broker(BrokerError),
     /// The credentials file is not a Google authorized_user JSON.
     #[error(
         "credentials file {path} is not a Google authorized_user JSON ({reason}); expected \
@@ -99,7 +105,11 @@ pub enum CredentialError {
 impl CredentialError {
     /// True when retrying later can help (network trouble, server errors).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable(_))
+        match self {
+            Self::Unreachable(_) => true,
+            Self::Broker(e) => e.code == ErrorCode::Unavailable,
+            _ => false,
+        }
     }
 }
 
@@ -115,10 +125,8 @@ struct AuthorizedUserFile {
 
 /// A Google OAuth client plus refresh token, as in an `authorized_user` file.
 pub struct GoogleRefresh {
-    client_id: String,
-    client_secret: SecretString,
+    client: GoogleClient,
     refresh_token: SecretString,
-    token_uri: Url,
 }
 
 impl GoogleRefresh {
@@ -147,10 +155,12 @@ impl GoogleRefresh {
         let token_uri = Url::parse(token_uri)
             .map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
         Ok(Self {
-            client_id: file.client_id,
-            client_secret: file.client_secret,
+            client: GoogleClient {
+                client_id: file.client_id,
+                client_secret: file.client_secret,
+                token_uri: rebase(&token_uri, api_base),
+            },
             refresh_token: file.refresh_token,
-            token_uri: rebase(&token_uri, api_base),
         })
     }
 
@@ -158,50 +168,18 @@ impl GoogleRefresh {
         &self,
         http: &HttpClient,
     ) -> Result<(SecretString, Duration), CredentialError> {
-        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.client_secret.expose_secret().to_owned(),
-            ))
-            .set_auth_type(oauth2::AuthType::RequestBody)
-            .set_token_uri(TokenUrl::from_url(self.token_uri.clone()));
-        let refresh_token = RefreshToken::new(self.refresh_token.expose_secret().to_owned());
         let transport = http
             .get()
             .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
-        let adapter = crate::oauth::adapter(transport);
-        let response = client
-            .exchange_refresh_token(&refresh_token)
-            .request_async(&adapter)
+        let refreshed = refresh_google(&transport, &self.client, &self.refresh_token)
             .await
-            .map_err(classify_oauth_error)?;
-        let ttl = response.expires_in().unwrap_or(Duration::from_secs(3600));
-        Ok((
-            SecretString::from(response.access_token().secret().to_owned()),
-            ttl,
-        ))
-    }
-}
-
-fn classify_oauth_error<RE: std::error::Error + 'static>(
-    err: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
-) -> CredentialError {
-    match err {
-        RequestTokenError::ServerResponse(resp) => {
-            let description = resp.error_description().cloned().unwrap_or_default();
-            match resp.error() {
-                BasicErrorResponseType::InvalidGrant => CredentialError::Revoked,
-                BasicErrorResponseType::InvalidClient
-                | BasicErrorResponseType::UnauthorizedClient => {
-                    CredentialError::InvalidClient(description)
-                }
-                other => CredentialError::Refused(format!("{}: {description}", other.as_ref())),
-            }
-        }
-        RequestTokenError::Request(e) => CredentialError::Unreachable(error_chain(&e)),
-        RequestTokenError::Parse(e, _body) => {
-            CredentialError::Refused(format!("unreadable token response: {e}"))
-        }
-        RequestTokenError::Other(e) => CredentialError::Refused(e),
+            .map_err(|e| match e {
+                RefreshError::InvalidGrant(_) => CredentialError::Revoked,
+                RefreshError::InvalidClient(d) => CredentialError::InvalidClient(d),
+                RefreshError::Refused(d) => CredentialError::Refused(d),
+                RefreshError::Unavailable(d) => CredentialError::Unreachable(d),
+            })?;
+        Ok((refreshed.access_token, refreshed.expires_in))
     }
 }
 
@@ -214,27 +192,102 @@ fn strip_serde_position(e: &serde_json::Error) -> String {
     }
 }
 
-/// Joins an error with its sources, for messages that must explain a transport failure.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
-}
-
 /// Where tokens come from.
 pub enum TokenSource {
     /// A static Google authorized_user file.
     Google(GoogleRefresh),
     /// A fixed bearer token (tests, and static Meta tokens later); never refreshed.
     Fixed(SecretString),
+    /// The credential broker, under a lease for one shop.
+    Broker(Box<BrokerSource>),
+}
+
+/// Tokens from the credential broker: one connection, reopened once if it broke.
+pub struct BrokerSource {
+    socket: PathBuf,
+    lease: LeaseSecret,
+    shop_id: String,
+    provider: Provider,
+    client: tokio::sync::Mutex<Option<BrokerClient>>,
+    account: Mutex<Option<Account>>,
+}
+
+impl BrokerSource {
+    /// A source for `provider` of `shop_id` under `lease`, at `socket`. Connects on first use.
+    pub fn new(socket: PathBuf, lease: LeaseSecret, shop_id: String, provider: Provider) -> Self {
+        Self {
+            socket,
+            lease,
+            shop_id,
+            provider,
+            client: tokio::sync::Mutex::new(None),
+            account: Mutex::new(None),
+        }
+    }
+
+    /// The shop served.
+    pub fn shop_id(&self) -> &str {
+        &self.shop_id
+    }
+
+    async fn fetch(&self) -> Result<(SecretString, Duration), CredentialError> {
+        let mut client = self.client.lock().await;
+        for attempt in 0..2 {
+            if client.is_none() {
+                let connected = BrokerClient::connect(&self.socket)
+                    .await
+                    .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
+                *client = Some(connected);
+            }
+            let Some(c) = client.as_mut() else { continue };
+            match c.get_token(&self.lease, self.provider, &self.shop_id).await {
+                Ok(grant) => {
+                    *self.account.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(grant.account.clone());
+                    let left = grant
+                        .expires_at
+                        .saturating_sub(chrono::Utc::now().timestamp())
+                        .max(0);
+                    return Ok((grant.access_token, Duration::from_secs(left.unsigned_abs())));
+                }
+                Err(ClientError::Broker(e)) => return Err(CredentialError::Broker(e)),
+                Err(e) => {
+                    // The broker restarted or the connection broke: reconnect once.
+                    *client = None;
+                    if attempt == 1 {
+                        return Err(CredentialError::Unreachable(e.to_string()));
+                    }
+                }
+            }
+        }
+        Err(CredentialError::Unreachable(
+            "credential broker connection failed".into(),
+        ))
+    }
+}
+
+/// Builds the token source the configuration asks for, for `provider`.
+pub fn source_for(
+    config: &CredentialsConfig,
+    provider: Provider,
+    api_base: Option<&Url>,
+) -> Result<Option<TokenSource>, CredentialError> {
+    Ok(match config {
+        CredentialsConfig::None => None,
+        CredentialsConfig::File(path) => Some(TokenSource::Google(GoogleRefresh::from_file(
+            path, api_base,
+        )?)),
+        CredentialsConfig::Broker {
+            shop_id,
+            socket,
+            lease,
+        } => Some(TokenSource::Broker(Box::new(BrokerSource::new(
+            socket.clone(),
+            lease.clone(),
+            shop_id.clone(),
+            provider,
+        )))),
+    })
 }
 
 struct Cache {
@@ -303,10 +356,40 @@ impl TokenProvider {
         self.refresh_locked().await
     }
 
+    /// The account ids the broker stored with the integration (property, customer, …),
+    /// fetching a token first if none was fetched yet. `None` for other sources.
+    pub async fn account(&self) -> Result<Option<Account>, CredentialError> {
+        let TokenSource::Broker(b) = &self.source else {
+            return Ok(None);
+        };
+        let known = b
+            .account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if known.is_some() {
+            return Ok(known);
+        }
+        self.token().await?;
+        Ok(b.account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+
+    /// The shop this provider serves, when it serves one through the broker.
+    pub fn shop_id(&self) -> Option<&str> {
+        match &self.source {
+            TokenSource::Broker(b) => Some(b.shop_id()),
+            _ => None,
+        }
+    }
+
     async fn refresh_locked(&self) -> Result<AccessToken, CredentialError> {
         let (secret, ttl) = match &self.source {
             TokenSource::Google(g) => g.refresh(&self.http).await?,
             TokenSource::Fixed(s) => (s.clone(), Duration::from_secs(365 * 24 * 3600)),
+            TokenSource::Broker(b) => b.fetch().await?,
         };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.generation += 1;
@@ -343,7 +426,7 @@ mod tests {
         let (_d, path) = write(0o600, GOOD);
         let base = Url::parse("http://127.0.0.1:9999").expect("url");
         let g = GoogleRefresh::from_file(&path, Some(&base)).expect("load");
-        assert_eq!(g.token_uri.as_str(), "http://127.0.0.1:9999/token");
+        assert_eq!(g.client.token_uri.as_str(), "http://127.0.0.1:9999/token");
     }
 
     #[test]

@@ -163,6 +163,8 @@ impl UpstreamError {
                 "{service} access was revoked or has expired. Reconnect the {service} integration \
                  (sign in again in the dashboard, or create new credentials) and retry."
             ),
+            // The broker's messages already say what to do, in the dashboard's words.
+            Self::Credentials(CredentialError::Broker(e)) => e.message.replace('\n', " "),
             Self::Credentials(e) if e.is_transient() => {
                 format!(
                     "Could not get a {service} access token: {e}. This is usually temporary; retry in a minute."

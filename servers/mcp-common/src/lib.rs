@@ -20,7 +20,6 @@ pub mod credentials;
 pub mod error;
 pub mod handler;
 pub mod logging;
-mod oauth;
 pub mod output;
 pub mod params;
 pub mod secret_file;
@@ -28,6 +27,56 @@ pub mod transport;
 pub mod upstream;
 
 pub use handler::{LazyRouter, Served, ToolServer};
+
+/// What a server needs to reach its upstream API: the HTTP client with credentials, and the
+/// token provider (for the broker's account ids).
+pub struct Connection {
+    /// Upstream client.
+    pub upstream: upstream::Upstream,
+    /// Token provider behind it.
+    pub tokens: std::sync::Arc<credentials::TokenProvider>,
+    /// Who the data belongs to, for log spans: the shop id, or `static`.
+    pub tenant: String,
+}
+
+/// No credential source was configured.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Neither `--shop-id` nor `--credentials-path`.
+    #[error(
+        "no credentials: pass --shop-id ID with a lease from the credential broker (env BERRYBOO_LEASE or --lease-fd N), \
+         or --credentials-path FILE ({0})"
+    )]
+    NoCredentials(&'static str),
+    /// The credentials could not be loaded.
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialError),
+}
+
+/// Builds the upstream connection for `provider` from the checked configuration.
+/// `static_hint` says what a static credentials file must be for this server.
+pub fn connect(
+    config: &cli::CommonConfig,
+    provider: broker_proto::Provider,
+    static_hint: &'static str,
+    user_agent: &str,
+) -> Result<Connection, SetupError> {
+    let source = credentials::source_for(
+        &config.credentials,
+        provider,
+        config.upstream.api_base.as_ref(),
+    )?
+    .ok_or(SetupError::NoCredentials(static_hint))?;
+    let http = upstream::HttpClient::new(&config.upstream, user_agent);
+    let tokens = std::sync::Arc::new(credentials::TokenProvider::new(source, http.clone()));
+    let tenant = tokens.shop_id().unwrap_or("static").to_owned();
+    let upstream = upstream::Upstream::new(http, tokens.clone(), &config.upstream);
+    Ok(Connection {
+        upstream,
+        tokens,
+        tenant,
+    })
+}
 
 /// The async runtime for `transport`. A stdio server has exactly one client and spends its time
 /// waiting on upstream I/O, so one thread serves it (smaller and faster to start); HTTP serves

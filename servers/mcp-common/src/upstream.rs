@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::cli::UpstreamConfig;
-use crate::credentials::{CredentialError, TokenProvider, error_chain};
+use crate::credentials::{CredentialError, TokenProvider};
 use crate::error::{ApiError, UpstreamError};
+use oauth_refresh::error_chain;
 
 /// Longest `Retry-After` we wait out inside one tool call; longer ones are reported to the
 /// caller with the time to retry instead of holding the call open.
