@@ -51,6 +51,14 @@ refresh_token = "sandbox-refresh-gsc-only-e2e"
 client_id = "sandbox-client.apps.googleusercontent.com"
 scopes = ["https://www.googleapis.com/auth/webmasters.readonly"]
 
+[[google_grants]]
+name = "rotating"
+refresh_token = "sandbox-refresh-rotating-e2e"
+client_id = "sandbox-client.apps.googleusercontent.com"
+scopes = ["https://www.googleapis.com/auth/analytics.readonly"]
+ga4_properties = ["412345679"]
+rotate_refresh_token = true
+
 [[ga4_properties]]
 id = "326784853"
 display_name = "Acme Shop"
@@ -181,6 +189,22 @@ impl Sandbox {
     pub async fn counters(&self) -> Result<Value> {
         self.control(reqwest::Method::GET, "counters", None).await
     }
+
+    /// The grant called `name`: its current refresh token (after rotations) and state.
+    pub async fn grant(&self, name: &str) -> Result<Value> {
+        let all = self.control(reqwest::Method::GET, "grants", None).await?;
+        all["grants"]
+            .as_array()
+            .and_then(|g| g.iter().find(|g| g["name"] == name).cloned())
+            .ok_or_else(|| anyhow!("no grant {name}"))
+    }
+
+    /// Token refreshes the sandbox granted for `name`.
+    pub async fn refreshes(&self, name: &str) -> Result<u64> {
+        Ok(self.counters().await?["token_refreshes"][name]
+            .as_u64()
+            .unwrap_or(0))
+    }
 }
 
 /// A private directory holding an `authorized_user` file for one of the fixture grants.
@@ -265,4 +289,308 @@ pub fn err(result: &CallToolResult) -> String {
         text(result)
     );
     text(result)
+}
+
+/// Shops the broker tests seed (uuids, so the same seed works on PostgreSQL).
+pub mod shops {
+    /// GA4 only, grant `acme`.
+    pub const ACME: &str = "11111111-1111-4111-8111-111111111111";
+    /// GA4 (grant `bloom`) and Search Console.
+    pub const BLOOM: &str = "22222222-2222-4222-8222-222222222222";
+    /// GA4 whose grant rotates its refresh token.
+    pub const ROTATING: &str = "33333333-3333-4333-8333-333333333333";
+    /// GA4 integration granted only the Search Console scope.
+    pub const NO_SCOPE: &str = "44444444-4444-4444-8444-444444444444";
+    /// No integrations at all.
+    pub const EMPTY: &str = "55555555-5555-4555-8555-555555555555";
+}
+
+/// The broker seed: every GA4 token already expired, so the first vend refreshes.
+pub fn broker_seed() -> String {
+    let scope = "https://www.googleapis.com/auth/analytics.readonly";
+    format!(
+        r#"
+[[shops]]
+id = "{acme}"
+name = "Acme"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ token = "stale-token-acme", expires_at = "2020-01-01T00:00:00Z", refresh_token = "sandbox-refresh-acme-e2e", property_id = "326784853", granted_scopes = ["{scope}"] }}
+
+[[shops]]
+id = "{bloom}"
+name = "Bloom"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ token = "stale-token-bloom", expires_at = 1577836800, refresh_token = "sandbox-refresh-bloom-e2e", property_id = "412345678", granted_scopes = "{scope} openid" }}
+[[shops.integrations]]
+provider = "gsc"
+data = {{ token = "stale-token-bloom-gsc", expires_at = "2020-01-01T00:00:00Z", refresh_token = "sandbox-refresh-gsc-only-e2e", property_url = "sc-domain:bloom.example", granted_scopes = ["https://www.googleapis.com/auth/webmasters.readonly"] }}
+
+[[shops]]
+id = "{rotating}"
+name = "Rotating"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ token = "stale-token-rot", expires_at = "2020-01-01T00:00:00Z", refresh_token = "sandbox-refresh-rotating-e2e", property_id = "412345679", granted_scopes = ["{scope}"] }}
+
+[[shops]]
+id = "{no_scope}"
+name = "No scope"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ refresh_token = "sandbox-refresh-gsc-only-e2e", property_id = "498765433", granted_scopes = ["https://www.googleapis.com/auth/webmasters.readonly"] }}
+
+[[shops]]
+id = "{empty}"
+name = "Empty"
+"#,
+        acme = shops::ACME,
+        bloom = shops::BLOOM,
+        rotating = shops::ROTATING,
+        no_scope = shops::NO_SCOPE,
+        empty = shops::EMPTY,
+    )
+}
+
+/// Runs `credential-broker` with `args` and the sandbox's OAuth client in the environment.
+pub async fn broker_cli(sandbox: &Sandbox, args: &[&str]) -> Result<std::process::Output> {
+    Ok(Command::new(bin("credential-broker"))
+        .args(args)
+        .env("BERRYBOO_GOOGLE_CLIENT_ID", CLIENT_ID)
+        .env("BERRYBOO_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BERRYBOO_API_BASE", &sandbox.base)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await?)
+}
+
+/// A PostgreSQL database created for one test and dropped after it, when
+/// `TEST_POSTGRES_URL` is set. Without it, [`TestPostgres::create`] returns `None` after a loud
+/// line on stderr — or panics when `BERRYBOO_REQUIRE_ALL_TESTS=1` (CI), so a skip never
+/// passes for green.
+pub struct TestPostgres {
+    admin_url: String,
+    name: String,
+    /// URL of the fresh database.
+    pub url: String,
+}
+
+impl TestPostgres {
+    /// A fresh, empty database, or `None` (skip) without PostgreSQL.
+    pub fn create(test: &str) -> Option<Self> {
+        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+            let msg = format!("SKIPPED {test} on PostgreSQL: TEST_POSTGRES_URL is not set");
+            if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
+                panic!("{msg}");
+            }
+            eprintln!("\n*** {msg} ***\n");
+            return None;
+        };
+        let name = format!("berryboo_e2e_{:016x}", rand::random::<u64>());
+        let out = std::process::Command::new("psql")
+            .arg(&admin_url)
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("TEST_POSTGRES_URL must end with /DATABASE"),
+        };
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(&self.admin_url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// A running `credential-broker serve` on a private socket, killed on drop.
+pub struct BrokerProc {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// Its socket.
+    pub socket: PathBuf,
+    /// Its database URL.
+    pub database: String,
+    /// Everything it wrote to stderr so far (drained by a task).
+    pub logs: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl BrokerProc {
+    /// A migrated and seeded SQLite database in a temp dir; returns (dir, url).
+    pub async fn sqlite_db(sandbox: &Sandbox) -> Result<(tempfile::TempDir, String)> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("shops.db").display());
+        Self::prepare(sandbox, &url).await?;
+        Ok((dir, url))
+    }
+
+    /// Migrates and seeds `url`.
+    pub async fn prepare(sandbox: &Sandbox, url: &str) -> Result<()> {
+        let seed_dir = tempfile::tempdir()?;
+        let seed = seed_dir.path().join("seed.toml");
+        std::fs::write(&seed, broker_seed())?;
+        for args in [
+            vec!["migrate", "--database", url],
+            vec![
+                "seed",
+                "--database",
+                url,
+                "--file",
+                seed.to_str().unwrap_or(""),
+            ],
+        ] {
+            let out = broker_cli(sandbox, &args).await?;
+            if !out.status.success() {
+                bail!(
+                    "credential-broker {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts `serve` on `database` with the sandbox as Google, `rust_log` as its filter and
+    /// `config` (TOML) as its config file.
+    pub async fn start(
+        sandbox: &Sandbox,
+        database: &str,
+        rust_log: &str,
+        config: &str,
+    ) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let socket = dir.path().join("run/broker.sock");
+        let config_path = dir.path().join("broker.toml");
+        std::fs::write(&config_path, config)?;
+        std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))?;
+        let mut child = Command::new(bin("credential-broker"))
+            .args(["serve", "--database", database, "--socket"])
+            .arg(&socket)
+            .arg("--config")
+            .arg(&config_path)
+            .env("BERRYBOO_GOOGLE_CLIENT_ID", CLIENT_ID)
+            .env("BERRYBOO_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
+            .env("BERRYBOO_API_BASE", &sandbox.base)
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start credential-broker (run `cargo build` first)")?;
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let sink = logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(mut l) = sink.lock() {
+                        l.push_str(&line);
+                        l.push('\n');
+                    }
+                }
+            });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if broker_proto::client::BrokerClient::connect(&socket)
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let l = logs.lock().map(|l| l.clone()).unwrap_or_default();
+                bail!("credential-broker exited with {status}: {l}");
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "credential-broker did not open {} in 20 s",
+                    socket.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Self {
+            child,
+            dir,
+            socket,
+            database: database.to_owned(),
+            logs,
+        })
+    }
+
+    /// A connected client.
+    pub async fn client(&self) -> Result<broker_proto::client::BrokerClient> {
+        Ok(broker_proto::client::BrokerClient::connect(&self.socket).await?)
+    }
+
+    /// A lease for `shop` and `providers` (1 hour).
+    pub async fn lease(
+        &self,
+        shop: &str,
+        providers: &[broker_proto::Provider],
+    ) -> Result<broker_proto::LeaseGrant> {
+        Ok(self
+            .client()
+            .await?
+            .create_lease(shop, providers, 3600)
+            .await?)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The private directory it runs in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The `ga4-mcp` command for a broker-backed shop: lease in the environment, never argv.
+pub fn ga4_broker_command(
+    sandbox: &Sandbox,
+    broker: &BrokerProc,
+    shop: &str,
+    lease: &str,
+) -> Command {
+    let mut cmd = Command::new(bin("ga4-mcp"));
+    cmd.args(["--shop-id", shop, "--api-base", &sandbox.base])
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .env("BERRYBOO_LEASE", lease)
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRYBOO_CREDENTIALS_PATH")
+        .env_remove("BERRYBOO_HTTP_KEY");
+    cmd
 }

@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use berryboo_e2e::{Credentials, Sandbox, call, connect, ga4_command, ok};
+use berryboo_e2e::{BrokerProc, Credentials, Sandbox, call, connect, ga4_command, ok, shops};
+use broker_proto::Provider;
 use clap::Parser;
 use rmcp::ServiceExt;
 use rmcp::transport::TokioChildProcess;
@@ -25,6 +26,12 @@ struct Args {
     /// Tool calls to time per tool (after 50 warm-up calls).
     #[arg(long, default_value_t = 2000)]
     calls: usize,
+    /// Token vends to time one after another on one connection.
+    #[arg(long, default_value_t = 20_000)]
+    vends: usize,
+    /// Concurrent connections for the vend throughput run.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -135,6 +142,8 @@ async fn main() -> Result<()> {
     }
     client.cancel().await?;
 
+    broker_bench(&sandbox, &args).await?;
+
     // The sandbox alone, to separate its share of the round trip.
     let http = reqwest::Client::new();
     let url = format!("{}/__sandbox/counters", sandbox.base);
@@ -151,6 +160,58 @@ async fn main() -> Result<()> {
         "sandbox  HTTP round trip (control plane, no server)  p50 {}  p99 {}",
         fmt(percentile(&times, 0.5)),
         fmt(percentile(&times, 0.99))
+    );
+    Ok(())
+}
+
+/// Token vends from a warm broker cache: latency on one connection, then throughput with
+/// several connections at once.
+async fn broker_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
+    let (_db, url) = BrokerProc::sqlite_db(sandbox).await?;
+    let broker = BrokerProc::start(sandbox, &url, "warn", "").await?;
+    let lease = broker.lease(shops::ACME, &[Provider::Ga4]).await?.lease;
+    let mut client = broker.client().await?;
+    for _ in 0..1000 {
+        client.get_token(&lease, Provider::Ga4, shops::ACME).await?;
+    }
+    let mut times = Vec::with_capacity(args.vends);
+    for _ in 0..args.vends {
+        let started = Instant::now();
+        client.get_token(&lease, Provider::Ga4, shops::ACME).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!(
+        "broker   token vend      p50 {}  p99 {}  (n={}, one connection, warm cache)",
+        fmt(percentile(&times, 0.5)),
+        fmt(percentile(&times, 0.99)),
+        times.len()
+    );
+
+    let per_connection = (args.vends * 2 / args.connections.max(1)).max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let socket = broker.socket.clone();
+        let lease = lease.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = broker_proto::client::BrokerClient::connect(&socket).await?;
+            for _ in 0..per_connection {
+                c.get_token(&lease, Provider::Ga4, shops::ACME).await?;
+            }
+            Ok::<_, broker_proto::client::ClientError>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let elapsed = started.elapsed();
+    let total = per_connection * args.connections;
+    println!(
+        "broker   throughput      {:.0} vends/s  ({total} vends over {} connections in {:.2} s; 2 cores shared with this client)",
+        total as f64 / elapsed.as_secs_f64(),
+        args.connections,
+        elapsed.as_secs_f64()
     );
     Ok(())
 }
