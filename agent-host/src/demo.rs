@@ -1,61 +1,62 @@
-//! `agent-host demo`: the whole path — credentials → server → upstream API → MCP client — for
-//! a few demo shops, offline. Starts `upstream-sandbox` with `examples/sandbox-fixtures.toml`,
-//! then one `ga4-mcp` per shop over stdio, asks the questions an analyst's agent would, and
-//! prints what the agent sees. One shop's grant is revoked and one lacks the Analytics scope,
-//! to show the failure messages.
+//! `agent-host demo`: the embedded default end to end, offline. It starts `upstream-sandbox`
+//! (standing in for Google) with `examples/sandbox-fixtures.toml`, creates a SQLite shop
+//! database seeded with `examples/demo-shops.toml` (what the dashboard would have stored), starts
+//! `credential-broker` on a private socket, and then, per shop: asks the broker for a lease,
+//! spawns `ga4-mcp` for that shop with the lease in its environment (never argv), asks the
+//! questions an analyst's agent would, prints what the agent sees, and revokes the lease.
 //!
-//! Until the credential broker lands, each server gets a static `authorized_user` file for the
-//! sandbox's fake grant, written mode 0600 into a private temporary directory that is removed
-//! on exit.
+//! The demo never touches a token: the broker alone reads the shop database and refreshes; the
+//! servers get short-lived access tokens over the socket. One shop's grant is revoked at
+//! "Google" and one has no GA4 integration, to show those messages.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use broker_proto::Provider;
+use broker_proto::client::BrokerClient;
 use serde_json::{Value, json};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::children::{ServerClient, result_text, sibling, start_listening};
 
-/// The sandbox fixtures the demo runs on (the same file users can start the sandbox with).
+/// The sandbox fixtures and demo shops the demo runs on (the same files users can start the
+/// sandbox and seed a database with).
 const FIXTURES: &str = include_str!("../../examples/sandbox-fixtures.toml");
+const SHOPS: &str = include_str!("../../examples/demo-shops.toml");
+/// The sandbox's OAuth client (fake; the broker refreshes with it).
 const CLIENT_ID: &str = "sandbox-client.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "sandbox-client-secret";
 
-/// A demo shop: a grant declared in the fixtures and the GA4 property it reads.
+/// A demo shop and what the demo expects of it.
 struct DemoShop {
     name: &'static str,
     shop_id: &'static str,
-    refresh_token: &'static str,
-    property_id: &'static str,
+    healthy: bool,
 }
 
-const SHOPS: &[DemoShop] = &[
+const DEMO_SHOPS: &[DemoShop] = &[
     DemoShop {
         name: "Acme Shop",
-        shop_id: "acme",
-        refresh_token: "sandbox-refresh-acme",
-        property_id: "326784853",
+        shop_id: "cac9d883-015f-478e-a93f-32ef401582a3",
+        healthy: true,
     },
     DemoShop {
         name: "Bloom Florist",
-        shop_id: "bloom",
-        refresh_token: "sandbox-refresh-bloom",
-        property_id: "412345678",
+        shop_id: "6f1f8a57-1c5e-4e53-9d1a-2b0b7d2c9e41",
+        healthy: true,
     },
     DemoShop {
         name: "Revoked Shop",
-        shop_id: "revoked-shop",
-        refresh_token: "sandbox-refresh-revoked-shop",
-        property_id: "498765432",
+        shop_id: "9b2c4d6e-8f10-4a12-b314-c516d718e920",
+        healthy: false,
     },
     DemoShop {
         name: "Search-only Shop",
-        shop_id: "gsc-only",
-        refresh_token: "sandbox-refresh-gsc-only",
-        property_id: "498765433",
+        shop_id: "d4e5f6a7-b8c9-4dab-8cde-f0123456789a",
+        healthy: false,
     },
 ];
 
@@ -65,24 +66,6 @@ pub struct DemoArgs {
     /// The date the sandbox treats as today (YYYY-MM-DD); default: the real date.
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
-}
-
-fn write_credentials(dir: &Path, shop: &DemoShop) -> Result<PathBuf> {
-    let path = dir.join(format!("{}.json", shop.shop_id));
-    let body = json!({
-        "type": "authorized_user",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": shop.refresh_token,
-    });
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(body.to_string().as_bytes())?;
-    Ok(path)
 }
 
 fn heading(title: &str) {
@@ -107,23 +90,83 @@ async fn ask(client: &ServerClient, question: &str, tool: &str, args: Value) -> 
     Ok(!is_error)
 }
 
-async fn demo_shop(ga4: &Path, api_base: &str, creds: &Path, shop: &DemoShop) -> Result<bool> {
+/// Runs `credential-broker` with `args` to completion.
+async fn broker_command(broker: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let out = Command::new(broker)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "error")
+        .output()
+        .await?;
+    if !out.status.success() {
+        bail!(
+            "credential-broker {}: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Starts `credential-broker serve` and waits until its socket answers.
+async fn start_broker(
+    broker: &Path,
+    database: &str,
+    socket: &Path,
+    env: &[(&str, &str)],
+) -> Result<Child> {
+    let mut child = Command::new(broker)
+        .args(["serve", "--database", database, "--socket"])
+        .arg(socket)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start credential-broker")?;
+    for _ in 0..500 {
+        if BrokerClient::connect(socket).await.is_ok() {
+            return Ok(child);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("credential-broker exited with {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!(
+        "credential-broker did not open {} in 10 s",
+        socket.display()
+    )
+}
+
+async fn demo_shop(ga4: &Path, api_base: &str, socket: &Path, shop: &DemoShop) -> Result<bool> {
     heading(&format!("{} (shop {})", shop.name, shop.shop_id));
+    let mut admin = BrokerClient::connect(socket).await?;
+    let grant = match admin
+        .create_lease(shop.shop_id, &[Provider::Ga4], 600)
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => {
+            // The guide's message, e.g. "No Google Analytics integration found for shop …".
+            println!("{e}");
+            return Ok(false);
+        }
+    };
     let mut cmd = Command::new(ga4);
-    cmd.arg("--credentials-path")
-        .arg(creds)
-        .args(["--api-base", api_base, "--property-id", shop.property_id])
+    cmd.args(["--shop-id", shop.shop_id, "--api-base", api_base])
+        .arg("--broker-socket")
+        .arg(socket)
+        .env("BERRYBOO_LEASE", grant.lease.expose())
         .env("RUST_LOG", "error");
     let client = ServerClient::spawn(cmd).await?;
-    println!("✓ Connected to GA4 property: {}", shop.property_id);
-    println!("Shop: {}", shop.shop_id);
-    println!("✓ Using static credentials (sandbox grant, file mode 0600)");
+    println!("✓ Started ga4-mcp for shop {}", shop.shop_id);
+    println!(
+        "✓ Using a credential-broker lease ({}, GA4 only, expires in 10 min)",
+        grant.lease_id
+    );
     println!("Available tools: {}", client.tool_names().await?.join(", "));
 
-    let last_week = json!([
-        {"start_date": "7daysAgo", "end_date": "yesterday", "name": "last_7_days"},
-        {"start_date": "14daysAgo", "end_date": "8daysAgo", "name": "previous_7_days"}
-    ]);
     let mut healthy = ask(
         &client,
         "Which property is this?",
@@ -137,7 +180,10 @@ async fn demo_shop(ga4: &Path, api_base: &str, creds: &Path, shop: &DemoShop) ->
             "How did sessions and revenue move by channel, week over week?",
             "run_report",
             json!({
-                "date_ranges": last_week,
+                "date_ranges": [
+                    {"start_date": "7daysAgo", "end_date": "yesterday", "name": "last_7_days"},
+                    {"start_date": "14daysAgo", "end_date": "8daysAgo", "name": "previous_7_days"}
+                ],
                 "dimensions": ["sessionDefaultChannelGroup"],
                 "metrics": ["sessions", "engagementRate", "purchaseRevenue"],
                 "order_bys": [{"metric": {"metric_name": "sessions"}, "desc": true}],
@@ -179,20 +225,26 @@ async fn demo_shop(ga4: &Path, api_base: &str, creds: &Path, shop: &DemoShop) ->
         .await?;
     }
     client.close().await?;
+    // The clean-up step the old system did with `rm /tmp/...`.
+    admin.revoke_lease(&grant.lease).await?;
+    println!("\n✓ Lease {} revoked", grant.lease_id);
     Ok(healthy)
 }
 
-/// Runs the demo; exit code 0 when the healthy shops answered and the broken ones failed
-/// with their messages.
+/// Runs the demo; exit code 0 when the healthy shops answered and the others failed with
+/// their messages.
 pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let ga4 = sibling("ga4-mcp")?;
     let sandbox_bin = sibling("upstream-sandbox")?;
+    let broker_bin = sibling("credential-broker")?;
     let work = tempfile::Builder::new()
         .prefix("berryboo-demo-")
         .tempdir()?;
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o700))?;
     let fixtures = work.path().join("sandbox-fixtures.toml");
     std::fs::write(&fixtures, FIXTURES)?;
+    let seed = work.path().join("demo-shops.toml");
+    std::fs::write(&seed, SHOPS)?;
 
     let mut cmd = Command::new(sandbox_bin);
     cmd.args(["--bind", "127.0.0.1:0", "--fixtures"])
@@ -205,24 +257,50 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         .await
         .context("cannot start upstream-sandbox")?;
     println!(
-        "berryboo demo: offline, Google APIs emulated by upstream-sandbox at {}",
+        "berryboo demo: offline; Google's APIs are emulated by upstream-sandbox at {}",
         sandbox.url
     );
 
+    let database = format!("sqlite://{}", work.path().join("shops.db").display());
+    let socket: PathBuf = work.path().join("run/broker.sock");
+    let env = [
+        ("BERRYBOO_GOOGLE_CLIENT_ID", CLIENT_ID),
+        ("BERRYBOO_GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
+        ("BERRYBOO_API_BASE", sandbox.url.as_str()),
+    ];
+    broker_command(&broker_bin, &["migrate", "--database", &database], &env).await?;
+    broker_command(
+        &broker_bin,
+        &[
+            "seed",
+            "--database",
+            &database,
+            "--file",
+            &seed.display().to_string(),
+        ],
+        &env,
+    )
+    .await?;
+    let _broker = start_broker(&broker_bin, &database, &socket, &env).await?;
+    println!(
+        "credential-broker: SQLite shop database seeded with {} demo shops, socket {}",
+        DEMO_SHOPS.len(),
+        socket.display()
+    );
+
     let mut outcomes = Vec::new();
-    for shop in SHOPS {
-        let creds = write_credentials(work.path(), shop)?;
-        let healthy = demo_shop(&ga4, &sandbox.url, &creds, shop).await?;
+    for shop in DEMO_SHOPS {
+        let healthy = demo_shop(&ga4, &sandbox.url, &socket, shop).await?;
         outcomes.push((shop, healthy));
     }
     heading("Summary");
     for (shop, healthy) in &outcomes {
         let mark = if *healthy { "✓" } else { "✗" };
-        println!("{mark} {:<18} GA4 property {}", shop.name, shop.property_id);
+        println!("{mark} {:<18} {}", shop.name, shop.shop_id);
     }
     let expected = outcomes
         .iter()
-        .all(|(shop, healthy)| *healthy == matches!(shop.shop_id, "acme" | "bloom"));
+        .all(|(shop, healthy)| *healthy == shop.healthy);
     Ok(if expected {
         ExitCode::SUCCESS
     } else {
