@@ -62,7 +62,8 @@ pub fn start(store: Store) -> (AuditSink, tokio::task::JoinHandle<()>) {
             loop {
                 match store.insert_audit(&batch).await {
                     Ok(()) => break,
-                    Err(e) if delay < Duration::from_secs(5) => {
+                    // On SQLite a refresh holds the write lock during its HTTP call; wait it out.
+                    Err(e) if delay < Duration::from_secs(30) => {
                         tracing::warn!("audit write failed, retrying: {e}");
                         tokio::time::sleep(delay).await;
                         delay *= 2;

@@ -149,6 +149,20 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Notifications recorded for shops (reconnect required, token expiring): what the
+    /// dashboard should tell its clients.
+    Notifications {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        /// Most recent notifications to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
 /// `lease` subcommands.
@@ -220,7 +234,8 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         | Command::Integrations { db, .. }
         | Command::Health { db, .. }
         | Command::Refresh { db, .. }
-        | Command::Audit { db, .. } => (db.database.clone(), None),
+        | Command::Audit { db, .. }
+        | Command::Notifications { db, .. } => (db.database.clone(), None),
         Command::Serve { db, socket } => (db.database.clone(), socket.clone()),
         Command::Lease {
             action: LeaseCommand::Create { socket, .. } | LeaseCommand::Revoke { socket, .. },
@@ -311,6 +326,34 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::Lease { action } => lease(&config, action).await?,
+        Command::Notifications {
+            shop, limit, out, ..
+        } => {
+            let store = open(&config, false).await?;
+            let list = store.notifications(shop.as_deref(), limit).await?;
+            if out.json {
+                let list: Vec<Value> = list
+                    .iter()
+                    .map(|n| {
+                        json!({"created_at": n.created_at, "shop_id": n.shop_id, "integration_id": n.integration_id,
+                               "kind": n.kind, "service": n.service, "message": n.message})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for n in &list {
+                    println!(
+                        "{}  {:<38} {:<18} {:<22} {}",
+                        fmt_time(n.created_at),
+                        n.shop_id,
+                        n.kind,
+                        n.service,
+                        n.message.replace('\n', " ")
+                    );
+                }
+                println!("{} notification(s)", list.len());
+            }
+        }
         Command::Audit {
             shop, limit, out, ..
         } => {

@@ -325,7 +325,11 @@ impl TokenService {
             };
             let data = integration::parse(&row.data);
             let now = Utc::now();
-            let current = match (&data.token, data.expires_at) {
+            // A Meta system-user token has no expiry; a Google token without one is refreshed.
+            let expires_at = data.expires_at.or_else(|| {
+                (provider == Provider::MetaAds).then(|| now + chrono::Duration::days(365))
+            });
+            let current = match (&data.token, expires_at) {
                 (Some(t), Some(exp)) => Some(CachedToken {
                     token: Arc::new(t.clone()),
                     expires_at: exp,
@@ -375,8 +379,12 @@ impl TokenService {
                     self.audit_refresh(shop_id, provider, "refreshed", None);
                     return Ok(fresh);
                 }
-                Ok(Refresh::KeepCurrent) => {
+                Ok(Refresh::KeepCurrent { warn_expiring }) => {
                     lock_guard.release().await.map_err(internal)?;
+                    // After the release: on SQLite the lock is the database's write lock.
+                    if let Some(expires_at) = warn_expiring {
+                        self.warn_expiring(&row, expires_at).await;
+                    }
                     let Some(c) = current else {
                         return Err(self
                             .mark_reconnect(&row, provider, "no access token stored")
@@ -512,7 +520,9 @@ impl TokenService {
         let (Some(token), Some(expires_at)) = (&data.token, data.expires_at) else {
             // A token without expiry (system-user tokens) never needs extending.
             return if data.token.is_some() {
-                Ok(Refresh::KeepCurrent)
+                Ok(Refresh::KeepCurrent {
+                    warn_expiring: None,
+                })
             } else {
                 Err(RefreshFailure::Revoked(None))
             };
@@ -521,8 +531,9 @@ impl TokenService {
             return Err(RefreshFailure::Revoked(None));
         }
         let Some(app) = &self.config.meta else {
-            self.warn_expiring(row, expires_at).await;
-            return Ok(Refresh::KeepCurrent);
+            return Ok(Refresh::KeepCurrent {
+                warn_expiring: Some(expires_at),
+            });
         };
         match oauth_refresh::exchange_meta(
             &self.http,
@@ -543,8 +554,9 @@ impl TokenService {
             Err(oauth_refresh::RefreshError::InvalidGrant(_)) => Err(RefreshFailure::Revoked(None)),
             Err(e) => {
                 tracing::warn!(shop = %row.shop_id, "cannot extend the Meta token: {e}");
-                self.warn_expiring(row, expires_at).await;
-                Ok(Refresh::KeepCurrent)
+                Ok(Refresh::KeepCurrent {
+                    warn_expiring: Some(expires_at),
+                })
             }
         }
     }
@@ -662,7 +674,10 @@ enum Refresh {
         expires_at: DateTime<Utc>,
         rotated_refresh_token: Option<SecretString>,
     },
-    KeepCurrent,
+    /// The stored token stays; `warn_expiring` asks for a notification once the lock is gone.
+    KeepCurrent {
+        warn_expiring: Option<DateTime<Utc>>,
+    },
 }
 
 enum RefreshFailure {

@@ -59,6 +59,16 @@ scopes = ["https://www.googleapis.com/auth/analytics.readonly"]
 ga4_properties = ["412345679"]
 rotate_refresh_token = true
 
+[[meta_apps]]
+app_id = "sandbox-meta-app"
+app_secret = "sandbox-meta-app-secret-e2e"
+
+[[meta_tokens]]
+name = "meta-expiring"
+access_token = "sandbox-meta-expiring-e2e"
+ad_accounts = ["act_111"]
+permissions = ["ads_read"]
+
 [[ga4_properties]]
 id = "326784853"
 display_name = "Acme Shop"
@@ -291,6 +301,10 @@ pub fn err(result: &CallToolResult) -> String {
     text(result)
 }
 
+/// A broker config section with the sandbox's Meta app, for the long-lived token exchange.
+pub const META_APP_CONFIG: &str =
+    "[meta]\napp_id = \"sandbox-meta-app\"\napp_secret = \"sandbox-meta-app-secret-e2e\"\n";
+
 /// Shops the broker tests seed (uuids, so the same seed works on PostgreSQL).
 pub mod shops {
     /// GA4 only, grant `acme`.
@@ -303,6 +317,10 @@ pub mod shops {
     pub const NO_SCOPE: &str = "44444444-4444-4444-8444-444444444444";
     /// No integrations at all.
     pub const EMPTY: &str = "55555555-5555-4555-8555-555555555555";
+    /// Meta Ads token expiring in 5 days.
+    pub const META: &str = "66666666-6666-4666-8666-666666666666";
+    /// Meta Ads token that expired.
+    pub const META_EXPIRED: &str = "77777777-7777-4777-8777-777777777777";
 }
 
 /// The broker seed: every GA4 token already expired, so the first vend refreshes.
@@ -344,7 +362,25 @@ data = {{ refresh_token = "sandbox-refresh-gsc-only-e2e", property_id = "4987654
 [[shops]]
 id = "{empty}"
 name = "Empty"
+
+[[shops]]
+id = "{meta}"
+name = "Meta shop"
+[[shops.integrations]]
+provider = "meta_ads"
+data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{meta_expires}", ad_account_id = "act_111", granted_scopes = ["ads_read"] }}
+
+[[shops]]
+id = "{meta_expired}"
+name = "Meta expired"
+[[shops.integrations]]
+provider = "meta_ads"
+data = {{ token = "sandbox-meta-expired-e2e", expires_at = "2020-01-01T00:00:00Z", ad_account_id = "act_222", granted_scopes = ["ads_read"] }}
 "#,
+        meta = shops::META,
+        meta_expired = shops::META_EXPIRED,
+        meta_expires = (chrono::Utc::now() + chrono::Duration::days(5))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         acme = shops::ACME,
         bloom = shops::BLOOM,
         rotating = shops::ROTATING,

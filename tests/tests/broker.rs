@@ -5,8 +5,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use berryboo_e2e::{
-    BrokerProc, Sandbox, TestPostgres, broker_cli, call, connect, err, ga4_broker_command, ok,
-    shops,
+    BrokerProc, META_APP_CONFIG, Sandbox, TestPostgres, broker_cli, call, connect, err,
+    ga4_broker_command, ok, shops,
 };
 use broker_proto::frame::{self, FrameDecoder};
 use broker_proto::{ErrorCode, LeaseSecret, PROTOCOL_VERSION, Provider, Request, Response};
@@ -298,6 +298,139 @@ async fn invalid_grant_marks_the_integration_and_says_reconnect() {
         Some(1),
         "health exits 1 when something needs attention"
     );
+    // A notification for the shop: kind, service, when.
+    let out = broker_cli(
+        &sandbox,
+        &[
+            "notifications",
+            "--database",
+            &broker.database,
+            "--shop",
+            shops::BLOOM,
+            "--json",
+        ],
+    )
+    .await
+    .unwrap();
+    let notes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        notes.as_array().map(Vec::len),
+        Some(1),
+        "one notification, not one per caller: {notes}"
+    );
+    assert_eq!(notes[0]["kind"], "reconnect_required");
+    assert_eq!(notes[0]["service"], "Google Analytics");
+    assert!(
+        notes[0]["created_at"]
+            .as_i64()
+            .is_some_and(|t| t > 1_700_000_000),
+        "{notes}"
+    );
+}
+
+#[tokio::test]
+async fn leases_expire() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_db, broker) = sqlite_broker(&sandbox).await;
+    let mut c = broker.client().await.unwrap();
+    let grant = c
+        .create_lease(shops::ACME, &[Provider::Ga4], 1)
+        .await
+        .unwrap();
+    c.get_token(&grant.lease, Provider::Ga4, shops::ACME)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let e = c
+        .get_token(&grant.lease, Provider::Ga4, shops::ACME)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), ErrorCode::LeaseExpired, "{e}");
+    assert!(e.to_string().contains("expired"), "{e}");
+}
+
+/// The dashboard stores a new refresh token (the shop reconnected) while the broker is
+/// refreshing with the old, revoked one: the broker must retry with the new token, not mark the
+/// integration for reconnection. PostgreSQL only: there the refresh lock is advisory, so the
+/// dashboard's write is not blocked, as in production.
+#[tokio::test]
+async fn a_refresh_race_with_a_reconnect_is_not_taken_for_revocation() {
+    let Some(pg) =
+        TestPostgres::create("a_refresh_race_with_a_reconnect_is_not_taken_for_revocation")
+    else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    BrokerProc::prepare(&sandbox, &pg.url).await.unwrap();
+    let broker = BrokerProc::start(&sandbox, &pg.url, "info", NO_CONFIG)
+        .await
+        .unwrap();
+    let lease = broker
+        .lease(shops::BLOOM, &[Provider::Ga4])
+        .await
+        .unwrap()
+        .lease;
+    sandbox.revoke("bloom").await.unwrap();
+    // Hold the refresh at the token endpoint long enough for the "dashboard" to write.
+    sandbox
+        .fault(json!({"path_prefix": "/token", "delay_ms": 800, "count": 1}))
+        .await
+        .unwrap();
+    let socket = broker.socket.clone();
+    let vend = tokio::spawn(async move {
+        let mut c = broker_proto::client::BrokerClient::connect(&socket)
+            .await
+            .unwrap();
+        c.get_token(&lease, Provider::Ga4, shops::BLOOM).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let update = format!(
+        "UPDATE importers_integration SET data = jsonb_set(data::jsonb, '{{refresh_token}}', '\"sandbox-refresh-acme-e2e\"') \
+         WHERE shop_id::text = '{}' AND integration_type = 201",
+        shops::BLOOM
+    );
+    let out = std::process::Command::new("psql")
+        .arg(&pg.url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &update])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = vend.await.unwrap();
+    assert!(
+        token.is_ok(),
+        "retried with the reconnected refresh token: {:?}",
+        token.err()
+    );
+    let logs = broker.logs.lock().unwrap().clone();
+    assert!(
+        logs.contains("refresh token changed during refresh; retrying"),
+        "the retry path ran: {logs}"
+    );
+    let out = broker_cli(
+        &sandbox,
+        &[
+            "integrations",
+            "--database",
+            &pg.url,
+            "--shop",
+            shops::BLOOM,
+            "--json",
+        ],
+    )
+    .await
+    .unwrap();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ga4 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["provider"] == "ga4")
+        .unwrap();
+    assert_eq!(ga4["needs_reconnect"], false, "{list}");
 }
 
 #[tokio::test]
@@ -699,7 +832,7 @@ async fn cli_lease_create_prints_the_secret_last_and_operator_views_work() {
     .await
     .unwrap();
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list.as_array().map(Vec::len), Some(5));
+    assert_eq!(list.as_array().map(Vec::len), Some(7));
     let out = broker_cli(&sandbox, &["integrations", "--database", &broker.database])
         .await
         .unwrap();
@@ -826,5 +959,106 @@ async fn postgres_store_serves_leases_refresh_and_reconnect() {
         health["needs_reconnect"][0]["shop_id"],
         shops::BLOOM,
         "{health}"
+    );
+}
+
+#[tokio::test]
+async fn meta_tokens_near_expiry_are_extended_when_an_app_is_configured() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+    let broker = BrokerProc::start(&sandbox, &url, "info", META_APP_CONFIG)
+        .await
+        .unwrap();
+    let lease = broker
+        .lease(shops::META, &[Provider::MetaAds])
+        .await
+        .unwrap()
+        .lease;
+    let mut c = broker.client().await.unwrap();
+    let first = c
+        .get_token(&lease, Provider::MetaAds, shops::META)
+        .await
+        .unwrap();
+    assert_ne!(
+        first.access_token.expose_secret(),
+        "sandbox-meta-expiring-e2e",
+        "extended"
+    );
+    let days_left = (first.expires_at - chrono::Utc::now().timestamp()) / 86_400;
+    assert!((58..=60).contains(&days_left), "about 60 days: {days_left}");
+    assert_eq!(first.account.ad_account_id.as_deref(), Some("act_111"));
+    let again = c
+        .get_token(&lease, Provider::MetaAds, shops::META)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.access_token.expose_secret(),
+        first.access_token.expose_secret()
+    );
+    let counters = sandbox.counters().await.unwrap();
+    assert_eq!(counters["meta_exchanges"]["meta-expiring"], 1, "{counters}");
+
+    // An expired Meta token cannot be extended: reconnect.
+    let lease = broker
+        .lease(shops::META_EXPIRED, &[Provider::MetaAds])
+        .await
+        .unwrap()
+        .lease;
+    let e = c
+        .get_token(&lease, Provider::MetaAds, shops::META_EXPIRED)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), ErrorCode::ReconnectRequired, "{e}");
+    assert!(
+        e.to_string()
+            .contains("Please reconnect your Meta Ads account"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_meta_app_an_expiring_token_is_served_and_warned_about() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_db, broker) = sqlite_broker(&sandbox).await;
+    let lease = broker
+        .lease(shops::META, &[Provider::MetaAds])
+        .await
+        .unwrap()
+        .lease;
+    let mut c = broker.client().await.unwrap();
+    for _ in 0..3 {
+        let t = c
+            .get_token(&lease, Provider::MetaAds, shops::META)
+            .await
+            .unwrap();
+        assert_eq!(t.access_token.expose_secret(), "sandbox-meta-expiring-e2e");
+    }
+    let out = broker_cli(
+        &sandbox,
+        &[
+            "notifications",
+            "--database",
+            &broker.database,
+            "--shop",
+            shops::META,
+            "--json",
+        ],
+    )
+    .await
+    .unwrap();
+    let notes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        notes.as_array().map(Vec::len),
+        Some(1),
+        "warned once: {notes}"
+    );
+    assert_eq!(notes[0]["kind"], "token_expiring");
+    assert_eq!(notes[0]["service"], "Meta Ads");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expires in"),
+        "{notes}"
     );
 }

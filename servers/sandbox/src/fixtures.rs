@@ -26,9 +26,12 @@ pub struct Fixtures {
     /// Refresh-token grants (one per connected shop account).
     #[serde(default)]
     pub google_grants: Vec<GoogleGrant>,
-    /// Meta (Facebook) access tokens; parsed and validated now, served by a later module.
+    /// Meta (Facebook) access tokens.
     #[serde(default)]
     pub meta_tokens: Vec<MetaToken>,
+    /// Meta apps allowed at `/{version}/oauth/access_token` (long-lived token exchange).
+    #[serde(default)]
+    pub meta_apps: Vec<MetaApp>,
     /// Optional metadata for GA4 properties; undeclared ids get derived metadata.
     #[serde(default)]
     pub ga4_properties: Vec<Ga4PropertyFixture>,
@@ -78,7 +81,17 @@ pub struct GoogleGrant {
     pub rotate_refresh_token: bool,
 }
 
-/// One Meta access token (parsed now, used by a later module).
+/// A Meta app (`app_id` / `app_secret`), for the `fb_exchange_token` flow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaApp {
+    /// App id.
+    pub app_id: String,
+    /// App secret.
+    pub app_secret: String,
+}
+
+/// One Meta access token.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaToken {
@@ -410,6 +423,15 @@ impl Fixtures {
                         "must look like `act_<digits>`",
                     ));
                 }
+            }
+        }
+
+        for (i, app) in self.meta_apps.iter().enumerate() {
+            if app.app_id.trim().is_empty() || app.app_secret.trim().is_empty() {
+                return Err(Error::invalid(
+                    format!("meta_apps[{i}]"),
+                    "app_id and app_secret must not be empty",
+                ));
             }
         }
 

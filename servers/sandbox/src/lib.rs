@@ -26,6 +26,7 @@ pub mod error;
 pub mod fixtures;
 pub mod ga4;
 pub mod google;
+pub mod meta;
 
 mod control;
 mod faults;
@@ -77,6 +78,7 @@ pub fn app(config: SandboxConfig) -> Router {
         .route("/oauth2/v4/token", any(google::oauth::token))
         .route("/v1beta/{*rest}", any(ga4::handle))
         .route("/v1alpha/{*rest}", any(ga4::handle))
+        .route("/{version}/oauth/access_token", any(meta::access_token))
         .nest("/__sandbox", control::router())
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(

@@ -35,6 +35,17 @@ pub struct Grant {
     pub rotate_refresh_token: bool,
 }
 
+/// A Meta token minted by the long-lived exchange: it reads what the exchanged token read.
+#[derive(Debug, Clone)]
+pub struct MintedMetaToken {
+    /// Name of the fixture token it descends from.
+    pub name: String,
+    /// Ad accounts it may read.
+    pub ad_accounts: Vec<String>,
+    /// Expiry.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// One issued access token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -94,6 +105,8 @@ pub struct Counters {
     pub token_refreshes: BTreeMap<String, u64>,
     /// Sum of `token_refreshes`.
     pub token_refreshes_total: u64,
+    /// Successful Meta `fb_exchange_token` exchanges, by the name of the token exchanged.
+    pub meta_exchanges: BTreeMap<String, u64>,
     /// Token requests answered with an OAuth error (faults excluded).
     pub token_failures: u64,
     /// Authenticated API requests that reached a handler, by resource.
@@ -127,6 +140,8 @@ pub struct Runtime {
     pub counters: Counters,
     /// GA4 quota tokens consumed per property since start/reset.
     pub quota_used: HashMap<String, u64>,
+    /// Meta tokens minted by `fb_exchange_token`, on top of the fixture's.
+    pub meta_minted: HashMap<String, MintedMetaToken>,
 }
 
 /// Everything a handler needs.

@@ -271,3 +271,68 @@ rotate_refresh_token = true
     );
     assert_eq!(grants["grants"][0]["rotations"], 2);
 }
+
+#[tokio::test]
+async fn meta_long_lived_exchange() {
+    let text = r#"
+[[meta_apps]]
+app_id = "1234"
+app_secret = "sandbox-meta-app-secret"
+
+[[meta_tokens]]
+name = "acme"
+access_token = "sandbox-meta-acme"
+ad_accounts = ["act_111"]
+
+[[meta_tokens]]
+name = "old"
+access_token = "sandbox-meta-old"
+expires_at = "2020-01-01T00:00:00Z"
+"#;
+    let mut config = crate::util::example_config();
+    config.fixtures = upstream_sandbox::Fixtures::from_toml_str(text).expect("fixtures");
+    let sb = Sandbox::start_with(config).await;
+    let exchange = |secret: &'static str, token: &'static str| {
+        let sb = &sb;
+        async move {
+            let r = sb
+                .http
+                .post(sb.url("/v26.0/oauth/access_token"))
+                .form(&[
+                    ("grant_type", "fb_exchange_token"),
+                    ("client_id", "1234"),
+                    ("client_secret", secret),
+                    ("fb_exchange_token", token),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = exchange("sandbox-meta-app-secret", "sandbox-meta-acme").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 5_183_944);
+    let minted = body["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(minted, "sandbox-meta-acme");
+    let (status, body) = exchange("wrong", "sandbox-meta-acme").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], 1);
+    assert_eq!(body["error"]["type"], "OAuthException");
+    let (_, body) = exchange("sandbox-meta-app-secret", "sandbox-meta-old").await;
+    assert_eq!(body["error"]["code"], 190);
+    assert_eq!(body["error"]["error_subcode"], 463);
+    let (_, body) = exchange("sandbox-meta-app-secret", "nonsense").await;
+    assert_eq!(body["error"]["code"], 190);
+    let counters: Value = sb
+        .http
+        .get(sb.url("/__sandbox/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["meta_exchanges"]["acme"], 1);
+}
