@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use broker_proto::Provider;
+use oauth_refresh::rebase;
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -223,17 +224,6 @@ impl BrokerConfig {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn rebase(real: &Url, base: Option<&Url>) -> Url {
-    let Some(base) = base else {
-        return real.clone();
-    };
-    let mut out = base.clone();
-    let prefix = base.path().trim_end_matches('/');
-    out.set_path(&format!("{prefix}{}", real.path()));
-    out.set_query(real.query());
-    out
 }
 
 /// Loads the configuration: `file` (if any), then env, then the given overrides.

@@ -95,6 +95,20 @@ pub fn adapter(client: reqwest::Client) -> impl Fn(oauth2::HttpRequest) -> OAuth
     }
 }
 
+/// The `--api-base` / `BERRYBOO_API_BASE` rule, one implementation for the servers and the
+/// broker: replaces scheme, host and port of `real` with those of `base` (and prefixes base's
+/// path, if any), keeping the real path and query. Without a base, `real` is returned as is.
+pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
+    let Some(base) = base else {
+        return real.clone();
+    };
+    let mut out = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    out.set_path(&format!("{prefix}{}", real.path()));
+    out.set_query(real.query());
+    out
+}
+
 /// Joins an error with its sources (reqwest hides the useful part in `source()`).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();

@@ -22,18 +22,7 @@ const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
-/// Replaces scheme, host and port of `real` with those of `base` (and prefixes base's path, if
-/// any), keeping the real path and query. Without a base, `real` is returned unchanged.
-pub fn rebase(real: &Url, base: Option<&Url>) -> Url {
-    let Some(base) = base else {
-        return real.clone();
-    };
-    let mut out = base.clone();
-    let prefix = base.path().trim_end_matches('/');
-    out.set_path(&format!("{prefix}{}", real.path()));
-    out.set_query(real.query());
-    out
-}
+pub use oauth_refresh::rebase;
 
 /// The shared reqwest client, built on first use: building it loads the system's CA
 /// certificates (a few milliseconds and about a megabyte), which a server that is started and
