@@ -35,6 +35,15 @@ pub struct Fixtures {
     /// Optional metadata for GA4 properties; undeclared ids get derived metadata.
     #[serde(default)]
     pub ga4_properties: Vec<Ga4PropertyFixture>,
+    /// Optional metadata for Search Console properties.
+    #[serde(default)]
+    pub gsc_sites: Vec<crate::gsc::SiteFixture>,
+    /// Optional metadata for Google Ads customers.
+    #[serde(default)]
+    pub ads_customers: Vec<crate::gads::CustomerFixture>,
+    /// Optional metadata for Meta ad accounts.
+    #[serde(default)]
+    pub meta_ad_accounts: Vec<crate::meta::AdAccountFixture>,
 }
 
 /// One OAuth client (`client_id` / `client_secret` pair).

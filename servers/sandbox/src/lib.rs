@@ -25,7 +25,9 @@
 pub mod error;
 pub mod fixtures;
 pub mod ga4;
+pub mod gads;
 pub mod google;
+pub mod gsc;
 pub mod meta;
 
 mod control;
@@ -78,7 +80,9 @@ pub fn app(config: SandboxConfig) -> Router {
         .route("/oauth2/v4/token", any(google::oauth::token))
         .route("/v1beta/{*rest}", any(ga4::handle))
         .route("/v1alpha/{*rest}", any(ga4::handle))
-        .route("/{version}/oauth/access_token", any(meta::access_token))
+        .route("/webmasters/v3/{*rest}", any(gsc::handle))
+        .route("/v1/{*rest}", any(gsc::handle))
+        .route("/{version}/{*rest}", any(versioned))
         .nest("/__sandbox", control::router())
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
@@ -101,6 +105,33 @@ pub async fn run(
     axum::serve(listener, app(config))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `/{version}/…` is Google Ads' (`v26`) or Meta's (`v26.0`): one route, told apart here.
+async fn versioned(
+    state: axum::extract::State<state::AppState>,
+    axum::extract::Path((version, rest)): axum::extract::Path<(String, String)>,
+    request: Request,
+) -> Response {
+    if meta::oauth::valid_version(&version) {
+        meta::handle(state, version, rest, request).await
+    } else if gads::valid_version(&version) {
+        gads::handle(state, version, rest, request).await
+    } else {
+        let pretty = http::wants_pretty(&http::query_pairs(request.uri().query()));
+        ga4::not_found(&http::percent_decode_path(request.uri().path())).render(pretty)
+    }
+}
+
+/// Meta's answer to an unknown path (its own envelope, not Google's).
+pub(crate) fn meta_not_found(path: &str) -> Response {
+    let body = serde_json::json!({"error": {
+        "message": format!("Unknown path components: {path}"),
+        "type": "OAuthException",
+        "code": 2500,
+        "fbtrace_id": "Sandbox",
+    }});
+    http::json(axum::http::StatusCode::BAD_REQUEST, &body, false)
 }
 
 async fn fallback(request: Request) -> Response {
