@@ -42,8 +42,15 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     tracing::info!(%path, status = status.as_u16(), "injected fault");
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let mut response = if is_token_path(&path) {
         oauth::fault_response(status, hit.message.as_deref())
+    } else if crate::meta::oauth::valid_version(first) {
+        // Meta's own envelope (HTTP 400 + code for throttling, etc.).
+        crate::meta::fault_response(status, hit.message.as_deref(), hit.retry_after_secs)
+    } else if crate::gads::valid_version(first) {
+        // GoogleAdsFailure inside google.rpc.Status.
+        crate::gads::fault_response(status, hit.message.as_deref(), hit.retry_after_secs)
     } else {
         let pretty = http::wants_pretty(&http::query_pairs(request.uri().query()));
         let mut error = ApiError::for_status(status, Route::parse(&path).map(|r| r.method_id()));

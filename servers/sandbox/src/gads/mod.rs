@@ -30,3 +30,18 @@ pub fn valid_version(v: &str) -> bool {
     v.strip_prefix('v')
         .is_some_and(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// The answer to an injected fault on a Google Ads path, in Google Ads's error format. (Placeholder until
+/// the module implements it: Google's generic envelope.)
+pub fn fault_response(
+    status: axum::http::StatusCode,
+    message: Option<&str>,
+    retry_after_secs: Option<u64>,
+) -> Response {
+    let mut error = crate::google::rpc::ApiError::for_status(status, None);
+    if let Some(m) = message {
+        error.message = m.to_owned();
+    }
+    error.retry_after = retry_after_secs.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
+    error.render(false)
+}

@@ -39,3 +39,18 @@ pub async fn handle(
     }
     crate::meta_not_found(&format!("/{version}/{rest}"))
 }
+
+/// The answer to an injected fault on a Meta path, in Meta's error format. (Placeholder until
+/// the module implements it: Google's generic envelope.)
+pub fn fault_response(
+    status: axum::http::StatusCode,
+    message: Option<&str>,
+    retry_after_secs: Option<u64>,
+) -> Response {
+    let mut error = crate::google::rpc::ApiError::for_status(status, None);
+    if let Some(m) = message {
+        error.message = m.to_owned();
+    }
+    error.retry_after = retry_after_secs.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
+    error.render(false)
+}
