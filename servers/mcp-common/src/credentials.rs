@@ -79,6 +79,14 @@ pub enum CredentialError {
         /// What is wrong.
         reason: String,
     },
+    /// A static access-token file (Meta) is not `{"access_token": "…"}`.
+    #[error("credentials file {path} is not {{\"access_token\": \"…\"}} ({reason})")]
+    TokenFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The refresh token was revoked or expired (`invalid_grant`).
     #[error(
         "the Google authorization was revoked or has expired (invalid_grant). Reconnect the \
@@ -266,6 +274,29 @@ impl BrokerSource {
     }
 }
 
+#[derive(Deserialize)]
+struct AccessTokenFile {
+    access_token: SecretString,
+}
+
+/// Reads `{"access_token": "…"}` (the static credentials of `meta-ads-mcp`), refusing a file
+/// readable by group or others.
+pub fn read_access_token_file(path: &Path) -> Result<SecretString, CredentialError> {
+    let text = secret_file::read_checked(path)?;
+    let file: AccessTokenFile =
+        serde_json::from_str(&text).map_err(|e| CredentialError::TokenFile {
+            path: path.display().to_string(),
+            reason: strip_serde_position(&e),
+        })?;
+    if file.access_token.expose_secret().trim().is_empty() {
+        return Err(CredentialError::TokenFile {
+            path: path.display().to_string(),
+            reason: "access_token is empty".into(),
+        });
+    }
+    Ok(file.access_token)
+}
+
 /// Builds the token source the configuration asks for, for `provider`.
 pub fn source_for(
     config: &CredentialsConfig,
@@ -274,6 +305,10 @@ pub fn source_for(
 ) -> Result<Option<TokenSource>, CredentialError> {
     Ok(match config {
         CredentialsConfig::None => None,
+        // Meta has no refresh flow for a user's file: it holds a long-lived access token.
+        CredentialsConfig::File(path) if provider == Provider::MetaAds => {
+            Some(TokenSource::Fixed(read_access_token_file(path)?))
+        }
         CredentialsConfig::File(path) => Some(TokenSource::Google(GoogleRefresh::from_file(
             path, api_base,
         )?)),

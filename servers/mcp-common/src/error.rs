@@ -29,6 +29,27 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// How many times the request was sent.
     pub attempts: u32,
+    /// Meta's numeric error, when the body is Meta's envelope.
+    pub meta: Option<MetaError>,
+}
+
+/// The numeric part of a Meta Graph API error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaError {
+    /// `error.code`, e.g. 190 (token), 100 (parameter), 17 (rate limit).
+    pub code: i64,
+    /// `error.error_subcode`, e.g. 463 (expired).
+    pub subcode: Option<i64>,
+    /// `error.is_transient`.
+    pub transient: bool,
+}
+
+impl MetaError {
+    /// Codes Meta uses for throttling (answered with HTTP 400): app (4), user (17), ad account
+    /// (613), page (32) and business use case (80000–80014) limits.
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self.code, 4 | 17 | 32 | 613 | 80_000..=80_014)
+    }
 }
 
 impl ApiError {
@@ -44,6 +65,21 @@ impl ApiError {
             let v = v.as_array().and_then(|a| a.first()).unwrap_or(v);
             v.get("error").cloned()
         });
+        let meta = match &envelope {
+            // Meta: `{"error": {"type": "OAuthException", "code": 190, …}}` — a numeric code with
+            // a `type`, where Google has a string `status`.
+            Some(Value::Object(e)) if e.contains_key("type") && e.get("status").is_none() => {
+                e.get("code").and_then(Value::as_i64).map(|code| MetaError {
+                    code,
+                    subcode: e.get("error_subcode").and_then(Value::as_i64),
+                    transient: e
+                        .get("is_transient")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+            }
+            _ => None,
+        };
         let (status, message, reason) = match &envelope {
             Some(Value::Object(e)) => {
                 let status = e.get("status").and_then(Value::as_str).map(str::to_owned);
@@ -87,7 +123,16 @@ impl ApiError {
             body: json,
             retry_after,
             attempts: 1,
+            meta,
         }
+    }
+
+    /// Whether waiting and sending again can succeed: 429, 5xx, Meta's throttling codes and
+    /// errors Meta marks transient.
+    pub fn is_retryable(&self) -> bool {
+        self.http_status == StatusCode::TOO_MANY_REQUESTS
+            || self.http_status.is_server_error()
+            || self.meta.is_some_and(|m| m.is_rate_limit() || m.transient)
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
@@ -171,6 +216,7 @@ impl UpstreamError {
                 )
             }
             Self::Credentials(e) => format!("Could not get a {service} access token: {e}."),
+            Self::Api(a) if a.meta.is_some() => explain_meta(a, service),
             Self::Api(a) => {
                 let code = a.http_status.as_u16();
                 let wait = a
@@ -221,6 +267,39 @@ impl UpstreamError {
     }
 }
 
+fn explain_meta(a: &ApiError, service: &str) -> String {
+    let Some(m) = a.meta else { return a.summary() };
+    let code = match m.subcode {
+        Some(sub) => format!("Meta error {}/{sub}", m.code),
+        None => format!("Meta error {}", m.code),
+    };
+    match m.code {
+        190 => format!(
+            "The {service} access token is invalid or expired ({code}: {}). Reconnect {service} in the dashboard.",
+            a.message
+        ),
+        _ if m.is_rate_limit() => {
+            let wait = a
+                .retry_after
+                .map(|d| format!("about {} min", d.as_secs().div_ceil(60).max(1)))
+                .unwrap_or_else(|| "a few minutes".to_owned());
+            format!(
+                "{service} rate limit reached ({code}: {}), still limited after {} attempt(s). Retry in {wait}; ask for fewer objects or a shorter date range meanwhile.",
+                a.message, a.attempts
+            )
+        }
+        10 | 200..=299 => format!(
+            "{service} denied the request ({code}: {}). The connection lacks the ads_read permission for this account: reconnect it and grant ads_read.",
+            a.message
+        ),
+        _ if m.transient => format!(
+            "{service} had a temporary problem ({code}: {}). Retry in a minute.",
+            a.message
+        ),
+        _ => format!("{service} refused the request ({code}: {}).", a.message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +333,44 @@ mod tests {
         let e = ApiError::from_response(StatusCode::BAD_GATEWAY, body.as_bytes(), None);
         assert!(e.message.len() < 320);
         assert!(e.summary().starts_with("502: "));
+    }
+
+    #[test]
+    fn meta_errors_are_read_from_metas_envelope() {
+        let body = br#"{"error":{"message":"User request limit reached","type":"OAuthException","code":17,"error_subcode":2446079,"is_transient":true,"fbtrace_id":"x"}}"#;
+        let e = ApiError::from_response(
+            StatusCode::BAD_REQUEST,
+            body,
+            Some(Duration::from_secs(300)),
+        );
+        assert_eq!(
+            e.meta,
+            Some(MetaError {
+                code: 17,
+                subcode: Some(2446079),
+                transient: true
+            })
+        );
+        assert!(e.is_retryable(), "Meta throttles with HTTP 400");
+        let text = UpstreamError::Api(Box::new(e)).explain("Meta Ads");
+        assert!(
+            text.contains("rate limit") && text.contains("about 5 min"),
+            "{text}"
+        );
+        let body = br#"{"error":{"message":"Session has expired","type":"OAuthException","code":190,"error_subcode":463}}"#;
+        let e = ApiError::from_response(StatusCode::BAD_REQUEST, body, None);
+        assert!(!e.is_retryable());
+        assert!(
+            UpstreamError::Api(Box::new(e))
+                .explain("Meta Ads")
+                .contains("Reconnect Meta Ads")
+        );
+        // Google's envelope is not mistaken for Meta's.
+        let body = br#"{"error":{"code":400,"message":"x","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(
+            ApiError::from_response(StatusCode::BAD_REQUEST, body, None).meta,
+            None
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod output;
 pub mod params;
 pub mod secret_file;
+pub mod testing;
 pub mod transport;
 pub mod upstream;
 

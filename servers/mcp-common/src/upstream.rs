@@ -95,7 +95,34 @@ impl Upstream {
         query: &[(&str, String)],
     ) -> Result<T, UpstreamError> {
         let url = self.url(real)?;
-        let bytes = self.send(Method::GET, &url, query, None).await?;
+        let bytes = self.send(Method::GET, &url, query, &[], None).await?;
+        decode(&bytes)
+    }
+
+    /// POST `body` as JSON with extra request headers (e.g. Google Ads' `login-customer-id`).
+    pub async fn post_json_with_headers<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        real: &str,
+        body: &B,
+        headers: &[(&str, String)],
+    ) -> Result<T, UpstreamError> {
+        let url = self.url(real)?;
+        let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Internal(e.to_string()))?;
+        let bytes = self
+            .send(Method::POST, &url, &[], headers, Some(body))
+            .await?;
+        decode(&bytes)
+    }
+
+    /// GET with extra request headers.
+    pub async fn get_json_with_headers<T: DeserializeOwned>(
+        &self,
+        real: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+    ) -> Result<T, UpstreamError> {
+        let url = self.url(real)?;
+        let bytes = self.send(Method::GET, &url, query, headers, None).await?;
         decode(&bytes)
     }
 
@@ -107,7 +134,7 @@ impl Upstream {
     ) -> Result<T, UpstreamError> {
         let url = self.url(real)?;
         let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Internal(e.to_string()))?;
-        let bytes = self.send(Method::POST, &url, &[], Some(body)).await?;
+        let bytes = self.send(Method::POST, &url, &[], &[], Some(body)).await?;
         decode(&bytes)
     }
 
@@ -116,6 +143,7 @@ impl Upstream {
         method: Method,
         url: &Url,
         query: &[(&str, String)],
+        headers: &[(&str, String)],
         body: Option<Vec<u8>>,
     ) -> Result<bytes::Bytes, UpstreamError> {
         let mut attempt: u32 = 0;
@@ -133,6 +161,9 @@ impl Upstream {
                 .header(reqwest::header::ACCEPT, "application/json");
             if !query.is_empty() {
                 request = request.query(query);
+            }
+            for (name, value) in headers {
+                request = request.header(*name, value);
             }
             if let Some(b) = &body {
                 request = request
@@ -161,7 +192,8 @@ impl Upstream {
                     .await
                     .map_err(|e| UpstreamError::Transport(error_chain(&e)));
             }
-            let retry_after = retry_after(response.headers());
+            let retry_after =
+                retry_after(response.headers()).or_else(|| meta_regain_access(response.headers()));
             let body = response.bytes().await.unwrap_or_default();
             if status == StatusCode::UNAUTHORIZED && !refreshed_after_401 {
                 // The token may have been revoked or expired early: get a new one, once.
@@ -178,8 +210,7 @@ impl Upstream {
                 continue;
             }
             let api = ApiError::from_response(status, &body, retry_after);
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-            if retryable && attempt < self.max_retries {
+            if api.is_retryable() && attempt < self.max_retries {
                 let wait = retry_after.unwrap_or_else(|| backoff(attempt));
                 if wait <= MAX_INLINE_WAIT {
                     tracing::warn!(
@@ -211,6 +242,24 @@ fn backoff(attempt: u32) -> Duration {
     let half = ceiling / 2;
     let jitter = rand::random_range(0..=half.as_millis() as u64);
     half + Duration::from_millis(jitter)
+}
+
+/// Meta's `X-Business-Use-Case-Usage`: the longest `estimated_time_to_regain_access` (minutes)
+/// over the accounts and use cases it lists, when any is above zero.
+fn meta_regain_access(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get("x-business-use-case-usage")?.to_str().ok()?;
+    let usage: serde_json::Value = serde_json::from_str(value).ok()?;
+    let minutes = usage
+        .as_object()?
+        .values()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .filter_map(|u| {
+            u.get("estimated_time_to_regain_access")
+                .and_then(serde_json::Value::as_u64)
+        })
+        .max()?;
+    (minutes > 0).then(|| Duration::from_secs(minutes * 60))
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.
