@@ -1,0 +1,540 @@
+//! `AdsServer`: the Google Ads tools, with the names and parameters of Google's own Ads MCP
+//! server (`list_accessible_customers`, `search`, `get_resource_metadata`).
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use mcp_common::credentials::TokenProvider;
+use mcp_common::error::UpstreamError;
+use mcp_common::output::{self, Table};
+use mcp_common::params::{FlexibleId, Parameters};
+use mcp_common::{LazyRouter, ToolServer};
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::api::AdsApi;
+use crate::query::{self, Cursor};
+
+const SERVICE: &str = "Google Ads";
+const DEFAULT_ROWS: usize = 200;
+/// Google's fixed page size; a slice never spans two Google pages.
+const MAX_ROWS: usize = 10_000;
+
+type ToolResult = Result<CallToolResult, ErrorData>;
+
+/// The Google Ads MCP server.
+#[derive(Clone)]
+pub struct AdsServer {
+    inner: Arc<Inner>,
+    router: LazyRouter<Self>,
+}
+
+struct Inner {
+    api: AdsApi,
+    default_customer: Option<String>,
+    default_login_customer: Option<String>,
+    tokens: Arc<TokenProvider>,
+    tenant: String,
+}
+
+fn fail(message: impl Into<String>) -> ToolResult {
+    Ok(output::error(message))
+}
+
+/// Input of `search`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Customer id (ten digits, dashes allowed). Optional when the server has a default (the
+    /// shop's account).
+    #[serde(default)]
+    pub customer_id: Option<FlexibleId>,
+    /// A complete GAQL query, e.g. `SELECT campaign.name, metrics.clicks FROM campaign WHERE
+    /// segments.date DURING LAST_30_DAYS ORDER BY metrics.clicks DESC`. Give this OR
+    /// resource + fields (+ conditions, orderings, limit).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// The resource to read (FROM), e.g. `campaign`, `ad_group`, `keyword_view`,
+    /// `search_term_view`, `customer`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Full field names to select, e.g. `["campaign.name", "metrics.clicks",
+    /// "metrics.cost_micros", "segments.date"]`. Money is in micros (1,000,000 = 1 unit).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// WHERE conditions, ANDed, e.g. `["segments.date DURING LAST_7_DAYS",
+    /// "campaign.status = 'ENABLED'"]`. Dates: `BETWEEN '2026-10-01' AND '2026-10-31'`.
+    #[serde(default)]
+    pub conditions: Vec<String>,
+    /// ORDER BY terms, e.g. `["metrics.clicks DESC"]`.
+    #[serde(default)]
+    pub orderings: Vec<String>,
+    /// GAQL LIMIT: the most rows the query yields in total.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Manager (MCC) account to act through, needed for a client of a manager. Default: the
+    /// integration's.
+    #[serde(default)]
+    pub login_customer_id: Option<FlexibleId>,
+    /// Rows to return in this call (default 200, max 10000); more come with `page_token`.
+    #[serde(default)]
+    pub max_rows: Option<u32>,
+    /// `next_page_token` from the previous answer, with the same query.
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// Input of `get_resource_metadata`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataParams {
+    /// Resource name, e.g. `campaign`, `ad_group`, `keyword_view`.
+    pub resource_name: String,
+}
+
+/// Accessible customers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CustomersOutput {
+    /// One per customer: id and, where readable, name, currency, time zone, manager flag.
+    pub customers: Vec<Value>,
+}
+
+/// A slice of query results.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchOutput {
+    /// The customer queried.
+    pub customer_id: String,
+    /// The GAQL that ran.
+    pub query: String,
+    /// Selected fields in GAQL names, in order.
+    pub columns: Vec<String>,
+    /// Rows keyed by GAQL field name; metric integers as numbers, money in micros.
+    pub rows: Vec<Map<String, Value>>,
+    /// Rows the query yields in total, when Google reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_rows: Option<u64>,
+    /// Pass as `page_token` with the same query for more rows; absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Fields of a resource.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MetadataOutput {
+    /// The resource.
+    pub resource: String,
+    /// Fields you can SELECT.
+    pub selectable: Vec<String>,
+    /// Fields you can use in WHERE.
+    pub filterable: Vec<String>,
+    /// Fields you can ORDER BY.
+    pub sortable: Vec<String>,
+    /// Metrics and segments that can be selected with this resource.
+    pub selectable_with: Vec<String>,
+}
+
+/// Google Ads errors: the GoogleAdsFailure details, one line each.
+fn failure_lines(api: &mcp_common::error::ApiError) -> Vec<String> {
+    let Some(body) = &api.body else {
+        return Vec::new();
+    };
+    let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+    let mut lines = Vec::new();
+    for detail in body["error"]["details"].as_array().into_iter().flatten() {
+        for e in detail["errors"].as_array().into_iter().flatten() {
+            let code = e["errorCode"]
+                .as_object()
+                .and_then(|o| o.iter().next())
+                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("")));
+            let message = e["message"].as_str().unwrap_or("");
+            lines.push(match code {
+                Some(c) => format!("{message} ({c})"),
+                None => message.to_owned(),
+            });
+        }
+    }
+    lines
+}
+
+impl AdsServer {
+    /// A server over `api`, with default customer and manager ids.
+    pub fn new(
+        api: AdsApi,
+        default_customer: Option<String>,
+        default_login_customer: Option<String>,
+        tokens: Arc<TokenProvider>,
+        tenant: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                default_customer,
+                default_login_customer,
+                tokens,
+                tenant,
+            }),
+            router: LazyRouter::new(Self::tool_router),
+        }
+    }
+
+    /// (customer, login customer) of a call: arguments, else flags, else the broker's account.
+    async fn ids(
+        &self,
+        customer: Option<&FlexibleId>,
+        login: Option<&FlexibleId>,
+    ) -> Result<(String, Option<String>), String> {
+        let account = if customer.is_none() && self.inner.default_customer.is_none()
+            || login.is_none() && self.inner.default_login_customer.is_none()
+        {
+            match self.inner.tokens.account().await {
+                Ok(a) => a,
+                Err(e) => return Err(UpstreamError::Credentials(e).explain(SERVICE)),
+            }
+        } else {
+            None
+        };
+        let customer = customer
+            .map(|c| c.0.clone())
+            .or_else(|| self.inner.default_customer.clone())
+            .or_else(|| account.as_ref().and_then(|a| a.customer_id.clone()))
+            .ok_or_else(|| "customer_id is required: this server has no default account. Call list_accessible_customers to see the accounts you can read.".to_owned())?;
+        let customer = query::customer_id(&customer, "customer_id")?;
+        let login = login
+            .map(|c| c.0.clone())
+            .or_else(|| self.inner.default_login_customer.clone())
+            .or_else(|| account.as_ref().and_then(|a| a.login_customer_id.clone()))
+            .map(|l| query::customer_id(&l, "login_customer_id"))
+            .transpose()?;
+        Ok((customer, login))
+    }
+
+    fn explain(&self, err: &UpstreamError, customer: Option<&str>) -> String {
+        let Some(api) = err.api() else {
+            return err.explain(SERVICE);
+        };
+        let lines = failure_lines(api);
+        let detail = if lines.is_empty() {
+            api.message.clone()
+        } else {
+            lines.join("; ")
+        };
+        let text = format!(
+            "{detail} {}",
+            api.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+        );
+        match api.http_status.as_u16() {
+            400 if text.contains("UNRECOGNIZED_FIELD") || text.contains("queryError") => format!(
+                "Google Ads rejected the query: {detail}. get_resource_metadata lists the fields of a resource; GAQL grammar: https://developers.google.com/google-ads/api/docs/query/grammar"
+            ),
+            400 => format!("Google Ads rejected the request: {detail}."),
+            401 => format!(
+                "Google Ads rejected the credentials ({detail}). Reconnect the Google Ads integration."
+            ),
+            403 if text.contains("USER_PERMISSION_DENIED") => format!(
+                "No access to Google Ads customer {}: {detail}. If it is a client of a manager (MCC) account, pass login_customer_id with the manager's id.",
+                customer.unwrap_or("?")
+            ),
+            403 if api.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+                err.explain(SERVICE)
+            }
+            403 => format!("Google Ads denied the request: {detail}."),
+            429 => {
+                let wait = api
+                    .retry_after
+                    .map(|d| format!("about {} s", d.as_secs().max(1)))
+                    .unwrap_or_else(|| "a minute".into());
+                format!(
+                    "Google Ads quota or rate limit reached ({detail}), still limited after {} attempt(s). Retry in {wait}.",
+                    api.attempts
+                )
+            }
+            _ => err.explain(SERVICE),
+        }
+    }
+}
+
+#[tool_router]
+impl AdsServer {
+    /// List the Google Ads customer accounts these credentials can reach directly, with their
+    /// names, currency, time zone and whether each is a manager (MCC). Clients of a manager are
+    /// read with `search` on the manager's `customer_client` resource and `login_customer_id`.
+    #[tool(
+        annotations(title = "List accessible Google Ads customers", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<CustomersOutput>()
+    )]
+    async fn list_accessible_customers(&self) -> ToolResult {
+        let ids = match self.inner.api.accessible_customers().await {
+            Ok(ids) => ids,
+            Err(e) => return fail(self.explain(&e, None)),
+        };
+        let q = "SELECT customer.id, customer.descriptive_name, customer.currency_code, customer.time_zone, customer.manager, customer.test_account FROM customer";
+        let customers: Vec<Value> = futures::stream::iter(ids)
+            .map(|id| async move {
+                match self.inner.api.search(&id, q, None, None).await {
+                    Ok(page) => {
+                        let mut row = page.results.first().map(query::flatten).unwrap_or_default();
+                        row.insert("customer.id".into(), Value::String(id));
+                        Value::Object(row)
+                    }
+                    // The id stays useful even when the details are not readable.
+                    Err(e) => {
+                        serde_json::json!({"customer.id": id, "error": self.explain(&e, None)})
+                    }
+                }
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        let mut t = Table::new(["customer_id", "name", "currency", "time_zone", "manager"]);
+        for c in &customers {
+            let s = |k: &str| {
+                c.get(k)
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default()
+            };
+            t.push([
+                s("customer.id"),
+                s("customer.descriptive_name"),
+                s("customer.currency_code"),
+                s("customer.time_zone"),
+                s("customer.manager"),
+            ]);
+        }
+        let mut text = format!(
+            "{} accessible customer(s):\n{}",
+            customers.len(),
+            t.render()
+        );
+        if let Some(d) = &self.inner.default_customer {
+            text.push_str(&format!("Default customer of this server: {d}.\n"));
+        }
+        Ok(output::success(&CustomersOutput { customers }, text))
+    }
+
+    /// Read Google Ads data with GAQL (the Google Ads Query Language): campaigns, ad groups,
+    /// ads, keywords, search terms, budgets, with metrics (impressions, clicks, cost_micros,
+    /// conversions, conversions_value, ctr, average_cpc) and segments (date, device, week…).
+    /// Give a full `query`, or `resource` + `fields` (+ `conditions`, `orderings`, `limit`).
+    /// Dates: `segments.date DURING LAST_7_DAYS|LAST_30_DAYS|THIS_MONTH|…` or `BETWEEN
+    /// 'YYYY-MM-DD' AND 'YYYY-MM-DD'`. Money is in micros. Do not guess field names: use
+    /// get_resource_metadata. Results come in slices (default 200 rows): follow
+    /// `next_page_token`.
+    #[tool(
+        annotations(title = "Search Google Ads (GAQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<SearchOutput>()
+    )]
+    async fn search(&self, Parameters(p): Parameters<SearchParams>) -> ToolResult {
+        let q = match (&p.query, &p.resource) {
+            (Some(q), None) if p.fields.is_empty() && q.trim().len() > 10 => q.trim().to_owned(),
+            (None, Some(r)) => {
+                match query::build(r, &p.fields, &p.conditions, &p.orderings, p.limit) {
+                    Ok(q) => q,
+                    Err(e) => return fail(e),
+                }
+            }
+            _ => {
+                return fail(
+                    "give either query (a full GAQL statement) or resource + fields, not both and not neither",
+                );
+            }
+        };
+        let max_rows = match p.max_rows {
+            None => DEFAULT_ROWS,
+            Some(0) => return fail("max_rows must be at least 1"),
+            Some(n) => (n as usize).min(MAX_ROWS),
+        };
+        let cursor = match p
+            .page_token
+            .as_deref()
+            .map(|t| Cursor::decode(t, &q))
+            .transpose()
+        {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let (customer, login) = match self
+            .ids(p.customer_id.as_ref(), p.login_customer_id.as_ref())
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => return fail(e),
+        };
+        let (google_token, offset) = cursor
+            .map(|c| (c.google_token, c.offset))
+            .unwrap_or((None, 0));
+        let page = match self
+            .inner
+            .api
+            .search(&customer, &q, google_token.as_deref(), login.as_deref())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return fail(self.explain(&e, Some(&customer))),
+        };
+        let end = (offset + max_rows).min(page.results.len());
+        let rows: Vec<Map<String, Value>> = page
+            .results
+            .get(offset..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(query::flatten)
+            .collect();
+        let next = if end < page.results.len() {
+            Some(Cursor {
+                google_token: google_token.clone(),
+                offset: end,
+                query: query::fingerprint(&q),
+            })
+        } else {
+            page.next_page_token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .map(|t| Cursor {
+                    google_token: Some(t),
+                    offset: 0,
+                    query: query::fingerprint(&q),
+                })
+        };
+        let columns = query::columns(page.field_mask.as_deref());
+        let total_rows = page
+            .total_results_count
+            .as_deref()
+            .and_then(|t| t.parse().ok());
+        let mut t = Table::new(columns.iter().map(String::as_str));
+        for r in &rows {
+            t.push(columns.iter().map(|c| {
+                r.get(c)
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default()
+            }));
+        }
+        let mut text = match total_rows {
+            Some(n) => format!("customer {customer}: {} row(s) of {n}\n", rows.len()),
+            None => format!("customer {customer}: {} row(s)\n", rows.len()),
+        };
+        text.push_str(&t.render());
+        if next.is_some() {
+            text.push_str("More rows exist: call search again with the same query and page_token = next_page_token.\n");
+        }
+        let out = SearchOutput {
+            customer_id: customer,
+            query: q,
+            columns,
+            rows,
+            total_rows,
+            next_page_token: next.map(|c| c.encode()),
+        };
+        Ok(output::success(&out, text))
+    }
+
+    /// The fields of a Google Ads resource you can select, filter (WHERE) and sort (ORDER BY)
+    /// by, and the metrics and segments that can be selected with it. Use it before writing a
+    /// `search` query instead of guessing field names.
+    #[tool(
+        annotations(title = "Google Ads resource fields", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<MetadataOutput>()
+    )]
+    async fn get_resource_metadata(&self, Parameters(p): Parameters<MetadataParams>) -> ToolResult {
+        let resource = p.resource_name.trim().to_owned();
+        if resource.is_empty()
+            || !resource
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+        {
+            return fail(format!(
+                "resource_name {resource:?} is not a resource name like campaign or ad_group"
+            ));
+        }
+        let fields_q =
+            format!("SELECT name, selectable, filterable, sortable WHERE name LIKE '{resource}.%'");
+        let resource_q = format!("SELECT name, selectable_with WHERE name = '{resource}'");
+        let (fields, this) = tokio::join!(
+            self.inner.api.fields(&fields_q),
+            self.inner.api.fields(&resource_q)
+        );
+        let fields = match fields {
+            Ok(f) => f,
+            Err(e) => return fail(self.explain(&e, None)),
+        };
+        if fields.is_empty() {
+            return fail(format!(
+                "Google Ads has no resource {resource:?}; resources are listed at https://developers.google.com/google-ads/api/fields/latest/overview"
+            ));
+        }
+        let pick = |flag: &str| {
+            let mut v: Vec<String> = fields
+                .iter()
+                .filter(|f| f[flag] == true)
+                .filter_map(|f| f["name"].as_str().map(str::to_owned))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut selectable_with: Vec<String> = this
+            .ok()
+            .and_then(|list| list.into_iter().next())
+            .and_then(|r| r["selectableWith"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .filter(|n| n.starts_with("metrics.") || n.starts_with("segments."))
+            .collect();
+        selectable_with.sort();
+        let out = MetadataOutput {
+            resource: resource.clone(),
+            selectable: pick("selectable"),
+            filterable: pick("filterable"),
+            sortable: pick("sortable"),
+            selectable_with,
+        };
+        let text = format!(
+            "{resource}: {} selectable, {} filterable, {} sortable fields; {} metrics/segments selectable with it.\nSelectable: {}\n",
+            out.selectable.len(),
+            out.filterable.len(),
+            out.sortable.len(),
+            out.selectable_with.len(),
+            out.selectable.join(", ")
+        );
+        Ok(output::success(&out, text))
+    }
+}
+
+impl ToolServer for AdsServer {
+    const NAME: &'static str = "google-ads-mcp";
+    const TITLE: &'static str = "Google Ads (read-only)";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn router(&self) -> &ToolRouter<Self> {
+        self.router.get()
+    }
+
+    fn instructions(&self) -> String {
+        let account = match &self.inner.default_customer {
+            Some(c) => format!("Tools default to customer {c} when customer_id is omitted."),
+            None => "Tools default to the shop's Google Ads account when customer_id is omitted."
+                .to_owned(),
+        };
+        format!(
+            "Read-only Google Ads data through GAQL (API {}). {account} Money fields are micros (divide by \
+             1,000,000). Use get_resource_metadata before guessing field names. Nothing here can change campaigns.",
+            self.inner.api.version()
+        )
+    }
+
+    fn tenant(&self) -> &str {
+        &self.inner.tenant
+    }
+}

@@ -1,0 +1,17 @@
+//! Pins `google-ads-mcp`'s `tools/list` to `tests/tools.golden.json` (regenerate with
+//! `UPDATE_GOLDEN=1 cargo nextest run -p mcp-gads --test golden`).
+
+use mcp_common::testing::{check_golden, offline_connection};
+
+#[test]
+fn tools_list_matches_the_golden_file() {
+    let c = offline_connection();
+    let api = mcp_gads::api::AdsApi::new(c.upstream, "v26".into(), None);
+    let server = mcp_gads::AdsServer::new(api, None, None, c.tokens, c.tenant);
+    if let Err(e) = check_golden(
+        &server,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json"),
+    ) {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,70 @@
+//! `gsc-mcp`: read-only MCP tools over the Google Search Console API.
+//!
+//! # Layout
+//! - [`server`]: `GscServer`, the tools.
+//! - [`params`]: tool inputs.
+//! - [`api`]: typed Search Console client.
+//! - [`dates`]: relative dates resolved in Pacific time.
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod dates;
+pub mod params;
+pub mod server;
+
+use mcp_common::cli::{CommonArgs, CommonConfig};
+
+pub use server::GscServer;
+
+/// `gsc-mcp` command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "gsc-mcp",
+    version,
+    about = "Read-only Google Search Console tools over MCP (stdio or HTTP)."
+)]
+pub struct Cli {
+    /// Flags every berryboo server shares.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Property used when a tool call gives no site_url, e.g. `sc-domain:example.com`.
+    #[arg(long, value_name = "SITE", env = "BERRYBOO_GSC_SITE_URL")]
+    pub site_url: Option<String>,
+
+    /// Treat this date (YYYY-MM-DD) as today when resolving relative dates, for reproducible
+    /// runs against the sandbox.
+    #[arg(long, value_name = "DATE", env = "BERRYBOO_TODAY", hide = true)]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Credentials missing or unusable.
+    #[error(transparent)]
+    Setup(#[from] mcp_common::SetupError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] mcp_common::transport::ServeError),
+}
+
+/// Builds the server from checked flags and serves until the client leaves or a signal.
+pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
+    let connection = mcp_common::connect(
+        &config,
+        broker_proto::Provider::Gsc,
+        "a Google authorized_user JSON with the webmasters.readonly scope",
+        concat!("berryboo-gsc-mcp/", env!("CARGO_PKG_VERSION")),
+    )?;
+    let server = GscServer::new(
+        api::GscApi::new(connection.upstream),
+        cli.site_url,
+        connection.tokens,
+        connection.tenant,
+        cli.today,
+    );
+    mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Tool inputs for `gsc-mcp`. Doc comments become the JSON Schema the model reads.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A Search Console property: `https://www.example.com/` (URL prefix, exactly as registered,
+/// trailing slash included) or `sc-domain:example.com` (domain property).
+pub type SiteUrl = String;
+
+/// Dimensions to group search analytics by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Dimension {
+    /// Search query.
+    #[serde(alias = "QUERY")]
+    Query,
+    /// Landing page URL.
+    #[serde(alias = "PAGE")]
+    Page,
+    /// Country (ISO 3166-1 alpha-3, lower case).
+    #[serde(alias = "COUNTRY")]
+    Country,
+    /// DESKTOP, MOBILE, TABLET.
+    #[serde(alias = "DEVICE")]
+    Device,
+    /// Day (YYYY-MM-DD).
+    #[serde(alias = "DATE")]
+    Date,
+    /// Search appearance (rich result type).
+    #[serde(alias = "SEARCHAPPEARANCE", alias = "search_appearance")]
+    SearchAppearance,
+}
+
+impl Dimension {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Query => "query",
+            Dimension::Page => "page",
+            Dimension::Country => "country",
+            Dimension::Device => "device",
+            Dimension::Date => "date",
+            Dimension::SearchAppearance => "searchAppearance",
+        }
+    }
+}
+
+/// Which Google results to report.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SearchType {
+    /// Web search (default).
+    #[default]
+    Web,
+    /// Image search.
+    Image,
+    /// Video search.
+    Video,
+    /// The News tab.
+    News,
+    /// Google Discover.
+    Discover,
+    /// Google News.
+    GoogleNews,
+}
+
+/// Settled or fresh data.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataState {
+    /// Settled data only (default; the last 2–3 days are missing).
+    #[default]
+    Final,
+    /// Include fresh, still-changing data.
+    All,
+}
+
+/// Filter operators.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Operator {
+    /// Equal to the expression.
+    Equals,
+    /// Not equal.
+    NotEquals,
+    /// Contains the expression.
+    Contains,
+    /// Does not contain it.
+    NotContains,
+    /// Matches the RE2 regular expression.
+    IncludingRegex,
+    /// Does not match it.
+    ExcludingRegex,
+}
+
+/// One filter; all filters are combined with AND.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Dimension to filter on.
+    pub dimension: Dimension,
+    /// How to compare (default `contains`).
+    #[serde(default)]
+    pub operator: Option<Operator>,
+    /// Value or regular expression.
+    pub expression: String,
+}
+
+/// How rows are aggregated.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AggregationType {
+    /// Google decides (default).
+    Auto,
+    /// By property (not with page grouping or filters).
+    ByProperty,
+    /// By page.
+    ByPage,
+}
+
+/// Input of tools that take only a property.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteParams {
+    /// Search Console property, e.g. `sc-domain:example.com` or `https://www.example.com/`.
+    /// Optional when the server has a default (the shop's property).
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+}
+
+/// Input of `get_search_analytics`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchAnalyticsParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// First day: YYYY-MM-DD, `today`, `yesterday` or `NdaysAgo` (Pacific time).
+    pub start_date: String,
+    /// Last day, inclusive.
+    pub end_date: String,
+    /// Group by these dimensions (e.g. `["query"]`, `["page", "query"]`, `["date"]`).
+    #[serde(default)]
+    pub dimensions: Vec<Dimension>,
+    /// Result type (default web).
+    #[serde(default)]
+    pub search_type: Option<SearchType>,
+    /// Filters, all ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// Aggregation (default auto).
+    #[serde(default)]
+    pub aggregation_type: Option<AggregationType>,
+    /// `final` (default) or `all` to include fresh data.
+    #[serde(default)]
+    pub data_state: Option<DataState>,
+    /// Rows per page (default 100, max 25000).
+    #[serde(default)]
+    pub row_limit: Option<u32>,
+    /// First row (0-based), for paging: use `next_start_row` from the previous answer.
+    #[serde(default)]
+    pub start_row: Option<u64>,
+}
+
+/// Input of `get_performance_overview`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// First day (default `30daysAgo`).
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// Last day (default `yesterday`).
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// Result type (default web).
+    #[serde(default)]
+    pub search_type: Option<SearchType>,
+    /// `final` (default) or `all`.
+    #[serde(default)]
+    pub data_state: Option<DataState>,
+}
+
+/// A date range.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    /// First day.
+    pub start_date: String,
+    /// Last day.
+    pub end_date: String,
+}
+
+/// Input of `compare_search_periods`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// The earlier period, e.g. `{"start_date": "56daysAgo", "end_date": "29daysAgo"}`.
+    pub period_a: Period,
+    /// The later period, e.g. `{"start_date": "28daysAgo", "end_date": "yesterday"}`.
+    pub period_b: Period,
+    /// What to compare (default `query`).
+    #[serde(default)]
+    pub dimension: Option<Dimension>,
+    /// Biggest movers to return (default 25, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Result type (default web).
+    #[serde(default)]
+    pub search_type: Option<SearchType>,
+}
+
+/// Input of `get_search_by_page_query`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageQueryParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// Only this page (full URL); omit for every page × query pair.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// First day.
+    pub start_date: String,
+    /// Last day.
+    pub end_date: String,
+    /// Rows per page (default 100, max 25000).
+    #[serde(default)]
+    pub row_limit: Option<u32>,
+    /// First row, for paging.
+    #[serde(default)]
+    pub start_row: Option<u64>,
+}
+
+/// Input of `inspect_url`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectParams {
+    /// Search Console property the URL belongs to; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// Full URL to inspect (must be under the property).
+    pub url: String,
+    /// Language of messages, e.g. `en-US`.
+    #[serde(default)]
+    pub language_code: Option<String>,
+}
+
+/// Input of `batch_url_inspection`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInspectParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// URLs to inspect (1–50; the API allows 2,000 inspections a day per property).
+    pub urls: Vec<String>,
+}
+
+/// Input of `check_indexing_issues`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexingIssuesParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// URLs to check; omit to check the site's top pages by clicks over the last 28 days.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// How many top pages to check when `urls` is omitted (default 20, max 50).
+    #[serde(default)]
+    pub top_pages: Option<u32>,
+}
+
+/// Input of `get_sitemap_details`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SitemapParams {
+    /// Search Console property; optional when the server has a default.
+    #[serde(default)]
+    pub site_url: Option<SiteUrl>,
+    /// Full URL of the sitemap, e.g. `https://www.example.com/sitemap.xml`.
+    pub sitemap_url: String,
+}

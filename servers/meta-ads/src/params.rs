@@ -1,0 +1,218 @@
+//! Tool inputs for `meta-ads-mcp`. Doc comments become the JSON Schema the model reads.
+
+use mcp_common::params::FlexibleId;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Delivery states to list.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EffectiveStatus {
+    /// Running.
+    Active,
+    /// Paused.
+    Paused,
+    /// Deleted.
+    Deleted,
+    /// Archived.
+    Archived,
+    /// Paused because its campaign is.
+    CampaignPaused,
+    /// Paused because its ad set is.
+    AdsetPaused,
+    /// Under review.
+    PendingReview,
+    /// Rejected.
+    Disapproved,
+    /// Has delivery issues.
+    WithIssues,
+    /// Being processed.
+    InProcess,
+}
+
+/// Input of the account-level list tools.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Ad account (`act_123` or `123`). Optional when the server has a default (the shop's).
+    #[serde(default)]
+    pub account_id: Option<FlexibleId>,
+    /// Only objects in these delivery states, e.g. `["ACTIVE"]`.
+    #[serde(default)]
+    pub effective_status: Vec<EffectiveStatus>,
+    /// Fields to return instead of the defaults (Marketing API names, e.g. `daily_budget`).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Objects per page (default 25, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `next_after` from the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// Input of tools that read one object.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectParams {
+    /// The object's id (as listed by the matching list tool).
+    pub id: FlexibleId,
+    /// Fields to return instead of the defaults.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// Input of `get_account_info`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountParams {
+    /// Ad account (`act_123`); optional when the server has a default.
+    #[serde(default)]
+    pub account_id: Option<FlexibleId>,
+    /// Fields to return instead of the defaults.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// Input of `get_ad_accounts`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdAccountsParams {
+    /// Accounts per page (default 25, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `next_after` from the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// Aggregation level of insights.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// One row for the account (or object).
+    Account,
+    /// Per campaign.
+    Campaign,
+    /// Per ad set.
+    Adset,
+    /// Per ad.
+    Ad,
+}
+
+/// Meta's named date ranges, in the account's time zone.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatePreset {
+    /// Today.
+    Today,
+    /// Yesterday.
+    Yesterday,
+    /// This month so far.
+    ThisMonth,
+    /// Last month.
+    LastMonth,
+    /// This quarter so far.
+    ThisQuarter,
+    /// Last quarter.
+    LastQuarter,
+    /// This year so far.
+    ThisYear,
+    /// Last year.
+    LastYear,
+    /// Everything.
+    Maximum,
+    /// Last 3 days.
+    Last3d,
+    /// Last 7 days.
+    Last7d,
+    /// Last 14 days.
+    Last14d,
+    /// Last 28 days.
+    Last28d,
+    /// Last 30 days.
+    Last30d,
+    /// Last 90 days.
+    Last90d,
+    /// Last week, Monday–Sunday.
+    LastWeekMonSun,
+    /// Last week, Sunday–Saturday.
+    LastWeekSunSat,
+    /// This week from Monday.
+    ThisWeekMonToday,
+    /// This week from Sunday.
+    ThisWeekSunToday,
+}
+
+/// Explicit date range.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    /// First day, YYYY-MM-DD.
+    pub since: String,
+    /// Last day, YYYY-MM-DD.
+    pub until: String,
+}
+
+/// Breakdowns Meta supports for insights.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    /// Age bracket.
+    Age,
+    /// Gender.
+    Gender,
+    /// Country.
+    Country,
+    /// Region.
+    Region,
+    /// Facebook, Instagram, Audience Network, Messenger.
+    PublisherPlatform,
+    /// Feed, stories, reels, …
+    PlatformPosition,
+    /// Mobile app, mobile web, desktop.
+    DevicePlatform,
+    /// Device type.
+    ImpressionDevice,
+}
+
+/// Input of `get_insights`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsightsParams {
+    /// Campaign, ad set or ad id to report on; omit for the whole ad account.
+    #[serde(default)]
+    pub object_id: Option<FlexibleId>,
+    /// Ad account when `object_id` is omitted; optional when the server has a default.
+    #[serde(default)]
+    pub account_id: Option<FlexibleId>,
+    /// Rows per account, campaign, ad set or ad (default: the object's own level).
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// Metrics and attributes (default: spend, impressions, reach, frequency, clicks,
+    /// inline_link_clicks, ctr, cpc, cpm, actions, action_values, purchase_roas plus the
+    /// level's id and name).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Named range (default last_30d). Ignored when `time_range` is given.
+    #[serde(default)]
+    pub date_preset: Option<DatePreset>,
+    /// Explicit range, e.g. `{"since": "2026-10-01", "until": "2026-10-31"}`.
+    #[serde(default)]
+    pub time_range: Option<TimeRange>,
+    /// Split rows by these (Meta allows only some combinations).
+    #[serde(default)]
+    pub breakdowns: Vec<Breakdown>,
+    /// How `actions` are split (default `action_type`).
+    #[serde(default)]
+    pub action_breakdowns: Vec<String>,
+    /// Days per row: `1` for daily, `7` weekly, up to `90`, `monthly`, or `all_days` (default).
+    #[serde(default)]
+    pub time_increment: Option<String>,
+    /// Rows per page (default 25, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `next_after` from the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}

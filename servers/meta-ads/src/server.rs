@@ -1,0 +1,895 @@
+//! `MetaServer`: the Meta Ads tools. Lists and objects go through one edge/object helper with
+//! default fields per kind; insights numbers (strings on the wire) become numbers.
+
+use std::sync::Arc;
+
+use mcp_common::credentials::TokenProvider;
+use mcp_common::error::UpstreamError;
+use mcp_common::output::{self, Table};
+use mcp_common::params::{FlexibleId, Parameters};
+use mcp_common::{LazyRouter, ToolServer};
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::api::MetaApi;
+use crate::params::{
+    AccountParams, AdAccountsParams, InsightsParams, Level, ListParams, ObjectParams,
+};
+
+const SERVICE: &str = "Meta Ads";
+const DEFAULT_LIMIT: u32 = 25;
+const MAX_LIMIT: u32 = 500;
+
+const ACCOUNT_FIELDS: &[&str] = &[
+    "id",
+    "account_id",
+    "name",
+    "account_status",
+    "currency",
+    "timezone_name",
+    "amount_spent",
+    "spend_cap",
+    "business{id,name}",
+];
+const CAMPAIGN_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "effective_status",
+    "objective",
+    "daily_budget",
+    "lifetime_budget",
+    "buying_type",
+    "start_time",
+    "stop_time",
+    "created_time",
+    "updated_time",
+];
+const ADSET_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "campaign_id",
+    "status",
+    "effective_status",
+    "daily_budget",
+    "lifetime_budget",
+    "optimization_goal",
+    "billing_event",
+    "start_time",
+    "end_time",
+];
+const AD_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "adset_id",
+    "campaign_id",
+    "status",
+    "effective_status",
+    "creative{id,name}",
+    "created_time",
+    "updated_time",
+];
+const CREATIVE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "title",
+    "body",
+    "object_type",
+    "thumbnail_url",
+    "call_to_action_type",
+    "status",
+];
+const INSIGHT_METRICS: &[&str] = &[
+    "spend",
+    "impressions",
+    "reach",
+    "frequency",
+    "clicks",
+    "inline_link_clicks",
+    "ctr",
+    "cpc",
+    "cpm",
+    "actions",
+    "action_values",
+    "purchase_roas",
+    "date_start",
+    "date_stop",
+];
+/// Insights fields Meta sends as numeric strings.
+const NUMERIC: &[&str] = &[
+    "spend",
+    "impressions",
+    "reach",
+    "frequency",
+    "clicks",
+    "inline_link_clicks",
+    "ctr",
+    "cpc",
+    "cpm",
+    "cpp",
+    "conversions",
+    "unique_clicks",
+    "amount_spent",
+    "daily_budget",
+    "lifetime_budget",
+    "spend_cap",
+];
+
+type ToolResult = Result<CallToolResult, ErrorData>;
+
+/// The Meta Ads MCP server.
+#[derive(Clone)]
+pub struct MetaServer {
+    inner: Arc<Inner>,
+    router: LazyRouter<Self>,
+}
+
+struct Inner {
+    api: MetaApi,
+    default_account: Option<String>,
+    tokens: Arc<TokenProvider>,
+    tenant: String,
+}
+
+fn fail(message: impl Into<String>) -> ToolResult {
+    Ok(output::error(message))
+}
+
+/// `act_123` from `123`, `act_123`.
+fn account_id(raw: &str) -> Result<String, String> {
+    let digits = raw.trim().trim_start_matches("act_");
+    if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(format!("act_{digits}"))
+    } else {
+        Err(format!(
+            "account_id {raw:?} is not an ad account id like act_1234567890 (get_ad_accounts lists them)"
+        ))
+    }
+}
+
+fn object_id(raw: &str) -> Result<String, String> {
+    let id = raw.trim();
+    if !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'_' || b.is_ascii_lowercase())
+    {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "id {raw:?} is not a Meta object id (digits, e.g. 120210000000001)"
+        ))
+    }
+}
+
+fn limit(given: Option<u32>) -> Result<u32, String> {
+    match given {
+        None => Ok(DEFAULT_LIMIT),
+        Some(0) => Err("limit must be at least 1".into()),
+        Some(n) if n > MAX_LIMIT => {
+            Err(format!("limit {n} is above {MAX_LIMIT}; page with `after`"))
+        }
+        Some(n) => Ok(n),
+    }
+}
+
+fn field_list(given: &[String], default: &[&str]) -> Result<String, String> {
+    if given.is_empty() {
+        return Ok(default.join(","));
+    }
+    for f in given {
+        let ok = !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_{},.".contains(c));
+        if !ok {
+            return Err(format!("field {f:?} is not a Marketing API field name"));
+        }
+    }
+    Ok(given.join(","))
+}
+
+/// Numbers where Meta sends numeric strings (and inside `actions`-style lists).
+fn numbers(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        for (k, val) in map.iter_mut() {
+            if NUMERIC.contains(&k.as_str()) {
+                if let Some(n) = val
+                    .as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    *val = Value::Number(n);
+                }
+            } else if let Value::Array(items) = val {
+                for item in items.iter_mut() {
+                    if let Some(n) = item
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .and_then(serde_json::Number::from_f64)
+                    {
+                        item["value"] = Value::Number(n);
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+fn account_status(code: &Value) -> &'static str {
+    match code.as_i64() {
+        Some(1) => "ACTIVE",
+        Some(2) => "DISABLED",
+        Some(3) => "UNSETTLED",
+        Some(7) => "PENDING_RISK_REVIEW",
+        Some(8) => "PENDING_SETTLEMENT",
+        Some(9) => "IN_GRACE_PERIOD",
+        Some(100) => "PENDING_CLOSURE",
+        Some(101) => "CLOSED",
+        _ => "",
+    }
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(output::number)
+            .unwrap_or_else(|| n.to_string()),
+        Some(Value::Object(o)) => o
+            .get("name")
+            .or_else(|| o.get("id"))
+            .map(|x| cell(Some(x)))
+            .unwrap_or_default(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The value of `action_type` in an actions list (`purchase` and its pixel alias).
+fn action(row: &Value, list: &str, kinds: &[&str]) -> Option<f64> {
+    row[list]
+        .as_array()?
+        .iter()
+        .find(|a| kinds.contains(&a["action_type"].as_str().unwrap_or("")))
+        .and_then(|a| a["value"].as_f64())
+}
+
+/// A page of objects.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListOutput {
+    /// The account or object listed from.
+    pub parent: String,
+    /// The objects, with the fields asked for (budgets in minor units, e.g. cents).
+    pub items: Vec<Value>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+/// One object.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ObjectOutput {
+    /// The object's fields.
+    pub object: Map<String, Value>,
+}
+
+impl MetaServer {
+    /// A server over `api`; `default_account` (`act_…`) is used when a call gives none.
+    pub fn new(
+        api: MetaApi,
+        default_account: Option<String>,
+        tokens: Arc<TokenProvider>,
+        tenant: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                default_account,
+                tokens,
+                tenant,
+            }),
+            router: LazyRouter::new(Self::tool_router),
+        }
+    }
+
+    async fn account(&self, given: Option<&FlexibleId>) -> Result<String, String> {
+        if let Some(a) = given
+            .map(|g| g.0.as_str())
+            .or(self.inner.default_account.as_deref())
+        {
+            return account_id(a);
+        }
+        match self.inner.tokens.account().await {
+            Ok(Some(a)) if a.ad_account_id.is_some() => account_id(a.ad_account_id.as_deref().unwrap_or_default()),
+            Ok(_) => Err("account_id is required: this server has no default ad account. Call get_ad_accounts to see the accounts this token can read.".into()),
+            Err(e) => Err(UpstreamError::Credentials(e).explain(SERVICE)),
+        }
+    }
+
+    fn explain(&self, err: &UpstreamError, target: &str) -> String {
+        match err.api().and_then(|a| a.meta.map(|m| (a, m))) {
+            Some((a, m)) if m.code == 100 && m.subcode == Some(33) => format!(
+                "Meta Ads has no {target} this token can read ({}). get_ad_accounts lists the accounts it can read.",
+                a.message
+            ),
+            Some((a, m)) if m.code == 100 => format!(
+                "Meta Ads rejected the request: {} (error 100). Check field names and parameters.",
+                a.message
+            ),
+            _ => err.explain(SERVICE),
+        }
+    }
+
+    async fn list(
+        &self,
+        parent: &str,
+        edge: &str,
+        fields: String,
+        lim: u32,
+        after: Option<&str>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<ListOutput, String> {
+        let mut query = vec![("fields", fields), ("limit", lim.to_string())];
+        if let Some(a) = after {
+            query.push(("after", a.to_owned()));
+        }
+        query.extend(extra);
+        let page = self
+            .inner
+            .api
+            .edge(&format!("{parent}/{edge}"), &query)
+            .await
+            .map_err(|e| self.explain(&e, parent))?;
+        let next_after = page.next_after();
+        Ok(ListOutput {
+            parent: parent.to_owned(),
+            items: page.data.into_iter().map(numbers).collect(),
+            next_after,
+        })
+    }
+
+    async fn account_list(
+        &self,
+        p: ListParams,
+        edge: &str,
+        default: &[&str],
+        columns: &[&str],
+    ) -> ToolResult {
+        let (fields, lim) = match (field_list(&p.fields, default), limit(p.limit)) {
+            (Ok(f), Ok(l)) => (f, l),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+        let account = match self.account(p.account_id.as_ref()).await {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
+        let mut extra = Vec::new();
+        if !p.effective_status.is_empty() {
+            extra.push((
+                "effective_status",
+                serde_json::to_string(&p.effective_status).unwrap_or_default(),
+            ));
+        }
+        match self
+            .list(&account, edge, fields, lim, p.after.as_deref(), extra)
+            .await
+        {
+            Ok(out) => {
+                let text = list_text(&out, edge, columns);
+                Ok(output::success(&out, text))
+            }
+            Err(e) => fail(e),
+        }
+    }
+
+    async fn details(&self, p: ObjectParams, default: &[&str], what: &str) -> ToolResult {
+        let (id, fields) = match (object_id(&p.id.0), field_list(&p.fields, default)) {
+            (Ok(i), Ok(f)) => (i, f),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+        match self.inner.api.object(&id, &[("fields", fields)]).await {
+            Ok(v) => {
+                let v = numbers(v);
+                let object = v.as_object().cloned().unwrap_or_default();
+                let mut t = Table::new(["field", "value"]);
+                for (k, val) in &object {
+                    t.push([
+                        k.clone(),
+                        match val {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                    ]);
+                }
+                Ok(output::success(
+                    &ObjectOutput { object },
+                    format!("{what} {id}:\n{}", t.render()),
+                ))
+            }
+            Err(e) => fail(self.explain(&e, &format!("{what} {id}"))),
+        }
+    }
+}
+
+fn list_text(out: &ListOutput, what: &str, columns: &[&str]) -> String {
+    let mut t = Table::new(columns.iter().copied());
+    for item in &out.items {
+        t.push(columns.iter().map(|c| {
+            if *c == "account_status" {
+                account_status(&item[*c]).to_owned()
+            } else {
+                cell(item.get(*c))
+            }
+        }));
+    }
+    let mut text = format!(
+        "{}: {} {what} on this page\n{}",
+        out.parent,
+        out.items.len(),
+        t.render()
+    );
+    if out.next_after.is_some() {
+        text.push_str("More exist: call again with after = next_after.\n");
+    }
+    text
+}
+
+/// Insights rows.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InsightsOutput {
+    /// The account or object reported on.
+    pub object: String,
+    /// Rows: ids and names of the level, date_start/date_stop, metrics as numbers, `actions`
+    /// and `action_values` as lists of {action_type, value}.
+    pub rows: Vec<Value>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+#[tool_router]
+impl MetaServer {
+    /// List the Meta (Facebook/Instagram) ad accounts this token can read: id (`act_…`), name,
+    /// status, currency, time zone, amount spent. Start here when you do not know the account.
+    #[tool(
+        annotations(title = "List Meta ad accounts", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ListOutput>()
+    )]
+    async fn get_ad_accounts(&self, Parameters(p): Parameters<AdAccountsParams>) -> ToolResult {
+        let lim = match limit(p.limit) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
+        match self
+            .list(
+                "me",
+                "adaccounts",
+                ACCOUNT_FIELDS.join(","),
+                lim,
+                p.after.as_deref(),
+                Vec::new(),
+            )
+            .await
+        {
+            Ok(out) => {
+                let mut text = list_text(
+                    &out,
+                    "ad accounts",
+                    &["id", "name", "account_status", "currency", "amount_spent"],
+                );
+                if let Some(d) = &self.inner.default_account {
+                    text.push_str(&format!("Default ad account of this server: {d}.\n"));
+                }
+                Ok(output::success(&out, text))
+            }
+            Err(e) => fail(e),
+        }
+    }
+
+    /// One ad account's settings and status: name, status, currency, time zone, amount spent
+    /// and spend cap (minor units, e.g. cents), business.
+    #[tool(
+        annotations(title = "Get Meta ad account", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ObjectOutput>()
+    )]
+    async fn get_account_info(&self, Parameters(p): Parameters<AccountParams>) -> ToolResult {
+        let account = match self.account(p.account_id.as_ref()).await {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
+        self.details(
+            ObjectParams {
+                id: FlexibleId(account),
+                fields: p.fields,
+            },
+            ACCOUNT_FIELDS,
+            "ad account",
+        )
+        .await
+    }
+
+    /// Campaigns of an ad account: objective, status, delivery state, budgets (minor units),
+    /// schedule. Filter with `effective_status`, e.g. `["ACTIVE"]`. Paged (`next_after`).
+    #[tool(
+        annotations(title = "List Meta campaigns", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ListOutput>()
+    )]
+    async fn get_campaigns(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+        self.account_list(
+            p,
+            "campaigns",
+            CAMPAIGN_FIELDS,
+            &[
+                "id",
+                "name",
+                "effective_status",
+                "objective",
+                "daily_budget",
+            ],
+        )
+        .await
+    }
+
+    /// One campaign's settings (objective, budgets, bid strategy, schedule, status).
+    #[tool(
+        annotations(title = "Get Meta campaign", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ObjectOutput>()
+    )]
+    async fn get_campaign_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
+        self.details(p, CAMPAIGN_FIELDS, "campaign").await
+    }
+
+    /// Ad sets of an ad account: campaign, optimization goal, billing event, budgets,
+    /// schedule, delivery state. Paged (`next_after`).
+    #[tool(
+        annotations(title = "List Meta ad sets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ListOutput>()
+    )]
+    async fn get_adsets(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+        self.account_list(
+            p,
+            "adsets",
+            ADSET_FIELDS,
+            &[
+                "id",
+                "name",
+                "campaign_id",
+                "effective_status",
+                "optimization_goal",
+                "daily_budget",
+            ],
+        )
+        .await
+    }
+
+    /// One ad set's settings, including targeting when asked (`fields: ["targeting", …]`).
+    #[tool(
+        annotations(title = "Get Meta ad set", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ObjectOutput>()
+    )]
+    async fn get_adset_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
+        self.details(p, ADSET_FIELDS, "ad set").await
+    }
+
+    /// Ads of an ad account with their ad set, campaign, delivery state and creative.
+    /// Paged (`next_after`).
+    #[tool(
+        annotations(title = "List Meta ads", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ListOutput>()
+    )]
+    async fn get_ads(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+        self.account_list(
+            p,
+            "ads",
+            AD_FIELDS,
+            &["id", "name", "adset_id", "effective_status", "creative"],
+        )
+        .await
+    }
+
+    /// One ad's settings and creative reference.
+    #[tool(
+        annotations(title = "Get Meta ad", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ObjectOutput>()
+    )]
+    async fn get_ad_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
+        self.details(p, AD_FIELDS, "ad").await
+    }
+
+    /// Ad creatives of an ad account: title, body text, type, thumbnail, call to action.
+    /// Paged (`next_after`).
+    #[tool(
+        annotations(title = "List Meta ad creatives", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ListOutput>()
+    )]
+    async fn get_ad_creatives(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+        let p = ListParams {
+            effective_status: Vec::new(),
+            ..p
+        };
+        self.account_list(
+            p,
+            "adcreatives",
+            CREATIVE_FIELDS,
+            &["id", "name", "title", "object_type", "call_to_action_type"],
+        )
+        .await
+    }
+
+    /// One creative's content: title, body, link, call to action, images.
+    #[tool(
+        annotations(title = "Get Meta ad creative", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<ObjectOutput>()
+    )]
+    async fn get_creative_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
+        self.details(p, CREATIVE_FIELDS, "creative").await
+    }
+
+    /// Performance (Marketing API insights) of an ad account, or of one campaign, ad set or
+    /// ad: spend, impressions, reach, frequency, clicks, CTR, CPC, CPM, actions (purchases,
+    /// add-to-carts, …), action values and ROAS; per account/campaign/adset/ad (`level`), over
+    /// a `date_preset` (default last_30d) or a `time_range`, optionally daily
+    /// (`time_increment: "1"`) and broken down by age, gender, country, platform, placement or
+    /// device. Paged (`next_after`).
+    #[tool(
+        annotations(title = "Meta Ads insights", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<InsightsOutput>()
+    )]
+    async fn get_insights(&self, Parameters(p): Parameters<InsightsParams>) -> ToolResult {
+        let lim = match limit(p.limit) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
+        if let Some(t) = &p.time_increment {
+            let ok = matches!(t.as_str(), "monthly" | "all_days")
+                || t.parse::<u32>().is_ok_and(|d| (1..=90).contains(&d));
+            if !ok {
+                return fail(format!(
+                    "time_increment {t:?} must be 1–90 (days per row), \"monthly\" or \"all_days\""
+                ));
+            }
+        }
+        if let Some(r) = &p.time_range {
+            let valid = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok();
+            if !valid(&r.since) || !valid(&r.until) || r.since > r.until {
+                return fail("time_range needs since <= until, both YYYY-MM-DD");
+            }
+        }
+        let object = match &p.object_id {
+            Some(id) => match object_id(&id.0) {
+                Ok(i) => i,
+                Err(e) => return fail(e),
+            },
+            None => match self.account(p.account_id.as_ref()).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            },
+        };
+        let level_fields: &[&str] = match p.level {
+            Some(Level::Campaign) => &["campaign_id", "campaign_name"],
+            Some(Level::Adset) => &["campaign_name", "adset_id", "adset_name"],
+            Some(Level::Ad) => &["adset_name", "ad_id", "ad_name"],
+            Some(Level::Account) | None => &[],
+        };
+        let default: Vec<&str> = level_fields
+            .iter()
+            .chain(INSIGHT_METRICS)
+            .copied()
+            .collect();
+        let fields = match field_list(&p.fields, &default) {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        };
+        let mut query = vec![("fields", fields), ("limit", lim.to_string())];
+        if let Some(level) = p.level {
+            query.push((
+                "level",
+                serde_json::to_value(level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            ));
+        }
+        match (&p.time_range, p.date_preset) {
+            (Some(r), _) => {
+                query.push(("time_range", serde_json::to_string(r).unwrap_or_default()))
+            }
+            (None, Some(preset)) => query.push((
+                "date_preset",
+                serde_json::to_value(preset)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            )),
+            (None, None) => query.push(("date_preset", "last_30d".into())),
+        }
+        if !p.breakdowns.is_empty() {
+            let list: Vec<String> = p
+                .breakdowns
+                .iter()
+                .filter_map(|b| {
+                    serde_json::to_value(b)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                })
+                .collect();
+            query.push(("breakdowns", list.join(",")));
+        }
+        if !p.action_breakdowns.is_empty() {
+            query.push(("action_breakdowns", p.action_breakdowns.join(",")));
+        }
+        if let Some(t) = &p.time_increment {
+            query.push(("time_increment", t.clone()));
+        }
+        if let Some(a) = &p.after {
+            query.push(("after", a.clone()));
+        }
+        let page = match self
+            .inner
+            .api
+            .edge(&format!("{object}/insights"), &query)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return fail(self.explain(&e, &object)),
+        };
+        let next_after = page.next_after();
+        let rows: Vec<Value> = page.data.into_iter().map(numbers).collect();
+        let mut columns: Vec<String> = level_fields
+            .iter()
+            .filter(|c| c.ends_with("_name"))
+            .map(|c| (*c).to_owned())
+            .collect();
+        columns.extend(p.breakdowns.iter().filter_map(|b| {
+            serde_json::to_value(b)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+        }));
+        if p.time_increment.as_deref().is_some_and(|t| t != "all_days") {
+            columns.push("date_start".into());
+        }
+        let mut headers = columns.clone();
+        headers.extend(
+            [
+                "spend",
+                "impressions",
+                "clicks",
+                "ctr",
+                "cpc",
+                "purchases",
+                "roas",
+            ]
+            .map(String::from),
+        );
+        let mut t = Table::new(headers);
+        for r in &rows {
+            let mut cells: Vec<String> = columns.iter().map(|c| cell(r.get(c.as_str()))).collect();
+            cells.push(cell(r.get("spend")));
+            cells.push(cell(r.get("impressions")));
+            cells.push(cell(r.get("clicks")));
+            cells.push(cell(r.get("ctr")));
+            cells.push(cell(r.get("cpc")));
+            cells.push(
+                action(
+                    r,
+                    "actions",
+                    &[
+                        "purchase",
+                        "offsite_conversion.fb_pixel_purchase",
+                        "omni_purchase",
+                    ],
+                )
+                .map(output::number)
+                .unwrap_or_default(),
+            );
+            cells.push(
+                action(
+                    r,
+                    "purchase_roas",
+                    &[
+                        "omni_purchase",
+                        "offsite_conversion.fb_pixel_purchase",
+                        "purchase",
+                    ],
+                )
+                .map(output::number)
+                .unwrap_or_default(),
+            );
+            t.push(cells);
+        }
+        let range = rows
+            .first()
+            .map(|r| {
+                format!(
+                    " {}..{}",
+                    cell(r.get("date_start")),
+                    cell(r.get("date_stop"))
+                )
+            })
+            .unwrap_or_default();
+        let mut text = format!("{object}{range}: {} row(s)\n{}", rows.len(), t.render());
+        if next_after.is_some() {
+            text.push_str("More rows exist: call again with after = next_after.\n");
+        }
+        Ok(output::success(
+            &InsightsOutput {
+                object,
+                rows,
+                next_after,
+            },
+            text,
+        ))
+    }
+}
+
+impl ToolServer for MetaServer {
+    const NAME: &'static str = "meta-ads-mcp";
+    const TITLE: &'static str = "Meta Ads (read-only)";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn router(&self) -> &ToolRouter<Self> {
+        self.router.get()
+    }
+
+    fn instructions(&self) -> String {
+        let account = match &self.inner.default_account {
+            Some(a) => format!("Tools default to ad account {a} when account_id is omitted."),
+            None => "Tools default to the shop's ad account when account_id is omitted.".to_owned(),
+        };
+        format!(
+            "Read-only Meta (Facebook/Instagram) Ads data, Graph API {}. {account} Budgets and amounts spent are in \
+             minor units (cents); insights spend is in account currency. Lists are paged: follow next_after. When Meta \
+             rate-limits, the error says when to retry. Nothing here can change campaigns.",
+            self.inner.api.version()
+        )
+    }
+
+    fn tenant(&self) -> &str {
+        &self.inner.tenant
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        assert_eq!(account_id("123").unwrap(), "act_123");
+        assert_eq!(account_id("act_123").unwrap(), "act_123");
+        assert!(account_id("act_12a").is_err());
+        assert!(object_id("120210000000001").is_ok());
+        assert!(object_id("../me").is_err());
+    }
+
+    #[test]
+    fn insight_strings_become_numbers() {
+        let v = numbers(
+            json!({"spend": "233.17", "impressions": "18234", "campaign_name": "Prospecting", "actions": [{"action_type": "purchase", "value": "7"}]}),
+        );
+        assert_eq!(v["spend"], 233.17);
+        assert_eq!(v["impressions"], 18234.0);
+        assert_eq!(v["campaign_name"], "Prospecting");
+        assert_eq!(action(&v, "actions", &["purchase"]), Some(7.0));
+    }
+
+    #[test]
+    fn fields_are_checked() {
+        assert_eq!(field_list(&[], &["id", "name"]).unwrap(), "id,name");
+        assert!(field_list(&["name&access_token=x".into()], &[]).is_err());
+        assert_eq!(
+            field_list(&["creative{id,name}".into()], &[]).unwrap(),
+            "creative{id,name}"
+        );
+    }
+}

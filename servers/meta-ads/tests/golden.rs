@@ -1,0 +1,21 @@
+//! Pins `meta-ads-mcp`'s `tools/list` to `tests/tools.golden.json` (regenerate with
+//! `UPDATE_GOLDEN=1 cargo nextest run -p mcp-meta --test golden`).
+
+use mcp_common::testing::{check_golden, offline_connection};
+
+#[test]
+fn tools_list_matches_the_golden_file() {
+    let c = offline_connection();
+    let server = mcp_meta::MetaServer::new(
+        mcp_meta::api::MetaApi::new(c.upstream, "v26.0".into()),
+        None,
+        c.tokens,
+        c.tenant,
+    );
+    if let Err(e) = check_golden(
+        &server,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json"),
+    ) {
+        panic!("{e}");
+    }
+}
