@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_proto::{
-    BrokerError, ErrorCode, LeaseGrant, MissingProvider, PROTOCOL_VERSION, Provider, Request,
-    Response,
+    BrokerError, ErrorCode, LeaseGrant, MissingProvider, PROTOCOL_VERSION, Provider,
+    ProviderAccount, Request, Response,
 };
 
 use crate::audit::{AuditSink, now_ms};
@@ -238,10 +238,14 @@ impl Broker {
             ));
         }
         let mut granted = Vec::new();
+        let mut accounts = Vec::new();
         let mut missing = Vec::new();
         for provider in wanted {
             match self.tokens.resolve(shop_id, provider).await {
-                Ok(_) => granted.push(provider),
+                Ok((_, account)) => {
+                    granted.push(provider);
+                    accounts.push(ProviderAccount { provider, account });
+                }
                 Err(e) if e.code == ErrorCode::Internal => return Err(e),
                 Err(error) => missing.push(MissingProvider { provider, error }),
             }
@@ -265,6 +269,7 @@ impl Broker {
             expires_at: record.expires_at,
             granted,
             missing,
+            accounts,
         })
     }
 }

@@ -46,6 +46,12 @@ async fn socket_is_private_and_leases_are_scoped_to_one_shop_and_provider() {
         .await
         .unwrap();
     assert_eq!(acme.granted, vec![Provider::Ga4]);
+    // The lease names the account each granted provider reads (not a secret).
+    assert_eq!(acme.accounts.len(), 1);
+    assert_eq!(
+        acme.accounts[0].account.property_id.as_deref(),
+        Some("326784853")
+    );
     assert_eq!(acme.missing.len(), 1);
     assert_eq!(acme.missing[0].error.code, ErrorCode::NoIntegration);
     assert_eq!(
@@ -99,6 +105,20 @@ async fn socket_is_private_and_leases_are_scoped_to_one_shop_and_provider() {
     assert_eq!(id, acme.lease_id);
     let e = client
         .get_token(&acme.lease, Provider::Ga4, shops::ACME)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), ErrorCode::LeaseRevoked);
+
+    // Clean-up paths that cannot await revoke with the blocking client.
+    let other = broker.lease(shops::ACME, &[Provider::Ga4]).await.unwrap();
+    let socket = broker.socket.clone();
+    let lease = other.lease.clone();
+    tokio::task::spawn_blocking(move || broker_proto::blocking::revoke(&socket, &lease))
+        .await
+        .unwrap()
+        .unwrap();
+    let e = client
+        .get_token(&other.lease, Provider::Ga4, shops::ACME)
         .await
         .unwrap_err();
     assert_eq!(code(&e), ErrorCode::LeaseRevoked);

@@ -12,10 +12,11 @@
 //! # Layout
 //! - [`Request`], [`Response`] and their payloads: this file.
 //! - [`frame`]: encoding and decoding frames and messages (sans-IO, fuzzed by property tests).
-//! - [`client`]: a blocking-free async client over the socket.
+//! - [`client`]: an async client over the socket; [`blocking`]: a revoke for clean-up paths.
 
 #![deny(missing_docs)]
 
+pub mod blocking;
 pub mod client;
 pub mod frame;
 
@@ -244,6 +245,20 @@ pub struct LeaseGrant {
     pub granted: Vec<Provider>,
     /// Providers asked for that the shop lacks, and why.
     pub missing: Vec<MissingProvider>,
+    /// The account of each granted provider (property, customer, ad account, site) — not
+    /// secret, so whoever starts the servers can say what they read without a token.
+    #[serde(default)]
+    pub accounts: Vec<ProviderAccount>,
+}
+
+/// The account a granted provider reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAccount {
+    /// The provider.
+    pub provider: Provider,
+    /// Its account ids.
+    pub account: Account,
 }
 
 /// A provider a lease could not cover.
