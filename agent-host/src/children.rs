@@ -14,17 +14,24 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Path of a binary installed next to this one (cargo puts all workspace binaries in one
-/// directory; so do packages).
-pub fn sibling(name: &str) -> Result<PathBuf> {
+/// Where the server binaries are: `BERRYBOO_SERVERS_DIR`, else next to this executable
+/// (cargo puts all workspace binaries in one directory; so do packages).
+pub fn servers_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("BERRYBOO_SERVERS_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
     let exe = std::env::current_exe().context("cannot locate the agent-host executable")?;
-    let dir = exe
-        .parent()
-        .ok_or_else(|| anyhow!("agent-host has no parent directory"))?;
-    let path = dir.join(name);
+    exe.parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow!("agent-host has no parent directory"))
+}
+
+/// Path of binary `name` in [`servers_dir`].
+pub fn sibling(name: &str) -> Result<PathBuf> {
+    let path = servers_dir()?.join(name);
     if !path.exists() {
         bail!(
-            "{} not found next to agent-host; build the whole workspace first (`cargo build`)",
+            "{} not found (set BERRYBOO_SERVERS_DIR, or build the whole workspace first: `cargo build`)",
             path.display()
         );
     }

@@ -1,23 +1,44 @@
-//! `agent-host`: the entry point that runs MCP server sets for shops. Today it has the offline
-//! demo; chat sessions, the anomaly pipeline and health reports follow (see the issues).
+//! `agent-host`: runs MCP server sets for shops — chat sessions today, the anomaly pipeline
+//! next — and the offline demo. It never holds a shop's OAuth token: it asks the credential
+//! broker for a lease and hands the lease to the servers it spawns.
 //!
 //! # Layout
-//! - [`demo`]: starts the sandbox and one `ga4-mcp` per demo shop, prints a readable report.
-//! - [`children`]: finding and spawning sibling binaries, MCP clients over their stdio.
+//! - [`server_set`]: one shop's lease and server processes, the union of their tools;
+//!   [`pool`]: sets for many shops, evicted when idle, capped.
+//! - [`chat`]: `chat-ga4 | chat-gsc | chat-google-ads | chat-meta-ads`.
+//! - [`llm`]: the OpenAI-compatible model loop with the shop's tools.
+//! - [`demo`]: the embedded default end to end.
+//! - [`children`], [`config`]: binaries, child processes, settings.
 
+pub mod chat;
 pub mod children;
+pub mod config;
 pub mod demo;
+pub mod llm;
+pub mod pool;
+pub mod server_set;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use broker_proto::Provider;
 
 /// `agent-host` command line.
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "agent-host",
     version,
-    about = "Run berryboo MCP server sets per shop."
+    about = "Run berryboo MCP server sets per shop: chat sessions and the offline demo."
 )]
 pub struct Cli {
+    /// Settings file (TOML: default_shop_id, [llm] base_url/model/api_key).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "BERRYBOO_AGENT_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -26,14 +47,31 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Offline demo: start the upstream sandbox and a GA4 server per demo shop, ask each a few
-    /// questions, and print what an agent would see. Needs no network and no set-up.
+    /// Offline demo: sandbox, SQLite shop database, credential broker, a lease and a GA4
+    /// server per demo shop. Needs no network and no set-up.
     Demo(demo::DemoArgs),
+    /// Chat with one shop's Google Analytics 4 data.
+    #[command(name = "chat-ga4")]
+    ChatGa4(chat::ChatArgs),
+    /// Chat with one shop's Search Console data.
+    #[command(name = "chat-gsc")]
+    ChatGsc(chat::ChatArgs),
+    /// Chat with one shop's Google Ads data.
+    #[command(name = "chat-google-ads")]
+    ChatGoogleAds(chat::ChatArgs),
+    /// Chat with one shop's Meta Ads data.
+    #[command(name = "chat-meta-ads")]
+    ChatMetaAds(chat::ChatArgs),
 }
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
+        Command::ChatGa4(args) => chat::run(Provider::Ga4, args, &file).await,
+        Command::ChatGsc(args) => chat::run(Provider::Gsc, args, &file).await,
+        Command::ChatGoogleAds(args) => chat::run(Provider::GoogleAds, args, &file).await,
+        Command::ChatMetaAds(args) => chat::run(Provider::MetaAds, args, &file).await,
     }
 }

@@ -1,0 +1,308 @@
+//! `agent-host chat-ga4 | chat-gsc | chat-google-ads | chat-meta-ads`: an interactive session
+//! with one shop's server for one source. With a model configured, questions go to the model
+//! with the server's tools; without one, the session still lists and calls tools directly
+//! (`/tools`, `/describe NAME`, `/call NAME {json}`, `/help`, `/quit`). Line editing and
+//! history on a terminal; plain lines when stdin is not one (scriptable; EOF ends the session
+//! with status 0). `--ask` answers one question and exits.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use broker_proto::Provider;
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
+
+use crate::children::result_text;
+use crate::llm::{Conversation, LlmConfig};
+use crate::server_set::{Credentials, ServerSet, SetConfig, SetError};
+
+/// `chat-*` flags.
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// The shop (default: BERRYBOO_DEFAULT_SHOP_ID or the config file's default_shop_id).
+    #[arg(long, value_name = "ID", conflicts_with = "credentials_path")]
+    pub shop_id: Option<String>,
+    /// Static credentials instead of the broker (no database needed).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_path: Option<PathBuf>,
+    /// Ask one question (or run one /command) and exit.
+    #[arg(long, value_name = "QUESTION")]
+    pub ask: Option<String>,
+    /// Credential broker socket.
+    #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+    pub broker_socket: Option<PathBuf>,
+    /// Upstream base URL passed on to the servers (the sandbox).
+    #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
+    pub api_base: Option<String>,
+    /// Lease lifetime for the session.
+    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    pub lease_ttl: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30m or 8h"))?;
+    Ok(Duration::from_secs(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?} is not a duration like 30m or 8h")),
+    }))
+}
+
+const HELP: &str = "Commands: /tools  /describe NAME  /call NAME {json}  /help  /quit — anything else is a question for the model.";
+
+fn connected_line(provider: Provider, set: &ServerSet) -> String {
+    let account = set.account(provider);
+    let id = match provider {
+        Provider::Ga4 => account
+            .and_then(|a| a.property_id.clone())
+            .map(|p| format!("GA4 property: {p}")),
+        Provider::Gsc => account
+            .and_then(|a| a.property_url.clone())
+            .map(|p| format!("Search Console property: {p}")),
+        Provider::GoogleAds => account
+            .and_then(|a| a.customer_id.clone())
+            .map(|c| format!("Google Ads customer: {c}")),
+        Provider::MetaAds => account
+            .and_then(|a| a.ad_account_id.clone())
+            .map(|a| format!("Meta ad account: {a}")),
+    };
+    format!(
+        "✓ Connected to {}",
+        id.unwrap_or_else(|| provider.service_name().to_owned())
+    )
+}
+
+/// One line of input: a command or a question. Returns false to end the session.
+async fn handle(
+    line: &str,
+    set: &ServerSet,
+    conversation: &mut Option<Conversation>,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(true);
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        match conversation {
+            Some(c) => {
+                if let Err(e) = c.ask(set, line, out).await {
+                    writeln!(out, "✗ {e:#}")?;
+                }
+            }
+            None => writeln!(
+                out,
+                "No model is configured, so questions cannot be answered; use /tools and /call. Set BERRYBOO_LLM_BASE_URL and BERRYBOO_LLM_MODEL (e.g. an Ollama or vLLM endpoint) to ask in plain language."
+            )?,
+        }
+        return Ok(true);
+    };
+    let (name, rest) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
+    match name {
+        "quit" | "exit" | "q" => return Ok(false),
+        "help" | "?" => writeln!(out, "{HELP}")?,
+        "tools" => {
+            for (provider, t) in set.tools() {
+                let summary = t
+                    .description
+                    .as_deref()
+                    .unwrap_or("")
+                    .split('.')
+                    .next()
+                    .unwrap_or("")
+                    .replace('\n', " ");
+                writeln!(out, "  {:<34} {:<5} {summary}", t.name, provider.as_str())?;
+            }
+        }
+        "describe" => match set.tool(rest.trim()) {
+            Some((_, t)) => {
+                writeln!(
+                    out,
+                    "{}\n\n{}",
+                    t.name,
+                    t.description.as_deref().unwrap_or("")
+                )?;
+                writeln!(
+                    out,
+                    "\nInput schema:\n{}",
+                    serde_json::to_string_pretty(&*t.input_schema)?
+                )?;
+            }
+            None => writeln!(out, "No tool {:?}; /tools lists them.", rest.trim())?,
+        },
+        "call" => {
+            let rest = rest.trim();
+            let (tool, json) = rest.split_once(char::is_whitespace).unwrap_or((rest, "{}"));
+            let args: Value = match serde_json::from_str(json.trim()) {
+                Ok(v) => v,
+                Err(e) => {
+                    writeln!(
+                        out,
+                        "✗ the arguments are not JSON ({e}); e.g. /call run_report {{\"date_ranges\": [{{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}}], \"metrics\": [\"sessions\"]}}"
+                    )?;
+                    return Ok(true);
+                }
+            };
+            match set.call(tool, args).await {
+                Ok(r) => {
+                    let (is_error, text) = result_text(&r);
+                    writeln!(
+                        out,
+                        "{}{}",
+                        if is_error { "✗ " } else { "" },
+                        text.trim_end()
+                    )?;
+                }
+                Err(e) => writeln!(out, "✗ {e}")?,
+            }
+        }
+        other => writeln!(out, "Unknown command /{other}. {HELP}")?,
+    }
+    out.flush()?;
+    Ok(true)
+}
+
+/// Runs a chat session for `provider`.
+pub async fn run(
+    provider: Provider,
+    args: ChatArgs,
+    file: &crate::config::HostFile,
+) -> Result<ExitCode> {
+    let credentials = match (&args.shop_id, &args.credentials_path) {
+        (_, Some(path)) => Credentials::File(path.clone()),
+        (Some(shop), None) => Credentials::Broker {
+            shop_id: shop.clone(),
+        },
+        (None, None) => match std::env::var("BERRYBOO_DEFAULT_SHOP_ID")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| file.default_shop_id.clone())
+        {
+            Some(shop) => Credentials::Broker { shop_id: shop },
+            None => {
+                eprintln!(
+                    "No shop: pass --shop-id ID (or set BERRYBOO_DEFAULT_SHOP_ID), or --credentials-path FILE."
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let config = Arc::new(SetConfig {
+        broker_socket: args
+            .broker_socket
+            .clone()
+            .unwrap_or_else(broker_proto::default_socket_path),
+        servers_dir: crate::children::servers_dir()?,
+        api_base: args.api_base.clone(),
+        lease_ttl: args.lease_ttl,
+        child_log: "error".into(),
+    });
+    let set = match ServerSet::start(config, credentials.clone(), &[provider]).await {
+        Ok(set) => set,
+        Err(SetError::Broker(e)) => {
+            // The guide's message ("No Google Analytics integration found for shop …").
+            println!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut out = std::io::stdout();
+    writeln!(out, "{}", connected_line(provider, &set))?;
+    match &credentials {
+        Credentials::Broker { shop_id } => {
+            writeln!(out, "Shop: {shop_id}")?;
+            writeln!(
+                out,
+                "✓ Using dynamic OAuth credentials from the credential broker ({})",
+                set.lease_id.as_deref().unwrap_or("lease")
+            )?;
+        }
+        Credentials::File(path) => {
+            writeln!(out, "✓ Using static credentials from {}", path.display())?
+        }
+    }
+    let names: Vec<String> = set
+        .tools()
+        .into_iter()
+        .map(|(_, t)| t.name.to_string())
+        .collect();
+    writeln!(out, "Available tools: {}", names.join(", "))?;
+
+    let llm = LlmConfig::resolve(file.llm.as_ref());
+    let mut conversation = match &llm {
+        Some(c) => {
+            let system = format!(
+                "You are an analyst for one online shop. Answer with numbers from the {} tools you are given; say which dates and filters you used. {}",
+                provider.service_name(),
+                connected_line(provider, &set).trim_start_matches("✓ ")
+            );
+            Some(Conversation::new(c, &set, &system)?)
+        }
+        None => {
+            writeln!(
+                out,
+                "No model configured: set BERRYBOO_LLM_BASE_URL and BERRYBOO_LLM_MODEL to ask questions; meanwhile {HELP}"
+            )?;
+            None
+        }
+    };
+
+    let result = session(&set, &mut conversation, args.ask.as_deref(), &mut out).await;
+    set.shutdown().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn session(
+    set: &ServerSet,
+    conversation: &mut Option<Conversation>,
+    ask: Option<&str>,
+    out: &mut impl Write,
+) -> Result<()> {
+    if let Some(q) = ask {
+        handle(q, set, conversation, out).await?;
+        return Ok(());
+    }
+    if std::io::stdin().is_terminal() {
+        let mut editor = rustyline::DefaultEditor::new()?;
+        loop {
+            // rustyline blocks; keep the runtime's other tasks (child I/O) running meanwhile.
+            let line = tokio::task::block_in_place(|| editor.readline("> "));
+            match line {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    if !handle(&line, set, conversation, out).await? {
+                        break;
+                    }
+                }
+                Err(
+                    rustyline::error::ReadlineError::Interrupted
+                    | rustyline::error::ReadlineError::Eof,
+                ) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    } else {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Some(line) = lines.next_line().await? {
+            if !handle(&line, set, conversation, out).await? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Server sets for many shops at once: one set per shop, created on first use (concurrent
+//! creations for one shop share one start), reused while in use, evicted after an idle time, and
+//! capped — the least recently used idle set goes first when the cap is reached.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broker_proto::Provider;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::server_set::{Credentials, ServerSet, SetConfig, SetError};
+
+struct Entry {
+    set: Arc<OnceCell<Arc<ServerSet>>>,
+    last_used: Instant,
+}
+
+/// Server sets keyed by shop.
+pub struct ShopPool {
+    config: Arc<SetConfig>,
+    providers: Vec<Provider>,
+    idle: Duration,
+    cap: usize,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl ShopPool {
+    /// A pool starting sets of `providers`, evicting sets idle for `idle`, holding at most `cap`.
+    pub fn new(
+        config: Arc<SetConfig>,
+        providers: Vec<Provider>,
+        idle: Duration,
+        cap: usize,
+    ) -> Self {
+        Self {
+            config,
+            providers,
+            idle,
+            cap: cap.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The shop's set, starting it if needed.
+    pub async fn get(&self, shop_id: &str) -> Result<Arc<ServerSet>, SetError> {
+        let cell = {
+            let mut entries = self.entries.lock().await;
+            let evicted = self.evict(&mut entries, shop_id);
+            drop(entries);
+            for set in evicted {
+                set.shutdown().await;
+            }
+            let mut entries = self.entries.lock().await;
+            let entry = entries.entry(shop_id.to_owned()).or_insert_with(|| Entry {
+                set: Arc::new(OnceCell::new()),
+                last_used: Instant::now(),
+            });
+            entry.last_used = Instant::now();
+            entry.set.clone()
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                ServerSet::start(
+                    self.config.clone(),
+                    Credentials::Broker {
+                        shop_id: shop_id.to_owned(),
+                    },
+                    &self.providers,
+                )
+                .await
+                .map(Arc::new)
+            })
+            .await
+            .cloned();
+        if result.is_err() {
+            // Don't cache failures: the next caller tries again.
+            self.entries.lock().await.remove(shop_id);
+        }
+        result
+    }
+
+    /// Sets to end: idle too long, and beyond the cap the least recently used (never `keep`,
+    /// never one still in use elsewhere).
+    fn evict(&self, entries: &mut HashMap<String, Entry>, keep: &str) -> Vec<Arc<ServerSet>> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut take = |entries: &mut HashMap<String, Entry>, shop: &str| {
+            if let Some(e) = entries.remove(shop)
+                && let Some(set) = e.set.get()
+            {
+                out.push(set.clone());
+            }
+        };
+        let idle: Vec<String> = entries
+            .iter()
+            .filter(|(shop, e)| {
+                shop.as_str() != keep
+                    && now.duration_since(e.last_used) >= self.idle
+                    && in_use(e) == 0
+            })
+            .map(|(shop, _)| shop.clone())
+            .collect();
+        for shop in idle {
+            take(entries, &shop);
+        }
+        while entries.len() >= self.cap && !entries.contains_key(keep) {
+            let lru = entries
+                .iter()
+                .filter(|(_, e)| in_use(e) == 0)
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(shop, _)| shop.clone());
+            match lru {
+                Some(shop) => take(entries, &shop),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Ends every set.
+    pub async fn shutdown(&self) {
+        let sets: Vec<Arc<ServerSet>> = self
+            .entries
+            .lock()
+            .await
+            .drain()
+            .filter_map(|(_, e)| e.set.get().cloned())
+            .collect();
+        futures::future::join_all(sets.iter().map(|s| s.shutdown())).await;
+    }
+
+    /// Shops with a live set.
+    pub async fn live(&self) -> usize {
+        self.entries
+            .lock()
+            .await
+            .values()
+            .filter(|e| e.set.get().is_some())
+            .count()
+    }
+
+    /// Runs the eviction now (a periodic task calls this).
+    pub async fn sweep(&self) {
+        let evicted = {
+            let mut entries = self.entries.lock().await;
+            self.evict(&mut entries, "")
+        };
+        for set in evicted {
+            set.shutdown().await;
+        }
+    }
+}
+
+/// Holders of the set besides the pool (an Arc clone handed to a caller still running).
+fn in_use(e: &Entry) -> usize {
+    e.set
+        .get()
+        .map(|s| Arc::strong_count(s).saturating_sub(1))
+        .unwrap_or(0)
+}
