@@ -286,7 +286,7 @@ async fn fake_model() -> (String, Arc<Mutex<Vec<Value>>>) {
             let log = log.clone();
             async move {
                 let turn = {
-                    let mut l = log.lock().unwrap();
+                    let mut l = log.lock().expect("request log");
                     l.push(body.clone());
                     l.len()
                 };
@@ -313,8 +313,8 @@ async fn fake_model() -> (String, Arc<Mutex<Vec<Value>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/v1"), seen)
 }
