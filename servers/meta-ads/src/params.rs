@@ -123,16 +123,22 @@ pub enum DatePreset {
     /// Everything.
     Maximum,
     /// Last 3 days.
+    #[serde(rename = "last_3d")]
     Last3d,
     /// Last 7 days.
+    #[serde(rename = "last_7d")]
     Last7d,
     /// Last 14 days.
+    #[serde(rename = "last_14d")]
     Last14d,
     /// Last 28 days.
+    #[serde(rename = "last_28d")]
     Last28d,
     /// Last 30 days.
+    #[serde(rename = "last_30d")]
     Last30d,
     /// Last 90 days.
+    #[serde(rename = "last_90d")]
     Last90d,
     /// Last week, Monday–Sunday.
     LastWeekMonSun,
