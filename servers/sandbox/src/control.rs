@@ -12,6 +12,7 @@
 //! | `GET /counters` | – | see `state::Counters` |
 //! | `POST /reset` | – | `{"reset": true}` |
 //! | `GET /health` | – | `{"status": "ok"}` |
+//! | `POST /meta/revoke`, `POST /meta/restore`, `POST`/`DELETE /meta/throttle`, `GET /meta/usage` | see `meta::control` | |
 
 use axum::Router;
 use axum::body::Bytes;
@@ -66,6 +67,13 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/expire", post(expire))
         .route("/counters", get(counters))
         .route("/reset", post(reset))
+        .route("/meta/revoke", post(crate::meta::control::revoke))
+        .route("/meta/restore", post(crate::meta::control::restore))
+        .route(
+            "/meta/throttle",
+            post(crate::meta::control::throttle).delete(crate::meta::control::clear_throttles),
+        )
+        .route("/meta/usage", get(crate::meta::control::usage))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "unknown sandbox endpoint") })
 }
 

@@ -500,7 +500,7 @@ impl Fixtures {
                 }
             }
         }
-        Ok(())
+        crate::gsc::validate_fixtures(self)
     }
 }
 

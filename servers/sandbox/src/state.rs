@@ -142,6 +142,8 @@ pub struct Runtime {
     pub quota_used: HashMap<String, u64>,
     /// Meta tokens minted by `fb_exchange_token`, on top of the fixture's.
     pub meta_minted: HashMap<String, MintedMetaToken>,
+    /// Meta revocations, per-account usage and injected throttles.
+    pub meta: crate::meta::MetaRuntime,
 }
 
 /// Everything a handler needs.
@@ -154,6 +156,8 @@ pub struct Shared {
     pub clients: HashMap<String, String>,
     /// GA4 property metadata.
     pub ga4: Registry,
+    /// Search Console properties.
+    pub gsc: crate::gsc::site::Registry,
     runtime: Mutex<Runtime>,
 }
 
@@ -185,6 +189,7 @@ impl Shared {
             .map(|c| (c.client_id.clone(), c.client_secret.clone()))
             .collect();
         let ga4 = Registry::build(&config.fixtures);
+        let gsc = crate::gsc::site::Registry::build(&config.fixtures, &ga4);
         let runtime = Runtime {
             revoked: grants.iter().map(|g| g.revoked_in_fixture).collect(),
             refresh_tokens: grants.iter().map(|g| g.refresh_token.clone()).collect(),
@@ -197,6 +202,7 @@ impl Shared {
             grants,
             clients,
             ga4,
+            gsc,
             runtime: Mutex::new(runtime),
         }
     }
@@ -330,8 +336,8 @@ impl Shared {
         *used
     }
 
-    /// Restores the as-loaded state: counters, faults, issued tokens and runtime
-    /// revocations are all cleared (fixture `revoked = true` stays revoked).
+    /// Restores the as-loaded state: counters, faults, issued tokens, runtime revocations
+    /// and Meta usage/throttles are all cleared (fixture `revoked = true` stays revoked).
     pub fn reset(&self) {
         let mut rt = self.lock();
         let next_fault_id = rt.next_fault_id;

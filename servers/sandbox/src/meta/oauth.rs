@@ -111,6 +111,10 @@ pub async fn access_token(
             }
         },
     };
+    // A revoked session cannot be extended either (`/__sandbox/meta/revoke`).
+    if let Some(reason) = state.lock().meta.revoked.get(&name).copied() {
+        return super::error::GraphError::revoked(reason).render();
+    }
     if expires_at.is_some_and(|e| e <= now) {
         return meta_error(
             190,

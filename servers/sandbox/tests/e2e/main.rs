@@ -14,5 +14,11 @@ mod binary;
 mod control;
 /// runReport / batch / realtime / conversions / funnel / metadata.
 mod data;
+/// Google Ads API: search, searchStream, paging, field metadata, errors, MCC access.
+mod gads;
+/// Search Console: sites, searchAnalytics.query, sitemaps, URL Inspection, v3 errors.
+mod gsc;
+/// Meta Graph / Marketing API: objects, paging, insights, errors, throttling.
+mod meta;
 /// OAuth token endpoint: success, client auth, OAuth error bodies.
 mod oauth;
