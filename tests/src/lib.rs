@@ -50,6 +50,7 @@ name = "gsc-only"
 refresh_token = "sandbox-refresh-gsc-only-e2e"
 client_id = "sandbox-client.apps.googleusercontent.com"
 scopes = ["https://www.googleapis.com/auth/webmasters.readonly"]
+gsc_sites = ["sc-domain:acme-shop.example", "https://www.gsc-only.example/", "sc-domain:bloom.example"]
 
 [[google_grants]]
 name = "rotating"
@@ -59,9 +60,38 @@ scopes = ["https://www.googleapis.com/auth/analytics.readonly"]
 ga4_properties = ["412345679"]
 rotate_refresh_token = true
 
+[[gsc_sites]]
+site_url = "sc-domain:acme-shop.example"
+brand = ["acme shop", "acme"]
+vertical = "fashion"
+ga4_property = "326784853"
+
 [[meta_apps]]
 app_id = "sandbox-meta-app"
 app_secret = "sandbox-meta-app-secret-e2e"
+
+[[meta_tokens]]
+name = "meta-acme"
+access_token = "sandbox-meta-acme-e2e"
+ad_accounts = ["act_111", "act_112"]
+permissions = ["ads_read"]
+
+[[meta_tokens]]
+name = "meta-expired"
+access_token = "sandbox-meta-expired-e2e"
+ad_accounts = ["act_111"]
+expires_at = "2025-01-01T00:00:00Z"
+
+[[meta_tokens]]
+name = "meta-pages-only"
+access_token = "sandbox-meta-pages-only-e2e"
+ad_accounts = ["act_111"]
+permissions = ["pages_read_engagement"]
+
+[[meta_ad_accounts]]
+id = "act_111"
+name = "Acme Shop"
+ga4_property = "326784853"
 
 [[meta_tokens]]
 name = "meta-expiring"
@@ -171,6 +201,11 @@ impl Sandbox {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// POSTs `body` to the control plane at `/__sandbox/{path}`.
+    pub async fn control_post(&self, path: &str, body: Value) -> Result<Value> {
+        self.control(reqwest::Method::POST, path, Some(body)).await
+    }
+
     /// Injects a fault (see the sandbox's `/__sandbox/faults`).
     pub async fn fault(&self, spec: Value) -> Result<Value> {
         self.control(reqwest::Method::POST, "faults", Some(spec))
@@ -239,6 +274,16 @@ impl Credentials {
         Ok(Self { dir })
     }
 
+    /// A Meta static credentials file `{"access_token": …}`, mode 0600.
+    pub fn meta(access_token: &str) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("credentials.json");
+        std::fs::write(&path, json!({ "access_token": access_token }).to_string())?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(Self { dir })
+    }
+
     /// The file.
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("credentials.json")
@@ -255,6 +300,25 @@ pub fn ga4_command(sandbox: &Sandbox, creds: &Credentials, extra: &[&str]) -> Co
         .arg(creds.path())
         .args(["--api-base", &sandbox.base])
         .args(extra)
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRYBOO_HTTP_KEY");
+    cmd
+}
+
+/// The command for server binary `name` with static credentials, the sandbox as upstream and
+/// the harness's fixed today (for servers that resolve relative dates themselves).
+pub fn server_command(
+    name: &str,
+    sandbox: &Sandbox,
+    credentials: &Path,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.arg("--credentials-path")
+        .arg(credentials)
+        .args(["--api-base", &sandbox.base])
+        .args(extra)
+        .env("BERRYBOO_TODAY", TODAY)
         .env("RUST_LOG", "warn")
         .env_remove("BERRYBOO_HTTP_KEY");
     cmd

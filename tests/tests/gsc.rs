@@ -1,0 +1,331 @@
+//! `gsc-mcp` end to end: the real server binary over stdio against the sandbox's Search
+//! Console API.
+
+use std::collections::BTreeSet;
+
+use berryboo_e2e::{Client, Credentials, Sandbox, call, connect, err, ok, server_command, text};
+use serde_json::{Value, json};
+
+const ACME: &str = "sc-domain:acme-shop.example";
+
+async fn gsc(sandbox: &Sandbox, creds: &Credentials, extra: &[&str]) -> Client {
+    connect(server_command("gsc-mcp", sandbox, &creds.path(), extra))
+        .await
+        .expect("gsc-mcp starts")
+}
+
+async fn acme(sandbox: &Sandbox) -> (Credentials, Client) {
+    let creds = Credentials::google("sandbox-refresh-gsc-only-e2e").expect("credentials file");
+    let client = gsc(sandbox, &creds, &["--site-url", ACME]).await;
+    (creds, client)
+}
+
+#[tokio::test]
+async fn lists_eleven_read_only_tools() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    let expected: BTreeSet<String> = [
+        "list_properties",
+        "get_site_details",
+        "get_search_analytics",
+        "get_performance_overview",
+        "compare_search_periods",
+        "get_search_by_page_query",
+        "inspect_url",
+        "batch_url_inspection",
+        "check_indexing_issues",
+        "get_sitemaps",
+        "get_sitemap_details",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(names, expected);
+    assert!(
+        tools.iter().all(
+            |t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)
+                && t.output_schema.is_some()
+        )
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn properties_and_site_details() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let out = ok(&call(&client, "list_properties", json!({})).await.unwrap());
+    let sites: Vec<&str> = out["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["site_url"].as_str())
+        .collect();
+    assert!(
+        sites.contains(&ACME) && sites.contains(&"https://www.gsc-only.example/"),
+        "{out}"
+    );
+    let d = ok(&call(&client, "get_site_details", json!({})).await.unwrap());
+    assert_eq!(d["site_url"], ACME);
+    assert_eq!(d["permission_level"], "siteOwner");
+    assert!(d["sitemaps"].as_u64().unwrap() >= 1, "{d}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn search_analytics_pages_through_every_row() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let args = |limit: u32, start: u64| json!({"start_date": "28daysAgo", "end_date": "4daysAgo", "dimensions": ["query"], "row_limit": limit, "start_row": start});
+    let all = ok(&call(&client, "get_search_analytics", args(25_000, 0))
+        .await
+        .unwrap());
+    let total = all["rows"].as_array().unwrap().len();
+    assert!(total > 150, "a real vocabulary: {total}");
+    assert!(all.get("next_start_row").is_none());
+    let mut paged = Vec::new();
+    let mut start = 0;
+    loop {
+        let page = call(&client, "get_search_analytics", args(60, start))
+            .await
+            .unwrap();
+        let out = ok(&page);
+        paged.extend(out["rows"].as_array().cloned().unwrap_or_default());
+        match out["next_start_row"].as_u64() {
+            Some(next) => {
+                assert!(text(&page).contains(&format!("start_row={next}")));
+                start = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        Value::Array(paged),
+        all["rows"],
+        "pages add up to the whole, in order"
+    );
+    // Rows are sorted by clicks and keyed by the dimension's name.
+    let clicks: Vec<f64> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["clicks"].as_f64().unwrap())
+        .collect();
+    assert!(clicks.windows(2).all(|w| w[0] >= w[1]));
+    assert!(all["rows"][0]["query"].is_string());
+    assert_eq!(
+        all["start_date"], "2026-09-23",
+        "relative dates resolved against the fixed today"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn filters_overview_and_comparison_agree_with_each_other() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let filtered = ok(&call(
+        &client,
+        "get_search_analytics",
+        json!({"start_date": "14daysAgo", "end_date": "4daysAgo", "dimensions": ["country", "device"],
+               "filters": [{"dimension": "country", "operator": "equals", "expression": "pol"}]}),
+    )
+    .await
+    .unwrap());
+    let rows = filtered["rows"].as_array().unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["country"] == "pol"),
+        "{filtered}"
+    );
+
+    let overview = ok(&call(
+        &client,
+        "get_performance_overview",
+        json!({"start_date": "14daysAgo", "end_date": "4daysAgo"}),
+    )
+    .await
+    .unwrap());
+    let daily: f64 = overview["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["clicks"].as_f64().unwrap())
+        .sum();
+    assert_eq!(overview["daily"].as_array().unwrap().len(), 11);
+    assert_eq!(
+        overview["totals"]["clicks"].as_f64().unwrap(),
+        daily,
+        "totals = sum of days"
+    );
+
+    let compare = call(
+        &client,
+        "compare_search_periods",
+        json!({"period_a": {"start_date": "28daysAgo", "end_date": "15daysAgo"}, "period_b": {"start_date": "14daysAgo", "end_date": "4daysAgo"}, "dimension": "page", "limit": 10}),
+    )
+    .await
+    .unwrap();
+    let c = ok(&compare);
+    let movers = c["movers"].as_array().unwrap();
+    assert_eq!(movers.len(), 10);
+    let changes: Vec<f64> = movers
+        .iter()
+        .map(|m| m["clicks_change"].as_f64().unwrap().abs())
+        .collect();
+    assert!(
+        changes.windows(2).all(|w| w[0] >= w[1]),
+        "biggest movers first: {changes:?}"
+    );
+    assert_eq!(c["period_b"]["totals"]["clicks"].as_f64().unwrap(), daily);
+    assert!(text(&compare).contains("Biggest movers by page"));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn page_queries_inspection_indexing_issues_and_sitemaps() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let pages = ok(&call(&client, "get_search_analytics", json!({"start_date": "28daysAgo", "end_date": "4daysAgo", "dimensions": ["page"], "row_limit": 5})).await.unwrap());
+    let top = pages["rows"][0]["page"].as_str().unwrap().to_owned();
+    let by_page = ok(&call(
+        &client,
+        "get_search_by_page_query",
+        json!({"page_url": top, "start_date": "28daysAgo", "end_date": "4daysAgo"}),
+    )
+    .await
+    .unwrap());
+    assert!(!by_page["rows"].as_array().unwrap().is_empty());
+    assert_eq!(by_page["dimensions"], json!(["query"]));
+
+    let one = ok(&call(&client, "inspect_url", json!({"url": top}))
+        .await
+        .unwrap());
+    assert!(
+        one["inspection"]["inspectionResult"]["indexStatusResult"]["verdict"].is_string(),
+        "{one}"
+    );
+    let urls: Vec<String> = pages["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["page"].as_str().map(str::to_owned))
+        .collect();
+    let batch = ok(
+        &call(&client, "batch_url_inspection", json!({"urls": urls}))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(batch["results"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        batch["summary"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>(),
+        5
+    );
+    let issues = ok(
+        &call(&client, "check_indexing_issues", json!({"top_pages": 30}))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(issues["checked"], 30);
+    for i in issues["issues"].as_array().unwrap() {
+        assert_ne!(i["verdict"], "PASS");
+        assert!(i["advice"].as_str().unwrap().len() > 20, "{i}");
+    }
+
+    let maps = ok(&call(&client, "get_sitemaps", json!({})).await.unwrap());
+    let first = maps["sitemaps"][0]["path"].as_str().unwrap().to_owned();
+    let detail = ok(&call(
+        &client,
+        "get_sitemap_details",
+        json!({"sitemap_url": first}),
+    )
+    .await
+    .unwrap());
+    assert_eq!(detail["sitemaps"][0]["path"], first);
+    let e = err(&call(
+        &client,
+        "get_sitemap_details",
+        json!({"sitemap_url": "https://acme-shop.example/nope.xml"}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        e.contains("no such") || e.contains("not found") || e.contains("Search Console"),
+        "{e}"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_properties_dates_and_foreign_sites_are_explained() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let q =
+        |site: &str| json!({"site_url": site, "start_date": "7daysAgo", "end_date": "4daysAgo"});
+    let e = err(&call(
+        &client,
+        "get_search_analytics",
+        q("https://www.gsc-only.example"),
+    )
+    .await
+    .unwrap());
+    assert!(e.contains("ends with '/'"), "{e}");
+    let e = err(
+        &call(&client, "get_search_analytics", q("acme-shop.example"))
+            .await
+            .unwrap(),
+    );
+    assert!(e.contains("sc-domain:acme-shop.example"), "{e}");
+    let e = err(&call(
+        &client,
+        "get_search_analytics",
+        q("sc-domain:someone-else.example"),
+    )
+    .await
+    .unwrap());
+    assert!(
+        e.contains("No access to Search Console property sc-domain:someone-else.example"),
+        "{e}"
+    );
+    let e = err(&call(
+        &client,
+        "get_search_analytics",
+        json!({"start_date": "last week", "end_date": "today"}),
+    )
+    .await
+    .unwrap());
+    assert!(e.contains("start_date"), "{e}");
+    let e = err(&call(
+        &client,
+        "get_search_analytics",
+        json!({"start_date": "7daysAgo", "end_date": "today", "row_limit": 30000}),
+    )
+    .await
+    .unwrap());
+    assert!(e.contains("25000"), "{e}");
+    let e = err(&call(
+        &client,
+        "get_search_analytics",
+        json!({"start_date": "7daysAgo", "end_date": "today", "dimensions": ["keyword"]}),
+    )
+    .await
+    .unwrap());
+    assert!(e.contains("dimensions"), "the argument path is named: {e}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_grant_without_the_webmasters_scope_says_so() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let client = gsc(&sandbox, &creds, &["--site-url", ACME]).await;
+    let e = err(&call(&client, "list_properties", json!({})).await.unwrap());
+    assert!(e.contains("scope"), "{e}");
+    client.cancel().await.unwrap();
+}
