@@ -90,6 +90,29 @@ pub fn entries(version: &str) -> Vec<Entry> {
     let mut out = Vec::new();
     for r in RESOURCES {
         let pascal: String = catalog::camel(&format!("_{}", r.name()));
+        let attribute_resources: Vec<&'static str> = r
+            .attributed()
+            .iter()
+            .filter(|a| *a != r)
+            .map(|a| a.name())
+            .collect();
+        let metrics: Vec<&'static str> = catalog::FIELDS
+            .iter()
+            .filter(|f| f.category == Category::Metric && r.supports_metric(f.id))
+            .map(|f| f.name)
+            .collect();
+        let segments: Vec<&'static str> = catalog::FIELDS
+            .iter()
+            .filter(|f| f.category == Category::Segment && r.supports_segment(f.id))
+            .map(|f| f.name)
+            .collect();
+        // Google lists, for a resource, everything selectable with it in FROM: the
+        // attributed resources, then segments, then metrics.
+        let selectable_with = [&attribute_resources, &segments, &metrics]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         out.push(Entry {
             name: r.name(),
             category: Category::Resource,
@@ -97,23 +120,10 @@ pub fn entries(version: &str) -> Vec<Entry> {
             selectable: false,
             filterable: false,
             sortable: false,
-            selectable_with: Vec::new(),
-            attribute_resources: r
-                .attributed()
-                .iter()
-                .filter(|a| *a != r)
-                .map(|a| a.name())
-                .collect(),
-            metrics: catalog::FIELDS
-                .iter()
-                .filter(|f| f.category == Category::Metric && r.supports_metric(f.id))
-                .map(|f| f.name)
-                .collect(),
-            segments: catalog::FIELDS
-                .iter()
-                .filter(|f| f.category == Category::Segment && r.supports_segment(f.id))
-                .map(|f| f.name)
-                .collect(),
+            selectable_with,
+            attribute_resources,
+            metrics,
+            segments,
             enum_values: Vec::new(),
             type_url: Some(format!("google.ads.googleads.{version}.resources.{pascal}")),
             is_repeated: false,
