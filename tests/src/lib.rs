@@ -60,6 +60,35 @@ scopes = ["https://www.googleapis.com/auth/analytics.readonly"]
 ga4_properties = ["412345679"]
 rotate_refresh_token = true
 
+[[google_grants]]
+name = "ads"
+refresh_token = "sandbox-refresh-ads-e2e"
+client_id = "sandbox-client.apps.googleusercontent.com"
+scopes = ["https://www.googleapis.com/auth/adwords"]
+ads_customers = ["1234567890", "9876543210"]
+
+[[ads_customers]]
+id = "1234567890"
+descriptive_name = "Acme Shop"
+currency_code = "PLN"
+time_zone = "Europe/Warsaw"
+
+[[ads_customers]]
+id = "9876543210"
+descriptive_name = "Acme Agency MCC"
+currency_code = "PLN"
+time_zone = "Europe/Warsaw"
+manager = true
+clients = ["1112223334"]
+
+[[ads_customers]]
+id = "1112223334"
+descriptive_name = "Acme Outlet"
+currency_code = "EUR"
+time_zone = "Europe/Berlin"
+daily_clicks = 260
+start_date = "2023-03-01"
+
 [[gsc_sites]]
 site_url = "sc-domain:acme-shop.example"
 brand = ["acme shop", "acme"]
@@ -96,7 +125,7 @@ ga4_property = "326784853"
 [[meta_tokens]]
 name = "meta-expiring"
 access_token = "sandbox-meta-expiring-e2e"
-ad_accounts = ["act_111"]
+ad_accounts = ["act_111", "act_112"]
 permissions = ["ads_read"]
 
 [[ga4_properties]]
@@ -295,14 +324,7 @@ pub type Client = RunningService<RoleClient, ()>;
 
 /// The `ga4-mcp` command for `sandbox` and `creds`, plus `extra` flags.
 pub fn ga4_command(sandbox: &Sandbox, creds: &Credentials, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("ga4-mcp"));
-    cmd.arg("--credentials-path")
-        .arg(creds.path())
-        .args(["--api-base", &sandbox.base])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .env_remove("BERRYBOO_HTTP_KEY");
-    cmd
+    server_command("ga4-mcp", sandbox, &creds.path(), extra)
 }
 
 /// The command for server binary `name` with static credentials, the sandbox as upstream and
@@ -385,6 +407,10 @@ pub mod shops {
     pub const META: &str = "66666666-6666-4666-8666-666666666666";
     /// Meta Ads token that expired.
     pub const META_EXPIRED: &str = "77777777-7777-4777-8777-777777777777";
+    /// Google Ads customer 123-456-7890 (grant `ads`).
+    pub const ADS: &str = "88888888-8888-4888-8888-888888888888";
+    /// Google Ads client 111-222-3334 reached through manager 987-654-3210 (grant `ads`).
+    pub const ADS_CLIENT: &str = "99999999-9999-4999-8999-999999999999";
 }
 
 /// The broker seed: every GA4 token already expired, so the first vend refreshes.
@@ -440,7 +466,24 @@ name = "Meta expired"
 [[shops.integrations]]
 provider = "meta_ads"
 data = {{ token = "sandbox-meta-expired-e2e", expires_at = "2020-01-01T00:00:00Z", ad_account_id = "act_222", granted_scopes = ["ads_read"] }}
+
+[[shops]]
+id = "{ads}"
+name = "Ads shop"
+[[shops.integrations]]
+provider = "google_ads"
+data = {{ refresh_token = "sandbox-refresh-ads-e2e", customer_id = "123-456-7890", granted_scopes = ["{adwords}"] }}
+
+[[shops]]
+id = "{ads_client}"
+name = "Ads client shop"
+[[shops.integrations]]
+provider = "google_ads"
+data = {{ refresh_token = "sandbox-refresh-ads-e2e", customer_id = "1112223334", login_customer_id = "987-654-3210", granted_scopes = ["{adwords}"] }}
 "#,
+        ads = shops::ADS,
+        ads_client = shops::ADS_CLIENT,
+        adwords = "https://www.googleapis.com/auth/adwords",
         meta = shops::META,
         meta_expired = shops::META_EXPIRED,
         meta_expires = (chrono::Utc::now() + chrono::Duration::days(5))
@@ -684,11 +727,24 @@ pub fn ga4_broker_command(
     shop: &str,
     lease: &str,
 ) -> Command {
-    let mut cmd = Command::new(bin("ga4-mcp"));
+    broker_server_command("ga4-mcp", sandbox, broker, shop, lease)
+}
+
+/// The command of server `binary` for a broker-backed shop: lease in the environment, never
+/// argv; the account comes from the shop's integration.
+pub fn broker_server_command(
+    binary: &str,
+    sandbox: &Sandbox,
+    broker: &BrokerProc,
+    shop: &str,
+    lease: &str,
+) -> Command {
+    let mut cmd = Command::new(bin(binary));
     cmd.args(["--shop-id", shop, "--api-base", &sandbox.base])
         .arg("--broker-socket")
         .arg(&broker.socket)
         .env("BERRYBOO_LEASE", lease)
+        .env("BERRYBOO_TODAY", TODAY)
         .env("RUST_LOG", "warn")
         .env_remove("BERRYBOO_CREDENTIALS_PATH")
         .env_remove("BERRYBOO_HTTP_KEY");

@@ -505,7 +505,7 @@ async fn the_peer_check_refuses_uids_not_allowed() {
     let socket = dir.path().join("s/broker.sock");
     let config = dir.path().join("b.toml");
     std::fs::write(&config, "allowed_uids = [4242]\nadmin_uids = [4242]\n").unwrap();
-    let mut child = tokio::process::Command::new(berryboo_e2e::bin("credential-broker"))
+    let child = tokio::process::Command::new(berryboo_e2e::bin("credential-broker"))
         .args(["serve", "--database", &url, "--config"])
         .arg(&config)
         .arg("--socket")
@@ -538,19 +538,24 @@ async fn the_peer_check_refuses_uids_not_allowed() {
         refused.contains("may not use this credential broker"),
         "{refused}"
     );
-    // The refusal is audited (stop gracefully so the audit batch is flushed).
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
+    // The refusal is audited. Audit rows are written behind the request, so look until the
+    // row lands rather than at one instant.
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        let out = broker_cli(&sandbox, &["audit", "--database", &url, "--json"])
+            .await
+            .unwrap();
+        events = serde_json::from_slice(&out.stdout).unwrap();
+        let audited = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "connect" && e["outcome"] == "NotPermitted");
+        if audited {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-    let sandbox2 = Sandbox::start().await.unwrap();
-    let out = broker_cli(&sandbox2, &["audit", "--database", &url, "--json"])
-        .await
-        .unwrap();
-    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         events
             .as_array()
@@ -559,6 +564,7 @@ async fn the_peer_check_refuses_uids_not_allowed() {
             .any(|e| e["action"] == "connect" && e["outcome"] == "NotPermitted"),
         "{events}"
     );
+    drop(child);
 }
 
 #[tokio::test]
@@ -733,6 +739,47 @@ async fn ga4_mcp_serves_a_shop_through_the_broker() {
     assert_eq!(out["property_id"], "properties/326784853");
     client.cancel().await.unwrap();
 
+    // Bloom's grant also reaches 412345679; Bloom's server reads and lists only 412345678.
+    let bloom = broker.lease(shops::BLOOM, &[Provider::Ga4]).await.unwrap();
+    let client = connect(ga4_broker_command(
+        &sandbox,
+        &broker,
+        shops::BLOOM,
+        bloom.lease.expose(),
+    ))
+    .await
+    .unwrap();
+    let e = err(&call(
+        &client,
+        "get_property_details",
+        json!({"property_id": "412345679"}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        e.contains("412345679 is not this shop's") && e.contains("412345678"),
+        "{e}"
+    );
+    ok(&call(
+        &client,
+        "get_property_details",
+        json!({"property_id": "properties/412345678"}),
+    )
+    .await
+    .unwrap());
+    let summaries = ok(&call(&client, "get_account_summaries", json!({}))
+        .await
+        .unwrap());
+    let listed: Vec<&Value> = summaries["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["properties"].as_array().unwrap())
+        .map(|p| &p["property_id"])
+        .collect();
+    assert_eq!(listed, [&json!("412345678")], "{summaries}");
+    client.cancel().await.unwrap();
+
     // A lease for shop A presented by a server for shop B is refused, saying so.
     let client = connect(ga4_broker_command(
         &sandbox,
@@ -858,7 +905,7 @@ async fn cli_lease_create_prints_the_secret_last_and_operator_views_work() {
     .await
     .unwrap();
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list.as_array().map(Vec::len), Some(7));
+    assert_eq!(list.as_array().map(Vec::len), Some(9));
     let out = broker_cli(&sandbox, &["integrations", "--database", &broker.database])
         .await
         .unwrap();
@@ -880,13 +927,12 @@ async fn cli_lease_create_prints_the_secret_last_and_operator_views_work() {
         shops::NO_SCOPE,
         "{health}"
     );
-    assert!(
-        health["shops_without"]["meta_ads"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 5
+    assert_eq!(
+        health["shops_without"]["meta_ads"].as_array().map(Vec::len),
+        Some(7),
+        "{health}"
     );
+    assert_eq!(health["counts_by_type"]["google_ads"], 2, "{health}");
     let out = broker_cli(
         &sandbox,
         &["audit", "--database", &broker.database, "--json"],

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use berryboo_e2e::{Client, Credentials, Sandbox, call, connect, err, ok, server_command, text};
+use berryboo_e2e::{
+    BrokerProc, Client, Credentials, Sandbox, broker_server_command, call, connect, err, ok,
+    server_command, shops, text,
+};
+use broker_proto::Provider;
 use serde_json::{Value, json};
 
 const ACME: &str = "sc-domain:acme-shop.example";
@@ -327,5 +331,96 @@ async fn a_grant_without_the_webmasters_scope_says_so() {
     let client = gsc(&sandbox, &creds, &["--site-url", ACME]).await;
     let e = err(&call(&client, "list_properties", json!({})).await.unwrap());
     assert!(e.contains("scope"), "{e}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_revoked_credentials_and_rate_limits() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let q = json!({"start_date": "7daysAgo", "end_date": "yesterday", "dimensions": ["date"]});
+    ok(&call(&client, "get_search_analytics", q.clone())
+        .await
+        .unwrap());
+    sandbox.expire_tokens().await.unwrap();
+    ok(&call(&client, "get_search_analytics", q.clone())
+        .await
+        .unwrap());
+    assert_eq!(
+        sandbox.refreshes("gsc-only").await.unwrap(),
+        2,
+        "one refresh after the 401"
+    );
+
+    // A short 429 is retried; one asking for longer than a call should hold is reported.
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 429, "count": 1, "retry_after_secs": 1}))
+        .await
+        .unwrap();
+    ok(&call(&client, "get_search_analytics", q.clone())
+        .await
+        .unwrap());
+    assert_eq!(sandbox.counters().await.unwrap()["faulted"], 1);
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 429, "count": 1, "retry_after_secs": 60}))
+        .await
+        .unwrap();
+    let e = err(&call(&client, "get_search_analytics", q.clone())
+        .await
+        .unwrap());
+    assert!(e.contains("429") || e.contains("rate limit"), "{e}");
+
+    sandbox.revoke("gsc-only").await.unwrap();
+    let e = err(&call(&client, "get_search_analytics", q).await.unwrap());
+    assert!(e.contains("Reconnect"), "{e}");
+    // The server stays up and keeps answering.
+    let e = err(&call(&client, "list_properties", json!({})).await.unwrap());
+    assert!(e.contains("Reconnect"), "{e}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_broker_backed_shop_reads_its_own_property() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+    let broker = BrokerProc::start(&sandbox, &url, "info", "").await.unwrap();
+    let lease = broker.lease(shops::BLOOM, &[Provider::Gsc]).await.unwrap();
+    let client = connect(broker_server_command(
+        "gsc-mcp",
+        &sandbox,
+        &broker,
+        shops::BLOOM,
+        lease.lease.expose(),
+    ))
+    .await
+    .unwrap();
+    // The property comes from the integration: no site_url anywhere.
+    let out = ok(&call(
+        &client,
+        "get_performance_overview",
+        json!({"start_date": "28daysAgo", "end_date": "yesterday"}),
+    )
+    .await
+    .unwrap());
+    assert_eq!(out["site_url"], "sc-domain:bloom.example", "{out}");
+    // Another shop's site is out of reach even though the grant behind it could read it, and
+    // it is not listed.
+    let e = err(
+        &call(&client, "get_site_details", json!({"site_url": ACME}))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        e.contains(&format!("{ACME} is not this shop's")) && e.contains("sc-domain:bloom.example"),
+        "{e}"
+    );
+    let sites = ok(&call(&client, "list_properties", json!({})).await.unwrap());
+    let listed: Vec<&Value> = sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["site_url"])
+        .collect();
+    assert_eq!(listed, [&json!("sc-domain:bloom.example")], "{sites}");
     client.cancel().await.unwrap();
 }

@@ -4,7 +4,11 @@
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
-use berryboo_e2e::{Client, Credentials, Sandbox, call, connect, err, ok, server_command};
+use berryboo_e2e::{
+    BrokerProc, Client, Credentials, META_APP_CONFIG, Sandbox, broker_server_command, call,
+    connect, err, ok, server_command, shops,
+};
+use broker_proto::Provider;
 use rmcp::ServiceExt;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
@@ -308,4 +312,110 @@ async fn the_token_never_reaches_logs() {
         !logs.contains("sandbox-meta-acme-e2e"),
         "the token leaked into the logs"
     );
+}
+
+#[tokio::test]
+async fn a_token_revoked_mid_session_asks_to_reconnect() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = meta(
+        &sandbox,
+        "sandbox-meta-acme-e2e",
+        &["--ad-account-id", "act_111"],
+    )
+    .await;
+    ok(&call(&client, "get_account_info", json!({})).await.unwrap());
+    sandbox
+        .control_post(
+            "meta/revoke",
+            json!({"name": "meta-acme", "reason": "password_changed"}),
+        )
+        .await
+        .unwrap();
+    let e = err(&call(&client, "get_campaigns", json!({})).await.unwrap());
+    assert!(e.contains("Reconnect Meta Ads"), "{e}");
+    assert!(
+        !e.contains("sandbox-meta-acme-e2e"),
+        "no token in errors: {e}"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_broker_backed_shop_reads_its_own_ad_account() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+    let broker = BrokerProc::start(&sandbox, &url, "info", META_APP_CONFIG)
+        .await
+        .unwrap();
+    let lease = broker
+        .lease(shops::META, &[Provider::MetaAds])
+        .await
+        .unwrap();
+    let client = connect(broker_server_command(
+        "meta-ads-mcp",
+        &sandbox,
+        &broker,
+        shops::META,
+        lease.lease.expose(),
+    ))
+    .await
+    .unwrap();
+    // The ad account comes from the integration: no account_id anywhere.
+    let out = ok(&call(&client, "get_account_info", json!({})).await.unwrap());
+    assert_eq!(out["object"]["id"], "act_111", "{out}");
+    ok(
+        &call(&client, "get_insights", json!({"date_preset": "last_7d"}))
+            .await
+            .unwrap(),
+    );
+
+    // The token also reaches act_112 (another shop's): the server does not.
+    let accounts = ok(&call(&client, "get_ad_accounts", json!({})).await.unwrap());
+    let ids: Vec<&Value> = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(ids, [&json!("act_111")], "{accounts}");
+    let e = err(
+        &call(&client, "get_campaigns", json!({"account_id": "act_112"}))
+            .await
+            .unwrap(),
+    );
+    assert!(e.contains("act_112 is not this shop's"), "{e}");
+    // Object ids are global: one of act_112's campaigns is refused by its owner.
+    let (_c, unscoped) = meta(&sandbox, "sandbox-meta-expiring-e2e", &[]).await;
+    let other = ok(&call(
+        &unscoped,
+        "get_campaigns",
+        json!({"account_id": "act_112", "limit": 1}),
+    )
+    .await
+    .unwrap());
+    let foreign = other["items"][0]["id"].as_str().unwrap().to_owned();
+    unscoped.cancel().await.unwrap();
+    for (tool, args) in [
+        ("get_campaign_details", json!({"id": foreign})),
+        ("get_insights", json!({"object_id": foreign})),
+    ] {
+        let e = err(&call(&client, tool, args).await.unwrap());
+        assert!(
+            e.contains(&format!(
+                "{foreign} does not belong to this shop's ad account act_111"
+            )),
+            "{tool}: {e}"
+        );
+    }
+    let own = ok(&call(&client, "get_campaigns", json!({"limit": 1}))
+        .await
+        .unwrap());
+    let own = own["items"][0]["id"].as_str().unwrap().to_owned();
+    ok(&call(&client, "get_campaign_details", json!({"id": own}))
+        .await
+        .unwrap());
+    ok(&call(&client, "get_insights", json!({"object_id": own}))
+        .await
+        .unwrap());
+    client.cancel().await.unwrap();
 }

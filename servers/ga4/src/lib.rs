@@ -55,10 +55,7 @@ pub enum RunError {
 /// Builds the server from checked flags and serves until the client leaves or a signal.
 pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     let default_property = match &cli.property_id {
-        Some(p) => Some(
-            request::property_id(Some(&mcp_common::params::FlexibleId(p.clone())), None)
-                .map_err(|e| RunError::BadProperty(e.0))?,
-        ),
+        Some(p) => Some(request::property_id(p).map_err(|e| RunError::BadProperty(e.0))?),
         None => None,
     };
     let connection = mcp_common::connect(

@@ -3,7 +3,6 @@
 //! Errors name the argument and say how to fix it, so the model can correct its call; they
 //! come back as tool errors (the model reads them), never as protocol errors.
 
-use mcp_common::params::FlexibleId;
 use serde_json::{Map, Value, json};
 
 use crate::params::{
@@ -31,17 +30,7 @@ fn bad<T>(message: impl Into<String>) -> Checked<T> {
 }
 
 /// The numeric property id from an argument or the server's default.
-pub fn property_id(given: Option<&FlexibleId>, default: Option<&str>) -> Checked<String> {
-    let raw = match (given, default) {
-        (Some(id), _) => id.0.as_str(),
-        (None, Some(d)) => d,
-        (None, None) => {
-            return bad(
-                "property_id is required: this server has no default property. Call \
-                 get_account_summaries to list the properties you can access.",
-            );
-        }
-    };
+pub fn property_id(raw: &str) -> Checked<String> {
     let id = raw.strip_prefix("properties/").unwrap_or(raw);
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || id.len() > 20 {
         return bad(format!(
@@ -50,6 +39,15 @@ pub fn property_id(given: Option<&FlexibleId>, default: Option<&str>) -> Checked
         ));
     }
     Ok(id.to_owned())
+}
+
+/// The error when no argument, flag or integration names a property.
+pub fn property_required() -> BadArgument {
+    BadArgument(
+        "property_id is required: this server has no default property. Call \
+         get_account_summaries to list the properties you can access."
+            .into(),
+    )
 }
 
 /// `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`.
@@ -481,21 +479,11 @@ mod tests {
 
     #[test]
     fn property_ids_take_both_forms() {
-        let id = |s: &str| FlexibleId(s.to_owned());
-        assert_eq!(property_id(Some(&id("123")), None), Ok("123".into()));
-        assert_eq!(
-            property_id(Some(&id("properties/123")), None),
-            Ok("123".into())
-        );
-        assert_eq!(property_id(None, Some("9")), Ok("9".into()));
+        assert_eq!(property_id("123"), Ok("123".into()));
+        assert_eq!(property_id("properties/123"), Ok("123".into()));
+        assert!(property_required().0.contains("get_account_summaries"));
         assert!(
-            property_id(None, None)
-                .unwrap_err()
-                .0
-                .contains("get_account_summaries")
-        );
-        assert!(
-            property_id(Some(&id("G-ABC123")), None)
+            property_id("G-ABC123")
                 .unwrap_err()
                 .0
                 .contains("measurement ids")

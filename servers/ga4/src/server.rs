@@ -9,6 +9,7 @@ use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::Parameters;
+use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -28,6 +29,11 @@ use crate::request::{self, BadArgument};
 use crate::suggest;
 
 const SERVICE: &str = "Google Analytics";
+const PROPERTY: AccountKind = AccountKind {
+    service: SERVICE,
+    noun: "Google Analytics property",
+    of_shop: |a| a.property_id.as_ref(),
+};
 
 /// The GA4 MCP server: read-only tools over one identity's GA4 properties.
 #[derive(Clone)]
@@ -72,18 +78,19 @@ impl Ga4Server {
 
     /// The property a call is about: its argument, else `--property-id`, else the shop's
     /// property from the broker's integration record.
+    /// Under a lease, the shop's property is the only one.
     async fn property(
         &self,
         given: Option<&mcp_common::params::FlexibleId>,
     ) -> Result<String, BadArgument> {
-        if given.is_some() || self.inner.default_property.is_some() {
-            return request::property_id(given, self.inner.default_property.as_deref());
-        }
-        match self.inner.tokens.account().await {
-            Ok(account) => {
-                request::property_id(None, account.and_then(|a| a.property_id).as_deref())
-            }
-            Err(e) => Err(BadArgument(UpstreamError::Credentials(e).explain(SERVICE))),
+        let requested = given
+            .map(|g| g.0.as_str())
+            .or(self.inner.default_property.as_deref());
+        let check = |id: &str| request::property_id(id).map_err(|e| e.0);
+        match scope::resolve(&self.inner.tokens, PROPERTY, requested, check).await {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => Err(request::property_required()),
+            Err(e) => Err(BadArgument(e)),
         }
     }
 
@@ -304,7 +311,12 @@ impl Ga4Server {
             Ok(page) => page,
             Err(e) => return self.upstream_error(e, None).await,
         };
-        let accounts: Vec<AccountOut> = page
+        // Under a lease, only the shop's own property is listed.
+        let shop = match scope::shop_account(&self.inner.tokens, PROPERTY).await {
+            Ok(shop) => shop.map(|s| s.trim_start_matches("properties/").to_owned()),
+            Err(e) => return bad_argument(BadArgument(e)),
+        };
+        let mut accounts: Vec<AccountOut> = page
             .account_summaries
             .into_iter()
             .map(|a| AccountOut {
@@ -321,6 +333,12 @@ impl Ga4Server {
                     .collect(),
             })
             .collect();
+        if let Some(shop) = &shop {
+            for a in &mut accounts {
+                a.properties.retain(|p| &p.property_id == shop);
+            }
+            accounts.retain(|a| !a.properties.is_empty());
+        }
         let mut table = Table::new(["account_id", "account_name", "property_id", "property_name"]);
         for a in &accounts {
             for p in &a.properties {
@@ -339,6 +357,11 @@ impl Ga4Server {
         );
         if let Some(d) = &self.inner.default_property {
             text.push_str(&format!("Default property of this server: {d}.\n"));
+        }
+        if let Some(s) = &shop {
+            text.push_str(&format!(
+                "This server serves one shop: only its property {s} is listed and readable.\n"
+            ));
         }
         let out = AccountSummariesOutput {
             accounts,

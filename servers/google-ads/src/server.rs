@@ -8,6 +8,7 @@ use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::{FlexibleId, Parameters};
+use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -21,6 +22,16 @@ use crate::api::AdsApi;
 use crate::query::{self, Cursor};
 
 const SERVICE: &str = "Google Ads";
+const CUSTOMER: AccountKind = AccountKind {
+    service: SERVICE,
+    noun: "Google Ads customer",
+    of_shop: |a| a.customer_id.as_ref(),
+};
+const LOGIN_CUSTOMER: AccountKind = AccountKind {
+    service: SERVICE,
+    noun: "Google Ads manager",
+    of_shop: |a| a.login_customer_id.as_ref(),
+};
 const DEFAULT_ROWS: usize = 200;
 /// Google's fixed page size; a slice never spans two Google pages.
 const MAX_ROWS: usize = 10_000;
@@ -183,34 +194,35 @@ impl AdsServer {
     }
 
     /// (customer, login customer) of a call: arguments, else flags, else the broker's account.
+    /// Under a lease, the shop's customer is the only one.
     async fn ids(
         &self,
         customer: Option<&FlexibleId>,
         login: Option<&FlexibleId>,
     ) -> Result<(String, Option<String>), String> {
-        let account = if customer.is_none() && self.inner.default_customer.is_none()
-            || login.is_none() && self.inner.default_login_customer.is_none()
-        {
-            match self.inner.tokens.account().await {
-                Ok(a) => a,
-                Err(e) => return Err(UpstreamError::Credentials(e).explain(SERVICE)),
-            }
-        } else {
-            None
-        };
-        let customer = customer
-            .map(|c| c.0.clone())
-            .or_else(|| self.inner.default_customer.clone())
-            .or_else(|| account.as_ref().and_then(|a| a.customer_id.clone()))
+        let requested = customer
+            .map(|c| c.0.as_str())
+            .or(self.inner.default_customer.as_deref());
+        let check = |c: &str| query::customer_id(c, "customer_id");
+        let customer = scope::resolve(&self.inner.tokens, CUSTOMER, requested, check)
+            .await?
             .ok_or_else(|| "customer_id is required: this server has no default account. Call list_accessible_customers to see the accounts you can read.".to_owned())?;
-        let customer = query::customer_id(&customer, "customer_id")?;
-        let login = login
+        let login = match login
             .map(|c| c.0.clone())
             .or_else(|| self.inner.default_login_customer.clone())
-            .or_else(|| account.as_ref().and_then(|a| a.login_customer_id.clone()))
+        {
+            Some(l) => Some(l),
+            None => self.shop_login().await?,
+        };
+        let login = login
             .map(|l| query::customer_id(&l, "login_customer_id"))
             .transpose()?;
         Ok((customer, login))
+    }
+
+    /// The manager the shop's integration reads its customer through, if any.
+    async fn shop_login(&self) -> Result<Option<String>, String> {
+        scope::shop_account(&self.inner.tokens, LOGIN_CUSTOMER).await
     }
 
     fn explain(&self, err: &UpstreamError, customer: Option<&str>) -> String {
@@ -268,14 +280,27 @@ impl AdsServer {
         output_schema = schema_for_output::<CustomersOutput>()
     )]
     async fn list_accessible_customers(&self) -> ToolResult {
-        let ids = match self.inner.api.accessible_customers().await {
-            Ok(ids) => ids,
-            Err(e) => return fail(self.explain(&e, None)),
+        // Under a lease, only the shop's own customer is listed (it may be reachable only
+        // through its manager, so it is not looked up in the accessible list).
+        let shop = match scope::shop_account(&self.inner.tokens, CUSTOMER).await {
+            Ok(shop) => shop.map(|c| c.replace('-', "")),
+            Err(e) => return fail(e),
         };
+        let (ids, login) = match shop {
+            Some(customer) => match self.shop_login().await {
+                Ok(login) => (vec![customer], login.map(|l| l.replace('-', ""))),
+                Err(e) => return fail(e),
+            },
+            None => match self.inner.api.accessible_customers().await {
+                Ok(ids) => (ids, None),
+                Err(e) => return fail(self.explain(&e, None)),
+            },
+        };
+        let login = login.as_deref();
         let q = "SELECT customer.id, customer.descriptive_name, customer.currency_code, customer.time_zone, customer.manager, customer.test_account FROM customer";
         let customers: Vec<Value> = futures::stream::iter(ids)
             .map(|id| async move {
-                match self.inner.api.search(&id, q, None, None).await {
+                match self.inner.api.search(&id, q, None, login).await {
                     Ok(page) => {
                         let mut row = page.results.first().map(query::flatten).unwrap_or_default();
                         row.insert("customer.id".into(), Value::String(id));
@@ -460,7 +485,8 @@ impl AdsServer {
         }
         let fields_q =
             format!("SELECT name, selectable, filterable, sortable WHERE name LIKE '{resource}.%'");
-        let resource_q = format!("SELECT name, selectable_with WHERE name = '{resource}'");
+        let resource_q =
+            format!("SELECT name, selectable_with, metrics, segments WHERE name = '{resource}'");
         let (fields, this) = tokio::join!(
             self.inner.api.fields(&fields_q),
             self.inner.api.fields(&resource_q)
@@ -483,16 +509,19 @@ impl AdsServer {
             v.sort();
             v
         };
-        let mut selectable_with: Vec<String> = this
-            .ok()
-            .and_then(|list| list.into_iter().next())
-            .and_then(|r| r["selectableWith"].as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
+        // `metrics` and `segments` are what the resource allows in FROM; `selectableWith`
+        // also holds them (and attributed resources, dropped here).
+        let entry = this.ok().and_then(|list| list.into_iter().next());
+        let selectable_with: Vec<String> = ["metrics", "segments", "selectableWith"]
+            .iter()
+            .filter_map(|key| entry.as_ref().and_then(|e| e[*key].as_array()))
+            .flatten()
+            .filter_map(Value::as_str)
             .filter(|n| n.starts_with("metrics.") || n.starts_with("segments."))
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
-        selectable_with.sort();
         let out = MetadataOutput {
             resource: resource.clone(),
             selectable: pick("selectable"),

@@ -10,6 +10,7 @@ use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, number};
 use mcp_common::params::Parameters;
+use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -27,6 +28,11 @@ use crate::params::{
 };
 
 const SERVICE: &str = "Search Console";
+const SITE: AccountKind = AccountKind {
+    service: SERVICE,
+    noun: "Search Console property",
+    of_shop: |a| a.property_url.as_ref(),
+};
 const DEFAULT_ROWS: u32 = 100;
 const MAX_ROWS: u32 = 25_000;
 const MAX_BATCH: usize = 50;
@@ -332,15 +338,12 @@ impl GscServer {
     }
 
     /// The property of a call: its argument, else `--site-url`, else the shop's from the broker.
+    /// Under a lease, the shop's property is the only one.
     async fn site(&self, given: Option<&str>) -> Result<String, String> {
-        if let Some(s) = given.or(self.inner.default_site.as_deref()) {
-            return check_site(s);
-        }
-        match self.inner.tokens.account().await {
-            Ok(Some(a)) if a.property_url.is_some() => check_site(a.property_url.as_deref().unwrap_or_default()),
-            Ok(_) => Err("site_url is required: this server has no default property. Call list_properties to see the properties you can access.".into()),
-            Err(e) => Err(UpstreamError::Credentials(e).explain(SERVICE)),
-        }
+        let requested = given.or(self.inner.default_site.as_deref());
+        scope::resolve(&self.inner.tokens, SITE, requested, check_site)
+            .await?
+            .ok_or_else(|| "site_url is required: this server has no default property. Call list_properties to see the properties you can access.".into())
     }
 
     fn today(&self) -> NaiveDate {
@@ -395,10 +398,18 @@ impl GscServer {
         output_schema = schema_for_output::<SitesOutput>()
     )]
     async fn list_properties(&self) -> ToolResult {
-        let sites = match self.inner.api.sites().await {
+        let shop = match scope::shop_account(&self.inner.tokens, SITE).await {
+            Ok(shop) => shop,
+            Err(e) => return fail(e),
+        };
+        let mut sites = match self.inner.api.sites().await {
             Ok(s) => s,
             Err(e) => return self.upstream_error(e, None),
         };
+        // Under a lease, only the shop's own property is listed.
+        if let Some(shop) = &shop {
+            sites.retain(|s| s.site_url == shop.trim());
+        }
         let mut t = Table::new(["site_url", "permission_level"]);
         for s in &sites {
             t.push([s.site_url.as_str(), &s.permission_level]);
@@ -406,6 +417,11 @@ impl GscServer {
         let mut text = format!("{} propert(ies):\n{}", sites.len(), t.render());
         if let Some(d) = &self.inner.default_site {
             text.push_str(&format!("Default property of this server: {d}.\n"));
+        }
+        if let Some(s) = &shop {
+            text.push_str(&format!(
+                "This server serves one shop: only its property {s} is listed and readable.\n"
+            ));
         }
         let sites = sites
             .iter()

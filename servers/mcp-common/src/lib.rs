@@ -5,8 +5,9 @@
 //!
 //! # Layout
 //! - [`cli`]: shared flags ([`cli::CommonArgs`]) and their checked form ([`cli::CommonConfig`]).
-//! - [`credentials`]: access tokens from a static file (later the broker), cached, single-flight.
+//! - [`credentials`]: access tokens from a static file or the broker, cached, single-flight.
 //! - [`upstream`]: HTTP client with base-URL rewriting, retries/backoff, 401 refresh-and-retry.
+//! - [`scope`]: under a broker lease, the shop's account is the only one a server reads.
 //! - [`error`]: typed upstream errors and the actionable text tools show for them.
 //! - [`handler`]: the one `ServerHandler` ([`handler::Served`]) over a [`handler::ToolServer`].
 //! - [`output`]: structured + text tool results, text tables.
@@ -22,6 +23,7 @@ pub mod handler;
 pub mod logging;
 pub mod output;
 pub mod params;
+pub mod scope;
 pub mod secret_file;
 pub mod testing;
 pub mod transport;

@@ -7,6 +7,7 @@ use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::{FlexibleId, Parameters};
+use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -22,6 +23,11 @@ use crate::params::{
 };
 
 const SERVICE: &str = "Meta Ads";
+const AD_ACCOUNT: AccountKind = AccountKind {
+    service: SERVICE,
+    noun: "Meta ad account",
+    of_shop: |a| a.ad_account_id.as_ref(),
+};
 const DEFAULT_LIMIT: u32 = 25;
 const MAX_LIMIT: u32 = 500;
 
@@ -301,18 +307,64 @@ impl MetaServer {
         }
     }
 
+    /// The ad account of a call: its argument, else `--ad-account-id`, else the shop's from
+    /// the broker. Under a lease, the shop's account is the only one.
     async fn account(&self, given: Option<&FlexibleId>) -> Result<String, String> {
-        if let Some(a) = given
+        let requested = given
             .map(|g| g.0.as_str())
-            .or(self.inner.default_account.as_deref())
-        {
-            return account_id(a);
+            .or(self.inner.default_account.as_deref());
+        scope::resolve(&self.inner.tokens, AD_ACCOUNT, requested, account_id)
+            .await?
+            .ok_or_else(|| "account_id is required: this server has no default ad account. Call get_ad_accounts to see the accounts this token can read.".into())
+    }
+
+    /// The shop's ad account when a lease pins this server to one shop.
+    async fn shop_account(&self) -> Result<Option<String>, String> {
+        scope::shop_account(&self.inner.tokens, AD_ACCOUNT)
+            .await?
+            .map(|a| account_id(&a))
+            .transpose()
+    }
+
+    /// Refuses an object (campaign, ad set, ad, creative) of another ad account than the
+    /// shop's: Meta ids are global, so an id alone could reach any account the token sees.
+    fn check_owner(&self, shop: Option<&str>, id: &str, owner: &Value) -> Result<(), String> {
+        let Some(shop) = shop else { return Ok(()) };
+        let owner = match owner {
+            Value::String(s) => format!("act_{s}"),
+            Value::Number(n) => format!("act_{n}"),
+            _ => String::new(),
+        };
+        if owner == shop {
+            Ok(())
+        } else {
+            Err(format!(
+                "{id} does not belong to this shop's ad account {shop}: this server serves one shop and reads only its objects."
+            ))
         }
-        match self.inner.tokens.account().await {
-            Ok(Some(a)) if a.ad_account_id.is_some() => account_id(a.ad_account_id.as_deref().unwrap_or_default()),
-            Ok(_) => Err("account_id is required: this server has no default ad account. Call get_ad_accounts to see the accounts this token can read.".into()),
-            Err(e) => Err(UpstreamError::Credentials(e).explain(SERVICE)),
+    }
+
+    /// [`Self::check_owner`] for an id given without its fields: one lookup of its account.
+    async fn check_object(&self, id: &str) -> Result<(), String> {
+        let shop = self.shop_account().await?;
+        let Some(shop) = shop.as_deref() else {
+            return Ok(());
+        };
+        if id.starts_with("act_") {
+            return scope::only_the_shops(
+                Some(id.to_owned()),
+                Some(shop.to_owned()),
+                AD_ACCOUNT.noun,
+            )
+            .map(drop);
         }
+        let v = self
+            .inner
+            .api
+            .object(id, &[("fields", "account_id".to_owned())])
+            .await
+            .map_err(|e| self.explain(&e, id))?;
+        self.check_owner(Some(shop), id, &v["account_id"])
     }
 
     fn explain(&self, err: &UpstreamError, target: &str) -> String {
@@ -392,12 +444,23 @@ impl MetaServer {
     }
 
     async fn details(&self, p: ObjectParams, default: &[&str], what: &str) -> ToolResult {
-        let (id, fields) = match (object_id(&p.id.0), field_list(&p.fields, default)) {
+        let (id, mut fields) = match (object_id(&p.id.0), field_list(&p.fields, default)) {
             (Ok(i), Ok(f)) => (i, f),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
+        let shop = match self.shop_account().await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        // Under a lease the owner is read with the object, not in a second call.
+        if shop.is_some() && !fields.split(',').any(|f| f == "account_id") {
+            fields.push_str(",account_id");
+        }
         match self.inner.api.object(&id, &[("fields", fields)]).await {
             Ok(v) => {
+                if let Err(e) = self.check_owner(shop.as_deref(), &id, &v["account_id"]) {
+                    return fail(e);
+                }
                 let v = numbers(v);
                 let object = v.as_object().cloned().unwrap_or_default();
                 let mut t = Table::new(["field", "value"]);
@@ -469,6 +532,33 @@ impl MetaServer {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
+        // Under a lease, only the shop's own account is listed.
+        match self.shop_account().await {
+            Ok(Some(shop)) => {
+                let fields = ACCOUNT_FIELDS.join(",");
+                return match self.inner.api.object(&shop, &[("fields", fields)]).await {
+                    Ok(v) => {
+                        let out = ListOutput {
+                            parent: "me".into(),
+                            items: vec![numbers(v)],
+                            next_after: None,
+                        };
+                        let mut text = list_text(
+                            &out,
+                            "ad accounts",
+                            &["id", "name", "account_status", "currency", "amount_spent"],
+                        );
+                        text.push_str(&format!(
+                            "This server serves one shop: only its ad account {shop} is listed and readable.\n"
+                        ));
+                        Ok(output::success(&out, text))
+                    }
+                    Err(e) => fail(self.explain(&e, &shop)),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return fail(e),
+        }
         match self
             .list(
                 "me",
@@ -666,7 +756,10 @@ impl MetaServer {
         }
         let object = match &p.object_id {
             Some(id) => match object_id(&id.0) {
-                Ok(i) => i,
+                Ok(i) => match self.check_object(&i).await {
+                    Ok(()) => i,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             },
             None => match self.account(p.account_id.as_ref()).await {
