@@ -370,12 +370,13 @@ impl ServerSet {
                 ),
             }
         }
-        for m in &self.members {
+        // Closes each child's stdin, waits briefly, then kills: reaped either way, all at once.
+        futures::future::join_all(self.members.iter().map(|m| async move {
             if let Some(client) = m.client.lock().await.take() {
-                // Closes the child's stdin, waits briefly, then kills: reaped either way.
                 let _ = client.cancel().await;
             }
-        }
+        }))
+        .await;
     }
 }
 

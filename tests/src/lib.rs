@@ -67,6 +67,15 @@ client_id = "sandbox-client.apps.googleusercontent.com"
 scopes = ["https://www.googleapis.com/auth/adwords"]
 ads_customers = ["1234567890", "9876543210"]
 
+[[google_grants]]
+name = "all"
+refresh_token = "sandbox-refresh-all-e2e"
+client_id = "sandbox-client.apps.googleusercontent.com"
+scopes = ["https://www.googleapis.com/auth/analytics.readonly", "https://www.googleapis.com/auth/webmasters.readonly", "https://www.googleapis.com/auth/adwords"]
+ga4_properties = ["326784853"]
+gsc_sites = ["sc-domain:acme-shop.example"]
+ads_customers = ["1234567890"]
+
 [[ads_customers]]
 id = "1234567890"
 descriptive_name = "Acme Shop"
@@ -496,6 +505,43 @@ data = {{ refresh_token = "sandbox-refresh-ads-e2e", customer_id = "1112223334",
     )
 }
 
+/// Id of the `i`th shop of [`full_shops_seed`].
+pub fn full_shop_id(i: usize) -> String {
+    format!("{i:08x}-0000-4000-8000-000000000000")
+}
+
+/// `n` shops with all four integrations (grant `all`, Meta token `meta-acme`), every Google
+/// token already expired: for the pool test and the bench.
+pub fn full_shops_seed(n: usize) -> String {
+    let google = "https://www.googleapis.com/auth";
+    let meta_expires = (chrono::Utc::now() + chrono::Duration::days(50))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut seed = String::new();
+    for i in 0..n {
+        let id = full_shop_id(i);
+        seed.push_str(&format!(
+            r#"
+[[shops]]
+id = "{id}"
+name = "Shop {i}"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ refresh_token = "sandbox-refresh-all-e2e", property_id = "326784853", granted_scopes = ["{google}/analytics.readonly"] }}
+[[shops.integrations]]
+provider = "gsc"
+data = {{ refresh_token = "sandbox-refresh-all-e2e", property_url = "sc-domain:acme-shop.example", granted_scopes = ["{google}/webmasters.readonly"] }}
+[[shops.integrations]]
+provider = "google_ads"
+data = {{ refresh_token = "sandbox-refresh-all-e2e", customer_id = "1234567890", granted_scopes = ["{google}/adwords"] }}
+[[shops.integrations]]
+provider = "meta_ads"
+data = {{ token = "sandbox-meta-acme-e2e", expires_at = "{meta_expires}", ad_account_id = "act_111", granted_scopes = ["ads_read"] }}
+"#
+        ));
+    }
+    seed
+}
+
 /// Runs `credential-broker` with `args` and the sandbox's OAuth client in the environment.
 pub async fn broker_cli(sandbox: &Sandbox, args: &[&str]) -> Result<std::process::Output> {
     Ok(Command::new(bin("credential-broker"))
@@ -594,11 +640,16 @@ impl BrokerProc {
         Ok((dir, url))
     }
 
-    /// Migrates and seeds `url`.
+    /// Migrates `url` and seeds it with [`broker_seed`].
     pub async fn prepare(sandbox: &Sandbox, url: &str) -> Result<()> {
+        Self::prepare_with(sandbox, url, &broker_seed()).await
+    }
+
+    /// Migrates `url` and seeds it with `seed` (TOML, the `seed` command's format).
+    pub async fn prepare_with(sandbox: &Sandbox, url: &str, seed: &str) -> Result<()> {
         let seed_dir = tempfile::tempdir()?;
-        let seed = seed_dir.path().join("seed.toml");
-        std::fs::write(&seed, broker_seed())?;
+        let seed_path = seed_dir.path().join("seed.toml");
+        std::fs::write(&seed_path, seed)?;
         for args in [
             vec!["migrate", "--database", url],
             vec![
@@ -606,7 +657,7 @@ impl BrokerProc {
                 "--database",
                 url,
                 "--file",
-                seed.to_str().unwrap_or(""),
+                seed_path.to_str().unwrap_or(""),
             ],
         ] {
             let out = broker_cli(sandbox, &args).await?;

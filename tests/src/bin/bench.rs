@@ -1,5 +1,6 @@
-//! `bench`: start-up time, idle memory and tool-call latency of the MCP servers, measured
-//! against the offline sandbox on loopback. Build in release for meaningful numbers:
+//! `bench`: start-up time, idle memory and tool-call latency of the four MCP servers, token
+//! vends of the broker, and many shops' server sets at once through the agent host's pool,
+//! measured against the offline sandbox on loopback. Build in release for meaningful numbers:
 //!
 //! ```text
 //! cargo build --release && target/release/bench
@@ -9,13 +10,20 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use agent_host::pool::ShopPool;
+use agent_host::server_set::SetConfig;
 use anyhow::{Context, Result};
-use berryboo_e2e::{BrokerProc, Credentials, Sandbox, call, connect, ga4_command, ok, shops};
+use berryboo_e2e::{
+    BrokerProc, Credentials, Sandbox, bin, call, full_shop_id, full_shops_seed, ok, server_command,
+    shops,
+};
 use broker_proto::Provider;
 use clap::Parser;
 use rmcp::ServiceExt;
 use rmcp::transport::TokioChildProcess;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[derive(Parser)]
 #[command(about = "Measure spawn→ready, idle RSS and tool-call round trips of the MCP servers.")]
@@ -32,6 +40,26 @@ struct Args {
     /// Concurrent connections for the vend throughput run.
     #[arg(long, default_value_t = 8)]
     connections: usize,
+    /// Shops whose full server sets the pool run starts at once.
+    #[arg(long, default_value_t = 100)]
+    shops: usize,
+    /// Run only these parts (default: all).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Vec<Part>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Servers,
+    Broker,
+    Pool,
+    Sandbox,
+}
+
+impl Args {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -50,13 +78,85 @@ fn fmt(d: Duration) -> String {
     }
 }
 
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
 fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+    proc_kib(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// Proportional set size: shared pages (the binary's text, libc) split among their users, so a
+/// sum over processes is what they really occupy together.
+fn pss_kib(pid: u32) -> Result<u64> {
+    proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+fn proc_kib(path: &str, key: &str) -> Result<u64> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc status")
+        .with_context(|| format!("no {key} in {path}"))
+}
+
+/// One server under measurement: its binary, credentials, flags and timed calls.
+struct ServerCase {
+    binary: &'static str,
+    credentials: Credentials,
+    flags: &'static [&'static str],
+    calls: Vec<(&'static str, Value)>,
+    /// Clear the sandbox's state every this many calls (outside the timing): its Meta emulation
+    /// throttles an account after 300 insights calls an hour, as Meta does.
+    reset_every: Option<usize>,
+}
+
+fn server_cases() -> Result<Vec<ServerCase>> {
+    Ok(vec![
+        ServerCase {
+            binary: "ga4-mcp",
+            credentials: Credentials::google("sandbox-refresh-acme-e2e")?,
+            flags: &["--property-id", "326784853"],
+            reset_every: None,
+            calls: vec![
+                ("get_property_details", json!({})),
+                (
+                    "run_report",
+                    json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "dimensions": ["date"], "metrics": ["sessions"]}),
+                ),
+            ],
+        },
+        ServerCase {
+            binary: "gsc-mcp",
+            credentials: Credentials::google("sandbox-refresh-gsc-only-e2e")?,
+            flags: &["--site-url", "sc-domain:acme-shop.example"],
+            reset_every: None,
+            calls: vec![(
+                "get_search_analytics",
+                json!({"start_date": "7daysAgo", "end_date": "yesterday", "dimensions": ["query"], "row_limit": 100}),
+            )],
+        },
+        ServerCase {
+            binary: "google-ads-mcp",
+            credentials: Credentials::google("sandbox-refresh-ads-e2e")?,
+            flags: &["--customer-id", "1234567890"],
+            reset_every: None,
+            calls: vec![(
+                "search",
+                json!({"query": "SELECT campaign.name, metrics.clicks, metrics.cost_micros FROM campaign WHERE segments.date DURING LAST_7_DAYS"}),
+            )],
+        },
+        ServerCase {
+            binary: "meta-ads-mcp",
+            credentials: Credentials::meta("sandbox-meta-acme-e2e")?,
+            flags: &["--ad-account-id", "act_111"],
+            reset_every: Some(200),
+            calls: vec![(
+                "get_insights",
+                json!({"level": "campaign", "date_preset": "last_7d"}),
+            )],
+        },
+    ])
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -66,83 +166,21 @@ async fn main() -> Result<()> {
         eprintln!("note: this is a debug build of bench; build with --release for real figures");
     }
     let sandbox = Sandbox::start().await?;
-    let creds = Credentials::google("sandbox-refresh-acme-e2e")?;
-    let server_args = ["--property-id", "326784853"];
-
-    // Spawn → ready: process start plus the MCP initialize handshake.
-    let mut startups = Vec::with_capacity(args.runs);
-    for _ in 0..args.runs {
-        let started = Instant::now();
-        let transport = TokioChildProcess::new(ga4_command(&sandbox, &creds, &server_args))?;
-        let client = ().serve(transport).await?;
-        startups.push(started.elapsed());
-        client.cancel().await?;
-    }
-    startups.sort();
-
-    // Idle RSS after the handshake, then after the client has listed the tools (which builds
-    // their schemas) — what a host that just connected holds.
-    let transport = TokioChildProcess::new(ga4_command(&sandbox, &creds, &server_args))?;
-    let pid = transport.id().context("no child pid")?;
-    let client = ().serve(transport).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let idle_rss = rss_kib(pid)?;
-    let started = Instant::now();
-    let tools = client.list_all_tools().await?;
-    let first_list = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let listed_rss = rss_kib(pid)?;
-    client.cancel().await?;
-
-    let mib = |kib: u64| kib as f64 / 1024.0;
-    println!(
-        "ga4-mcp  spawn→ready     median {}  p90 {}  (n={})",
-        fmt(percentile(&startups, 0.5)),
-        fmt(percentile(&startups, 0.9)),
-        startups.len()
-    );
-    println!(
-        "ga4-mcp  idle RSS        {:.1} MiB after the handshake, {:.1} MiB after tools/list",
-        mib(idle_rss),
-        mib(listed_rss)
-    );
-    println!(
-        "ga4-mcp  first tools/list {} ({} tools; schemas are built on first use)",
-        fmt(first_list),
-        tools.len()
-    );
-
-    // Round trips through the server and the sandbox.
-    let client = connect(ga4_command(&sandbox, &creds, &server_args)).await?;
-    let cases = [
-        ("get_property_details", json!({})),
-        (
-            "run_report",
-            json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "dimensions": ["date"], "metrics": ["sessions"]}),
-        ),
-    ];
-    for (tool, arguments) in cases {
-        for _ in 0..50 {
-            ok(&call(&client, tool, arguments.clone()).await?);
+    if args.runs(Part::Servers) {
+        for case in server_cases()? {
+            server_bench(&sandbox, &case, &args).await?;
         }
-        let mut times = Vec::with_capacity(args.calls);
-        for _ in 0..args.calls {
-            let started = Instant::now();
-            let r = call(&client, tool, arguments.clone()).await?;
-            times.push(started.elapsed());
-            ok(&r);
-        }
-        times.sort();
-        println!(
-            "ga4-mcp  tool call       {tool:<22} p50 {}  p99 {}  (n={})",
-            fmt(percentile(&times, 0.5)),
-            fmt(percentile(&times, 0.99)),
-            times.len()
-        );
     }
-    client.cancel().await?;
-
-    broker_bench(&sandbox, &args).await?;
+    if args.runs(Part::Broker) {
+        broker_bench(&sandbox, &args).await?;
+    }
+    if args.runs(Part::Pool) {
+        sandbox.control_post("reset", json!({})).await?;
+        pool_bench(&sandbox, &args).await?;
+    }
+    if !args.runs(Part::Sandbox) {
+        return Ok(());
+    }
 
     // The sandbox alone, to separate its share of the round trip.
     let http = reqwest::Client::new();
@@ -157,9 +195,172 @@ async fn main() -> Result<()> {
     }
     times.sort();
     println!(
-        "sandbox  HTTP round trip (control plane, no server)  p50 {}  p99 {}",
+        "sandbox        HTTP round trip (control plane, no server)  p50 {}  p99 {}",
         fmt(percentile(&times, 0.5)),
         fmt(percentile(&times, 0.99))
+    );
+    Ok(())
+}
+
+/// Spawn → ready, idle RSS and call round trips of one server.
+async fn server_bench(sandbox: &Sandbox, case: &ServerCase, args: &Args) -> Result<()> {
+    let command = || server_command(case.binary, sandbox, &case.credentials.path(), case.flags);
+    let name = case.binary;
+
+    // Spawn → ready: process start plus the MCP initialize handshake.
+    let mut startups = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        let started = Instant::now();
+        let client = ().serve(TokioChildProcess::new(command())?).await?;
+        startups.push(started.elapsed());
+        client.cancel().await?;
+    }
+    startups.sort();
+
+    // Idle RSS after the handshake, then after the client has listed the tools (which builds
+    // their schemas) — what a host that just connected holds.
+    let transport = TokioChildProcess::new(command())?;
+    let pid = transport.id().context("no child pid")?;
+    let client = ().serve(transport).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = rss_kib(pid)?;
+    let started = Instant::now();
+    let tools = client.list_all_tools().await?;
+    let first_list = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listed_rss = rss_kib(pid)?;
+    println!(
+        "{name:<14} spawn→ready     median {}  p90 {}  (n={})",
+        fmt(percentile(&startups, 0.5)),
+        fmt(percentile(&startups, 0.9)),
+        startups.len()
+    );
+    println!(
+        "{name:<14} idle RSS        {:.1} MiB after the handshake, {:.1} MiB after tools/list",
+        mib(idle_rss),
+        mib(listed_rss)
+    );
+    println!(
+        "{name:<14} first tools/list {} ({} tools; schemas are built on first use)",
+        fmt(first_list),
+        tools.len()
+    );
+
+    // Round trips through the server and the sandbox.
+    for (tool, arguments) in &case.calls {
+        for _ in 0..50 {
+            ok(&call(&client, tool, arguments.clone()).await?);
+        }
+        let mut times = Vec::with_capacity(args.calls);
+        for i in 0..args.calls {
+            if let Some(n) = case.reset_every
+                && i % n == 0
+            {
+                sandbox.control_post("reset", json!({})).await?;
+            }
+            let started = Instant::now();
+            let r = call(&client, tool, arguments.clone()).await?;
+            times.push(started.elapsed());
+            ok(&r);
+        }
+        times.sort();
+        println!(
+            "{name:<14} tool call       {tool:<22} p50 {}  p99 {}  (n={})",
+            fmt(percentile(&times, 0.5)),
+            fmt(percentile(&times, 0.99)),
+            times.len()
+        );
+    }
+    let rss_after = rss_kib(pid)?;
+    println!("{name:<14} RSS after the calls {:.1} MiB", mib(rss_after));
+    client.cancel().await?;
+    Ok(())
+}
+
+/// Many shops at once, as the agent host runs them: every shop's full server set (four
+/// servers, one lease) started through the pool concurrently, one call on each set.
+async fn pool_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(sandbox, &url, &full_shops_seed(args.shops)).await?;
+    let broker = BrokerProc::start(sandbox, &url, "warn", "").await?;
+    let config = Arc::new(SetConfig {
+        broker_socket: broker.socket.clone(),
+        servers_dir: bin("ga4-mcp")
+            .parent()
+            .context("no binary directory")?
+            .to_path_buf(),
+        api_base: Some(sandbox.base.clone()),
+        lease_ttl: Duration::from_secs(600),
+        child_log: "warn".into(),
+    });
+    let pool = ShopPool::new(
+        config,
+        Provider::ALL.to_vec(),
+        Duration::from_secs(600),
+        args.shops,
+    );
+    // One call per set, spread over the four sources.
+    let calls: [(&str, Value); 4] = [
+        ("get_property_details", json!({})),
+        (
+            "get_performance_overview",
+            json!({"start_date": "7daysAgo", "end_date": "yesterday"}),
+        ),
+        (
+            "search",
+            json!({"query": "SELECT campaign.name, metrics.clicks FROM campaign WHERE segments.date DURING LAST_7_DAYS"}),
+        ),
+        ("get_campaigns", json!({"limit": 5})),
+    ];
+    let started = Instant::now();
+    let sets = futures::future::try_join_all((0..args.shops).map(|i| {
+        let pool = &pool;
+        let (tool, arguments) = &calls[i % calls.len()];
+        async move {
+            let set = pool.get(&full_shop_id(i)).await?;
+            let ready = started.elapsed();
+            let result = set.call(tool, arguments.clone()).await?;
+            ok(&result);
+            anyhow::Ok((set, ready))
+        }
+    }))
+    .await?;
+    let wall = started.elapsed();
+    let last_ready = sets.iter().map(|(_, r)| *r).max().unwrap_or_default();
+    let sets: Vec<_> = sets.into_iter().map(|(s, _)| s).collect();
+    let per_set: Vec<u64> = sets
+        .iter()
+        .map(|s| s.pids().iter().filter_map(|p| rss_kib(*p).ok()).sum())
+        .collect();
+    let pss: u64 = sets
+        .iter()
+        .flat_map(|s| s.pids())
+        .filter_map(|p| pss_kib(p).ok())
+        .sum();
+    let servers: usize = sets.iter().map(|s| s.pids().len()).sum();
+    let total: u64 = per_set.iter().sum();
+    let max = per_set.iter().copied().max().unwrap_or(0);
+    println!(
+        "pool           {} shops' full sets started + one call each: {:.2} s wall ({servers} servers; the last set was ready at {:.2} s)",
+        args.shops,
+        wall.as_secs_f64(),
+        last_ready.as_secs_f64()
+    );
+    println!(
+        "pool           RSS of the servers: {:.0} MiB total, {:.1} MiB per shop set (max {:.1}); PSS {:.1} MiB per set (shared pages split); this host process {:.1} MiB",
+        mib(total),
+        mib(total) / args.shops.max(1) as f64,
+        mib(max),
+        mib(pss) / args.shops.max(1) as f64,
+        mib(rss_kib(std::process::id())?)
+    );
+    drop(sets);
+    let started = Instant::now();
+    pool.shutdown().await;
+    println!(
+        "pool           shutdown (leases revoked, children reaped): {:.2} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -182,7 +383,7 @@ async fn broker_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
     }
     times.sort();
     println!(
-        "broker   token vend      p50 {}  p99 {}  (n={}, one connection, warm cache)",
+        "broker         token vend      p50 {}  p99 {}  (n={}, one connection, warm cache)",
         fmt(percentile(&times, 0.5)),
         fmt(percentile(&times, 0.99)),
         times.len()
@@ -208,7 +409,7 @@ async fn broker_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
     let elapsed = started.elapsed();
     let total = per_connection * args.connections;
     println!(
-        "broker   throughput      {:.0} vends/s  ({total} vends over {} connections in {:.2} s; 2 cores shared with this client)",
+        "broker         throughput      {:.0} vends/s  ({total} vends over {} connections in {:.2} s; 2 cores shared with this client)",
         total as f64 / elapsed.as_secs_f64(),
         args.connections,
         elapsed.as_secs_f64()

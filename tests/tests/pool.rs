@@ -1,0 +1,116 @@
+//! The agent host's shop pool, in process, over the real broker, sandbox and server binaries:
+//! one set per shop shared by concurrent callers, each set reading only its shop's data, idle
+//! sets evicted, the cap enforced least-recently-used first, children reaped and leases revoked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_host::pool::ShopPool;
+use agent_host::server_set::SetConfig;
+use berryboo_e2e::{BrokerProc, Sandbox, bin, full_shop_id, full_shops_seed, ok};
+use broker_proto::Provider;
+use serde_json::json;
+
+fn alive(pid: u32) -> bool {
+    // A reaped child has no /proc entry; a zombie would still show `State: Z`.
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(false)
+}
+
+async fn gone(pids: &[u32]) -> bool {
+    for _ in 0..100 {
+        if pids.iter().all(|p| !alive(*p)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_pool_shares_evicts_caps_and_reaps() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &url, &full_shops_seed(3))
+        .await
+        .unwrap();
+    let broker = BrokerProc::start(&sandbox, &url, "warn", "").await.unwrap();
+    let config = Arc::new(SetConfig {
+        broker_socket: broker.socket.clone(),
+        servers_dir: bin("ga4-mcp").parent().unwrap().to_path_buf(),
+        api_base: Some(sandbox.base.clone()),
+        lease_ttl: Duration::from_secs(600),
+        child_log: "warn".into(),
+    });
+    let pool = ShopPool::new(
+        config,
+        Provider::ALL.to_vec(),
+        Duration::from_millis(400),
+        2,
+    );
+    let (shop0, shop1, shop2) = (full_shop_id(0), full_shop_id(1), full_shop_id(2));
+
+    // Concurrent callers for one shop share one start.
+    let (a, b) = tokio::join!(pool.get(&shop0), pool.get(&shop0));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(Arc::ptr_eq(&a, &b), "one set per shop");
+    assert_eq!(a.pids().len(), 4, "all four servers");
+    assert_eq!(a.providers().len(), 4);
+    let out = ok(&a.call("get_property_details", json!({})).await.unwrap());
+    assert_eq!(out["property_id"], "properties/326784853", "{out}");
+    ok(&a.call("get_campaigns", json!({"limit": 1})).await.unwrap());
+    let pids0 = a.pids();
+    drop((a, b));
+
+    let one = pool.get(&shop1).await.unwrap();
+    let pids1 = one.pids();
+    assert_eq!(pool.live().await, 2);
+    drop(one);
+
+    // A third shop over the cap of 2: the least recently used idle set (shop 0) ends.
+    let two = pool.get(&shop2).await.unwrap();
+    assert_eq!(pool.live().await, 2);
+    assert!(gone(&pids0).await, "shop 0's children are reaped");
+    assert!(pids1.iter().all(|p| alive(*p)), "shop 1 is kept");
+
+    // A set in use is never evicted, however idle; the others go after the idle time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pool.sweep().await;
+    assert_eq!(pool.live().await, 1, "only the set in use is left");
+    assert!(gone(&pids1).await, "shop 1's children are reaped");
+    let pids2 = two.pids();
+    drop(two);
+    pool.sweep().await;
+    assert_eq!(pool.live().await, 0);
+    assert!(gone(&pids2).await);
+
+    // An unknown shop is the broker's message, and is not cached.
+    let e = match pool.get("no-such-shop").await {
+        Ok(_) => panic!("a set for an unknown shop"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("no-such-shop"), "{e}");
+    assert_eq!(pool.live().await, 0);
+
+    // Every lease the pool took was revoked.
+    let out = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &url, "--json"])
+        .await
+        .unwrap();
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let count = |action: &str| {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == "ok")
+            .count()
+    };
+    assert_eq!(count("lease_create"), 3, "{events}");
+    assert_eq!(count("lease_revoke"), 3, "{events}");
+    pool.shutdown().await;
+}
