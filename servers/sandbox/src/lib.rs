@@ -1,20 +1,22 @@
-//! `upstream-sandbox`: an offline emulator of Google's OAuth token endpoint and the GA4
-//! Data + Admin APIs, speaking the real wire formats (paths, colon custom methods, JSON
-//! shapes, error envelopes) so MCP servers can be tested end to end without internet.
+//! `upstream-sandbox`: an offline emulator of Google's OAuth token endpoint, the GA4 Data +
+//! Admin APIs, Search Console, Google Ads (GAQL) and Meta's Graph/Marketing API, speaking the
+//! real wire formats (paths, colon custom methods, JSON shapes, error envelopes) so MCP servers
+//! can be tested end to end without internet.
 //!
 //! Data is synthetic but deterministic: every number is a function of the fixture, the
-//! property id, the date and the dimension values (see [`ga4::model`]). Faults, revocations
-//! and token expiry are switched at runtime through the `/__sandbox/` control plane.
+//! account id, the date and the dimension values (see [`ga4::model`]), consistent across
+//! sources for one shop. Faults, revocations, token expiry and Meta throttling are switched at
+//! runtime through the `/__sandbox/` control plane.
 //!
 //! # Layout
 //! - [`fixtures`]: the TOML fixture format ([`Fixtures`]).
 //! - [`google`]: OAuth token endpoint, bearer auth, `google.rpc.Status` errors.
 //! - [`ga4`]: GA4 Data/Admin API routing, catalog, data model and report engine.
+//! - [`gsc`]: Search Console sites, search analytics, URL inspection, sitemaps.
+//! - [`gads`]: Google Ads customers, GAQL parser and engine, field service, manager accounts.
+//! - [`meta`]: Meta Graph API: token exchange, ad accounts, campaigns…creatives, insights.
 //! - `faults`, `control`: fault injection middleware and the `/__sandbox` control plane.
 //! - `state`: issued tokens, revocations, faults and counters behind one mutex.
-//!
-//! Search Console, Google Ads and Meta will be sibling modules of [`ga4`] with their own
-//! routes in [`app`].
 //!
 //! # Running
 //! `upstream-sandbox --fixtures examples/sandbox-fixtures.toml --today 2026-10-20` prints
