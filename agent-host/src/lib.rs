@@ -10,11 +10,13 @@
 //! - [`demo`]: the embedded default end to end.
 //! - [`children`], [`config`]: binaries, child processes, settings.
 
+pub mod anomalies;
 pub mod chat;
 pub mod children;
 pub mod config;
 pub mod demo;
 pub mod llm;
+pub mod pipeline;
 pub mod pool;
 pub mod server_set;
 
@@ -47,8 +49,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Offline demo: sandbox, SQLite shop database, credential broker, a lease and a GA4
-    /// server per demo shop. Needs no network and no set-up.
+    /// Offline demo: sandbox, SQLite database with demo shops and anomalies, credential
+    /// broker, and the pipeline end to end (summary, notifications, health, report). Needs no
+    /// network and no set-up.
     Demo(demo::DemoArgs),
     /// Chat with one shop's Google Analytics 4 data.
     #[command(name = "chat-ga4")]
@@ -62,16 +65,41 @@ pub enum Command {
     /// Chat with one shop's Meta Ads data.
     #[command(name = "chat-meta-ads")]
     ChatMetaAds(chat::ChatArgs),
+    /// Explain open anomalies: claim them, analyse each through its shop's servers, write
+    /// recommendations and notifications, print a summary (and a report).
+    Pipeline(pipeline::PipelineArgs),
+    /// Add, list or retry anomalies.
+    #[command(subcommand)]
+    Anomaly(anomalies::AnomalyCommand),
+    /// The notifications the pipeline recorded (connect / reconnect emails), newest first.
+    Notifications {
+        /// The database.
+        #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]
+        database: String,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(args, &file).await,
         Command::ChatGa4(args) => chat::run(Provider::Ga4, args, &file).await,
         Command::ChatGsc(args) => chat::run(Provider::Gsc, args, &file).await,
         Command::ChatGoogleAds(args) => chat::run(Provider::GoogleAds, args, &file).await,
         Command::ChatMetaAds(args) => chat::run(Provider::MetaAds, args, &file).await,
+        Command::Pipeline(args) => pipeline::run(args, &file).await,
+        Command::Anomaly(command) => anomalies::run(command).await,
+        Command::Notifications {
+            database,
+            shop,
+            limit,
+        } => anomalies::notifications(&database, shop.as_deref(), limit).await,
     }
 }

@@ -244,3 +244,35 @@ fn assistant(
     }
     .into()
 }
+
+/// One answer to `user` under `system`, with no tools (the pipeline's recommendation writer).
+pub async fn complete(config: &LlmConfig, system: &str, user: &str) -> Result<String> {
+    let mut c = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
+    if let Some(k) = &config.api_key {
+        c = c.with_api_key(k.expose_secret());
+    }
+    let request = CreateChatCompletionRequestArgs::default()
+        .model(config.model.clone())
+        .messages(vec![
+            ChatCompletionRequestSystemMessageArgs::default()
+                .content(system)
+                .build()?
+                .into(),
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(clip(user))
+                .build()?
+                .into(),
+        ])
+        .build()?;
+    let response = Client::with_config(c)
+        .chat()
+        .create(request)
+        .await
+        .context("the model endpoint failed")?;
+    response
+        .choices
+        .into_iter()
+        .find_map(|choice| choice.message.content)
+        .filter(|text| !text.trim().is_empty())
+        .context("the model returned no text")
+}

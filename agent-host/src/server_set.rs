@@ -180,7 +180,7 @@ impl ServerSet {
                     .create_lease(shop_id, providers, config.lease_ttl.as_secs())
                     .await?;
                 for m in &grant.missing {
-                    tracing::warn!(shop = %shop_id, provider = %m.provider, "skipping: {}", m.error.message.replace('\n', " "));
+                    tracing::info!(shop = %shop_id, provider = %m.provider, "skipping: {}", m.error.message.replace('\n', " "));
                 }
                 (
                     format!("shop {shop_id}"),

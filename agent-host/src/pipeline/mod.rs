@@ -1,0 +1,803 @@
+//! `agent-host pipeline`: the production job (the old `preprocess_and_route_anomalies`).
+//!
+//! Claims open anomalies in batches (several hosts can share one PostgreSQL: claims use
+//! `SKIP LOCKED` and lapse when a worker dies), groups a batch by shop and works on up to
+//! `--concurrency` shops at once. Per shop: one lease and server set for the sources its
+//! anomalies need; per anomaly, each relevant team reads window vs baseline through the shop's
+//! own servers, stores its evidence and writes findings and recommendations. A shop's missing
+//! or broken integration never stops its other sources, and one shop never stops another:
+//!
+//! - some integrations → the others run; the skipped ones are named in warnings and rows;
+//! - no integrations → a database-only analysis and a recommendation to connect sources;
+//! - broken credentials → a reconnect notification; the shop's other sources go on.
+//!
+//! # Layout
+//! - [`teams`]: routing, what each source's team reads and concludes;
+//! - [`notify`]: the guide's email templates, the signed webhook;
+//! - [`report`]: the HTML / Markdown / JSON report.
+
+pub mod notify;
+pub mod report;
+pub mod teams;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use broker_proto::client::BrokerClient;
+use broker_proto::{BrokerError, ErrorCode, Provider};
+use futures::StreamExt;
+use pipeline_store::{Anomaly, Notification, NotificationKind, Recommendation, Store};
+use serde_json::json;
+
+use crate::llm::LlmConfig;
+use crate::server_set::{Credentials, ServerSet, SetConfig, SetError};
+use teams::{Reader, TeamError};
+
+/// `agent-host pipeline` flags.
+#[derive(Debug, clap::Args)]
+pub struct PipelineArgs {
+    /// The database with the anomalies (`sqlite://PATH` or `postgres://…`); usually the
+    /// dashboard's, which the broker reads too.
+    #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]
+    pub database: String,
+    /// Credential broker socket.
+    #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+    pub broker_socket: Option<PathBuf>,
+    /// Upstream base URL passed on to the servers (the sandbox).
+    #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
+    pub api_base: Option<String>,
+    /// Most anomalies this run claims.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Shops worked on at once (each holds one server set).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Only this shop's anomalies.
+    #[arg(long, value_name = "ID")]
+    pub shop: Option<String>,
+    /// Write a report: `.html` (charts), `.md` or `.json`, by the file's extension.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// This worker's name in claims (default: host name and process id).
+    #[arg(long, value_name = "NAME", env = "BERRYBOO_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// How long a claim lasts without a heartbeat (a dead worker's anomalies are taken again
+    /// after this).
+    #[arg(long, default_value = "5m", value_parser = crate::chat::parse_duration)]
+    pub claim_ttl: Duration,
+    /// Attempts before an anomaly is marked failed.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: i64,
+    /// POST each new notification here as JSON (signed with BERRYBOO_NOTIFY_WEBHOOK_SECRET).
+    #[arg(long, value_name = "URL", env = "BERRYBOO_NOTIFY_WEBHOOK")]
+    pub webhook: Option<String>,
+    /// The dashboard page the reconnect email points to.
+    #[arg(long, value_name = "URL", env = "BERRYBOO_DASHBOARD_URL", default_value = notify::DEFAULT_DASHBOARD_URL)]
+    pub dashboard_url: String,
+}
+
+/// Why a team could not read its source for a shop.
+#[derive(Debug, Clone)]
+enum Unavailable {
+    /// No (active) integration: the shop should connect it.
+    Missing(String),
+    /// Credentials broken: the shop must reconnect.
+    Broken(String),
+    /// Something transient (token endpoint down, server crashed).
+    Failed(String),
+}
+
+impl Unavailable {
+    fn of(e: &BrokerError) -> Unavailable {
+        match e.code {
+            ErrorCode::NoIntegration | ErrorCode::IntegrationInactive | ErrorCode::UnknownShop => {
+                Unavailable::Missing(e.message.clone())
+            }
+            ErrorCode::ReconnectRequired | ErrorCode::MissingScope => {
+                Unavailable::Broken(e.message.clone())
+            }
+            _ => Unavailable::Failed(e.message.clone()),
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            Unavailable::Missing(_) => "skipped",
+            Unavailable::Broken(_) => "broken",
+            Unavailable::Failed(_) => "failed",
+        }
+    }
+
+    fn reason(&self) -> &str {
+        match self {
+            Unavailable::Missing(r) | Unavailable::Broken(r) | Unavailable::Failed(r) => r,
+        }
+    }
+}
+
+struct Ctx {
+    store: Store,
+    config: Arc<SetConfig>,
+    broker_socket: PathBuf,
+    worker: String,
+    max_attempts: i64,
+    dashboard_url: String,
+    llm: Option<LlmConfig>,
+}
+
+/// What happened to one shop's batch.
+#[derive(Default)]
+struct ShopOutcome {
+    processed: Vec<i64>,
+    /// Anomalies whose claim another worker took over before this one finished.
+    lost: Vec<i64>,
+    failures: Vec<(i64, String)>,
+    recommendations: usize,
+    skipped: Vec<(String, Provider, String)>,
+    notifications: Vec<Notification>,
+    duplicate_notifications: usize,
+}
+
+/// The run's totals.
+#[derive(Default)]
+struct Summary {
+    shops: usize,
+    claimed: usize,
+    outcome: ShopOutcome,
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+impl Ctx {
+    async fn notify(
+        &self,
+        out: &mut ShopOutcome,
+        shop: &str,
+        client: &str,
+        team: Provider,
+        u: &Unavailable,
+    ) {
+        let kind = match u {
+            Unavailable::Missing(_) => NotificationKind::Connect,
+            Unavailable::Broken(_) => NotificationKind::Reconnect,
+            Unavailable::Failed(_) => return,
+        };
+        match notify::record(
+            &self.store,
+            shop,
+            client,
+            team.service_name(),
+            kind,
+            u.reason(),
+            &self.dashboard_url,
+        )
+        .await
+        {
+            Ok(Some(n)) => out.notifications.push(n),
+            Ok(None) => out.duplicate_notifications += 1,
+            Err(e) => tracing::warn!(shop, "cannot record a notification: {e}"),
+        }
+    }
+
+    /// Why each of `providers` is unusable, when the broker refused a lease for all of them
+    /// (its error names only the first).
+    async fn why_each(&self, shop: &str, providers: &[Provider]) -> HashMap<Provider, Unavailable> {
+        let mut out = HashMap::new();
+        for p in providers {
+            let u = match BrokerClient::connect(&self.broker_socket).await {
+                Err(e) => Unavailable::Failed(e.to_string()),
+                Ok(mut broker) => match broker.create_lease(shop, &[*p], 60).await {
+                    Err(e) => match e.broker_error() {
+                        Some(be) => Unavailable::of(be),
+                        None => Unavailable::Failed(e.to_string()),
+                    },
+                    Ok(grant) => {
+                        // It became usable in between: nothing to record; try next run.
+                        let _ = broker.revoke_lease(&grant.lease).await;
+                        Unavailable::Failed("the integration changed while this run started".into())
+                    }
+                },
+            };
+            out.insert(*p, u);
+        }
+        out
+    }
+
+    async fn give_back_all(
+        &self,
+        out: &mut ShopOutcome,
+        anomalies: &[Anomaly],
+        reason: &str,
+        attempts: i64,
+    ) {
+        for a in anomalies {
+            if let Err(e) = self
+                .store
+                .give_back(a.id, &self.worker, reason, attempts)
+                .await
+            {
+                tracing::warn!(anomaly = a.id, "cannot give the anomaly back: {e}");
+            }
+            out.failures.push((a.id, reason.to_owned()));
+        }
+    }
+
+    async fn process_shop(&self, shop: String, anomalies: Vec<Anomaly>) -> ShopOutcome {
+        let mut out = ShopOutcome::default();
+        let client = self
+            .store
+            .shop_name(&shop)
+            .await
+            .unwrap_or_else(|| shop.clone());
+        let needed: Vec<Provider> = Provider::ALL
+            .into_iter()
+            .filter(|p| anomalies.iter().any(|a| teams::teams_for(a).contains(p)))
+            .collect();
+        let mut unavailable: HashMap<Provider, Unavailable> = HashMap::new();
+        let set = match ServerSet::start(
+            self.config.clone(),
+            Credentials::Broker {
+                shop_id: shop.clone(),
+            },
+            &needed,
+        )
+        .await
+        {
+            Ok(set) => {
+                for m in &set.skipped {
+                    unavailable.insert(m.provider, Unavailable::of(&m.error));
+                }
+                for (p, reason) in &set.failed {
+                    // A server that cannot start for this shop: its integration needs a look.
+                    unavailable.insert(*p, Unavailable::Broken(reason.clone()));
+                }
+                Some(set)
+            }
+            Err(SetError::Broker(e)) => match e.broker_error() {
+                Some(be) if be.code == ErrorCode::UnknownShop => {
+                    let reason =
+                        format!("unknown shop {shop}: no such shop in the dashboard database");
+                    self.give_back_all(&mut out, &anomalies, &reason, 0).await;
+                    return out;
+                }
+                Some(_) => {
+                    unavailable = self.why_each(&shop, &needed).await;
+                    None
+                }
+                None => {
+                    // The broker is unreachable: nothing about this shop is known; retry later.
+                    let reason = e.to_string();
+                    self.give_back_all(&mut out, &anomalies, &reason, self.max_attempts)
+                        .await;
+                    return out;
+                }
+            },
+            Err(SetError::NoServer(_, reasons)) => {
+                for p in &needed {
+                    unavailable.insert(*p, Unavailable::Broken(reasons.clone()));
+                }
+                None
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.give_back_all(&mut out, &anomalies, &reason, self.max_attempts)
+                    .await;
+                return out;
+            }
+        };
+        for (p, u) in &unavailable {
+            tracing::warn!(shop = %shop, "skipping {}: {}", p.service_name(), first_line(u.reason()));
+            out.skipped
+                .push((client.clone(), *p, first_line(u.reason()).to_owned()));
+            self.notify(&mut out, &shop, &client, *p, u).await;
+        }
+        for a in &anomalies {
+            match self
+                .process_anomaly(a, set.as_ref(), &mut unavailable, &client, &mut out)
+                .await
+            {
+                Ok(true) => out.processed.push(a.id),
+                Ok(false) => out.lost.push(a.id),
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    let _ = self
+                        .store
+                        .give_back(a.id, &self.worker, &reason, self.max_attempts)
+                        .await;
+                    out.failures.push((a.id, reason));
+                }
+            }
+        }
+        if let Some(set) = set {
+            set.shutdown().await;
+        }
+        out
+    }
+
+    /// Runs every team on `a`; Ok(false) if the claim was lost before it finished.
+    async fn process_anomaly(
+        &self,
+        a: &Anomaly,
+        set: Option<&ServerSet>,
+        unavailable: &mut HashMap<Provider, Unavailable>,
+        client: &str,
+        out: &mut ShopOutcome,
+    ) -> Result<bool> {
+        let mut rows = Vec::new();
+        let mut analysed = 0;
+        for team in teams::teams_for(a) {
+            let row = |outcome: &str,
+                       summary: String,
+                       findings: Vec<String>,
+                       recs: Vec<String>,
+                       analysis: serde_json::Value,
+                       author: &str| Recommendation {
+                anomaly_id: a.id,
+                team: team.as_str().to_owned(),
+                shop_id: a.shop_id.clone(),
+                outcome: outcome.to_owned(),
+                summary,
+                findings,
+                recommendations: recs,
+                analysis,
+                author: author.to_owned(),
+                worker: self.worker.clone(),
+            };
+            let set = match (unavailable.get(&team), set) {
+                (None, Some(set)) => set,
+                (u, _) => {
+                    let reason = u.map_or("no server", |u| u.reason());
+                    let outcome = u.map_or("failed", Unavailable::outcome);
+                    rows.push(row(
+                        outcome,
+                        format!(
+                            "{} not analysed: {}",
+                            team.service_name(),
+                            first_line(reason)
+                        ),
+                        vec![],
+                        vec![],
+                        json!(null),
+                        "analysis",
+                    ));
+                    continue;
+                }
+            };
+            let mut reader = Reader::new(set, a, team);
+            match teams::analyse(&mut reader, a).await {
+                Ok(analysis) => {
+                    for e in &reader.evidence {
+                        self.store.put_evidence(e).await?;
+                    }
+                    let mut c = teams::conclude(a, &analysis);
+                    let mut author = "analysis".to_owned();
+                    if let Some(llm) = &self.llm {
+                        match self.reword(llm, a, &c).await {
+                            Ok(text) => {
+                                c.recommendations = text;
+                                author = format!("model:{}", llm.model);
+                            }
+                            Err(e) => tracing::warn!(
+                                anomaly = a.id,
+                                "model failed, keeping the computed text: {e:#}"
+                            ),
+                        }
+                    }
+                    rows.push(row(
+                        "analysed",
+                        c.summary,
+                        c.findings,
+                        c.recommendations,
+                        serde_json::to_value(&analysis)?,
+                        &author,
+                    ));
+                    analysed += 1;
+                }
+                Err(TeamError::Reconnect(message)) => {
+                    let u = Unavailable::Broken(message);
+                    out.skipped
+                        .push((client.to_owned(), team, first_line(u.reason()).to_owned()));
+                    self.notify(out, &a.shop_id, client, team, &u).await;
+                    rows.push(row(
+                        "broken",
+                        format!(
+                            "{} not analysed: {}",
+                            team.service_name(),
+                            first_line(u.reason())
+                        ),
+                        vec![],
+                        vec![],
+                        json!(null),
+                        "analysis",
+                    ));
+                    unavailable.insert(team, u);
+                }
+                Err(TeamError::Tool(message)) => {
+                    rows.push(row(
+                        "failed",
+                        format!(
+                            "{} analysis failed: {}",
+                            team.service_name(),
+                            first_line(&message)
+                        ),
+                        vec![],
+                        vec![],
+                        json!(null),
+                        "analysis",
+                    ));
+                }
+                Err(TeamError::Set(e)) => {
+                    let u = Unavailable::Failed(e.to_string());
+                    rows.push(row(
+                        "failed",
+                        format!("{} analysis failed: {e}", team.service_name()),
+                        vec![],
+                        vec![],
+                        json!(null),
+                        "analysis",
+                    ));
+                    unavailable.insert(team, u);
+                }
+            }
+        }
+        if analysed == 0 {
+            rows.push(database_only(a, unavailable, &self.worker));
+        }
+        out.recommendations += rows
+            .iter()
+            .filter(|r| r.outcome == "analysed" || r.team == "database")
+            .count();
+        for r in &rows {
+            self.store.put_recommendation(r).await?;
+        }
+        Ok(self.store.finish(a.id, &self.worker).await?)
+    }
+
+    /// The model's recommendations from the computed findings (one per line).
+    async fn reword(
+        &self,
+        llm: &LlmConfig,
+        a: &Anomaly,
+        c: &teams::Conclusion,
+    ) -> Result<Vec<String>> {
+        let system = "You are a senior e-commerce marketing analyst. From the findings given, write 2 to 4 concrete recommendations for the shop, one per line, no numbering, each citing the numbers that support it. Use only the numbers given.";
+        let user = json!({
+            "anomaly": {"metric": a.metric, "source": a.source, "window": [a.window.0, a.window.1],
+                        "baseline": [a.baseline.0, a.baseline.1], "observed": a.observed, "expected": a.expected},
+            "summary": c.summary, "findings": c.findings, "computed_recommendations": c.recommendations,
+        })
+        .to_string();
+        let text = crate::llm::complete(llm, system, &user).await?;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches(['-', '*', '•'])
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|l| !l.is_empty())
+            .collect();
+        anyhow::ensure!(!lines.is_empty(), "the model returned no recommendations");
+        Ok(lines)
+    }
+}
+
+/// Scenario 2 (or every source broken): what the database alone says, and what to connect.
+fn database_only(
+    a: &Anomaly,
+    unavailable: &HashMap<Provider, Unavailable>,
+    worker: &str,
+) -> Recommendation {
+    let (w0, w1) = a.window;
+    let mut findings = vec![format!(
+        "The detector measured {} {} from {w0} to {w1} against {} expected ({}), severity {}.",
+        a.metric,
+        teams::number(a.observed),
+        teams::number(a.expected),
+        teams::percent(a.change()),
+        a.severity
+    )];
+    let mut missing = Vec::new();
+    let mut broken = Vec::new();
+    for p in Provider::ALL {
+        match unavailable.get(&p) {
+            Some(Unavailable::Missing(_)) => missing.push(p.service_name()),
+            Some(Unavailable::Broken(r)) => {
+                broken.push(p.service_name());
+                findings.push(format!("{}: {}", p.service_name(), first_line(r)));
+            }
+            Some(Unavailable::Failed(r)) => {
+                findings.push(format!("{}: {}", p.service_name(), first_line(r)))
+            }
+            None => {}
+        }
+    }
+    let mut recommendations = Vec::new();
+    if !broken.is_empty() {
+        recommendations.push(format!(
+            "Reconnect {} in the dashboard: the grant was revoked or expired, so this anomaly could not be traced.",
+            broken.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        recommendations.push(format!(
+            "Connect {} in the dashboard so the next anomaly can be traced to channels, queries and campaigns.",
+            missing.join(", ")
+        ));
+    }
+    recommendations.push(format!(
+        "Meanwhile, check the shop's own records for {w0} to {w1}: orders and refunds, stock-outs, price changes, site outages and tracking changes."
+    ));
+    Recommendation {
+        anomaly_id: a.id,
+        team: "database".into(),
+        shop_id: a.shop_id.clone(),
+        outcome: "analysed".into(),
+        summary: format!(
+            "{} {} ({}); no marketing source could be read, so this is the database's view only.",
+            a.metric,
+            if a.observed < a.expected {
+                "fell"
+            } else {
+                "rose"
+            },
+            teams::percent(a.change())
+        ),
+        findings,
+        recommendations,
+        analysis: json!({"observed": a.observed, "expected": a.expected, "change": a.change()}),
+        author: "analysis".into(),
+        worker: worker.to_owned(),
+    }
+}
+
+fn default_worker() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Progress on a terminal, log lines otherwise.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(show: bool) -> Self {
+        if !show || !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} anomalies {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress(Some(bar))
+    }
+
+    fn claimed(&self, n: usize) {
+        if let Some(b) = &self.0 {
+            b.inc_length(n as u64);
+        }
+    }
+
+    fn shop_done(&self, shop: &str, o: &ShopOutcome) {
+        let n = o.processed.len() + o.lost.len() + o.failures.len();
+        match &self.0 {
+            Some(b) => {
+                b.inc(n as u64);
+                b.set_message(format!("(last: shop {shop})"));
+            }
+            None => eprintln!(
+                "pipeline: shop {shop}: {} processed, {} recommendations, {} failed{}",
+                o.processed.len(),
+                o.recommendations,
+                o.failures.len(),
+                if o.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", skipped {}",
+                        o.skipped
+                            .iter()
+                            .map(|(_, p, _)| p.service_name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Runs the pipeline; exit status 0 when every claimed anomaly was processed, 1 when some
+/// failed (the summary says why), 2 when the run itself could not start.
+pub async fn run(args: PipelineArgs, file: &crate::config::HostFile) -> Result<ExitCode> {
+    run_with(args, file, true).await.map(|(code, _)| code)
+}
+
+/// The ids the run processed, for callers that report on them (the demo).
+pub async fn run_with(
+    args: PipelineArgs,
+    file: &crate::config::HostFile,
+    show_progress: bool,
+) -> Result<(ExitCode, Vec<i64>)> {
+    let store = Store::open(&args.database, false).await?;
+    store.migrate().await?;
+    let broker_socket = args
+        .broker_socket
+        .clone()
+        .unwrap_or_else(broker_proto::default_socket_path);
+    let ttl_ms = i64::try_from(args.claim_ttl.as_millis()).unwrap_or(i64::MAX);
+    let ctx = Arc::new(Ctx {
+        store: store.clone(),
+        config: Arc::new(SetConfig {
+            broker_socket: broker_socket.clone(),
+            servers_dir: crate::children::servers_dir()?,
+            api_base: args.api_base.clone(),
+            lease_ttl: Duration::from_secs(3600),
+            child_log: "error".into(),
+        }),
+        broker_socket,
+        worker: args.worker_id.clone().unwrap_or_else(default_worker),
+        max_attempts: args.max_attempts,
+        dashboard_url: args.dashboard_url.clone(),
+        llm: LlmConfig::resolve(file.llm.as_ref()),
+    });
+    let exhausted = store.fail_exhausted(args.max_attempts).await?;
+    if exhausted > 0 {
+        tracing::warn!("{exhausted} anomalies failed: their workers kept dying on them");
+    }
+    let started = Instant::now();
+    let progress = Progress::new(show_progress);
+    let mut summary = Summary::default();
+    let batch_size = (usize::from(args.concurrency) * 4).max(8);
+    while summary.claimed < args.limit {
+        let want = (args.limit - summary.claimed).min(batch_size);
+        let batch = store
+            .claim(
+                &ctx.worker,
+                want as i64,
+                ttl_ms,
+                args.shop.as_deref(),
+                args.max_attempts,
+            )
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        summary.claimed += batch.len();
+        progress.claimed(batch.len());
+        let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
+        let heartbeat = {
+            let (store, worker) = (store.clone(), ctx.worker.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis((ttl_ms / 3).max(50) as u64)).await;
+                    if let Err(e) = store.extend_claims(&worker, &ids, ttl_ms).await {
+                        tracing::warn!("cannot extend claims: {e}");
+                    }
+                }
+            })
+        };
+        // Group by shop, keeping the claim order (most severe first).
+        let mut groups: Vec<(String, Vec<Anomaly>)> = Vec::new();
+        for a in batch {
+            match groups.iter_mut().find(|(s, _)| *s == a.shop_id) {
+                Some((_, list)) => list.push(a),
+                None => groups.push((a.shop_id.clone(), vec![a])),
+            }
+        }
+        summary.shops += groups.len();
+        let mut work = futures::stream::iter(groups)
+            .map(|(shop, list)| {
+                let ctx = ctx.clone();
+                async move {
+                    let o = ctx.process_shop(shop.clone(), list).await;
+                    (shop, o)
+                }
+            })
+            .buffer_unordered(usize::from(args.concurrency));
+        while let Some((shop, o)) = work.next().await {
+            progress.shop_done(&shop, &o);
+            let t = &mut summary.outcome;
+            t.processed.extend(o.processed);
+            t.lost.extend(o.lost);
+            t.failures.extend(o.failures);
+            t.recommendations += o.recommendations;
+            t.skipped.extend(o.skipped);
+            t.notifications.extend(o.notifications);
+            t.duplicate_notifications += o.duplicate_notifications;
+        }
+        heartbeat.abort();
+    }
+    progress.finish();
+    let delivered = match &args.webhook {
+        Some(url) => {
+            let hook = notify::Webhook {
+                url: url.clone(),
+                secret: std::env::var("BERRYBOO_NOTIFY_WEBHOOK_SECRET")
+                    .ok()
+                    .map(secrecy::SecretString::from),
+            };
+            Some(notify::deliver(&store, &hook).await?)
+        }
+        None => None,
+    };
+    print_summary(&summary, started.elapsed(), &ctx.worker, delivered);
+    if let Some(path) = &args.report {
+        let ids = &summary.outcome.processed;
+        report::write(&store, ids, path)
+            .await
+            .with_context(|| format!("cannot write the report {}", path.display()))?;
+        println!("Report: {}", path.display());
+    }
+    let code = if summary.outcome.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    Ok((code, summary.outcome.processed.clone()))
+}
+
+fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option<(usize, usize)>) {
+    let o = &s.outcome;
+    println!(
+        "Pipeline ({worker}): {} anomalies claimed for {} shops in {:.1} s",
+        s.claimed,
+        s.shops,
+        elapsed.as_secs_f64()
+    );
+    println!("  processed        {}", o.processed.len());
+    println!("  recommendations  {}", o.recommendations);
+    let mut skipped: BTreeMap<(String, &str), String> = BTreeMap::new();
+    for (shop, p, why) in &o.skipped {
+        skipped
+            .entry((shop.clone(), p.service_name()))
+            .or_insert_with(|| why.clone());
+    }
+    println!("  skipped sources  {}", skipped.len());
+    for ((shop, service), why) in &skipped {
+        println!("    {shop}: {service} — {why}");
+    }
+    let connect = o
+        .notifications
+        .iter()
+        .filter(|n| n.kind == "connect")
+        .count();
+    println!(
+        "  notifications    {} new ({connect} connect, {} reconnect), {} already sent today{}",
+        o.notifications.len(),
+        o.notifications.len() - connect,
+        o.duplicate_notifications,
+        match delivered {
+            Some((ok, failed)) => format!("; webhook: {ok} delivered, {failed} failed"),
+            None => String::new(),
+        }
+    );
+    if !o.lost.is_empty() {
+        println!(
+            "  taken over       {} (claims lapsed; another worker finished them)",
+            o.lost.len()
+        );
+    }
+    println!("  failures         {}", o.failures.len());
+    for (id, why) in &o.failures {
+        println!("    anomaly {id}: {}", first_line(why));
+    }
+}

@@ -1,0 +1,213 @@
+//! Client notifications: the old system's two email templates ("Connect [Service] to Enable
+//! AI Insights", "Reconnect [Service] Integration"), recorded once per shop, service, kind and
+//! day, and optionally POSTed to a webhook, signed with HMAC-SHA256 and retried.
+
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+use pipeline_store::{NewNotification, Notification, NotificationKind, Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the reconnect email sends the client (the guide's address).
+pub const DEFAULT_DASHBOARD_URL: &str = "https://beryboo.pl/dashboard/integrations";
+
+/// Renders the guide's template for `kind`: (subject, body).
+pub fn render(
+    kind: NotificationKind,
+    service: &str,
+    client: &str,
+    dashboard_url: &str,
+) -> (String, String) {
+    match kind {
+        NotificationKind::Connect => (
+            format!("Connect {service} to Enable AI Insights"),
+            format!(
+                "Hi {client},
+
+To enable AI-powered insights for {service}, please connect your account:
+
+1. Log into your Beryboo dashboard
+2. Go to Integrations → {service}
+3. Click \"Connect {service}\"
+4. Authorize access
+
+This will allow our AI system to:
+- Analyze your {service} data
+- Generate personalized recommendations
+- Detect anomalies and opportunities
+
+The connection is secure and uses read-only access.
+
+Best regards,
+Beryboo Team
+"
+            ),
+        ),
+        NotificationKind::Reconnect => (
+            format!("Reconnect {service} Integration"),
+            format!(
+                "Hi {client},
+
+Your {service} integration needs to be reconnected to continue receiving AI insights.
+
+This happens occasionally for security reasons (token expiration).
+
+Please visit: {dashboard_url}
+And reconnect your {service} account.
+
+Best regards,
+Beryboo Team
+"
+            ),
+        ),
+    }
+}
+
+/// Records a notification for today (UTC) unless one exists; None when it was a duplicate.
+pub async fn record(
+    store: &Store,
+    shop_id: &str,
+    client: &str,
+    service: &str,
+    kind: NotificationKind,
+    reason: &str,
+    dashboard_url: &str,
+) -> Result<Option<Notification>, StoreError> {
+    let (subject, body) = render(kind, service, client, dashboard_url);
+    store
+        .notify(&NewNotification {
+            shop_id: shop_id.to_owned(),
+            service: service.to_owned(),
+            kind,
+            day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            reason: reason.to_owned(),
+            subject,
+            body,
+        })
+        .await
+}
+
+/// A webhook that receives notifications as JSON.
+#[derive(Clone)]
+pub struct Webhook {
+    /// Where to POST.
+    pub url: String,
+    /// Signs each body (`X-Berryboo-Signature: sha256=HEX`), if set.
+    pub secret: Option<SecretString>,
+}
+
+/// Delivery attempts per notification within one run, and across runs.
+const ATTEMPTS_PER_RUN: u32 = 3;
+/// After this many failed attempts a notification is left for a person to look at.
+pub const MAX_DELIVERY_ATTEMPTS: i64 = 9;
+
+/// HMAC-SHA256 of `body` under `secret`, hex.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Delivers every undelivered notification; returns (delivered, failed).
+pub async fn deliver(store: &Store, hook: &Webhook) -> Result<(usize, usize), StoreError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| StoreError::Invalid(format!("webhook client: {e}")))?;
+    let (mut ok, mut failed) = (0, 0);
+    for n in store.undelivered(MAX_DELIVERY_ATTEMPTS).await? {
+        let body = serde_json::json!({
+            "id": n.id, "shop_id": n.shop_id, "service": n.service, "kind": n.kind,
+            "day": n.day, "reason": n.reason, "subject": n.subject, "body": n.body,
+        })
+        .to_string();
+        let mut last_error = None;
+        for attempt in 0..ATTEMPTS_PER_RUN {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+            let mut request = client
+                .post(&hook.url)
+                .header("content-type", "application/json")
+                .header("x-berryboo-delivery", n.id.to_string());
+            if let Some(secret) = &hook.secret {
+                request = request.header(
+                    "x-berryboo-signature",
+                    format!(
+                        "sha256={}",
+                        signature(secret.expose_secret(), body.as_bytes())
+                    ),
+                );
+            }
+            match request.body(body.clone()).send().await {
+                Ok(r) if r.status().is_success() => {
+                    last_error = None;
+                    break;
+                }
+                Ok(r) => {
+                    last_error = Some(format!("webhook answered {}", r.status()));
+                    // A 4xx other than 408/429 will not get better by retrying now.
+                    if r.status().is_client_error()
+                        && r.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
+                        && r.status() != reqwest::StatusCode::REQUEST_TIMEOUT
+                    {
+                        break;
+                    }
+                }
+                Err(e) => last_error = Some(format!("webhook unreachable: {e}")),
+            }
+        }
+        store.delivery(n.id, last_error.as_deref()).await?;
+        match last_error {
+            None => ok += 1,
+            Some(e) => {
+                tracing::warn!(notification = n.id, "{e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok((ok, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_the_guides() {
+        let (subject, body) = render(
+            NotificationKind::Reconnect,
+            "Google Analytics",
+            "Acme Shop",
+            DEFAULT_DASHBOARD_URL,
+        );
+        assert_eq!(subject, "Reconnect Google Analytics Integration");
+        assert!(body.starts_with(
+            "Hi Acme Shop,\n\nYour Google Analytics integration needs to be reconnected"
+        ));
+        assert!(body.contains("Please visit: https://beryboo.pl/dashboard/integrations\nAnd reconnect your Google Analytics account."));
+        let (subject, body) = render(
+            NotificationKind::Connect,
+            "Meta Ads",
+            "Bloom",
+            DEFAULT_DASHBOARD_URL,
+        );
+        assert_eq!(subject, "Connect Meta Ads to Enable AI Insights");
+        assert!(body.contains("2. Go to Integrations → Meta Ads\n3. Click \"Connect Meta Ads\""));
+        assert!(body.ends_with("Best regards,\nBeryboo Team\n"));
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

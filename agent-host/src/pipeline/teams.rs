@@ -1,0 +1,937 @@
+//! The specialist teams: which sources look at an anomaly, and what each one reads through the
+//! shop's own servers (window vs baseline, the breakdowns that matter, a daily series) and
+//! concludes from it. Everything here is deterministic arithmetic over tool results; a model,
+//! when configured, only rewords the conclusions.
+
+use broker_proto::Provider;
+use chrono::{Duration, NaiveDate};
+use pipeline_store::{Anomaly, Evidence};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::server_set::{ServerSet, SetError};
+
+/// The teams that analyse an anomaly: its own source's first, then the related ones (a
+/// revenue drop asks every source; a Search Console drop asks GA4 about organic traffic; an
+/// ad platform's drop asks GA4 what reached the site).
+pub fn teams_for(anomaly: &Anomaly) -> Vec<Provider> {
+    let own: Option<Provider> = anomaly.source.parse().ok();
+    let metric = anomaly.metric.to_ascii_lowercase();
+    let business = [
+        "revenue",
+        "conversions",
+        "purchases",
+        "transactions",
+        "orders",
+        "sessions",
+        "users",
+        "traffic",
+    ];
+    let mut teams: Vec<Provider> = own.into_iter().collect();
+    let related: &[Provider] = if business.iter().any(|m| metric.contains(m)) {
+        &Provider::ALL
+    } else {
+        match own {
+            Some(Provider::Gsc) => &[Provider::Ga4],
+            Some(Provider::GoogleAds) | Some(Provider::MetaAds) => &[Provider::Ga4],
+            Some(Provider::Ga4) => &[Provider::Gsc, Provider::GoogleAds, Provider::MetaAds],
+            None => &Provider::ALL,
+        }
+    };
+    for p in related {
+        if !teams.contains(p) {
+            teams.push(*p);
+        }
+    }
+    teams
+}
+
+/// How a team's attempt ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    /// The credentials are broken (revoked, expired, missing scope): the shop must reconnect.
+    #[error("{0}")]
+    Reconnect(String),
+    /// A tool failed for another reason (upstream error, bad data).
+    #[error("{0}")]
+    Tool(String),
+    /// The server is gone.
+    #[error(transparent)]
+    Set(#[from] SetError),
+}
+
+/// The anomaly's dates: the window, the baseline, and the span a chart shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranges {
+    /// Anomaly window, inclusive.
+    pub window: (NaiveDate, NaiveDate),
+    /// Baseline, inclusive.
+    pub baseline: (NaiveDate, NaiveDate),
+    /// Chart span: from the baseline (or two weeks before the window) to a week after it.
+    pub chart: (NaiveDate, NaiveDate),
+}
+
+impl Ranges {
+    /// The ranges of `a`.
+    pub fn of(a: &Anomaly) -> Ranges {
+        let start = a.baseline.0.min(a.window.0 - Duration::days(14));
+        Ranges {
+            window: a.window,
+            baseline: a.baseline,
+            chart: (start, a.window.1 + Duration::days(7)),
+        }
+    }
+
+    /// Window length over baseline length: what a baseline total is scaled by to compare it
+    /// with the window.
+    pub fn scale(&self) -> f64 {
+        days(self.window) / days(self.baseline)
+    }
+}
+
+fn days(r: (NaiveDate, NaiveDate)) -> f64 {
+    ((r.1 - r.0).num_days() + 1).max(1) as f64
+}
+
+fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// One value of a breakdown and how it moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contributor {
+    /// The dimension value (channel, page, campaign, query, …).
+    pub name: String,
+    /// Its total over the window.
+    pub window: f64,
+    /// Its baseline total scaled to the window's length.
+    pub expected: f64,
+    /// `window - expected`.
+    pub delta: f64,
+    /// Its part of the total change (0..1 when it moved the same way as the total).
+    pub share: f64,
+}
+
+/// The biggest movers of one breakdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    /// What it is broken down by, as people say it.
+    pub dimension: String,
+    /// Movers in the anomaly's direction, biggest first (at most 5).
+    pub contributors: Vec<Contributor>,
+}
+
+/// A day of the chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The metric that day.
+    pub value: f64,
+}
+
+/// What a team computed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The source.
+    pub team: Provider,
+    /// The account its server read.
+    pub account: String,
+    /// The metric this team measured, as people say it.
+    pub metric: String,
+    /// Total over the window.
+    pub window_total: f64,
+    /// Baseline total scaled to the window.
+    pub expected_total: f64,
+    /// `window_total / expected_total - 1`.
+    pub change: f64,
+    /// Breakdowns, in the order they matter.
+    pub breakdowns: Vec<Breakdown>,
+    /// Daily values over the chart span.
+    pub series: Vec<Point>,
+}
+
+/// Calls tools for one team and keeps each answer as evidence.
+pub struct Reader<'a> {
+    set: &'a ServerSet,
+    anomaly_id: i64,
+    team: Provider,
+    shop_id: &'a str,
+    account: String,
+    /// What was read.
+    pub evidence: Vec<Evidence>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader for `team` of `set`.
+    pub fn new(set: &'a ServerSet, anomaly: &'a Anomaly, team: Provider) -> Self {
+        let account = set
+            .account(team)
+            .map(|a| {
+                [
+                    &a.property_id,
+                    &a.property_url,
+                    &a.customer_id,
+                    &a.ad_account_id,
+                ]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+            })
+            .unwrap_or_default();
+        Reader {
+            set,
+            anomaly_id: anomaly.id,
+            team,
+            shop_id: &anomaly.shop_id,
+            account,
+            evidence: Vec::new(),
+        }
+    }
+
+    async fn call(
+        &mut self,
+        label: &str,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<Value, TeamError> {
+        let result = self.set.call(tool, arguments.clone()).await?;
+        let text = || {
+            result
+                .content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        if result.is_error == Some(true) {
+            let message = text();
+            // The broker's and servers' wording for broken grants ("…revoked or has expired.
+            // Please reconnect…", "reconnect it and grant ads_read").
+            let lower = message.to_ascii_lowercase();
+            return Err(if lower.contains("reconnect") {
+                TeamError::Reconnect(message)
+            } else {
+                TeamError::Tool(format!("{tool}: {message}"))
+            });
+        }
+        let value = result.structured_content.clone().unwrap_or(Value::Null);
+        self.evidence.push(Evidence {
+            anomaly_id: self.anomaly_id,
+            team: self.team.as_str().to_owned(),
+            label: label.to_owned(),
+            shop_id: self.shop_id.to_owned(),
+            account: self.account.clone(),
+            tool: tool.to_owned(),
+            arguments,
+            result: value.clone(),
+        });
+        Ok(value)
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(s) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn rows(v: &Value) -> &[Value] {
+    v.get("rows")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Movers in the direction of the total change, biggest first.
+fn breakdown(dimension: &str, totals: &Totals, scale: f64, total_delta: f64) -> Breakdown {
+    let mut contributors: Vec<Contributor> = totals
+        .iter()
+        .map(|(name, (window, baseline))| {
+            let expected = baseline * scale;
+            let delta = window - expected;
+            Contributor {
+                name: name.clone(),
+                window: *window,
+                expected,
+                delta,
+                share: if total_delta == 0.0 {
+                    0.0
+                } else {
+                    delta / total_delta
+                },
+            }
+        })
+        .filter(|c| c.delta * total_delta > 0.0)
+        .collect();
+    contributors.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()));
+    contributors.truncate(5);
+    Breakdown {
+        dimension: dimension.to_owned(),
+        contributors,
+    }
+}
+
+fn finish(
+    team: Provider,
+    reader: &Reader<'_>,
+    metric: &str,
+    (window_total, baseline_total): (f64, f64),
+    raw: Vec<(&str, Totals)>,
+    scale: f64,
+    mut series: Vec<Point>,
+) -> Analysis {
+    let expected_total = baseline_total * scale;
+    let delta = window_total - expected_total;
+    series.sort_by(|a, b| a.date.cmp(&b.date));
+    Analysis {
+        team,
+        account: reader.account.clone(),
+        metric: metric.to_owned(),
+        window_total,
+        expected_total,
+        change: if expected_total == 0.0 {
+            0.0
+        } else {
+            window_total / expected_total - 1.0
+        },
+        breakdowns: raw
+            .into_iter()
+            .map(|(dim, totals)| breakdown(dim, &totals, scale, delta))
+            .collect(),
+        series,
+    }
+}
+
+/// Reads and analyses `team`'s data for `anomaly`.
+pub async fn analyse(reader: &mut Reader<'_>, anomaly: &Anomaly) -> Result<Analysis, TeamError> {
+    let ranges = Ranges::of(anomaly);
+    let metric = anomaly.metric.to_ascii_lowercase();
+    match reader.team {
+        Provider::Ga4 => ga4(reader, &ranges, &metric).await,
+        Provider::Gsc => gsc(reader, &ranges, &metric).await,
+        Provider::GoogleAds => google_ads(reader, &ranges, &metric).await,
+        Provider::MetaAds => meta_ads(reader, &ranges, &metric).await,
+    }
+}
+
+type Totals = std::collections::BTreeMap<String, (f64, f64)>;
+
+async fn ga4(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analysis, TeamError> {
+    let (name, label) = if metric.contains("revenue") || metric.contains("value") {
+        ("purchaseRevenue", "revenue")
+    } else if metric.contains("transaction")
+        || metric.contains("order")
+        || metric.contains("purchase")
+    {
+        ("transactions", "transactions")
+    } else if metric.contains("conversion") || metric.contains("key") {
+        ("keyEvents", "key events")
+    } else if metric.contains("user") {
+        ("totalUsers", "users")
+    } else {
+        ("sessions", "sessions")
+    };
+    let dims = [
+        ("sessionDefaultChannelGroup", "channel"),
+        ("deviceCategory", "device"),
+        ("landingPage", "landing page"),
+    ];
+    let mut raw = Vec::new();
+    let mut total = (0.0, 0.0);
+    for (i, (dim, dim_label)) in dims.iter().enumerate() {
+        let args = json!({
+            "date_ranges": [
+                {"start_date": ymd(ranges.window.0), "end_date": ymd(ranges.window.1), "name": "anomaly"},
+                {"start_date": ymd(ranges.baseline.0), "end_date": ymd(ranges.baseline.1), "name": "baseline"}
+            ],
+            "dimensions": [dim],
+            "metrics": [name],
+            "order_bys": [{"metric": {"metric_name": name}, "desc": true}],
+            "limit": 500
+        });
+        let v = r.call(&format!("by {dim}"), "run_report", args).await?;
+        let mut totals = Totals::new();
+        for row in rows(&v) {
+            let key = row
+                .get(*dim)
+                .and_then(Value::as_str)
+                .unwrap_or("(not set)")
+                .to_owned();
+            let value = num(row.get(name).unwrap_or(&Value::Null));
+            let e = totals.entry(key).or_default();
+            if row.get("dateRange").and_then(Value::as_str) == Some("anomaly") {
+                e.0 += value;
+            } else {
+                e.1 += value;
+            }
+        }
+        if i == 0 {
+            // Every session has exactly one channel group: their sum is the total.
+            total = totals
+                .values()
+                .fold((0.0, 0.0), |s, v| (s.0 + v.0, s.1 + v.1));
+        }
+        raw.push((*dim_label, totals));
+    }
+    let series_args = json!({
+        "date_ranges": [{"start_date": ymd(ranges.chart.0), "end_date": ymd(ranges.chart.1)}],
+        "dimensions": ["date"],
+        "metrics": [name],
+        "order_bys": [{"dimension": {"dimension_name": "date"}}],
+        "limit": 1000
+    });
+    let v = r.call("daily", "run_report", series_args).await?;
+    let series = rows(&v)
+        .iter()
+        .filter_map(|row| {
+            let d = row.get("date")?.as_str()?;
+            let date = NaiveDate::parse_from_str(d, "%Y%m%d").ok()?;
+            Some(Point {
+                date: ymd(date),
+                value: num(row.get(name)?),
+            })
+        })
+        .collect();
+    let scale = ranges.scale();
+    Ok(finish(Provider::Ga4, r, label, total, raw, scale, series))
+}
+
+async fn gsc(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analysis, TeamError> {
+    let key = if metric.contains("impression") {
+        "impressions"
+    } else {
+        "clicks"
+    };
+    let mut raw = Vec::new();
+    let mut total = (0.0, 0.0);
+    for (dim, dim_label) in [("query", "query"), ("page", "page")] {
+        let args = json!({
+            "period_a": {"start_date": ymd(ranges.baseline.0), "end_date": ymd(ranges.baseline.1)},
+            "period_b": {"start_date": ymd(ranges.window.0), "end_date": ymd(ranges.window.1)},
+            "dimension": dim,
+            "limit": 100
+        });
+        let v = r
+            .call(&format!("compare by {dim}"), "compare_search_periods", args)
+            .await?;
+        let side = |p: &str| {
+            num(v
+                .pointer(&format!("/{p}/totals/{key}"))
+                .unwrap_or(&Value::Null))
+        };
+        total = (side("period_b"), side("period_a"));
+        let mut totals = Totals::new();
+        for m in v
+            .get("movers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = m.get(dim).and_then(Value::as_str).unwrap_or("").to_owned();
+            let a = num(m.get(format!("{key}_a")).unwrap_or(&Value::Null));
+            let b = num(m.get(format!("{key}_b")).unwrap_or(&Value::Null));
+            totals.insert(name, (b, a));
+        }
+        raw.push((dim_label, totals));
+    }
+    let v = r
+        .call(
+            "daily",
+            "get_performance_overview",
+            json!({"start_date": ymd(ranges.chart.0), "end_date": ymd(ranges.chart.1)}),
+        )
+        .await?;
+    let series = v
+        .get("daily")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(Point {
+                date: d.get("date")?.as_str()?.to_owned(),
+                value: num(d.get(key)?),
+            })
+        })
+        .collect();
+    let scale = ranges.scale();
+    Ok(finish(Provider::Gsc, r, key, total, raw, scale, series))
+}
+
+/// Every page of a GAQL query's rows.
+async fn gaql(r: &mut Reader<'_>, label: &str, query: String) -> Result<Vec<Value>, TeamError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for page in 0..50 {
+        let mut args = json!({"query": query, "max_rows": 10000});
+        if let Some(t) = &token {
+            args["page_token"] = json!(t);
+        }
+        let v = r.call(&format!("{label} #{page}"), "search", args).await?;
+        out.extend(rows(&v).iter().cloned());
+        match v.get("next_page_token").and_then(Value::as_str) {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn google_ads(
+    r: &mut Reader<'_>,
+    ranges: &Ranges,
+    metric: &str,
+) -> Result<Analysis, TeamError> {
+    let (field, label, divisor) = if metric.contains("spend") || metric.contains("cost") {
+        ("metrics.cost_micros", "cost", 1e6)
+    } else if metric.contains("revenue") || metric.contains("value") {
+        ("metrics.conversions_value", "conversion value", 1.0)
+    } else if metric.contains("conversion")
+        || metric.contains("purchase")
+        || metric.contains("transaction")
+        || metric.contains("order")
+    {
+        ("metrics.conversions", "conversions", 1.0)
+    } else if metric.contains("impression") {
+        ("metrics.impressions", "impressions", 1.0)
+    } else {
+        ("metrics.clicks", "clicks", 1.0)
+    };
+    let between = |r: (NaiveDate, NaiveDate)| {
+        format!("segments.date BETWEEN '{}' AND '{}'", ymd(r.0), ymd(r.1))
+    };
+    let mut campaigns = Totals::new();
+    for (which, range) in [("window", ranges.window), ("baseline", ranges.baseline)] {
+        let q = format!(
+            "SELECT campaign.id, campaign.name, {field} FROM campaign WHERE {}",
+            between(range)
+        );
+        for row in gaql(r, &format!("campaigns {which}"), q).await? {
+            let name = row
+                .get("campaign.name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
+            let value = num(row.get(field).unwrap_or(&Value::Null)) / divisor;
+            let e = campaigns.entry(name).or_default();
+            if which == "window" {
+                e.0 += value;
+            } else {
+                e.1 += value;
+            }
+        }
+    }
+    let total = campaigns
+        .values()
+        .fold((0.0, 0.0), |s, v| (s.0 + v.0, s.1 + v.1));
+    let q = format!(
+        "SELECT segments.date, {field} FROM campaign WHERE {}",
+        between(ranges.chart)
+    );
+    let mut by_day = std::collections::BTreeMap::<String, f64>::new();
+    for row in gaql(r, "daily", q).await? {
+        if let Some(d) = row.get("segments.date").and_then(Value::as_str) {
+            *by_day.entry(d.to_owned()).or_default() +=
+                num(row.get(field).unwrap_or(&Value::Null)) / divisor;
+        }
+    }
+    let series = by_day
+        .into_iter()
+        .map(|(date, value)| Point { date, value })
+        .collect();
+    let scale = ranges.scale();
+    Ok(finish(
+        Provider::GoogleAds,
+        r,
+        label,
+        total,
+        vec![("campaign", campaigns)],
+        scale,
+        series,
+    ))
+}
+
+/// A Meta insights row's value of `key`: a plain field, or the purchase entry of an
+/// `actions`/`action_values` list (Meta lists one purchase under several action types).
+fn meta_value(row: &Value, key: &str) -> f64 {
+    match key {
+        "purchases" | "purchase value" => {
+            let list = if key == "purchases" {
+                "actions"
+            } else {
+                "action_values"
+            };
+            let entries = row.get(list).and_then(Value::as_array);
+            let pick = |t: &str| {
+                entries.into_iter().flatten().find_map(|a| {
+                    (a.get("action_type").and_then(Value::as_str) == Some(t))
+                        .then(|| num(a.get("value").unwrap_or(&Value::Null)))
+                })
+            };
+            pick("omni_purchase")
+                .or_else(|| pick("purchase"))
+                .unwrap_or(0.0)
+        }
+        _ => num(row.get(key).unwrap_or(&Value::Null)),
+    }
+}
+
+/// Every page of an insights request.
+async fn insights(
+    r: &mut Reader<'_>,
+    label: &str,
+    mut args: Value,
+) -> Result<Vec<Value>, TeamError> {
+    let mut out = Vec::new();
+    for page in 0..50 {
+        let v = r
+            .call(&format!("{label} #{page}"), "get_insights", args.clone())
+            .await?;
+        out.extend(rows(&v).iter().cloned());
+        match v.get("next_after").and_then(Value::as_str) {
+            Some(after) if !after.is_empty() => args["after"] = json!(after),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn meta_ads(
+    r: &mut Reader<'_>,
+    ranges: &Ranges,
+    metric: &str,
+) -> Result<Analysis, TeamError> {
+    let key = if metric.contains("spend") || metric.contains("cost") {
+        "spend"
+    } else if metric.contains("revenue") || metric.contains("value") {
+        "purchase value"
+    } else if metric.contains("conversion")
+        || metric.contains("purchase")
+        || metric.contains("transaction")
+        || metric.contains("order")
+    {
+        "purchases"
+    } else if metric.contains("impression") {
+        "impressions"
+    } else {
+        "clicks"
+    };
+    let fields = [
+        "campaign_id",
+        "campaign_name",
+        "spend",
+        "impressions",
+        "clicks",
+        "actions",
+        "action_values",
+    ];
+    let range = |r: (NaiveDate, NaiveDate)| json!({"since": ymd(r.0), "until": ymd(r.1)});
+    let mut campaigns = Totals::new();
+    for (which, span) in [("window", ranges.window), ("baseline", ranges.baseline)] {
+        let args =
+            json!({"level": "campaign", "time_range": range(span), "fields": fields, "limit": 500});
+        for row in insights(r, &format!("campaigns {which}"), args).await? {
+            let name = row
+                .get("campaign_name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
+            let e = campaigns.entry(name).or_default();
+            if which == "window" {
+                e.0 += meta_value(&row, key);
+            } else {
+                e.1 += meta_value(&row, key);
+            }
+        }
+    }
+    let total = campaigns
+        .values()
+        .fold((0.0, 0.0), |s, v| (s.0 + v.0, s.1 + v.1));
+    let args = json!({
+        "level": "account", "time_range": range(ranges.chart), "time_increment": "1",
+        "fields": ["spend", "impressions", "clicks", "actions", "action_values"], "limit": 500
+    });
+    let series = insights(r, "daily", args)
+        .await?
+        .iter()
+        .filter_map(|row| {
+            Some(Point {
+                date: row.get("date_start")?.as_str()?.to_owned(),
+                value: meta_value(row, key),
+            })
+        })
+        .collect();
+    let scale = ranges.scale();
+    Ok(finish(
+        Provider::MetaAds,
+        r,
+        key,
+        total,
+        vec![("campaign", campaigns)],
+        scale,
+        series,
+    ))
+}
+
+fn amount(x: f64) -> String {
+    let rounded = if x.abs() >= 100.0 {
+        x.round()
+    } else {
+        (x * 10.0).round() / 10.0
+    };
+    let s = if rounded.fract() == 0.0 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded:.1}")
+    };
+    // Thousands separators make numbers in findings readable at a glance.
+    let (int, frac) = s
+        .split_once('.')
+        .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// `+12.3%` / `−41.0%`.
+pub fn percent(change: f64) -> String {
+    format!("{:+.1}%", change * 100.0)
+}
+
+/// Formats a number for people (thousands separators, one decimal below 100).
+pub fn number(x: f64) -> String {
+    amount(x)
+}
+
+/// What a team concluded: a summary, findings with their numbers, and recommendations.
+pub struct Conclusion {
+    /// One line.
+    pub summary: String,
+    /// Findings.
+    pub findings: Vec<String>,
+    /// What to do.
+    pub recommendations: Vec<String>,
+}
+
+/// Changes smaller than this are "no material change".
+const MATERIAL: f64 = 0.05;
+
+/// Findings and recommendations from `analysis`, deterministically.
+pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
+    let service = a.team.service_name();
+    let (w0, w1) = anomaly.window;
+    let drop = anomaly.observed < anomaly.expected;
+    let moved = a.change.abs() >= MATERIAL && (a.change < 0.0) == drop;
+    let mut findings = vec![format!(
+        "{service} {}: {} from {} to {} vs {} expected from the baseline ({}).",
+        a.metric,
+        number(a.window_total),
+        ymd(w0),
+        ymd(w1),
+        number(a.expected_total),
+        percent(a.change)
+    )];
+    let mut recommendations = Vec::new();
+    if !moved {
+        let summary = format!(
+            "{service} {} moved {} — no material change in the {} direction; not where the {} change came from.",
+            a.metric,
+            percent(a.change),
+            if drop { "downward" } else { "upward" },
+            anomaly.metric
+        );
+        findings.push(summary.clone());
+        return Conclusion {
+            summary,
+            findings,
+            recommendations,
+        };
+    }
+    for b in &a.breakdowns {
+        for c in b.contributors.iter().take(3) {
+            findings.push(format!(
+                "{} {}: {} vs {} expected ({}), {:.0}% of the change.",
+                capitalise(&b.dimension),
+                quote(&c.name),
+                number(c.window),
+                number(c.expected),
+                percent(if c.expected == 0.0 {
+                    0.0
+                } else {
+                    c.window / c.expected - 1.0
+                }),
+                c.share * 100.0
+            ));
+        }
+    }
+    let top = |dimension: &str| {
+        a.breakdowns
+            .iter()
+            .find(|b| b.dimension == dimension)
+            .and_then(|b| b.contributors.first())
+    };
+    let verb = if drop { "lost" } else { "gained" };
+    match a.team {
+        Provider::Ga4 => {
+            if let Some(c) = top("channel") {
+                let n = &c.name;
+                recommendations.push(if !drop {
+                    format!("{n} drove {:.0}% of the rise: find what changed there (campaign, mention, ranking) and put more behind it while it lasts.", c.share * 100.0)
+                } else if n.contains("Paid") || n.contains("Cross-network") || n.contains("Display") {
+                    format!("{n} accounts for {:.0}% of the drop: check the ad platforms' budgets, bids, disapprovals and tracking for these dates (see the Google Ads and Meta Ads findings).", c.share * 100.0)
+                } else if n.contains("Organic Search") {
+                    format!("Organic Search accounts for {:.0}% of the drop: check Search Console for lost queries and pages, and for indexing problems.", c.share * 100.0)
+                } else if n.contains("Email") {
+                    format!("Email accounts for {:.0}% of the drop: check whether a newsletter or automation stopped sending.", c.share * 100.0)
+                } else {
+                    format!("Look into {n}: it accounts for {:.0}% of the drop.", c.share * 100.0)
+                });
+            }
+            if let Some(c) = top("device")
+                && c.share > 0.5
+                && drop
+            {
+                recommendations.push(format!(
+                    "{} visitors account for {:.0}% of the drop: test the {} experience end to end (page speed, checkout, payment).",
+                    capitalise(&c.name),
+                    c.share * 100.0,
+                    c.name
+                ));
+            }
+            if let Some(c) = top("landing page") {
+                recommendations.push(format!(
+                    "Landing page {} {verb} {} {}: {}.",
+                    c.name,
+                    number(c.delta.abs()),
+                    a.metric,
+                    if drop {
+                        "make sure it loads, is indexed, is in stock and that campaigns still link to it"
+                    } else {
+                        "see what sends visitors there and whether the rest of the funnel keeps up"
+                    }
+                ));
+            }
+        }
+        Provider::Gsc => {
+            if let Some(c) = top("query") {
+                recommendations.push(format!(
+                    "Search {} for {} went from {} to {}: {}.",
+                    a.metric,
+                    quote(&c.name),
+                    number(c.expected),
+                    number(c.window),
+                    if drop {
+                        "check which page ranks for it and whether its position fell (get_search_by_page_query), then inspect that page (inspect_url)"
+                    } else {
+                        "make sure the page that ranks for it converts"
+                    }
+                ));
+            }
+            if let Some(c) = top("page") {
+                recommendations.push(format!(
+                    "Page {} {verb} {} {}: {}.",
+                    c.name,
+                    number(c.delta.abs()),
+                    a.metric,
+                    if drop {
+                        "check it for indexing problems, removed content or a changed title"
+                    } else {
+                        "keep it fresh and link to it from related pages"
+                    }
+                ));
+            }
+        }
+        Provider::GoogleAds | Provider::MetaAds => {
+            if let Some(c) = top("campaign") {
+                recommendations.push(format!(
+                    "{service} campaign {}: {} {} vs {} expected. {}",
+                    quote(&c.name),
+                    a.metric,
+                    number(c.window),
+                    number(c.expected),
+                    if drop {
+                        "Check its budget, bids, status, audience and any disapprovals in these dates."
+                    } else {
+                        "If returns held up, consider raising its budget; if not, cap it."
+                    }
+                ));
+            }
+        }
+    }
+    let summary = match a
+        .breakdowns
+        .iter()
+        .find_map(|b| b.contributors.first().map(|c| (b, c)))
+    {
+        Some((b, c)) => format!(
+            "{service} {} {} ({}); biggest contributor: {} {} ({:.0}% of the change).",
+            a.metric,
+            if drop { "fell" } else { "rose" },
+            percent(a.change),
+            b.dimension,
+            quote(&c.name),
+            c.share * 100.0
+        ),
+        None => format!(
+            "{service} {} {} ({}).",
+            a.metric,
+            if drop { "fell" } else { "rose" },
+            percent(a.change)
+        ),
+    };
+    Conclusion {
+        summary,
+        findings,
+        recommendations,
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn quote(s: &str) -> String {
+    format!("“{s}”")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(number(1234567.0), "1,234,567");
+        assert_eq!(number(-1234.4), "-1,234");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(percent(-0.416), "-41.6%");
+    }
+
+    #[test]
+    fn breakdowns_keep_movers_in_the_anomalys_direction() {
+        let mut t = Totals::new();
+        t.insert("Paid Search".into(), (400.0, 4000.0)); // expected 1000 at scale 0.25
+        t.insert("Direct".into(), (300.0, 1200.0)); // expected 300: flat
+        t.insert("Email".into(), (150.0, 400.0)); // expected 100: up
+        let b = breakdown("channel", &t, 0.25, -550.0);
+        assert_eq!(b.contributors.len(), 1);
+        assert_eq!(b.contributors[0].name, "Paid Search");
+        assert!((b.contributors[0].share - 600.0 / 550.0).abs() < 1e-9);
+    }
+}
