@@ -43,10 +43,10 @@ const BAKERY: &str = "e7f8a9b0-c1d2-4e3f-8a4b-5c6d7e8f9a0b";
 /// What a detector found in the demo shops: (shop, source, metric, severity, observed,
 /// expected). Dates are relative to the sandbox's today.
 const ANOMALIES: &[(&str, &str, &str, Severity, f64, f64)] = &[
-    (ACME, "ga4", "revenue", Severity::High, 31_480.0, 42_900.0),
-    (ACME, "gsc", "clicks", Severity::Medium, 2_310.0, 2_980.0),
+    (ACME, "ga4", "revenue", Severity::High, 36_480.0, 42_900.0),
+    (ACME, "gsc", "clicks", Severity::Medium, 1_410.0, 2_980.0),
     (ACME, "meta_ads", "spend", Severity::Low, 1_120.0, 860.0),
-    (BLOOM, "ga4", "sessions", Severity::High, 4_120.0, 5_600.0),
+    (BLOOM, "ga4", "sessions", Severity::High, 3_920.0, 5_600.0),
     (
         REVOKED,
         "ga4",
@@ -142,6 +142,33 @@ async fn start_broker(
     )
 }
 
+/// What really happened in the demo's window, scripted into the sandbox so the teams have
+/// something to find: Acme lost most of its organic search traffic (Search Console follows);
+/// Bloom lost a third of every channel at once (what a broken tag or an outage looks like).
+fn incidents(today: NaiveDate) -> String {
+    let (from, to) = (
+        today - chrono::Duration::days(10),
+        today - chrono::Duration::days(4),
+    );
+    format!(
+        "
+# Added by `agent-host demo`: the anomalies' causes.
+[[incidents]]
+ga4_property = \"326784853\"
+from = \"{from}\"
+to = \"{to}\"
+factor = 0.45
+channel = \"Organic Search\"
+
+[[incidents]]
+ga4_property = \"412345678\"
+from = \"{from}\"
+to = \"{to}\"
+factor = 0.65
+"
+    )
+}
+
 /// Records the demo's anomalies (window: 10 to 4 days ago, so Search Console's final data
 /// covers it; baseline: the four weeks before).
 async fn seed_anomalies(database: &str, today: NaiveDate) -> Result<usize> {
@@ -179,15 +206,15 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     for stale in ["berryboo.db", "berryboo.db-wal", "berryboo.db-shm"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
-    let fixtures = dir.join("sandbox-fixtures.toml");
-    std::fs::write(&fixtures, FIXTURES)?;
-    let seed = dir.join("demo-shops.toml");
-    std::fs::write(&seed, SHOPS)?;
     let today = match &args.today {
         Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
             .with_context(|| format!("--today {t:?} is not a date (YYYY-MM-DD)"))?,
         None => chrono::Utc::now().date_naive(),
     };
+    let fixtures = dir.join("sandbox-fixtures.toml");
+    std::fs::write(&fixtures, format!("{FIXTURES}{}", incidents(today)))?;
+    let seed = dir.join("demo-shops.toml");
+    std::fs::write(&seed, SHOPS)?;
 
     let mut cmd = Command::new(sandbox_bin);
     cmd.args(["--bind", "127.0.0.1:0", "--fixtures"])

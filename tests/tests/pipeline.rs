@@ -725,3 +725,45 @@ async fn a_model_writes_recommendations_from_the_evidence() {
     );
     store.close().await;
 }
+
+/// The README's first command: offline, in seconds, and again on the same data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_and_runs_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for run in 0..2 {
+        let out = Command::new(bin("agent-host"))
+            .args(["demo", "--today", "2026-10-21", "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", "error")
+            .env_remove("BERRYBOO_LLM_BASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("demo runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "run {run}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in [
+            "✓ every anomaly processed",
+            "✓ Acme Shop analysed by all four teams",
+            "✓ Revoked Shop: reconnect notification, Meta Ads still analysed",
+            "✓ Corner Bakery: database-only analysis",
+        ] {
+            assert!(stdout.contains(line), "run {run} lacks {line:?}:\n{stdout}");
+        }
+        // The scripted organic search collapse is what the GA4 and Search Console teams find.
+        assert!(
+            stdout.contains("biggest contributor: channel “Organic Search”"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("Reconnect Google Analytics Integration"),
+            "{stdout}"
+        );
+        let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report");
+        assert!(html.contains("<svg") && html.contains("Acme Shop"));
+    }
+}

@@ -786,18 +786,38 @@ pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
     let verb = if drop { "lost" } else { "gained" };
     match a.team {
         Provider::Ga4 => {
-            if let Some(c) = top("channel") {
+            let channels = a
+                .breakdowns
+                .iter()
+                .find(|b| b.dimension == "channel")
+                .map_or(&[][..], |b| b.contributors.as_slice());
+            // Every big channel down by about the total's rate: the site or its tracking, not
+            // a channel, changed.
+            let across_the_board = drop
+                && channels.len() >= 3
+                && channels.first().is_some_and(|c| c.share < 0.6)
+                && channels.iter().take(3).all(|c| {
+                    c.expected > 0.0
+                        && (0.6..1.6).contains(&((c.window / c.expected - 1.0) / a.change))
+                });
+            if across_the_board {
+                recommendations.push(format!(
+                    "Every large channel fell by about the same rate ({}): that points to the site or its tracking rather than to one channel — check uptime, the GA4 tag and consent banner changes for these dates.",
+                    percent(a.change)
+                ));
+            } else if let Some(c) = top("channel") {
                 let n = &c.name;
+                let part = portion(c.share, drop);
                 recommendations.push(if !drop {
-                    format!("{n} drove {:.0}% of the rise: find what changed there (campaign, mention, ranking) and put more behind it while it lasts.", c.share * 100.0)
+                    format!("{n} drove {part}: find what changed there (campaign, mention, ranking) and put more behind it while it lasts.")
                 } else if n.contains("Paid") || n.contains("Cross-network") || n.contains("Display") {
-                    format!("{n} accounts for {:.0}% of the drop: check the ad platforms' budgets, bids, disapprovals and tracking for these dates (see the Google Ads and Meta Ads findings).", c.share * 100.0)
+                    format!("{n} accounts for {part}: check the ad platforms' budgets, bids, disapprovals and tracking for these dates (see the Google Ads and Meta Ads findings).")
                 } else if n.contains("Organic Search") {
-                    format!("Organic Search accounts for {:.0}% of the drop: check Search Console for lost queries and pages, and for indexing problems.", c.share * 100.0)
+                    format!("Organic Search accounts for {part}: check Search Console for lost queries and pages, and for indexing problems.")
                 } else if n.contains("Email") {
-                    format!("Email accounts for {:.0}% of the drop: check whether a newsletter or automation stopped sending.", c.share * 100.0)
+                    format!("Email accounts for {part}: check whether a newsletter or automation stopped sending.")
                 } else {
-                    format!("Look into {n}: it accounts for {:.0}% of the drop.", c.share * 100.0)
+                    format!("Look into {n}: it accounts for {part}.")
                 });
             }
             if let Some(c) = top("device")
@@ -896,6 +916,19 @@ pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
         summary,
         findings,
         recommendations,
+    }
+}
+
+/// "64% of the drop", or "more than the whole drop (119%) …" when others moved the other way.
+fn portion(share: f64, drop: bool) -> String {
+    let what = if drop { "drop" } else { "rise" };
+    if share > 1.0 {
+        format!(
+            "more than the whole {what} ({:.0}%; other channels moved the other way)",
+            share * 100.0
+        )
+    } else {
+        format!("{:.0}% of the {what}", share * 100.0)
     }
 }
 

@@ -44,6 +44,28 @@ pub struct Fixtures {
     /// Optional metadata for Meta ad accounts.
     #[serde(default)]
     pub meta_ad_accounts: Vec<crate::meta::AdAccountFixture>,
+    /// Scripted incidents: a GA4 property's traffic (one channel, or all of it) scaled on some
+    /// days. Search Console, Google Ads and Meta data linked to the property follow.
+    #[serde(default)]
+    pub incidents: Vec<IncidentFixture>,
+}
+
+/// A scripted change in a property's traffic, e.g. Organic Search at 40 % for a week.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentFixture {
+    /// The GA4 property.
+    pub ga4_property: String,
+    /// First day (inclusive).
+    pub from: chrono::NaiveDate,
+    /// Last day (inclusive).
+    pub to: chrono::NaiveDate,
+    /// What the traffic is multiplied by (0.4 = a 60 % drop; 1.5 = a 50 % rise).
+    pub factor: f64,
+    /// Only this default channel group (e.g. "Organic Search", "Paid Social"); all traffic
+    /// when absent.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// One OAuth client (`client_id` / `client_secret` pair).
@@ -500,6 +522,27 @@ impl Fixtures {
                 }
             }
         }
+        for (i, incident) in self.incidents.iter().enumerate() {
+            let at = |field: &str| format!("incidents[{i}].{field}");
+            validate_property_id(&incident.ga4_property, &at("ga4_property"))?;
+            if incident.from > incident.to {
+                return Err(Error::invalid(at("from"), "must not be after `to`"));
+            }
+            if !(0.0..=10.0).contains(&incident.factor) {
+                return Err(Error::invalid(at("factor"), "must be between 0 and 10"));
+            }
+            if let Some(channel) = &incident.channel
+                && !crate::ga4::model::CHANNELS.contains(&channel.as_str())
+            {
+                return Err(Error::invalid(
+                    at("channel"),
+                    format!(
+                        "unknown channel {channel:?}; one of: {}",
+                        crate::ga4::model::CHANNELS.join(", ")
+                    ),
+                ));
+            }
+        }
         crate::gsc::validate_fixtures(self)
     }
 }
@@ -572,6 +615,26 @@ ga4_properties = ["123"]
     fn empty_file_is_valid() {
         let f = Fixtures::from_toml_str("").unwrap();
         assert!(f.google_grants.is_empty());
+    }
+
+    #[test]
+    fn incidents_are_checked() {
+        let incident = |body: &str| {
+            Fixtures::from_toml_str(&format!(
+                "{MINIMAL}\n[[incidents]]\nga4_property = \"123\"\nfrom = \"2026-10-11\"\n{body}\n"
+            ))
+        };
+        let ok =
+            incident("to = \"2026-10-17\"\nfactor = 0.4\nchannel = \"Organic Search\"").unwrap();
+        assert_eq!(ok.incidents[0].channel.as_deref(), Some("Organic Search"));
+        let err = incident("to = \"2026-10-17\"\nfactor = 0.4\nchannel = \"Organic\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown channel \"Organic\"; one of: Organic Search"),
+            "{err}"
+        );
+        assert!(incident("to = \"2026-10-01\"\nfactor = 0.4").is_err());
+        assert!(incident("to = \"2026-10-17\"\nfactor = -1").is_err());
     }
 
     #[test]

@@ -95,6 +95,8 @@ struct FacetUse {
 /// once per (seed, key) instead of once per day or hour.
 struct SeedGroup {
     seed: i64,
+    /// The scripted incident of these days, if any (its days get their own group).
+    incident: Option<usize>,
     sums: Vec<(usize, Vec<f64>)>,
 }
 
@@ -230,9 +232,14 @@ pub fn generate(g: &Generation<'_>, axis: Axis) -> Result<Vec<RawRow>, ApiError>
             while d <= end {
                 // Facet shares drift week by week (see `model::member_factors`).
                 let seed = model::day_number(d).div_euclid(7);
-                if groups.last().is_none_or(|g| g.seed != seed) {
+                let incident = model::incident_on(prop, d);
+                if groups
+                    .last()
+                    .is_none_or(|g| g.seed != seed || g.incident != incident)
+                {
                     groups.push(SeedGroup {
                         seed,
+                        incident,
                         sums: Vec::new(),
                     });
                 }
@@ -282,6 +289,7 @@ pub fn generate(g: &Generation<'_>, axis: Axis) -> Result<Vec<RawRow>, ApiError>
                     * (1.0 + 0.35 * signed(mix(&[prop.hash, abs as u64, 77])));
                 let mut group = SeedGroup {
                     seed: abs,
+                    incident: None,
                     sums: Vec::new(),
                 };
                 group.add(key, &base, scale);
@@ -331,8 +339,11 @@ pub fn generate(g: &Generation<'_>, axis: Axis) -> Result<Vec<RawRow>, ApiError>
             *p = [1.0; NG];
         }
         for (fi, f) in facets.iter().enumerate() {
-            let member_factors =
+            let mut member_factors =
                 model::member_factors(&f.members, prop, model::facet_salt(f.facet), sg.seed);
+            if let (model::Facet::Traffic, Some(i)) = (f.facet, sg.incident) {
+                model::adjust_traffic(&mut member_factors, prop, i);
+            }
             let mut group_factors = vec![[0.0f64; NG]; f.groups.len().max(1)];
             for (m, factors) in member_factors.iter().enumerate() {
                 let gidx = f.member_group[m];

@@ -250,6 +250,85 @@ pub fn day_base(ctx: &GenContext<'_>, d: NaiveDate, out: &mut [f64]) {
         out[CONV_BY_INTERACTION] = 0.72 * today_conv + 0.28 * next_conv;
         out[REV_BY_INTERACTION] = 0.72 * today_rev + 0.28 * next_rev;
     }
+    if let Some(scale) = incident_scale(ctx, d) {
+        for (q, v) in out.iter_mut().enumerate() {
+            *v *= scale[group_of(q)];
+        }
+    }
+}
+
+/// The index of the scripted incident on day `d` of `prop`, if any.
+pub fn incident_on(prop: &PropertyInfo, d: NaiveDate) -> Option<usize> {
+    prop.incidents.iter().position(|i| i.from <= d && d <= i.to)
+}
+
+/// `1 - s(1 - factor)` per tweak group, where `s` is the channel's share of the group in
+/// `week` (the traffic facet's factors): what the day's totals become when only that channel
+/// is scaled.
+fn channel_scale(week: &[[f64; NG]], channel: &str, factor: f64) -> [f64; NG] {
+    std::array::from_fn(|g| {
+        let share: f64 = week
+            .iter()
+            .zip(TRAFFIC)
+            .filter(|(_, row)| row.channel == channel)
+            .map(|(f, _)| f[g])
+            .sum();
+        1.0 - share * (1.0 - factor)
+    })
+}
+
+/// What day `d`'s base quantities are multiplied by (per tweak group) under an incident.
+fn incident_scale(ctx: &GenContext<'_>, d: NaiveDate) -> Option<[f64; NG]> {
+    let incident = &ctx.prop.incidents[incident_on(ctx.prop, d)?];
+    match &incident.channel {
+        None => Some([incident.factor; NG]),
+        Some(channel) => {
+            let week = member_factors(
+                &members(Facet::Traffic, ctx),
+                ctx.prop,
+                facet_salt(Facet::Traffic),
+                day_number(d).div_euclid(7),
+            );
+            Some(channel_scale(&week, channel, incident.factor))
+        }
+    }
+}
+
+/// Re-weights the traffic facet's `factors` (one week's, `[member][group]`) for incident
+/// `index`: the incident's channel scaled by its factor, every group still summing to 1 over
+/// members, so with [`day_base`]'s scaled totals each channel ends where the incident puts it.
+pub fn adjust_traffic(factors: &mut [[f64; NG]], prop: &PropertyInfo, index: usize) {
+    let Some(incident) = prop.incidents.get(index) else {
+        return;
+    };
+    let Some(channel) = &incident.channel else {
+        return;
+    };
+    let scale = channel_scale(factors, channel, incident.factor);
+    for (row, traffic) in factors.iter_mut().zip(TRAFFIC) {
+        let k = if traffic.channel == channel.as_str() {
+            incident.factor
+        } else {
+            1.0
+        };
+        for (cell, t) in row.iter_mut().zip(scale) {
+            *cell = if t > 1e-12 { *cell * k / t } else { 0.0 };
+        }
+    }
+}
+
+/// Traffic members' factors on day `d`: the week's, adjusted for an incident on `d`.
+pub fn traffic_factors(members: &[Member], prop: &PropertyInfo, d: NaiveDate) -> Vec<[f64; NG]> {
+    let mut factors = member_factors(
+        members,
+        prop,
+        facet_salt(Facet::Traffic),
+        day_number(d).div_euclid(7),
+    );
+    if let Some(i) = incident_on(prop, d) {
+        adjust_traffic(&mut factors, prop, i);
+    }
+    factors
 }
 
 fn fill_from_sessions(
@@ -365,6 +444,20 @@ struct TrafficRow {
     ads: f64,
     data_driven: f64,
 }
+
+/// The default channel groups traffic falls into (what incidents may name).
+pub const CHANNELS: [&str; 10] = [
+    "Organic Search",
+    "Direct",
+    "Paid Search",
+    "Cross-network",
+    "Paid Social",
+    "Organic Social",
+    "Email",
+    "Referral",
+    "Affiliates",
+    "Unassigned",
+];
 
 #[rustfmt::skip]
 const TRAFFIC: &[TrafficRow] = &[
@@ -1059,6 +1152,69 @@ mod tests {
             currency: 1.0,
             conversions: None,
         }
+    }
+
+    #[test]
+    fn channels_are_the_traffic_rows_channels() {
+        let mut rows: Vec<&str> = TRAFFIC.iter().map(|r| r.channel).collect();
+        rows.dedup();
+        let mut sorted = rows.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), CHANNELS.len());
+        assert!(rows.iter().all(|c| CHANNELS.contains(c)));
+    }
+
+    #[test]
+    fn an_incident_scales_only_its_channel_and_totals_stay_consistent() {
+        let f = Fixtures::from_toml_str(
+            "[[google_clients]]\nclient_id='c'\nclient_secret='s'\n[[google_grants]]\nrefresh_token='r'\nclient_id='c'\nga4_properties=['326784853']\n[[ga4_properties]]\nid='326784853'\ngoogle_ads_links=['1234567890']\n[[incidents]]\nga4_property='326784853'\nfrom='2026-10-12'\nto='2026-10-14'\nfactor=0.4\nchannel='Organic Search'\n",
+        )
+        .unwrap();
+        let hit = Registry::build(&f).get("326784853").unwrap();
+        let calm = prop();
+        let d = NaiveDate::from_ymd_opt(2026, 10, 13).unwrap();
+        let by_channel = |p: &PropertyInfo| {
+            let c = ctx(p);
+            let mut q = vec![0.0; c.nq()];
+            day_base(&c, d, &mut q);
+            let factors = traffic_factors(&members(Facet::Traffic, &c), p, d);
+            let mut out = std::collections::BTreeMap::<&str, [f64; 2]>::new();
+            for (row, f) in TRAFFIC.iter().zip(&factors) {
+                let e = out.entry(row.channel).or_default();
+                e[0] += q[SESSIONS] * f[G_VOLUME];
+                e[1] += q[REVENUE] * f[G_CONV];
+            }
+            (out, factors)
+        };
+        let (before, _) = by_channel(&calm);
+        let (after, factors) = by_channel(&hit);
+        for (channel, [sessions, revenue]) in &after {
+            let [s0, r0] = before[channel];
+            let k = if *channel == "Organic Search" {
+                0.4
+            } else {
+                1.0
+            };
+            assert!(
+                (sessions - s0 * k).abs() < 1e-6 * s0.max(1.0),
+                "{channel} sessions {sessions} vs {s0}"
+            );
+            assert!(
+                (revenue - r0 * k).abs() < 1e-6 * r0.max(1.0),
+                "{channel} revenue {revenue} vs {r0}"
+            );
+        }
+        for g in 0..NG {
+            let sum: f64 = factors.iter().map(|f| f[g]).sum();
+            assert!((sum - 1.0).abs() < 1e-9, "group {g} sums to {sum}");
+        }
+        // Outside the incident nothing changes.
+        let other = NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
+        let (mut a, mut b) = (vec![0.0; ctx(&hit).nq()], vec![0.0; ctx(&calm).nq()]);
+        day_base(&ctx(&hit), other, &mut a);
+        day_base(&ctx(&calm), other, &mut b);
+        assert_eq!(a, b);
     }
 
     #[test]

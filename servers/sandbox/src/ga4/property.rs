@@ -91,6 +91,8 @@ pub struct PropertyInfo {
     pub home_country: Option<&'static str>,
     /// Data profile.
     pub profile: Profile,
+    /// Scripted incidents on this property's traffic.
+    pub incidents: Vec<crate::fixtures::IncidentFixture>,
 }
 
 /// The clock of one property: "today" and the minute of the day it is "now".
@@ -165,6 +167,12 @@ impl Registry {
                 map.entry(id.clone())
                     .or_insert_with(|| Arc::new(build(id, None)));
             }
+        }
+        for incident in &fixtures.incidents {
+            let entry = map
+                .entry(incident.ga4_property.clone())
+                .or_insert_with(|| Arc::new(build(&incident.ga4_property, None)));
+            Arc::make_mut(entry).incidents.push(incident.clone());
         }
         Self { map }
     }
@@ -248,6 +256,7 @@ fn build(id: &str, declared: Option<&crate::fixtures::Ga4PropertyFixture>) -> Pr
             .map(|d| d.custom_metrics.clone())
             .unwrap_or_default(),
         profile,
+        incidents: Vec::new(),
     }
 }
 

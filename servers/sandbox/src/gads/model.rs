@@ -376,12 +376,7 @@ impl<'a> Ga4Source<'a> {
         }
         let mut base = vec![0.0; ctx.nq()];
         ga4m::day_base(&ctx, d, &mut base);
-        let factors = ga4m::member_factors(
-            &self.members,
-            self.prop,
-            ga4m::facet_salt(Facet::Traffic),
-            ga4m::day_number(d).div_euclid(7),
-        );
+        let factors = ga4m::traffic_factors(&self.members, self.prop, d);
         let share: f64 = self
             .cpc_members
             .iter()

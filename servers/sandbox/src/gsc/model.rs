@@ -257,13 +257,9 @@ pub fn organic_sessions(property: &crate::ga4::property::PropertyInfo, d: NaiveD
     let mut q = vec![0.0; ctx.nq()];
     ga4m::day_base(&ctx, d, &mut q);
     let members = ga4m::members(Facet::Traffic, &ctx);
-    // The GA4 engine reseeds facet shares weekly; member 0 is google / organic.
-    let factors = ga4m::member_factors(
-        &members,
-        property,
-        ga4m::facet_salt(Facet::Traffic),
-        ga4m::day_number(d).div_euclid(7),
-    );
+    // The GA4 engine reseeds facet shares weekly (and on incident days); member 0 is
+    // google / organic.
+    let factors = ga4m::traffic_factors(&members, property, d);
     let share = factors.first().map_or(0.0, |f| f[ga4m::G_VOLUME]);
     q.get(ga4m::SESSIONS).copied().unwrap_or(0.0) * share
 }

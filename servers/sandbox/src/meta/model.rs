@@ -103,12 +103,7 @@ pub fn ga4_paid_social_sessions(prop: &PropertyInfo, config: &SandboxConfig, d: 
     let mut base = vec![0.0; ctx.nq()];
     ga4::day_base(&ctx, d, &mut base);
     let members = ga4::members(ga4::Facet::Traffic, &ctx);
-    let factors = ga4::member_factors(
-        &members,
-        prop,
-        ga4::facet_salt(ga4::Facet::Traffic),
-        ga4::day_number(d).div_euclid(7),
-    );
+    let factors = ga4::traffic_factors(&members, prop, d);
     let share: f64 = factors
         .iter()
         .enumerate()
