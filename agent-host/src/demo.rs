@@ -25,6 +25,7 @@ use pipeline_store::{NewAnomaly, Severity, Store};
 use tokio::process::{Child, Command};
 
 use crate::children::{sibling, start_listening};
+use crate::pipeline::teams::{number, percent};
 use crate::pipeline::{self, PipelineArgs, report};
 
 /// The sandbox fixtures and demo shops the demo runs on (the same files users can start the
@@ -43,17 +44,17 @@ const BAKERY: &str = "e7f8a9b0-c1d2-4e3f-8a4b-5c6d7e8f9a0b";
 /// What a detector found in the demo shops: (shop, source, metric, severity, observed,
 /// expected). Dates are relative to the sandbox's today.
 const ANOMALIES: &[(&str, &str, &str, Severity, f64, f64)] = &[
-    (ACME, "ga4", "revenue", Severity::High, 36_480.0, 42_900.0),
-    (ACME, "gsc", "clicks", Severity::Medium, 1_410.0, 2_980.0),
-    (ACME, "meta_ads", "spend", Severity::Low, 1_120.0, 860.0),
-    (BLOOM, "ga4", "sessions", Severity::High, 3_920.0, 5_600.0),
+    (ACME, "ga4", "revenue", Severity::High, 64_870.0, 76_300.0),
+    (ACME, "gsc", "clicks", Severity::Medium, 3_490.0, 7_430.0),
+    (ACME, "meta_ads", "spend", Severity::Low, 7_885.0, 7_140.0),
+    (BLOOM, "ga4", "sessions", Severity::High, 26_470.0, 37_900.0),
     (
         REVOKED,
         "ga4",
         "revenue",
         Severity::Critical,
-        2_050.0,
-        3_900.0,
+        8_400.0,
+        11_900.0,
     ),
     (
         BAKERY,
@@ -292,8 +293,13 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     for e in &entries {
         let a = &e.anomaly;
         println!(
-            "\n{} · {} {} ({} vs {} expected)",
-            e.shop_name, a.source, a.metric, a.observed, a.expected
+            "\n{} · {} {} ({} vs {} expected, {})",
+            e.shop_name,
+            a.source,
+            a.metric,
+            number(a.observed),
+            number(a.expected),
+            percent(a.change())
         );
         for r in &e.recommendations {
             println!("  [{}] {}", r.team, r.summary);
@@ -312,13 +318,21 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
 
     heading("Notifications");
     let notes = store.notifications(None, 100).await?;
-    for (i, n) in notes.iter().rev().enumerate() {
+    let mut listed = Vec::new();
+    for n in &notes {
         let shop = store
             .shop_name(&n.shop_id)
             .await
             .unwrap_or_else(|| n.shop_id.clone());
+        listed.push((shop, n));
+    }
+    // Reconnects first (they are urgent), then by shop and service; the first of each kind is
+    // shown in full.
+    listed.sort_by(|a, b| (&b.1.kind, &a.0, &a.1.service).cmp(&(&a.1.kind, &b.0, &b.1.service)));
+    let mut shown = std::collections::HashSet::new();
+    for (shop, n) in &listed {
         println!("{} · {} · {}: {}", shop, n.service, n.kind, n.subject);
-        if i == 0 || n.kind == "reconnect" {
+        if shown.insert(n.kind.clone()) {
             println!(
                 "{}",
                 n.body

@@ -67,7 +67,7 @@ pub struct Ranges {
     pub window: (NaiveDate, NaiveDate),
     /// Baseline, inclusive.
     pub baseline: (NaiveDate, NaiveDate),
-    /// Chart span: from the baseline (or two weeks before the window) to a week after it.
+    /// Chart span: from the baseline (or two weeks before the window) to three days after it.
     pub chart: (NaiveDate, NaiveDate),
 }
 
@@ -78,7 +78,9 @@ impl Ranges {
         Ranges {
             window: a.window,
             baseline: a.baseline,
-            chart: (start, a.window.1 + Duration::days(7)),
+            // A few days after the window show the recovery (or not) without reaching into
+            // days whose data is still incomplete.
+            chart: (start, a.window.1 + Duration::days(3)),
         }
     }
 
@@ -149,6 +151,20 @@ pub struct Analysis {
     pub breakdowns: Vec<Breakdown>,
     /// Daily values over the chart span.
     pub series: Vec<Point>,
+    /// The platform's other headline numbers over the same dates (ad platforms: spend,
+    /// clicks, conversions and their value), so a finding can say what moved with the metric.
+    pub measures: Vec<Measure>,
+}
+
+/// One headline number, window vs scaled baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measure {
+    /// What it is.
+    pub metric: String,
+    /// Window total.
+    pub window: f64,
+    /// Baseline total scaled to the window.
+    pub expected: f64,
 }
 
 /// Calls tools for one team and keeps each answer as evidence.
@@ -304,6 +320,7 @@ fn finish(
             .map(|(dim, totals)| breakdown(dim, &totals, scale, delta))
             .collect(),
         series,
+        measures: Vec::new(),
     }
 }
 
@@ -504,10 +521,23 @@ async fn google_ads(
     let between = |r: (NaiveDate, NaiveDate)| {
         format!("segments.date BETWEEN '{}' AND '{}'", ymd(r.0), ymd(r.1))
     };
+    // Every headline field in the same query: the breakdown uses `field`, the findings the rest.
+    let headline = [
+        ("metrics.cost_micros", "cost", 1e6),
+        ("metrics.clicks", "clicks", 1.0),
+        ("metrics.conversions", "conversions", 1.0),
+        ("metrics.conversions_value", "conversion value", 1.0),
+    ];
+    let mut selected: Vec<&str> = headline.iter().map(|h| h.0).collect();
+    if !selected.contains(&field) {
+        selected.push(field);
+    }
     let mut campaigns = Totals::new();
+    let mut measures = vec![(0.0, 0.0); headline.len()];
     for (which, range) in [("window", ranges.window), ("baseline", ranges.baseline)] {
         let q = format!(
-            "SELECT campaign.id, campaign.name, {field} FROM campaign WHERE {}",
+            "SELECT campaign.id, campaign.name, {} FROM campaign WHERE {}",
+            selected.join(", "),
             between(range)
         );
         for row in gaql(r, &format!("campaigns {which}"), q).await? {
@@ -518,10 +548,20 @@ async fn google_ads(
                 .to_owned();
             let value = num(row.get(field).unwrap_or(&Value::Null)) / divisor;
             let e = campaigns.entry(name).or_default();
-            if which == "window" {
+            let m = if which == "window" {
                 e.0 += value;
+                0
             } else {
                 e.1 += value;
+                1
+            };
+            for ((f, _, div), total) in headline.iter().zip(measures.iter_mut()) {
+                let v = num(row.get(*f).unwrap_or(&Value::Null)) / div;
+                if m == 0 {
+                    total.0 += v;
+                } else {
+                    total.1 += v;
+                }
             }
         }
     }
@@ -544,15 +584,32 @@ async fn google_ads(
         .map(|(date, value)| Point { date, value })
         .collect();
     let scale = ranges.scale();
-    Ok(finish(
-        Provider::GoogleAds,
-        r,
-        label,
-        total,
-        vec![("campaign", campaigns)],
-        scale,
-        series,
+    let measures = headline
+        .iter()
+        .zip(measures)
+        .map(|((_, label, _), (w, b))| Measure {
+            metric: (*label).to_owned(),
+            window: w,
+            expected: b * scale,
+        })
+        .collect();
+    Ok(with_measures(
+        finish(
+            Provider::GoogleAds,
+            r,
+            label,
+            total,
+            vec![("campaign", campaigns)],
+            scale,
+            series,
+        ),
+        measures,
     ))
+}
+
+fn with_measures(mut a: Analysis, measures: Vec<Measure>) -> Analysis {
+    a.measures = measures;
+    a
 }
 
 /// A Meta insights row's value of `key`: a plain field, or the purchase entry of an
@@ -630,6 +687,8 @@ async fn meta_ads(
         "action_values",
     ];
     let range = |r: (NaiveDate, NaiveDate)| json!({"since": ymd(r.0), "until": ymd(r.1)});
+    let headline = ["spend", "clicks", "purchases", "purchase value"];
+    let mut measures = [(0.0, 0.0); 4];
     let mut campaigns = Totals::new();
     for (which, span) in [("window", ranges.window), ("baseline", ranges.baseline)] {
         let args =
@@ -641,10 +700,20 @@ async fn meta_ads(
                 .unwrap_or("?")
                 .to_owned();
             let e = campaigns.entry(name).or_default();
-            if which == "window" {
-                e.0 += meta_value(&row, key);
+            let window = which == "window";
+            let v = meta_value(&row, key);
+            if window {
+                e.0 += v;
             } else {
-                e.1 += meta_value(&row, key);
+                e.1 += v;
+            }
+            for (m, t) in headline.iter().zip(measures.iter_mut()) {
+                let v = meta_value(&row, m);
+                if window {
+                    t.0 += v;
+                } else {
+                    t.1 += v;
+                }
             }
         }
     }
@@ -666,14 +735,26 @@ async fn meta_ads(
         })
         .collect();
     let scale = ranges.scale();
-    Ok(finish(
-        Provider::MetaAds,
-        r,
-        key,
-        total,
-        vec![("campaign", campaigns)],
-        scale,
-        series,
+    let measures = headline
+        .iter()
+        .zip(measures)
+        .map(|(m, (w, b))| Measure {
+            metric: (*m).to_owned(),
+            window: w,
+            expected: b * scale,
+        })
+        .collect();
+    Ok(with_measures(
+        finish(
+            Provider::MetaAds,
+            r,
+            key,
+            total,
+            vec![("campaign", campaigns)],
+            scale,
+            series,
+        ),
+        measures,
     ))
 }
 
@@ -744,6 +825,28 @@ pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
         number(a.expected_total),
         percent(a.change)
     )];
+    let others: Vec<String> = a
+        .measures
+        .iter()
+        .filter(|m| m.metric != a.metric)
+        .map(|m| {
+            let change = if m.expected == 0.0 {
+                0.0
+            } else {
+                m.window / m.expected - 1.0
+            };
+            format!(
+                "{} {} vs {} ({})",
+                m.metric,
+                number(m.window),
+                number(m.expected),
+                percent(change)
+            )
+        })
+        .collect();
+    if !others.is_empty() {
+        findings.push(format!("Over the same days: {}.", others.join("; ")));
+    }
     let mut recommendations = Vec::new();
     if !moved {
         let summary = format!(
@@ -761,7 +864,8 @@ pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
         };
     }
     for b in &a.breakdowns {
-        for c in b.contributors.iter().take(3) {
+        // Movers with a sliver of the change are noise, not findings.
+        for c in b.contributors.iter().filter(|c| c.share >= 0.02).take(3) {
             findings.push(format!(
                 "{} {}: {} vs {} expected ({}), {:.0}% of the change.",
                 capitalise(&b.dimension),
@@ -834,9 +938,9 @@ pub fn conclude(anomaly: &Anomaly, a: &Analysis) -> Conclusion {
             if let Some(c) = top("landing page") {
                 recommendations.push(format!(
                     "Landing page {} {verb} {} {}: {}.",
-                    c.name,
+                    quote(&c.name),
                     number(c.delta.abs()),
-                    a.metric,
+                    if a.metric == "revenue" { "in revenue" } else { a.metric.as_str() },
                     if drop {
                         "make sure it loads, is indexed, is in stock and that campaigns still link to it"
                     } else {

@@ -187,11 +187,23 @@ fn date(row: &AnyRow, column: &str) -> Result<NaiveDate, StoreError> {
 }
 
 fn decode(row: &AnyRow) -> Result<Anomaly, StoreError> {
+    let id: i64 = row
+        .try_get("id")
+        .map_err(|e| StoreError::Invalid(format!("pipeline_anomaly row: {e}")))?;
+    decode_fields(row, id).map_err(|e| match e {
+        StoreError::Invalid(m) => StoreError::Invalid(format!(
+            "anomaly {id}: {m} (fix the row, or mark it failed)"
+        )),
+        other => other,
+    })
+}
+
+fn decode_fields(row: &AnyRow, id: i64) -> Result<Anomaly, StoreError> {
     let get = |e: sqlx::Error| StoreError::Invalid(format!("pipeline_anomaly row: {e}"));
     let severity: String = row.try_get("severity").map_err(get)?;
     let status: String = row.try_get("status").map_err(get)?;
     Ok(Anomaly {
-        id: row.try_get("id").map_err(get)?,
+        id,
         shop_id: row.try_get("shop_id").map_err(get)?,
         source: row.try_get("source").map_err(get)?,
         metric: row.try_get("metric").map_err(get)?,
@@ -310,7 +322,29 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("claim anomalies"))?;
-        decode_all(&rows)
+        // A row a detector wrote badly (a date that is not one, an unknown severity) must not
+        // block the queue: it is failed with the reason and the rest go on.
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match decode(row) {
+                Ok(a) => claimed.push(a),
+                Err(e) => {
+                    let id: i64 = row.try_get("id").map_err(self.err("claim anomalies"))?;
+                    tracing::warn!(anomaly = id, "unreadable anomaly failed: {e}");
+                    sqlx::query(
+                        "UPDATE pipeline_anomaly SET status = 'failed', claimed_by = NULL, \
+                         claim_expires_ms = NULL, last_error = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(format!("unreadable row: {e}"))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(self.err("fail unreadable anomaly"))?;
+                }
+            }
+        }
+        claimed.sort_by_key(|a| (std::cmp::Reverse(a.severity), a.id));
+        Ok(claimed)
     }
 
     /// Pushes `worker`'s claims on `ids` out to `ttl_ms` from now (a heartbeat). Returns how

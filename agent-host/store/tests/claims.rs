@@ -215,6 +215,46 @@ async fn life_cycle(url: &str) {
     assert_eq!(d.status, Status::Failed);
     assert!(d.last_error.expect("reason").contains("never finished"));
 
+    // A badly written row (by a detector's SQL) is failed with the reason; the queue goes on.
+    let bad = store
+        .add_anomaly(&anomaly("shop-bad", Severity::Low))
+        .await
+        .expect("add");
+    store
+        .execute_admin(&format!(
+            "UPDATE pipeline_anomaly SET window_start = '2026-13-45' WHERE id = {bad}"
+        ))
+        .await
+        .expect("corrupt");
+    let good = store
+        .add_anomaly(&anomaly("shop-bad", Severity::Low))
+        .await
+        .expect("add");
+    let got = store
+        .claim("w", 10, 60_000, Some("shop-bad"), 3)
+        .await
+        .expect("claim");
+    assert_eq!(got.iter().map(|a| a.id).collect::<Vec<_>>(), vec![good]);
+    // It is now among the failed ones, and reading it names the row and the problem.
+    let failed = store
+        .anomalies(Some("shop-bad"), Some(Status::Failed), 10)
+        .await
+        .expect_err("the failed row is still unreadable");
+    assert!(
+        failed.to_string().contains(&format!(
+            "anomaly {bad}: pipeline_anomaly.window_start \"2026-13-45\""
+        )),
+        "{failed}"
+    );
+    assert!(
+        store
+            .anomalies(Some("shop-bad"), Some(Status::Claimed), 10)
+            .await
+            .expect("list")
+            .len()
+            == 1
+    );
+
     // Recommendations are one per anomaly and team, however often they are written.
     for summary in ["first", "second"] {
         store
