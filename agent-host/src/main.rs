@@ -6,10 +6,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = agent_host::Cli::parse();
+    // The demo prints what it skipped and why itself; its warnings would only repeat that.
+    let default = match cli.command {
+        agent_host::Command::Demo(_) => "error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .init();

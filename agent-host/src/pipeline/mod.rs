@@ -133,6 +133,10 @@ struct Ctx {
 /// What happened to one shop's batch.
 #[derive(Default)]
 struct ShopOutcome {
+    /// The shop's name (or id), for progress lines.
+    client: String,
+    /// How long the shop's lease and servers took to start (the per-shop overhead).
+    set_start: Option<Duration>,
     processed: Vec<i64>,
     /// Anomalies whose claim another worker took over before this one finished.
     lost: Vec<i64>,
@@ -148,6 +152,8 @@ struct ShopOutcome {
 struct Summary {
     shops: usize,
     claimed: usize,
+    /// Server sets started, and their start times summed.
+    sets: (usize, Duration),
     outcome: ShopOutcome,
 }
 
@@ -230,17 +236,21 @@ impl Ctx {
     }
 
     async fn process_shop(&self, shop: String, anomalies: Vec<Anomaly>) -> ShopOutcome {
-        let mut out = ShopOutcome::default();
         let client = self
             .store
             .shop_name(&shop)
             .await
             .unwrap_or_else(|| shop.clone());
+        let mut out = ShopOutcome {
+            client: client.clone(),
+            ..ShopOutcome::default()
+        };
         let needed: Vec<Provider> = Provider::ALL
             .into_iter()
             .filter(|p| anomalies.iter().any(|a| teams::teams_for(a).contains(p)))
             .collect();
         let mut unavailable: HashMap<Provider, Unavailable> = HashMap::new();
+        let starting = Instant::now();
         let set = match ServerSet::start(
             self.config.clone(),
             Credentials::Broker {
@@ -251,6 +261,7 @@ impl Ctx {
         .await
         {
             Ok(set) => {
+                out.set_start = Some(starting.elapsed());
                 for m in &set.skipped {
                     unavailable.insert(m.provider, Unavailable::of(&m.error));
                 }
@@ -333,119 +344,55 @@ impl Ctx {
         let mut rows = Vec::new();
         let mut analysed = 0;
         for team in teams::teams_for(a) {
-            let row = |outcome: &str,
-                       summary: String,
-                       findings: Vec<String>,
-                       recs: Vec<String>,
-                       analysis: serde_json::Value,
-                       author: &str| Recommendation {
-                anomaly_id: a.id,
-                team: team.as_str().to_owned(),
-                shop_id: a.shop_id.clone(),
-                outcome: outcome.to_owned(),
-                summary,
-                findings,
-                recommendations: recs,
-                analysis,
-                author: author.to_owned(),
-                worker: self.worker.clone(),
-            };
-            let set = match (unavailable.get(&team), set) {
-                (None, Some(set)) => set,
-                (u, _) => {
-                    let reason = u.map_or("no server", |u| u.reason());
-                    let outcome = u.map_or("failed", Unavailable::outcome);
-                    rows.push(row(
-                        outcome,
-                        format!(
-                            "{} not analysed: {}",
-                            team.service_name(),
-                            first_line(reason)
-                        ),
-                        vec![],
-                        vec![],
-                        json!(null),
-                        "analysis",
-                    ));
-                    continue;
-                }
+            let Some(set) = set.filter(|_| !unavailable.contains_key(&team)) else {
+                let u = unavailable.get(&team);
+                let reason = first_line(u.map_or("no server", Unavailable::reason));
+                rows.push(self.not_analysed(
+                    a,
+                    team,
+                    u.map_or("failed", Unavailable::outcome),
+                    format!("{} not analysed: {reason}", team.service_name()),
+                ));
+                continue;
             };
             let mut reader = Reader::new(set, a, team);
-            match teams::analyse(&mut reader, a).await {
+            let (outcome, summary) = match teams::analyse(&mut reader, a).await {
                 Ok(analysis) => {
                     for e in &reader.evidence {
                         self.store.put_evidence(e).await?;
                     }
-                    let mut c = teams::conclude(a, &analysis);
-                    let mut author = "analysis".to_owned();
-                    if let Some(llm) = &self.llm {
-                        match self.reword(llm, a, &c).await {
-                            Ok(text) => {
-                                c.recommendations = text;
-                                author = format!("model:{}", llm.model);
-                            }
-                            Err(e) => tracing::warn!(
-                                anomaly = a.id,
-                                "model failed, keeping the computed text: {e:#}"
-                            ),
-                        }
-                    }
-                    rows.push(row(
-                        "analysed",
-                        c.summary,
-                        c.findings,
-                        c.recommendations,
-                        serde_json::to_value(&analysis)?,
-                        &author,
-                    ));
+                    rows.push(self.analysed(a, team, &analysis).await?);
                     analysed += 1;
+                    continue;
                 }
                 Err(TeamError::Reconnect(message)) => {
                     let u = Unavailable::Broken(message);
-                    out.skipped
-                        .push((client.to_owned(), team, first_line(u.reason()).to_owned()));
+                    let reason = first_line(u.reason()).to_owned();
+                    out.skipped.push((client.to_owned(), team, reason.clone()));
                     self.notify(out, &a.shop_id, client, team, &u).await;
-                    rows.push(row(
-                        "broken",
-                        format!(
-                            "{} not analysed: {}",
-                            team.service_name(),
-                            first_line(u.reason())
-                        ),
-                        vec![],
-                        vec![],
-                        json!(null),
-                        "analysis",
-                    ));
                     unavailable.insert(team, u);
+                    (
+                        "broken",
+                        format!("{} not analysed: {reason}", team.service_name()),
+                    )
                 }
-                Err(TeamError::Tool(message)) => {
-                    rows.push(row(
-                        "failed",
-                        format!(
-                            "{} analysis failed: {}",
-                            team.service_name(),
-                            first_line(&message)
-                        ),
-                        vec![],
-                        vec![],
-                        json!(null),
-                        "analysis",
-                    ));
-                }
+                Err(TeamError::Tool(message)) => (
+                    "failed",
+                    format!(
+                        "{} analysis failed: {}",
+                        team.service_name(),
+                        first_line(&message)
+                    ),
+                ),
                 Err(TeamError::Set(e)) => {
-                    let u = Unavailable::Failed(e.to_string());
-                    rows.push(row(
+                    unavailable.insert(team, Unavailable::Failed(e.to_string()));
+                    (
                         "failed",
                         format!("{} analysis failed: {e}", team.service_name()),
-                        vec![],
-                        vec![],
-                        json!(null),
-                        "analysis",
-                    ));
-                    unavailable.insert(team, u);
+                    )
                 }
-            }
+            };
+            rows.push(self.not_analysed(a, team, outcome, summary));
         }
         if analysed == 0 {
             rows.push(database_only(a, unavailable, &self.worker));
@@ -458,6 +405,64 @@ impl Ctx {
             self.store.put_recommendation(r).await?;
         }
         Ok(self.store.finish(a.id, &self.worker).await?)
+    }
+
+    /// A team's row when it could not read its source.
+    fn not_analysed(
+        &self,
+        a: &Anomaly,
+        team: Provider,
+        outcome: &str,
+        summary: String,
+    ) -> Recommendation {
+        Recommendation {
+            anomaly_id: a.id,
+            team: team.as_str().to_owned(),
+            shop_id: a.shop_id.clone(),
+            outcome: outcome.to_owned(),
+            summary,
+            findings: Vec::new(),
+            recommendations: Vec::new(),
+            analysis: json!(null),
+            author: "analysis".into(),
+            worker: self.worker.clone(),
+        }
+    }
+
+    /// A team's row from its analysis: computed findings, and recommendations the model
+    /// rewrites when one is configured (the computed ones stay if it fails).
+    async fn analysed(
+        &self,
+        a: &Anomaly,
+        team: Provider,
+        analysis: &teams::Analysis,
+    ) -> Result<Recommendation> {
+        let mut c = teams::conclude(a, analysis);
+        let mut author = "analysis".to_owned();
+        if let Some(llm) = &self.llm {
+            match self.reword(llm, a, &c).await {
+                Ok(text) => {
+                    c.recommendations = text;
+                    author = format!("model:{}", llm.model);
+                }
+                Err(e) => tracing::warn!(
+                    anomaly = a.id,
+                    "model failed, keeping the computed text: {e:#}"
+                ),
+            }
+        }
+        Ok(Recommendation {
+            anomaly_id: a.id,
+            team: team.as_str().to_owned(),
+            shop_id: a.shop_id.clone(),
+            outcome: "analysed".into(),
+            summary: c.summary,
+            findings: c.findings,
+            recommendations: c.recommendations,
+            analysis: serde_json::to_value(analysis)?,
+            author,
+            worker: self.worker.clone(),
+        })
     }
 
     /// The model's recommendations from the computed findings (one per line).
@@ -590,15 +595,16 @@ impl Progress {
         }
     }
 
-    fn shop_done(&self, shop: &str, o: &ShopOutcome) {
+    fn shop_done(&self, o: &ShopOutcome) {
+        let shop = &o.client;
         let n = o.processed.len() + o.lost.len() + o.failures.len();
         match &self.0 {
             Some(b) => {
                 b.inc(n as u64);
-                b.set_message(format!("(last: shop {shop})"));
+                b.set_message(format!("(last: {shop})"));
             }
             None => eprintln!(
-                "pipeline: shop {shop}: {} processed, {} recommendations, {} failed{}",
+                "pipeline: {shop}: {} processed, {} recommendations, {} failed{}",
                 o.processed.len(),
                 o.recommendations,
                 o.failures.len(),
@@ -707,14 +713,15 @@ pub async fn run_with(
         let mut work = futures::stream::iter(groups)
             .map(|(shop, list)| {
                 let ctx = ctx.clone();
-                async move {
-                    let o = ctx.process_shop(shop.clone(), list).await;
-                    (shop, o)
-                }
+                async move { ctx.process_shop(shop, list).await }
             })
             .buffer_unordered(usize::from(args.concurrency));
-        while let Some((shop, o)) = work.next().await {
-            progress.shop_done(&shop, &o);
+        while let Some(o) = work.next().await {
+            progress.shop_done(&o);
+            if let Some(d) = o.set_start {
+                summary.sets.0 += 1;
+                summary.sets.1 += d;
+            }
             let t = &mut summary.outcome;
             t.processed.extend(o.processed);
             t.lost.extend(o.lost);
@@ -764,6 +771,13 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
         elapsed.as_secs_f64()
     );
     println!("  processed        {}", o.processed.len());
+    if s.sets.0 > 0 {
+        println!(
+            "  server sets      {} started, {:.0} ms each on average (lease, servers, handshakes)",
+            s.sets.0,
+            s.sets.1.as_secs_f64() * 1000.0 / s.sets.0 as f64
+        );
+    }
     println!("  recommendations  {}", o.recommendations);
     let mut skipped: BTreeMap<(String, &str), String> = BTreeMap::new();
     for (shop, p, why) in &o.skipped {

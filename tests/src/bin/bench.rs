@@ -519,8 +519,15 @@ async fn pipeline_bench(sandbox: &Sandbox, args: &Args, concurrency: u16) -> Res
         .find_map(|l| l.trim_start().strip_prefix("processed"))
         .map(str::trim)
         .unwrap_or("?");
+    // The pipeline's own account of the per-shop overhead: lease, four servers, handshakes.
+    let set_start = out
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("server sets"))
+        .and_then(|rest| rest.split(", ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("?");
     println!(
-        "pipeline       {} anomalies / {} shops, --concurrency {concurrency}: {:.1} s ({} processed, exit {}), {:.1} ms per shop, peak RSS {:.0} MiB (agent-host alone {:.0} MiB)",
+        "pipeline       {} anomalies / {} shops, --concurrency {concurrency}: {:.1} s ({} processed, exit {}), {:.1} ms wall per shop, server set start {set_start} ms per shop, peak RSS {:.0} MiB (agent-host alone {:.0} MiB)",
         args.anomalies,
         args.pipeline_shops,
         elapsed.as_secs_f64(),
