@@ -279,6 +279,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
             worker_id: Some("demo".into()),
             claim_ttl: Duration::from_secs(300),
             max_attempts: 3,
+            retry_delay: Duration::from_secs(300),
             webhook: None,
             dashboard_url: pipeline::notify::DEFAULT_DASHBOARD_URL.into(),
         },

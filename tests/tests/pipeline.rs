@@ -767,3 +767,62 @@ async fn the_demo_runs_and_runs_again() {
         assert!(html.contains("<svg") && html.contains("Acme Shop"));
     }
 }
+
+/// Servers that cannot start are the operator's problem, not the client's: the anomalies are
+/// given back for a later run and nobody is told to reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_cannot_start_are_retried_not_emailed() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let id = add(&db, &broker, &sandbox, FULL, "ga4", "revenue").await;
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut cmd = agent_host(&db, &broker, &sandbox, &["pipeline", "--retry-delay", "1s"]);
+    cmd.env("BERRYBOO_SERVERS_DIR", empty.path());
+    let (code, out, err) = output(cmd).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("anomaly {id}: no server could start")),
+        "{out}"
+    );
+    let store = Store::open(&db, false).await.expect("open");
+    let a = store.anomaly(id).await.expect("read").expect("exists");
+    assert_eq!(a.status, Status::Open, "{a:?}\n{out}");
+    assert_eq!(a.attempts, 1);
+    assert!(
+        store
+            .notifications(None, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store
+            .recommendations(Some(id), None)
+            .await
+            .expect("recs")
+            .is_empty()
+    );
+    // Not before its retry delay; with the servers back, the next run processes it.
+    let (code, out, _) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!((code, summary(&out, "processed")), (0, 0), "{out}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        store
+            .anomaly(id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
+        Status::Processed
+    );
+    store.close().await;
+}

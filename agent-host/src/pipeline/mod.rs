@@ -73,6 +73,9 @@ pub struct PipelineArgs {
     /// Attempts before an anomaly is marked failed.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: i64,
+    /// How long a failed anomaly waits before it may be claimed again.
+    #[arg(long, default_value = "5m", value_parser = crate::chat::parse_duration)]
+    pub retry_delay: Duration,
     /// POST each new notification here as JSON (signed with BERRYBOO_NOTIFY_WEBHOOK_SECRET).
     #[arg(long, value_name = "URL", env = "BERRYBOO_NOTIFY_WEBHOOK")]
     pub webhook: Option<String>,
@@ -126,6 +129,7 @@ struct Ctx {
     broker_socket: PathBuf,
     worker: String,
     max_attempts: i64,
+    retry_delay_ms: i64,
     dashboard_url: String,
     llm: Option<LlmConfig>,
 }
@@ -226,7 +230,7 @@ impl Ctx {
         for a in anomalies {
             if let Err(e) = self
                 .store
-                .give_back(a.id, &self.worker, reason, attempts)
+                .give_back(a.id, &self.worker, reason, attempts, self.retry_delay_ms)
                 .await
             {
                 tracing::warn!(anomaly = a.id, "cannot give the anomaly back: {e}");
@@ -266,8 +270,9 @@ impl Ctx {
                     unavailable.insert(m.provider, Unavailable::of(&m.error));
                 }
                 for (p, reason) in &set.failed {
-                    // A server that cannot start for this shop: its integration needs a look.
-                    unavailable.insert(*p, Unavailable::Broken(reason.clone()));
+                    // Servers fetch tokens lazily, so one that cannot start has an operational
+                    // problem (binary, resources), not a client's: no email, the rest go on.
+                    unavailable.insert(*p, Unavailable::Failed(reason.clone()));
                 }
                 Some(set)
             }
@@ -291,10 +296,12 @@ impl Ctx {
                 }
             },
             Err(SetError::NoServer(_, reasons)) => {
-                for p in &needed {
-                    unavailable.insert(*p, Unavailable::Broken(reasons.clone()));
-                }
-                None
+                // No server started at all: an operational failure; retry these later rather
+                // than settle for a database-only view.
+                let reason = format!("no server could start: {reasons}");
+                self.give_back_all(&mut out, &anomalies, &reason, self.max_attempts)
+                    .await;
+                return out;
             }
             Err(e) => {
                 let reason = e.to_string();
@@ -320,7 +327,13 @@ impl Ctx {
                     let reason = format!("{e:#}");
                     let _ = self
                         .store
-                        .give_back(a.id, &self.worker, &reason, self.max_attempts)
+                        .give_back(
+                            a.id,
+                            &self.worker,
+                            &reason,
+                            self.max_attempts,
+                            self.retry_delay_ms,
+                        )
                         .await;
                     out.failures.push((a.id, reason));
                 }
@@ -662,6 +675,7 @@ pub async fn run_with(
         broker_socket,
         worker: args.worker_id.clone().unwrap_or_else(default_worker),
         max_attempts: args.max_attempts,
+        retry_delay_ms: i64::try_from(args.retry_delay.as_millis()).unwrap_or(i64::MAX),
         dashboard_url: args.dashboard_url.clone(),
         llm: LlmConfig::resolve(file.llm.as_ref()),
     });

@@ -309,6 +309,7 @@ impl Store {
              claim_expires_ms = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM pipeline_anomaly \
                WHERE (status = 'open' OR (status = 'claimed' AND claim_expires_ms < $3)) \
+               AND (retry_after_ms IS NULL OR retry_after_ms <= $3) \
                AND attempts < $4 AND ($5 = '' OR shop_id = $5) \
                ORDER BY {PRIORITY} LIMIT $6 {lock}) \
              RETURNING {COLUMNS}"
@@ -389,25 +390,29 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives anomaly `id` back after a failed attempt: open again, or failed once it has been
-    /// attempted `max_attempts` times. Returns the new status (None if `worker` had lost it).
+    /// Gives anomaly `id` back after a failed attempt: open again but not claimable for
+    /// `retry_delay_ms` (so a run does not retry what it just failed, and a broken dependency
+    /// is not hammered), or failed once it has been attempted `max_attempts` times. Returns
+    /// the new status (None if `worker` had lost it).
     pub async fn give_back(
         &self,
         id: i64,
         worker: &str,
         error: &str,
         max_attempts: i64,
+        retry_delay_ms: i64,
     ) -> Result<Option<Status>, StoreError> {
         let row = sqlx::query(
             "UPDATE pipeline_anomaly SET \
              status = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'open' END, \
-             last_error = $4, claimed_by = NULL, claim_expires_ms = NULL \
+             last_error = $4, claimed_by = NULL, claim_expires_ms = NULL, retry_after_ms = $5 \
              WHERE id = $1 AND status = 'claimed' AND claimed_by = $2 RETURNING status",
         )
         .bind(id)
         .bind(worker)
         .bind(max_attempts)
         .bind(error)
+        .bind(now_ms().saturating_add(retry_delay_ms.max(0)))
         .fetch_optional(&self.pool)
         .await
         .map_err(self.err("give back anomaly"))?;
@@ -443,8 +448,8 @@ impl Store {
         for id in ids {
             n += sqlx::query(
                 "UPDATE pipeline_anomaly SET status = 'open', attempts = 0, claimed_by = NULL, \
-                 claim_expires_ms = NULL, processed_by = NULL, processed_ms = NULL, \
-                 last_error = NULL WHERE id = $1",
+                 claim_expires_ms = NULL, retry_after_ms = NULL, processed_by = NULL, \
+                 processed_ms = NULL, last_error = NULL WHERE id = $1",
             )
             .bind(*id)
             .execute(&self.pool)

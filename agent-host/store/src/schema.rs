@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS pipeline_anomaly (
     attempts         BIGINT NOT NULL DEFAULT 0,
     claimed_by       TEXT,
     claim_expires_ms BIGINT,
+    retry_after_ms   BIGINT,
     processed_by     TEXT,
     processed_ms     BIGINT,
     last_error       TEXT,

@@ -177,7 +177,7 @@ async fn life_cycle(url: &str) {
         .expect("claim");
     assert_eq!(
         store
-            .give_back(flaky, "w", "boom", 2)
+            .give_back(flaky, "w", "boom", 2, 0)
             .await
             .expect("give back"),
         Some(Status::Open)
@@ -188,7 +188,7 @@ async fn life_cycle(url: &str) {
         .expect("claim");
     assert_eq!(
         store
-            .give_back(flaky, "w", "boom", 2)
+            .give_back(flaky, "w", "boom", 2, 0)
             .await
             .expect("give back"),
         Some(Status::Failed)
@@ -199,6 +199,39 @@ async fn life_cycle(url: &str) {
             .await
             .expect("claim")
             .is_empty()
+    );
+
+    // A given-back anomaly waits out its retry delay; an operator's reopen clears it.
+    let delayed = store
+        .add_anomaly(&anomaly("shop-d", Severity::Low))
+        .await
+        .expect("add");
+    store
+        .claim("w", 1, 60_000, Some("shop-d"), 3)
+        .await
+        .expect("claim");
+    assert_eq!(
+        store
+            .give_back(delayed, "w", "broker down", 3, 60_000)
+            .await
+            .expect("give back"),
+        Some(Status::Open)
+    );
+    assert!(
+        store
+            .claim("w", 1, 60_000, Some("shop-d"), 3)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(store.reopen(&[delayed]).await.expect("reopen"), 1);
+    assert_eq!(
+        store
+            .claim("w", 1, 60_000, Some("shop-d"), 3)
+            .await
+            .expect("claim")
+            .len(),
+        1
     );
 
     // Claims that lapsed too often are failed, not retried forever.
