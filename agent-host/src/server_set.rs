@@ -7,7 +7,7 @@
 //! its tools report a clear error instead of hanging.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -86,7 +86,7 @@ type Client = RunningService<RoleClient, ()>;
 
 struct Member {
     provider: Provider,
-    tools: Vec<Tool>,
+    tools: Arc<[Tool]>,
     client: Mutex<Option<Client>>,
     restarted: AtomicBool,
     pid: std::sync::atomic::AtomicU32,
@@ -147,7 +147,7 @@ async fn spawn(
     credentials: &Credentials,
     lease: Option<&LeaseSecret>,
     provider: Provider,
-) -> Result<(Client, Vec<Tool>, u32), String> {
+) -> Result<(Client, Arc<[Tool]>, u32), String> {
     let transport = TokioChildProcess::new(command(config, credentials, lease, provider))
         .map_err(|e| format!("cannot start {}: {e}", binary(provider)))?;
     let pid = transport.id().unwrap_or(0);
@@ -157,11 +157,47 @@ async fn spawn(
             binary(provider)
         )
     })?;
-    let tools = client
+    let tools = tools_of(
+        &client,
+        &config.servers_dir.join(binary(provider)),
+        provider,
+    )
+    .await?;
+    Ok((client, tools, pid))
+}
+
+/// Tool lists by server binary (and its modification time). Every server of one binary lists
+/// the same tools, and a set keeps them for its life, so sets share one parsed copy: with a
+/// hundred sets that is tens of MiB of schemas held once instead of a hundred times.
+type ToolLists = std::sync::Mutex<HashMap<(PathBuf, Option<std::time::SystemTime>), Arc<[Tool]>>>;
+static TOOL_LISTS: std::sync::OnceLock<ToolLists> = std::sync::OnceLock::new();
+
+async fn tools_of(client: &Client, path: &Path, provider: Provider) -> Result<Arc<[Tool]>, String> {
+    let key = (
+        path.to_path_buf(),
+        std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+    );
+    let lists = TOOL_LISTS.get_or_init(Default::default);
+    let cached = lists
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    if let Some(tools) = cached {
+        return Ok(tools);
+    }
+    let tools: Arc<[Tool]> = client
         .list_all_tools()
         .await
-        .map_err(|e| format!("{} did not list its tools: {e}", binary(provider)))?;
-    Ok((client, tools, pid))
+        .map_err(|e| format!("{} did not list its tools: {e}", binary(provider)))?
+        .into();
+    // Sets starting together all miss; keep whichever list arrived first.
+    Ok(lists
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_insert(tools)
+        .clone())
 }
 
 impl ServerSet {
@@ -213,7 +249,7 @@ impl ServerSet {
             match result {
                 Ok((client, tools, pid)) => {
                     let index = members.len();
-                    for t in &tools {
+                    for t in tools.iter() {
                         by_tool.insert(t.name.to_string(), index);
                     }
                     members.push(Arc::new(Member {
