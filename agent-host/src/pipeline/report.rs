@@ -77,8 +77,16 @@ pub async fn write(store: &Store, ids: &[i64], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What to chart for an anomaly.
+struct Chart {
+    label: String,
+    points: Vec<(String, f64)>,
+    /// The baseline's average day, drawn as a dashed line.
+    baseline_per_day: Option<f64>,
+}
+
 /// The daily series to chart: the anomaly's own source team's, else the first team's.
-fn series(e: &Entry) -> Option<(String, Vec<(String, f64)>)> {
+fn series(e: &Entry) -> Option<Chart> {
     let mut recs: Vec<&Recommendation> = e
         .recommendations
         .iter()
@@ -103,7 +111,17 @@ fn series(e: &Entry) -> Option<(String, Vec<(String, f64)>)> {
             .get("metric")
             .and_then(Value::as_str)
             .unwrap_or("");
-        (!points.is_empty()).then(|| (format!("{} {metric}", service_of(&r.team)), points))
+        let days = ((e.anomaly.window.1 - e.anomaly.window.0).num_days() + 1).max(1) as f64;
+        let baseline_per_day = r
+            .analysis
+            .get("expected_total")
+            .and_then(Value::as_f64)
+            .map(|t| t / days);
+        (!points.is_empty()).then(|| Chart {
+            label: format!("{} {metric}", service_of(&r.team)),
+            points,
+            baseline_per_day,
+        })
     })
 }
 
@@ -121,10 +139,21 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A line chart with the anomaly window shaded.
-pub fn svg(points: &[(String, f64)], window: (&str, &str), label: &str) -> String {
+/// A line chart with the anomaly window shaded and, if given, the baseline's average day
+/// dashed.
+pub fn svg(
+    points: &[(String, f64)],
+    window: (&str, &str),
+    label: &str,
+    baseline_per_day: Option<f64>,
+) -> String {
     let (w, h, pad) = (680.0, 200.0, 36.0);
-    let max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max).max(1.0);
+    let max = points
+        .iter()
+        .map(|p| p.1)
+        .chain(baseline_per_day)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let n = points.len().max(2) as f64 - 1.0;
     let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / n;
     let y = |v: f64| h - pad - (h - 2.0 * pad) * v / max;
@@ -154,6 +183,14 @@ pub fn svg(points: &[(String, f64)], window: (&str, &str), label: &str) -> Strin
         h - pad,
         w - pad
     );
+    if let Some(b) = baseline_per_day {
+        let _ = write!(
+            s,
+            r##"<line x1="{pad}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#6b7280" stroke-dasharray="5 4"/>"##,
+            y(b),
+            w - pad
+        );
+    }
     let line: Vec<String> = points
         .iter()
         .enumerate()
@@ -182,7 +219,12 @@ pub fn svg(points: &[(String, f64)], window: (&str, &str), label: &str) -> Strin
         "start",
         &format!("{label} (max {})", number(max)),
     );
-    text(&mut s, w - pad, pad - 8.0, "end", "shaded: anomaly window");
+    let legend = if baseline_per_day.is_some() {
+        "shaded: anomaly window · dashed: baseline average"
+    } else {
+        "shaded: anomaly window"
+    };
+    text(&mut s, w - pad, pad - 8.0, "end", legend);
     s.push_str("</svg>");
     s
 }
@@ -251,9 +293,9 @@ h1{font-size:1.6em}h2{border-bottom:2px solid #eee;padding-bottom:.2em;margin-to
                 a.baseline.0,
                 a.baseline.1
             );
-            if let Some((label, points)) = series(e) {
+            if let Some(c) = series(e) {
                 let (w0, w1) = (a.window.0.to_string(), a.window.1.to_string());
-                s.push_str(&svg(&points, (&w0, &w1), &label));
+                s.push_str(&svg(&c.points, (&w0, &w1), &c.label, c.baseline_per_day));
             }
             for r in &e.recommendations {
                 let _ = write!(
@@ -306,13 +348,14 @@ fn markdown(entries: &[Entry]) -> String {
                 a.baseline.0,
                 a.baseline.1
             );
-            if let Some((label, points)) = series(e) {
+            if let Some(c) = series(e) {
                 let _ = write!(
                     s,
-                    "\n`{}` {label}, {} to {}\n",
-                    sparkline(&points),
-                    points.first().map_or("", |p| p.0.as_str()),
-                    points.last().map_or("", |p| p.0.as_str())
+                    "\n`{}` {}, {} to {}\n",
+                    sparkline(&c.points),
+                    c.label,
+                    c.points.first().map_or("", |p| p.0.as_str()),
+                    c.points.last().map_or("", |p| p.0.as_str())
                 );
             }
             for r in &e.recommendations {
@@ -352,9 +395,15 @@ mod tests {
                 )
             })
             .collect();
-        let svg = svg(&points, ("2026-10-10", "2026-10-14"), "GA4 <sessions>");
+        let svg = svg(
+            &points,
+            ("2026-10-10", "2026-10-14"),
+            "GA4 <sessions>",
+            Some(100.0),
+        );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("<rect"), "{svg}");
+        assert!(svg.contains("stroke-dasharray"), "{svg}");
         assert!(svg.contains("&lt;sessions&gt;"));
         assert_eq!(sparkline(&points[8..15]), "█▁▁▁▁▁█");
     }
