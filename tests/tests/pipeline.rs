@@ -826,3 +826,104 @@ async fn servers_that_cannot_start_are_retried_not_emailed() {
     );
     store.close().await;
 }
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Ctrl-C (or SIGTERM) mid-run: the run stops claiming, hands its unfinished anomalies back
+/// as if never claimed, revokes its leases, leaves no server running and exits 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_hands_its_claims_back_and_leaves_nothing_running() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(add(&db, &broker, &sandbox, FULL, "gsc", "clicks").await);
+    }
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "delay_ms": 60000, "count": 1}))
+        .await
+        .expect("fault");
+    let mut cmd = agent_host(&db, &broker, &sandbox, &["pipeline", "--concurrency", "1"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    let store = Store::open(&db, false).await.expect("open");
+    let mut servers = Vec::new();
+    for _ in 0..200 {
+        let claimed = store
+            .anomalies(None, Some(Status::Claimed), 10)
+            .await
+            .expect("list");
+        servers = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .collect();
+        if claimed.len() == 3 && servers.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(servers.len() >= 2, "the run never started its servers");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the run stops promptly")
+        .expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted      3 claimed anomalies handed back unprocessed"),
+        "{stdout}"
+    );
+    for id in &ids {
+        let a = store.anomaly(*id).await.expect("read").expect("exists");
+        assert_eq!((a.status, a.attempts), (Status::Open, 0), "anomaly {id}");
+    }
+    for _ in 0..100 {
+        if servers.iter().all(|p| !alive(*p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        servers.iter().all(|p| !alive(*p)),
+        "servers left running: {servers:?}"
+    );
+    let mut revoked = false;
+    for _ in 0..50 {
+        let audit = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &db, "--json"])
+            .await
+            .expect("audit");
+        let events: Value = serde_json::from_slice(&audit.stdout).expect("json");
+        revoked = events.as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["action"] == "lease_revoke" && e["outcome"] == "ok")
+        });
+        if revoked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(revoked, "the interrupted run's lease was not revoked");
+    store.close().await;
+}

@@ -154,6 +154,8 @@ struct ShopOutcome {
 /// The run's totals.
 #[derive(Default)]
 struct Summary {
+    /// Claims handed back unfinished when the run was interrupted.
+    released: u64,
     shops: usize,
     claimed: usize,
     /// Server sets started, and their start times summed.
@@ -577,6 +579,24 @@ fn database_only(
     }
 }
 
+/// Resolves on SIGINT or SIGTERM: the run then stops claiming, abandons the shops in flight
+/// and hands their anomalies back.
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
 fn default_worker() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
@@ -687,7 +707,10 @@ pub async fn run_with(
     let progress = Progress::new(show_progress);
     let mut summary = Summary::default();
     let batch_size = (usize::from(args.concurrency) * 4).max(8);
-    while summary.claimed < args.limit {
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    let mut interrupted = false;
+    while summary.claimed < args.limit && !interrupted {
         let want = (args.limit - summary.claimed).min(batch_size);
         let batch = store
             .claim(
@@ -705,7 +728,7 @@ pub async fn run_with(
         progress.claimed(batch.len());
         let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
         let heartbeat = {
-            let (store, worker) = (store.clone(), ctx.worker.clone());
+            let (store, worker, ids) = (store.clone(), ctx.worker.clone(), ids.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_millis((ttl_ms / 3).max(50) as u64)).await;
@@ -730,7 +753,17 @@ pub async fn run_with(
                 async move { ctx.process_shop(shop, list).await }
             })
             .buffer_unordered(usize::from(args.concurrency));
-        while let Some(o) = work.next().await {
+        loop {
+            let o = tokio::select! {
+                next = work.next() => match next {
+                    Some(o) => o,
+                    None => break,
+                },
+                () = &mut stop => {
+                    interrupted = true;
+                    break;
+                }
+            };
             progress.shop_done(&o);
             if let Some(d) = o.set_start {
                 summary.sets.0 += 1;
@@ -746,6 +779,14 @@ pub async fn run_with(
             t.duplicate_notifications += o.duplicate_notifications;
         }
         heartbeat.abort();
+        if interrupted {
+            // Dropping the in-flight shops revokes their leases and kills their servers; what
+            // they had not finished goes back to the queue as if never claimed.
+            drop(work);
+            let released = store.release_claims(&ctx.worker, &ids).await?;
+            summary.released = released;
+            break;
+        }
     }
     progress.finish();
     let delivered = match &args.webhook {
@@ -768,7 +809,9 @@ pub async fn run_with(
             .with_context(|| format!("cannot write the report {}", path.display()))?;
         println!("Report: {}", path.display());
     }
-    let code = if summary.outcome.failures.is_empty() {
+    let code = if interrupted {
+        ExitCode::from(130)
+    } else if summary.outcome.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -822,6 +865,12 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
         println!(
             "  taken over       {} (claims lapsed; another worker finished them)",
             o.lost.len()
+        );
+    }
+    if s.released > 0 {
+        println!(
+            "  interrupted      {} claimed anomalies handed back unprocessed",
+            s.released
         );
     }
     println!("  failures         {}", o.failures.len());

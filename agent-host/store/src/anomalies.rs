@@ -425,6 +425,26 @@ impl Store {
         }
     }
 
+    /// Hands `worker`'s unfinished claims on `ids` back untouched (the worker is stopping):
+    /// open again at once, and the interrupted attempt does not count. Returns how many.
+    pub async fn release_claims(&self, worker: &str, ids: &[i64]) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for id in ids {
+            n += sqlx::query(
+                "UPDATE pipeline_anomaly SET status = 'open', claimed_by = NULL, \
+                 claim_expires_ms = NULL, attempts = attempts - 1 \
+                 WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
+            )
+            .bind(*id)
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("release claims"))?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
     /// Fails anomalies whose claims lapsed `max_attempts` times (their workers kept dying on
     /// them), so they stop being retried and show up in the summary. Returns how many.
     pub async fn fail_exhausted(&self, max_attempts: i64) -> Result<u64, StoreError> {
