@@ -789,6 +789,11 @@ pub async fn run_with(
         }
     }
     progress.finish();
+    // No set is alive any more; a signal during delivery or the report just ends the process.
+    tokio::spawn(async {
+        stop_requested().await;
+        std::process::exit(130);
+    });
     let delivered = match &args.webhook {
         Some(url) => {
             let hook = notify::Webhook {
