@@ -1,4 +1,4 @@
-//! `agent-host anomaly add | list | retry` and `agent-host notifications`: the operator's view
+//! `agent-host anomaly add | list | retry | prune` and `agent-host notifications`: the operator's view
 //! of the pipeline's tables. Detectors may also insert into `pipeline_anomaly` with SQL (see
 //! the README); `add` validates what SQL cannot.
 
@@ -27,6 +27,16 @@ pub enum AnomalyCommand {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+    /// Delete the stored evidence (raw tool results) of anomalies processed longer ago than
+    /// `--older-than`; their recommendations and findings stay.
+    Prune {
+        /// The database.
+        #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]
+        database: String,
+        /// Age, e.g. 90d.
+        #[arg(long, value_name = "AGE", value_parser = crate::chat::parse_duration)]
+        older_than: std::time::Duration,
     },
     /// Put anomalies back to open (e.g. failed ones, after fixing the cause).
     Retry {
@@ -178,6 +188,17 @@ pub async fn run(command: AnomalyCommand) -> Result<ExitCode> {
                         .unwrap_or_default()
                 );
             }
+        }
+        AnomalyCommand::Prune {
+            database,
+            older_than,
+        } => {
+            let store = open(&database).await?;
+            let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+            let n = store
+                .prune_evidence(pipeline_store::now_ms().saturating_sub(age))
+                .await?;
+            println!("{n} evidence rows deleted");
         }
         AnomalyCommand::Retry { database, ids } => {
             let store = open(&database).await?;

@@ -125,6 +125,20 @@ impl Store {
             .collect()
     }
 
+    /// Deletes the evidence of anomalies processed before `before_ms` (their recommendations,
+    /// with the findings and numbers, stay). Returns how many rows went.
+    pub async fn prune_evidence(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM pipeline_evidence WHERE anomaly_id IN (SELECT id FROM pipeline_anomaly \
+             WHERE status = 'processed' AND processed_ms < $1)",
+        )
+        .bind(before_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("prune evidence"))?
+        .rows_affected())
+    }
+
     /// Stores (or replaces) a team's recommendation for an anomaly.
     pub async fn put_recommendation(&self, r: &Recommendation) -> Result<(), StoreError> {
         let list = |v: &Vec<String>| serde_json::Value::from(v.clone()).to_string();

@@ -314,6 +314,42 @@ async fn life_cycle(url: &str) {
     assert_eq!(recs[0].summary, "second");
     assert_eq!(recs[0].findings, vec!["a finding".to_owned()]);
 
+    // Evidence of processed anomalies can be pruned; recommendations stay.
+    store
+        .put_evidence(&pipeline_store::Evidence {
+            anomaly_id: ids[0],
+            team: "ga4".into(),
+            label: "daily".into(),
+            shop_id: "shop-0".into(),
+            account: "326784853".into(),
+            tool: "run_report".into(),
+            arguments: serde_json::json!({}),
+            result: serde_json::json!({"rows": []}),
+        })
+        .await
+        .expect("evidence");
+    assert_eq!(
+        store.prune_evidence(0).await.expect("prune"),
+        0,
+        "nothing that old"
+    );
+    assert_eq!(store.prune_evidence(i64::MAX).await.expect("prune"), 1);
+    assert!(
+        store
+            .evidence(Some(ids[0]), None)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .recommendations(Some(ids[0]), None)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+
     // Notifications: one per shop, service, kind and day.
     let n = NewNotification {
         shop_id: "shop-0".into(),
