@@ -927,3 +927,56 @@ async fn an_interrupted_run_hands_its_claims_back_and_leaves_nothing_running() {
     assert!(revoked, "the interrupted run's lease was not revoked");
     store.close().await;
 }
+
+/// When every source fails for a passing reason (upstream errors), the anomaly is not settled
+/// with a database-only view: it goes back for a later run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_upstream_failure_is_retried_not_settled() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let id = add(&db, &broker, &sandbox, NO_META, "gsc", "clicks").await;
+    for prefix in ["/v1beta/properties/", "/webmasters/v3/"] {
+        sandbox
+            .fault(json!({"path_prefix": prefix, "status": 400, "count": 1000}))
+            .await
+            .expect("fault");
+    }
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("anomaly {id}: no source could be read")),
+        "{out}"
+    );
+    let store = Store::open(&db, false).await.expect("open");
+    let a = store.anomaly(id).await.expect("read").expect("exists");
+    assert_eq!(a.status, Status::Open, "{a:?}");
+    assert!(
+        store
+            .recommendations(Some(id), None)
+            .await
+            .expect("recs")
+            .is_empty()
+    );
+    assert!(
+        store
+            .evidence(Some(id), None)
+            .await
+            .expect("evidence")
+            .is_empty()
+    );
+    assert!(
+        store
+            .notifications(None, 10)
+            .await
+            .expect("notes")
+            .is_empty()
+    );
+    store.close().await;
+}

@@ -130,6 +130,7 @@ struct Ctx {
     worker: String,
     max_attempts: i64,
     retry_delay_ms: i64,
+    claim_ttl_ms: i64,
     dashboard_url: String,
     llm: Option<LlmConfig>,
 }
@@ -287,6 +288,20 @@ impl Ctx {
                 }
                 Some(_) => {
                     unavailable = self.why_each(&shop, &needed).await;
+                    if let Some(transient) = unavailable
+                        .values()
+                        .find(|u| matches!(u, Unavailable::Failed(_)))
+                    {
+                        // Not the shop's state but the broker's (internal error, token
+                        // endpoint down): retry later instead of settling for less.
+                        let reason = format!(
+                            "the broker could not lease: {}",
+                            first_line(transient.reason())
+                        );
+                        self.give_back_all(&mut out, &anomalies, &reason, self.max_attempts)
+                            .await;
+                        return out;
+                    }
                     None
                 }
                 None => {
@@ -357,6 +372,7 @@ impl Ctx {
         out: &mut ShopOutcome,
     ) -> Result<bool> {
         let mut rows = Vec::new();
+        let mut evidence = Vec::new();
         let mut analysed = 0;
         for team in teams::teams_for(a) {
             let Some(set) = set.filter(|_| !unavailable.contains_key(&team)) else {
@@ -373,9 +389,7 @@ impl Ctx {
             let mut reader = Reader::new(set, a, team);
             let (outcome, summary) = match teams::analyse(&mut reader, a).await {
                 Ok(analysis) => {
-                    for e in &reader.evidence {
-                        self.store.put_evidence(e).await?;
-                    }
+                    evidence.append(&mut reader.evidence);
                     rows.push(self.analysed(a, team, &analysis).await?);
                     analysed += 1;
                     continue;
@@ -410,7 +424,24 @@ impl Ctx {
             rows.push(self.not_analysed(a, team, outcome, summary));
         }
         if analysed == 0 {
+            // A database-only view is the answer when the shop lacks sources or its grants are
+            // broken, not when a source failed for a passing reason: then try again later.
+            if let Some(row) = rows.iter().find(|r| r.outcome == "failed") {
+                anyhow::bail!("no source could be read ({}); retrying later", row.summary);
+            }
             rows.push(database_only(a, unavailable, &self.worker));
+        }
+        // A worker whose claim lapsed must not overwrite what the new claimant writes.
+        if self
+            .store
+            .extend_claims(&self.worker, &[a.id], self.claim_ttl_ms)
+            .await?
+            == 0
+        {
+            return Ok(false);
+        }
+        for e in &evidence {
+            self.store.put_evidence(e).await?;
         }
         out.recommendations += rows
             .iter()
@@ -494,7 +525,13 @@ impl Ctx {
             "summary": c.summary, "findings": c.findings, "computed_recommendations": c.recommendations,
         })
         .to_string();
-        let text = crate::llm::complete(llm, system, &user).await?;
+        // The endpoint's client has no timeout of its own; a hung model must not hold claims.
+        let text = tokio::time::timeout(
+            Duration::from_secs(60),
+            crate::llm::complete(llm, system, &user),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("the model did not answer in 60 s"))??;
         let lines: Vec<String> = text
             .lines()
             .map(|l| {
@@ -579,22 +616,35 @@ fn database_only(
     }
 }
 
-/// Resolves on SIGINT or SIGTERM: the run then stops claiming, abandons the shops in flight
-/// and hands their anomalies back.
-async fn stop_requested() {
+/// Installs SIGINT and SIGTERM handlers now (so a signal at any point of the run is seen) and
+/// returns a flag that turns true at the first: the run then stops claiming, abandons the shops
+/// in flight and hands their anomalies back. A second signal ends the process at once.
+fn stop_on_signals() -> tokio::sync::watch::Receiver<bool> {
     use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(false);
     match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+        (Ok(mut int), Ok(mut term)) => tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                if tx.send_replace(true) {
+                    std::process::exit(130);
+                }
             }
-        }
-        _ => std::future::pending().await,
-    }
+        }),
+        // No handlers: the default action ends the process; the flag just stays false (the
+        // sender must live, or waiting on it would report a stop).
+        _ => tokio::spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await
+        }),
+    };
+    rx
 }
 
 fn default_worker() -> String {
@@ -696,6 +746,7 @@ pub async fn run_with(
         worker: args.worker_id.clone().unwrap_or_else(default_worker),
         max_attempts: args.max_attempts,
         retry_delay_ms: i64::try_from(args.retry_delay.as_millis()).unwrap_or(i64::MAX),
+        claim_ttl_ms: ttl_ms,
         dashboard_url: args.dashboard_url.clone(),
         llm: LlmConfig::resolve(file.llm.as_ref()),
     });
@@ -707,10 +758,9 @@ pub async fn run_with(
     let progress = Progress::new(show_progress);
     let mut summary = Summary::default();
     let batch_size = (usize::from(args.concurrency) * 4).max(8);
-    let stop = stop_requested();
-    tokio::pin!(stop);
+    let mut stop = stop_on_signals();
     let mut interrupted = false;
-    while summary.claimed < args.limit && !interrupted {
+    while summary.claimed < args.limit && !interrupted && !*stop.borrow() {
         let want = (args.limit - summary.claimed).min(batch_size);
         let batch = store
             .claim(
@@ -759,7 +809,7 @@ pub async fn run_with(
                     Some(o) => o,
                     None => break,
                 },
-                () = &mut stop => {
+                _ = stop.wait_for(|stopping| *stopping) => {
                     interrupted = true;
                     break;
                 }
@@ -789,13 +839,10 @@ pub async fn run_with(
         }
     }
     progress.finish();
-    // No set is alive any more; a signal during delivery or the report just ends the process.
-    tokio::spawn(async {
-        stop_requested().await;
-        std::process::exit(130);
-    });
+    // A signal between batches (or during a claim that found nothing) stops the run too.
+    interrupted |= *stop.borrow();
     let delivered = match &args.webhook {
-        Some(url) => {
+        Some(url) if !interrupted => {
             let hook = notify::Webhook {
                 url: url.clone(),
                 secret: std::env::var("BERRYBOO_NOTIFY_WEBHOOK_SECRET")
@@ -804,10 +851,18 @@ pub async fn run_with(
             };
             Some(notify::deliver(&store, &hook).await?)
         }
-        None => None,
+        _ => None,
     };
     print_summary(&summary, started.elapsed(), &ctx.worker, delivered);
-    if let Some(path) = &args.report {
+    if let Some(path) = &args.report
+        && summary.outcome.processed.is_empty()
+    {
+        // Keep the last useful report (a timer runs the pipeline every few minutes).
+        println!(
+            "Report: {} kept (nothing processed this run)",
+            path.display()
+        );
+    } else if let Some(path) = &args.report {
         let ids = &summary.outcome.processed;
         report::write(&store, ids, path)
             .await

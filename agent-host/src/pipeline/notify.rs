@@ -121,12 +121,17 @@ pub async fn deliver(store: &Store, hook: &Webhook) -> Result<(usize, usize), St
         .map_err(|e| StoreError::Invalid(format!("webhook client: {e}")))?;
     let (mut ok, mut failed) = (0, 0);
     for n in store.undelivered(MAX_DELIVERY_ATTEMPTS).await? {
+        // Another host may be delivering it; the lock outlasts one notification's retries.
+        if !store.lock_delivery(n.id, 120_000).await? {
+            continue;
+        }
         let body = serde_json::json!({
             "id": n.id, "shop_id": n.shop_id, "service": n.service, "kind": n.kind,
             "day": n.day, "reason": n.reason, "subject": n.subject, "body": n.body,
         })
         .to_string();
         let mut last_error = None;
+        let mut unreachable = false;
         for attempt in 0..ATTEMPTS_PER_RUN {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
@@ -159,7 +164,11 @@ pub async fn deliver(store: &Store, hook: &Webhook) -> Result<(usize, usize), St
                         break;
                     }
                 }
-                Err(e) => last_error = Some(format!("webhook unreachable: {e}")),
+                // Without the URL: it often carries the receiver's secret.
+                Err(e) => {
+                    unreachable = true;
+                    last_error = Some(format!("webhook unreachable: {}", e.without_url()));
+                }
             }
         }
         store.delivery(n.id, last_error.as_deref()).await?;
@@ -169,6 +178,10 @@ pub async fn deliver(store: &Store, hook: &Webhook) -> Result<(usize, usize), St
                 tracing::warn!(notification = n.id, "{e}");
                 failed += 1;
             }
+        }
+        if unreachable {
+            // The rest would wait out the same timeouts; they go out on a later run.
+            break;
         }
     }
     Ok((ok, failed))

@@ -330,6 +330,14 @@ h1{font-size:1.6em}h2{border-bottom:2px solid #eee;padding-bottom:.2em;margin-to
     s
 }
 
+/// Text from shops, upstream data or a model, made inert in Markdown (renderers pass HTML
+/// through).
+fn md(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn markdown(entries: &[Entry]) -> String {
     let mut s = format!(
         "# Anomaly report\n\n{} anomalies, generated {}\n",
@@ -337,13 +345,13 @@ fn markdown(entries: &[Entry]) -> String {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
     for (shop, list) in by_shop(entries) {
-        let _ = write!(s, "\n## {shop}\n");
+        let _ = write!(s, "\n## {}\n", md(shop));
         for e in list {
             let a = &e.anomaly;
             let _ = write!(
                 s,
                 "\n### {}\n\nAnomaly {} · baseline {} to {}\n",
-                headline(a),
+                md(&headline(a)),
                 a.id,
                 a.baseline.0,
                 a.baseline.1
@@ -364,13 +372,13 @@ fn markdown(entries: &[Entry]) -> String {
                     "\n**{}** ({}) — {}\n",
                     service_of(&r.team),
                     r.outcome,
-                    r.summary
+                    md(&r.summary)
                 );
                 for f in &r.findings {
-                    let _ = write!(s, "\n- {f}");
+                    let _ = write!(s, "\n- {}", md(f));
                 }
                 for rec in &r.recommendations {
-                    let _ = write!(s, "\n- **Do:** {rec}");
+                    let _ = write!(s, "\n- **Do:** {}", md(rec));
                 }
                 if !r.findings.is_empty() || !r.recommendations.is_empty() {
                     s.push('\n');

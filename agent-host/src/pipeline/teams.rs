@@ -167,6 +167,9 @@ pub struct Measure {
     pub expected: f64,
 }
 
+/// Longest a team waits for one tool call (upstream retries included).
+const TOOL_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Calls tools for one team and keeps each answer as evidence.
 pub struct Reader<'a> {
     set: &'a ServerSet,
@@ -213,7 +216,16 @@ impl<'a> Reader<'a> {
         tool: &str,
         arguments: Value,
     ) -> Result<Value, TeamError> {
-        let result = self.set.call(tool, arguments.clone()).await?;
+        // The servers bound each upstream request; this bounds a server that stops answering.
+        let result =
+            tokio::time::timeout(TOOL_CALL_TIMEOUT, self.set.call(tool, arguments.clone()))
+                .await
+                .map_err(|_| {
+                    TeamError::Tool(format!(
+                        "{tool} did not answer in {} s",
+                        TOOL_CALL_TIMEOUT.as_secs()
+                    ))
+                })??;
         let text = || {
             result
                 .content

@@ -299,6 +299,27 @@ impl Store {
         shop_id: Option<&str>,
         max_attempts: i64,
     ) -> Result<Vec<Anomaly>, StoreError> {
+        // A batch of nothing but unreadable rows (failed on the way) must not end the run
+        // while readable ones wait behind it.
+        loop {
+            let (claimed, taken) = self
+                .claim_once(worker, limit, ttl_ms, shop_id, max_attempts)
+                .await?;
+            if !claimed.is_empty() || taken == 0 {
+                return Ok(claimed);
+            }
+        }
+    }
+
+    /// One claim: the readable anomalies, and how many rows were taken.
+    async fn claim_once(
+        &self,
+        worker: &str,
+        limit: i64,
+        ttl_ms: i64,
+        shop_id: Option<&str>,
+        max_attempts: i64,
+    ) -> Result<(Vec<Anomaly>, usize), StoreError> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -345,7 +366,7 @@ impl Store {
             }
         }
         claimed.sort_by_key(|a| (std::cmp::Reverse(a.severity), a.id));
-        Ok(claimed)
+        Ok((claimed, rows.len()))
     }
 
     /// Pushes `worker`'s claims on `ids` out to `ttl_ms` from now (a heartbeat). Returns how
@@ -462,16 +483,19 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Puts anomalies back to open with no attempts (an operator's retry).
+    /// Puts anomalies back to open with no attempts (an operator's retry); one a worker is
+    /// working on right now is left alone.
     pub async fn reopen(&self, ids: &[i64]) -> Result<u64, StoreError> {
         let mut n = 0;
         for id in ids {
             n += sqlx::query(
                 "UPDATE pipeline_anomaly SET status = 'open', attempts = 0, claimed_by = NULL, \
                  claim_expires_ms = NULL, retry_after_ms = NULL, processed_by = NULL, \
-                 processed_ms = NULL, last_error = NULL WHERE id = $1",
+                 processed_ms = NULL, last_error = NULL WHERE id = $1 \
+                 AND NOT (status = 'claimed' AND claim_expires_ms > $2)",
             )
             .bind(*id)
+            .bind(now_ms())
             .execute(&self.pool)
             .await
             .map_err(self.err("reopen anomaly"))?

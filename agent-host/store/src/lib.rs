@@ -82,15 +82,37 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// `url` with any password in its userinfo masked.
+/// `url` with any password masked: in the userinfo, or a `password=` / `sslpassword=` query
+/// parameter (both of which the PostgreSQL driver accepts).
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    if url.starts_with("sqlite:") {
+        return url.to_owned();
     }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("****"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret =
+                    k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+                (
+                    k.into_owned(),
+                    if secret {
+                        "****".into()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 impl Store {
@@ -201,5 +223,25 @@ impl Store {
             .await
             .map_err(self.err("execute"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            super::redact("postgres://u:hunter2@h/db"),
+            "postgres://u:****@h/db"
+        );
+        let shown = super::redact("postgres://u@h/db?sslmode=require&password=hunter2");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
+        assert_eq!(
+            super::redact("sqlite:///tmp/a b.db"),
+            "sqlite:///tmp/a b.db"
+        );
     }
 }

@@ -156,12 +156,30 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
-    /// Records a webhook attempt: delivered, or the error.
+    /// Takes notification `id` for delivery for `hold_ms`, unless it was delivered or another
+    /// worker holds it: with several hosts on one database, each notification is POSTed by
+    /// one of them.
+    pub async fn lock_delivery(&self, id: i64, hold_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let taken = sqlx::query(
+            "UPDATE pipeline_notification SET delivery_lock_ms = $2 WHERE id = $1 \
+             AND delivered_ms IS NULL AND (delivery_lock_ms IS NULL OR delivery_lock_ms < $3)",
+        )
+        .bind(id)
+        .bind(now.saturating_add(hold_ms))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("lock notification"))?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Records a webhook attempt: delivered, or the error (and lets go of the lock).
     pub async fn delivery(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
         let delivered = error.is_none().then(now_ms);
         sqlx::query(
             "UPDATE pipeline_notification SET delivery_attempts = delivery_attempts + 1, \
-             delivered_ms = $2, delivery_error = $3 WHERE id = $1",
+             delivered_ms = $2, delivery_error = $3, delivery_lock_ms = NULL WHERE id = $1",
         )
         .bind(id)
         .bind(delivered)

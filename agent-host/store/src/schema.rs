@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS pipeline_notification (
     delivered_ms      BIGINT,
     delivery_attempts BIGINT NOT NULL DEFAULT 0,
     delivery_error    TEXT,
+    delivery_lock_ms  BIGINT,
     UNIQUE (shop_id, service, kind, day)
 );
 ";

@@ -524,6 +524,17 @@ impl Fixtures {
         }
         for (i, incident) in self.incidents.iter().enumerate() {
             let at = |field: &str| format!("incidents[{i}].{field}");
+            // One incident per property and day: the model applies the first that matches.
+            if let Some(j) = self.incidents[..i].iter().position(|o| {
+                o.ga4_property == incident.ga4_property
+                    && o.from <= incident.to
+                    && incident.from <= o.to
+            }) {
+                return Err(Error::invalid(
+                    at("from"),
+                    format!("overlaps incidents[{j}] on the same property"),
+                ));
+            }
             validate_property_id(&incident.ga4_property, &at("ga4_property"))?;
             if incident.from > incident.to {
                 return Err(Error::invalid(at("from"), "must not be after `to`"));
@@ -634,6 +645,14 @@ ga4_properties = ["123"]
             "{err}"
         );
         assert!(incident("to = \"2026-10-01\"\nfactor = 0.4").is_err());
+        let twice = Fixtures::from_toml_str(&format!(
+            "{MINIMAL}\n[[incidents]]\nga4_property = \"123\"\nfrom = \"2026-10-11\"\nto = \"2026-10-17\"\nfactor = 0.4\n[[incidents]]\nga4_property = \"123\"\nfrom = \"2026-10-17\"\nto = \"2026-10-20\"\nfactor = 2.0\n"
+        ))
+        .unwrap_err();
+        assert!(
+            twice.to_string().contains("overlaps incidents[0]"),
+            "{twice}"
+        );
         assert!(incident("to = \"2026-10-17\"\nfactor = -1").is_err());
     }
 
