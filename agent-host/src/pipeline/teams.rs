@@ -1072,6 +1072,119 @@ mod tests {
         assert_eq!(percent(-0.416), "-41.6%");
     }
 
+    fn anomaly(observed: f64, expected: f64) -> Anomaly {
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("date");
+        Anomaly {
+            id: 1,
+            shop_id: "s".into(),
+            source: "ga4".into(),
+            metric: "revenue".into(),
+            window: (day("2026-10-11"), day("2026-10-17")),
+            baseline: (day("2026-09-13"), day("2026-10-10")),
+            observed,
+            expected,
+            severity: pipeline_store::Severity::High,
+            status: pipeline_store::Status::Claimed,
+            attempts: 1,
+            claimed_by: None,
+            processed_by: None,
+            last_error: None,
+            note: None,
+            created_ms: 0,
+        }
+    }
+
+    /// A GA4 analysis whose channels moved from `baseline` (scaled) to `window`.
+    fn ga4(channels: &[(&str, f64, f64)]) -> Analysis {
+        let mut t = Totals::new();
+        for (name, window, expected) in channels {
+            t.insert((*name).into(), (*window, *expected));
+        }
+        let (w, e) = t.values().fold((0.0, 0.0), |s, v| (s.0 + v.0, s.1 + v.1));
+        Analysis {
+            team: Provider::Ga4,
+            account: "326784853".into(),
+            metric: "revenue".into(),
+            window_total: w,
+            expected_total: e,
+            change: w / e - 1.0,
+            breakdowns: vec![breakdown("channel", &t, 1.0, w - e)],
+            series: Vec::new(),
+            measures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_channel_falling_is_named_with_its_share_and_what_to_check() {
+        let a = ga4(&[
+            ("Organic Search", 400.0, 1000.0),
+            ("Direct", 1000.0, 1000.0),
+            ("Email", 300.0, 300.0),
+        ]);
+        let c = conclude(&anomaly(1700.0, 2300.0), &a);
+        assert!(
+            c.summary.contains("fell (-26.1%)")
+                && c.summary.contains("“Organic Search” (100% of the change)"),
+            "{}",
+            c.summary
+        );
+        assert!(
+            c.findings.iter().any(|f| f
+                == "Channel “Organic Search”: 400 vs 1,000 expected (-60.0%), 100% of the change."),
+            "{:?}",
+            c.findings
+        );
+        assert!(
+            c.recommendations[0]
+                .starts_with("Organic Search accounts for 100% of the drop: check Search Console"),
+            "{:?}",
+            c.recommendations
+        );
+    }
+
+    #[test]
+    fn more_than_the_whole_drop_is_said_so() {
+        let a = ga4(&[
+            ("Organic Search", 400.0, 1000.0),
+            ("Direct", 1300.0, 1000.0),
+            ("Email", 300.0, 300.0),
+        ]);
+        let c = conclude(&anomaly(2000.0, 2300.0), &a);
+        assert!(
+            c.recommendations[0]
+                .contains("more than the whole drop (200%; other channels moved the other way)"),
+            "{:?}",
+            c.recommendations
+        );
+    }
+
+    #[test]
+    fn every_channel_falling_alike_points_at_the_site() {
+        let a = ga4(&[
+            ("Organic Search", 700.0, 1000.0),
+            ("Direct", 690.0, 1000.0),
+            ("Paid Search", 360.0, 500.0),
+        ]);
+        let c = conclude(&anomaly(1750.0, 2500.0), &a);
+        assert!(
+            c.recommendations[0]
+                .starts_with("Every large channel fell by about the same rate (-30.0%)"),
+            "{:?}",
+            c.recommendations
+        );
+    }
+
+    #[test]
+    fn no_material_change_says_it_is_not_the_cause() {
+        let a = ga4(&[
+            ("Organic Search", 1010.0, 1000.0),
+            ("Direct", 990.0, 1000.0),
+        ]);
+        let c = conclude(&anomaly(1400.0, 2000.0), &a);
+        assert!(c.summary.contains("no material change in the downward direction; not where the revenue change came from"), "{}", c.summary);
+        assert!(c.recommendations.is_empty());
+    }
+
     #[test]
     fn breakdowns_keep_movers_in_the_anomalys_direction() {
         let mut t = Totals::new();
