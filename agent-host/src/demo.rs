@@ -345,13 +345,9 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     }
 
     heading("Integration health");
-    let health = Command::new(&broker_bin)
-        .args(["health", "--database", &database])
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "error")
-        .output()
-        .await?;
-    print!("{}", String::from_utf8_lossy(&health.stdout));
+    // The broker's report over its socket, as `agent-host health` prints it.
+    let health = BrokerClient::connect(&socket).await?.health(30).await?;
+    print!("{}", health.to_text(30));
 
     // Did each shop's story play out?
     let recs = store.recommendations(None, None).await?;

@@ -71,6 +71,20 @@ pub enum Command {
     /// Add, list or retry anomalies.
     #[command(subcommand)]
     Anomaly(anomalies::AnomalyCommand),
+    /// Integration health from the credential broker: stale tokens, missing scopes,
+    /// reconnections, expiring Meta tokens, shops lacking each source. Exit 1 when something
+    /// needs attention.
+    Health {
+        /// Credential broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        broker_socket: Option<PathBuf>,
+        /// Flag tokens not refreshed for this many days.
+        #[arg(long, default_value_t = 30)]
+        stale_days: u32,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// The notifications the pipeline recorded (connect / reconnect emails), newest first.
     Notifications {
         /// The database.
@@ -96,10 +110,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ChatMetaAds(args) => chat::run(Provider::MetaAds, args, &file).await,
         Command::Pipeline(args) => pipeline::run(args, &file).await,
         Command::Anomaly(command) => anomalies::run(command).await,
+        Command::Health {
+            broker_socket,
+            stale_days,
+            json,
+        } => health(broker_socket, stale_days, json).await,
         Command::Notifications {
             database,
             shop,
             limit,
         } => anomalies::notifications(&database, shop.as_deref(), limit).await,
     }
+}
+
+/// `agent-host health`: the broker's report (the agent host never reads integrations itself).
+async fn health(socket: Option<PathBuf>, stale_days: u32, json: bool) -> anyhow::Result<ExitCode> {
+    let socket = socket.unwrap_or_else(broker_proto::default_socket_path);
+    let report = broker_proto::client::BrokerClient::connect(&socket)
+        .await?
+        .health(stale_days)
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text(stale_days));
+    }
+    Ok(if report.problems() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

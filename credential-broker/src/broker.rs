@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_proto::{
-    BrokerError, ErrorCode, LeaseGrant, MissingProvider, PROTOCOL_VERSION, Provider,
+    BrokerError, ErrorCode, LeaseGrant, MAX_FRAME_LEN, MissingProvider, PROTOCOL_VERSION, Provider,
     ProviderAccount, Request, Response,
 };
 
@@ -87,6 +87,10 @@ impl Broker {
             Request::Ping => {
                 event.action = "ping".into();
                 Ok(Response::Pong)
+            }
+            Request::Health { stale_days } => {
+                event.action = "health".into();
+                self.health(peer, stale_days).await
             }
             Request::CreateLease {
                 shop_id,
@@ -193,6 +197,32 @@ impl Broker {
             self.audit.record(event);
         }
         response
+    }
+
+    async fn health(&self, peer: Peer, stale_days: u32) -> Result<Response, BrokerError> {
+        if !self.is_admin(peer) {
+            return Err(BrokerError::new(
+                ErrorCode::NotPermitted,
+                format!(
+                    "uid {} may not read integration health (not in admin_uids)",
+                    peer.uid
+                ),
+            ));
+        }
+        let mut report = crate::health::report(&self.store, &self.config, stale_days)
+            .await
+            .map_err(|e| {
+                tracing::error!("store: {e}");
+                BrokerError::new(
+                    ErrorCode::Internal,
+                    "the credential broker's store failed; see its log",
+                )
+            })?;
+        // Leave room for the frame's envelope around the report.
+        crate::health::fit(&mut report, MAX_FRAME_LEN - 1024, |r| {
+            serde_json::to_vec(r).map(|v| v.len()).unwrap_or(usize::MAX)
+        });
+        Ok(Response::Health(Box::new(report)))
     }
 
     async fn create_lease(

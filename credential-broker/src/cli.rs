@@ -2,7 +2,7 @@
 //! `seed`), lease handling for standalone users (`lease create|revoke`), and the operator's
 //! views (`shops`, `integrations`, `health`, `refresh`, `audit`). Every view has `--json`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -591,108 +591,14 @@ async fn health(
     stale_days: i64,
     as_json: bool,
 ) -> Result<std::process::ExitCode> {
-    let shops = store.shops().await?;
-    let rows = store.integrations(None).await?;
-    let statuses: BTreeMap<i64, bool> = store
-        .integration_statuses()
-        .await?
-        .into_iter()
-        .map(|s| (s.integration_id, s.needs_reconnect))
-        .collect();
-    let now = Utc::now();
-    let live: Vec<_> = rows.iter().filter(|r| r.active && !r.deleted).collect();
-    let mut stale = Vec::new();
-    let mut missing_scope = Vec::new();
-    let mut reconnect = Vec::new();
-    let mut expiring = Vec::new();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut covered: BTreeMap<Provider, BTreeSet<&str>> = BTreeMap::new();
-    for r in &live {
-        let Some(p) = config.provider_of(r.integration_type) else {
-            continue;
-        };
-        *counts.entry(p.as_str().to_owned()).or_default() += 1;
-        covered.entry(p).or_default().insert(r.shop_id.as_str());
-        let d = integration::parse(&r.data);
-        let entry = json!({"shop_id": r.shop_id, "provider": p, "integration_id": r.id});
-        if r.updated
-            .is_some_and(|u| (now - u).num_days() >= stale_days)
-        {
-            stale.push(json!({"shop_id": r.shop_id, "provider": p, "updated": r.updated.map(|u| u.to_rfc3339())}));
-        }
-        if d.granted_scopes
-            .as_deref()
-            .is_some_and(|s| !integration::has_scope(p, s))
-        {
-            missing_scope
-                .push(json!({"shop_id": r.shop_id, "provider": p, "required": p.required_scope()}));
-        }
-        if statuses.get(&r.id).copied().unwrap_or(false) {
-            reconnect.push(entry.clone());
-        }
-        if p == Provider::MetaAds && d.expires_at.is_some_and(|e| (e - now).num_days() < 10) {
-            expiring.push(json!({"shop_id": r.shop_id, "provider": p, "expires_at": d.expires_at.map(|e| e.to_rfc3339())}));
-        }
-    }
-    let without: BTreeMap<&str, Vec<&str>> = Provider::ALL
-        .iter()
-        .map(|p| {
-            let have = covered.get(p);
-            (
-                p.as_str(),
-                shops
-                    .iter()
-                    .filter(|s| have.is_none_or(|h| !h.contains(s.id.as_str())))
-                    .map(|s| s.id.as_str())
-                    .collect(),
-            )
-        })
-        .collect();
-    let problems = stale.len() + missing_scope.len() + reconnect.len() + expiring.len();
-    let report = json!({
-        "shops": shops.len(),
-        "counts_by_type": counts,
-        "stale_tokens": stale,
-        "missing_scopes": missing_scope,
-        "needs_reconnect": reconnect,
-        "meta_tokens_expiring": expiring,
-        "shops_without": without,
-    });
+    let stale_days = u32::try_from(stale_days.max(0)).unwrap_or(u32::MAX);
+    let report = crate::health::report(store, config, stale_days).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "{} shop(s); active integrations by type: {}",
-            shops.len(),
-            counts
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let section = |title: &str, items: &Vec<Value>| {
-            println!("\n{title}: {}", items.len());
-            for i in items {
-                println!(
-                    "  {} {}",
-                    i["shop_id"].as_str().unwrap_or(""),
-                    i["provider"].as_str().unwrap_or("")
-                );
-            }
-        };
-        section(
-            &format!("Tokens not refreshed in {stale_days} days"),
-            &stale,
-        );
-        section("Missing scopes", &missing_scope);
-        section("Need reconnection", &reconnect);
-        section("Meta tokens expiring within 10 days", &expiring);
-        println!("\nShops without each integration:");
-        for (p, list) in &without {
-            println!("  {p:<11} {}", list.len());
-        }
+        print!("{}", report.to_text(stale_days));
     }
-    Ok(if problems > 0 {
+    Ok(if report.problems() > 0 {
         std::process::ExitCode::from(1)
     } else {
         std::process::ExitCode::SUCCESS

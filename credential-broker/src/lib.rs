@@ -17,6 +17,7 @@ pub mod audit;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod integration;
 pub mod leases;
 pub mod server;

@@ -980,3 +980,63 @@ async fn a_passing_upstream_failure_is_retried_not_settled() {
     );
     store.close().await;
 }
+
+/// `agent-host health` reads the broker's report over the socket (the agent host never reads
+/// integrations), lists what needs attention, and stays within one frame however many shops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_comes_from_the_broker_and_fits_one_frame() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    // Many shops without integrations: their ids alone would overflow a 64 KiB frame.
+    let mut many = seed();
+    for i in 0..1500 {
+        many.push_str(&format!(
+            "\n[[shops]]\nid = \"{}\"\nname = \"Empty {i}\"\n",
+            full_shop_id(i)
+        ));
+    }
+    BrokerProc::prepare_with(&sandbox, &db, &many)
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    // Break one grant so something needs attention.
+    sandbox.revoke("rotating").await.expect("revoke");
+    let lease = broker
+        .lease(BROKEN, &[broker_proto::Provider::Ga4])
+        .await
+        .expect("lease");
+    let e = broker
+        .client()
+        .await
+        .expect("client")
+        .get_token(&lease.lease, broker_proto::Provider::Ga4, BROKEN)
+        .await
+        .expect_err("revoked");
+    assert!(e.to_string().contains("reconnect"), "{e}");
+
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["health", "--json"])).await;
+    assert_eq!(code, 1, "something needs attention: {out}\n{err}");
+    let report: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(report["shops"], 1504);
+    assert_eq!(report["counts_by_type"]["ga4"], 3);
+    assert_eq!(report["needs_reconnect"][0]["shop_id"], BROKEN);
+    let listed = report["shops_without"]["meta_ads"]
+        .as_array()
+        .map_or(0, Vec::len) as u64;
+    let cut = report["omitted"]["shops_without.meta_ads"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(listed + cut, 1502, "{}", report["omitted"]);
+    assert!(cut > 0, "the list was cut to fit a frame");
+    let (code, text, _) = output(agent_host(&db, &broker, &sandbox, &["health"])).await;
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("1504 shop(s)")
+            && text.contains(&format!("Need reconnection: 1\n  {BROKEN} ga4")),
+        "{text}"
+    );
+    assert!(text.contains("meta_ads    1502"), "{text}");
+}

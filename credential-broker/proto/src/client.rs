@@ -9,7 +9,8 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::frame::{self, FrameError};
 use crate::{
-    BrokerError, LeaseGrant, LeaseSecret, PROTOCOL_VERSION, Provider, Request, Response, TokenGrant,
+    BrokerError, HealthReport, LeaseGrant, LeaseSecret, PROTOCOL_VERSION, Provider, Request,
+    Response, TokenGrant,
 };
 
 /// Why a broker call failed.
@@ -53,6 +54,7 @@ fn kind(r: &Response) -> &'static str {
         Response::Revoked { .. } => "revoked",
         Response::Token(_) => "token",
         Response::Pong => "pong",
+        Response::Health(_) => "health",
         Response::Error(_) => "error",
     }
 }
@@ -138,6 +140,15 @@ impl BrokerClient {
             Response::Lease(l) => Ok(l),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "create_lease")),
+        }
+    }
+
+    /// Admin: integration health across shops.
+    pub async fn health(&mut self, stale_days: u32) -> Result<HealthReport, ClientError> {
+        match self.call(&Request::Health { stale_days }).await? {
+            Response::Health(h) => Ok(*h),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "health")),
         }
     }
 

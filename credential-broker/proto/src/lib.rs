@@ -20,6 +20,7 @@ pub mod blocking;
 pub mod client;
 pub mod frame;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -201,6 +202,13 @@ pub enum Request {
     },
     /// Liveness check.
     Ping,
+    /// Admin only: integration health across shops (stale tokens, missing scopes,
+    /// reconnections, expiring Meta tokens, coverage). Lists are cut to fit one frame;
+    /// [`HealthReport::omitted`] says how much.
+    Health {
+        /// Flag tokens not refreshed for this many days.
+        stale_days: u32,
+    },
 }
 
 /// The broker's answer to one [`Request`].
@@ -225,6 +233,8 @@ pub enum Response {
     Token(TokenGrant),
     /// Answer to `Ping`.
     Pong,
+    /// Answer to `Health`.
+    Health(Box<HealthReport>),
     /// The request failed.
     Error(BrokerError),
 }
@@ -345,6 +355,143 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// Integration health: what an operator should look at. Never holds a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReport {
+    /// Shops in the database.
+    pub shops: u64,
+    /// Active integrations per provider (`ga4`, `gsc`, …).
+    pub counts_by_type: BTreeMap<String, u64>,
+    /// Integrations not refreshed for the requested number of days.
+    pub stale_tokens: Vec<HealthItem>,
+    /// Integrations granted without the read scope their provider needs.
+    pub missing_scopes: Vec<HealthItem>,
+    /// Integrations whose grant was revoked or expired.
+    pub needs_reconnect: Vec<HealthItem>,
+    /// Meta tokens expiring within 10 days.
+    pub meta_tokens_expiring: Vec<HealthItem>,
+    /// Per provider, the shops without it.
+    pub shops_without: BTreeMap<String, Vec<String>>,
+    /// Per list (`stale_tokens`, `shops_without.meta_ads`, …), items cut to fit a frame.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<String, u64>,
+}
+
+/// One integration that needs attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthItem {
+    /// The shop.
+    pub shop_id: String,
+    /// The provider.
+    pub provider: Provider,
+    /// The integration's row id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<i64>,
+    /// When it was last updated (RFC 3339), for stale tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    /// The scope it lacks, for missing scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<String>,
+    /// When the token expires (RFC 3339), for expiring Meta tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl HealthReport {
+    /// Items that need attention (counting those cut from the lists).
+    pub fn problems(&self) -> u64 {
+        let listed = self.stale_tokens.len()
+            + self.missing_scopes.len()
+            + self.needs_reconnect.len()
+            + self.meta_tokens_expiring.len();
+        let cut: u64 = [
+            "stale_tokens",
+            "missing_scopes",
+            "needs_reconnect",
+            "meta_tokens_expiring",
+        ]
+        .iter()
+        .filter_map(|k| self.omitted.get(*k))
+        .sum();
+        listed as u64 + cut
+    }
+
+    /// Cuts every list to at most `max` items, recording what was cut in `omitted`.
+    pub fn truncate(&mut self, max: usize) {
+        let mut cut = |name: String, len: usize| {
+            if len > max {
+                *self.omitted.entry(name).or_default() += (len - max) as u64;
+            }
+        };
+        for (name, list) in [
+            ("stale_tokens", &mut self.stale_tokens),
+            ("missing_scopes", &mut self.missing_scopes),
+            ("needs_reconnect", &mut self.needs_reconnect),
+            ("meta_tokens_expiring", &mut self.meta_tokens_expiring),
+        ] {
+            cut(name.to_owned(), list.len());
+            list.truncate(max);
+        }
+        for (provider, shops) in &mut self.shops_without {
+            cut(format!("shops_without.{provider}"), shops.len());
+            shops.truncate(max);
+        }
+    }
+
+    /// The report for people; `stale_days` is the threshold it was made with.
+    pub fn to_text(&self, stale_days: u32) -> String {
+        use std::fmt::Write as _;
+        let mut s = format!(
+            "{} shop(s); active integrations by type: {}\n",
+            self.shops,
+            self.counts_by_type
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut section = |title: &str, key: &str, items: &[HealthItem]| {
+            let more = self.omitted.get(key).copied().unwrap_or(0);
+            let _ = writeln!(s, "\n{title}: {}", items.len() as u64 + more);
+            for i in items {
+                let _ = writeln!(s, "  {} {}", i.shop_id, i.provider);
+            }
+            if more > 0 {
+                let _ = writeln!(s, "  … and {more} more");
+            }
+        };
+        section(
+            &format!("Tokens not refreshed in {stale_days} days"),
+            "stale_tokens",
+            &self.stale_tokens,
+        );
+        section("Missing scopes", "missing_scopes", &self.missing_scopes);
+        section(
+            "Need reconnection",
+            "needs_reconnect",
+            &self.needs_reconnect,
+        );
+        section(
+            "Meta tokens expiring within 10 days",
+            "meta_tokens_expiring",
+            &self.meta_tokens_expiring,
+        );
+        let _ = writeln!(s, "\nShops without each integration:");
+        for (p, list) in &self.shops_without {
+            let more = self
+                .omitted
+                .get(&format!("shops_without.{p}"))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(s, "  {p:<11} {}", list.len() as u64 + more);
+        }
+        s
+    }
+}
+
 /// A typed error with a message meant for people (the old system's wording where it had one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(deny_unknown_fields)]
@@ -393,6 +540,42 @@ mod tests {
         }
         assert_eq!("Google-Ads".parse::<Provider>(), Ok(Provider::GoogleAds));
         assert!("bing".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn health_reports_cut_to_size_and_still_count_everything() {
+        let item = |shop: &str| HealthItem {
+            shop_id: shop.into(),
+            provider: Provider::Ga4,
+            integration_id: Some(1),
+            updated: None,
+            required: None,
+            expires_at: None,
+        };
+        let mut r = HealthReport {
+            shops: 3,
+            needs_reconnect: vec![item("a"), item("b"), item("c")],
+            shops_without: [(
+                "meta_ads".to_owned(),
+                vec!["a".into(), "b".into(), "c".into()],
+            )]
+            .into(),
+            ..HealthReport::default()
+        };
+        assert_eq!(r.problems(), 3);
+        r.truncate(1);
+        assert_eq!(r.needs_reconnect.len(), 1);
+        assert_eq!(r.problems(), 3, "cut items still count");
+        assert_eq!(r.omitted["shops_without.meta_ads"], 2);
+        let text = r.to_text(30);
+        assert!(
+            text.contains("Need reconnection: 3\n  a ga4\n  … and 2 more"),
+            "{text}"
+        );
+        assert!(text.contains("meta_ads    3"), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["needs_reconnect"][0]["integration_id"], 1);
+        assert!(json["needs_reconnect"][0].get("updated").is_none());
     }
 
     #[test]

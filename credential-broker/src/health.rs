@@ -1,0 +1,111 @@
+//! Integration health across shops: stale tokens, missing scopes, integrations needing
+//! reconnection, Meta tokens about to expire, and which shops lack each provider. Computed
+//! from the store for `credential-broker health` and for admins over the socket
+//! (`Request::Health`, which `agent-host health` sends). Never reads a token into the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use broker_proto::{HealthItem, HealthReport, Provider};
+use chrono::Utc;
+
+use crate::config::BrokerConfig;
+use crate::integration;
+use crate::store::{Store, StoreError};
+
+/// Meta tokens expiring within this many days are listed.
+const META_EXPIRY_WARNING_DAYS: i64 = 10;
+
+/// The full report (no list cut).
+pub async fn report(
+    store: &Store,
+    config: &BrokerConfig,
+    stale_days: u32,
+) -> Result<HealthReport, StoreError> {
+    let shops = store.shops().await?;
+    let rows = store.integrations(None).await?;
+    let statuses: BTreeMap<i64, bool> = store
+        .integration_statuses()
+        .await?
+        .into_iter()
+        .map(|s| (s.integration_id, s.needs_reconnect))
+        .collect();
+    let now = Utc::now();
+    let mut report = HealthReport {
+        shops: shops.len() as u64,
+        ..HealthReport::default()
+    };
+    let mut covered: BTreeMap<Provider, BTreeSet<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.active && !r.deleted) {
+        let Some(p) = config.provider_of(r.integration_type) else {
+            continue;
+        };
+        *report
+            .counts_by_type
+            .entry(p.as_str().to_owned())
+            .or_default() += 1;
+        covered.entry(p).or_default().insert(r.shop_id.as_str());
+        let d = integration::parse(&r.data);
+        let item = || HealthItem {
+            shop_id: r.shop_id.clone(),
+            provider: p,
+            integration_id: None,
+            updated: None,
+            required: None,
+            expires_at: None,
+        };
+        if r.updated
+            .is_some_and(|u| (now - u).num_days() >= i64::from(stale_days))
+        {
+            report.stale_tokens.push(HealthItem {
+                updated: r.updated.map(|u| u.to_rfc3339()),
+                ..item()
+            });
+        }
+        if d.granted_scopes
+            .as_deref()
+            .is_some_and(|s| !integration::has_scope(p, s))
+        {
+            report.missing_scopes.push(HealthItem {
+                required: Some(p.required_scope().to_owned()),
+                ..item()
+            });
+        }
+        if statuses.get(&r.id).copied().unwrap_or(false) {
+            report.needs_reconnect.push(HealthItem {
+                integration_id: Some(r.id),
+                ..item()
+            });
+        }
+        if p == Provider::MetaAds
+            && d.expires_at
+                .is_some_and(|e| (e - now).num_days() < META_EXPIRY_WARNING_DAYS)
+        {
+            report.meta_tokens_expiring.push(HealthItem {
+                expires_at: d.expires_at.map(|e| e.to_rfc3339()),
+                ..item()
+            });
+        }
+    }
+    for p in Provider::ALL {
+        let have = covered.get(&p);
+        report.shops_without.insert(
+            p.as_str().to_owned(),
+            shops
+                .iter()
+                .filter(|s| have.is_none_or(|h| !h.contains(s.id.as_str())))
+                .map(|s| s.id.clone())
+                .collect(),
+        );
+    }
+    Ok(report)
+}
+
+/// Cuts `report`'s lists until `encoded_len` of it fits in `limit` bytes (one frame).
+pub fn fit(report: &mut HealthReport, limit: usize, encoded_len: impl Fn(&HealthReport) -> usize) {
+    let mut max = 200;
+    report.truncate(max);
+    while encoded_len(report) > limit && max > 0 {
+        max /= 2;
+        report.truncate(max);
+    }
+}
