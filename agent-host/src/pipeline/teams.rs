@@ -770,7 +770,8 @@ async fn meta_ads(
     ))
 }
 
-fn amount(x: f64) -> String {
+/// Formats a number for people (thousands separators, one decimal below 100).
+pub fn number(x: f64) -> String {
     let rounded = if x.abs() >= 100.0 {
         x.round()
     } else {
@@ -799,14 +800,9 @@ fn amount(x: f64) -> String {
     }
 }
 
-/// `+12.3%` / `−41.0%`.
+/// `+12.3%` / `-41.0%`.
 pub fn percent(change: f64) -> String {
     format!("{:+.1}%", change * 100.0)
-}
-
-/// Formats a number for people (thousands separators, one decimal below 100).
-pub fn number(x: f64) -> String {
-    amount(x)
 }
 
 /// What a team concluded: a summary, findings with their numbers, and recommendations.

@@ -381,7 +381,27 @@ async fn life_cycle(url: &str) {
         3
     );
     assert_eq!(store.undelivered(3).await.expect("undelivered").len(), 3);
+    // One host at a time delivers a notification; a failed attempt lets go of it.
+    assert!(store.lock_delivery(stored.id, 60_000).await.expect("lock"));
+    assert!(
+        !store.lock_delivery(stored.id, 60_000).await.expect("lock"),
+        "held by another host"
+    );
+    store
+        .delivery(stored.id, Some("webhook answered 503"))
+        .await
+        .expect("failed attempt");
+    assert!(
+        store
+            .lock_delivery(stored.id, 60_000)
+            .await
+            .expect("lock again")
+    );
     store.delivery(stored.id, None).await.expect("delivered");
+    assert!(
+        !store.lock_delivery(stored.id, 60_000).await.expect("lock"),
+        "delivered ones stay delivered"
+    );
     assert_eq!(store.undelivered(3).await.expect("undelivered").len(), 2);
     store.close().await;
 }
