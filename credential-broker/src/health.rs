@@ -1,6 +1,6 @@
 //! Integration health across shops: stale tokens, missing scopes, integrations needing
-//! reconnection, Meta tokens about to expire, and which shops lack each provider. Computed
-//! from the store for `credential-broker health` and for admins over the socket
+//! reconnection or without their account, Meta tokens about to expire, and which shops lack
+//! each provider. Computed from the store for `credential-broker health` and for admins over the socket
 //! (`Request::Health`, which `agent-host health` sends). Never reads a token into the report.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +67,12 @@ pub async fn report(
         {
             report.missing_scopes.push(HealthItem {
                 required: Some(p.required_scope().to_owned()),
+                ..item()
+            });
+        }
+        if d.account.id_for(p).is_none() {
+            report.missing_accounts.push(HealthItem {
+                integration_id: Some(r.id),
                 ..item()
             });
         }

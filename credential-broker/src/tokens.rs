@@ -191,6 +191,12 @@ impl TokenService {
                 ),
             ));
         }
+        // An integration without its account (the client has not picked a property, site,
+        // customer or ad account yet, or the dashboard lost it) grants nothing: with no account
+        // to pin a server to, its token could read whatever else the login reaches.
+        if data.account.id_for(provider).is_none() {
+            return Err(BrokerError::no_account(provider, shop_id));
+        }
         let statuses = self.store.integration_statuses().await.map_err(internal)?;
         if let Some(status) = statuses
             .iter()

@@ -87,7 +87,8 @@ pub struct PipelineArgs {
 /// Why a team could not read its source for a shop.
 #[derive(Debug, Clone)]
 enum Unavailable {
-    /// No (active) integration: the shop should connect it.
+    /// No (active) integration, or one without its account: the shop should (finish) connect(ing)
+    /// it.
     Missing(String),
     /// Credentials broken: the shop must reconnect.
     Broken(String),
@@ -98,9 +99,10 @@ enum Unavailable {
 impl Unavailable {
     fn of(e: &BrokerError) -> Unavailable {
         match e.code {
-            ErrorCode::NoIntegration | ErrorCode::IntegrationInactive | ErrorCode::UnknownShop => {
-                Unavailable::Missing(e.message.clone())
-            }
+            ErrorCode::NoIntegration
+            | ErrorCode::IntegrationInactive
+            | ErrorCode::NoAccount
+            | ErrorCode::UnknownShop => Unavailable::Missing(e.message.clone()),
             ErrorCode::ReconnectRequired | ErrorCode::MissingScope => {
                 Unavailable::Broken(e.message.clone())
             }

@@ -94,6 +94,16 @@ impl Provider {
         }
     }
 
+    /// What the integration's account is called in the dashboard: the thing a client picks
+    /// after signing in (`"property"`, `"customer account"`, `"ad account"`).
+    pub fn account_noun(self) -> &'static str {
+        match self {
+            Provider::Ga4 | Provider::Gsc => "property",
+            Provider::GoogleAds => "customer account",
+            Provider::MetaAds => "ad account",
+        }
+    }
+
     /// The read scope (or Meta permission) the integration must have been granted.
     pub fn required_scope(self) -> &'static str {
         match self {
@@ -319,6 +329,19 @@ pub struct Account {
     pub property_url: Option<String>,
 }
 
+impl Account {
+    /// The account `provider` reads, when the integration names one (non-empty).
+    pub fn id_for(&self, provider: Provider) -> Option<&str> {
+        let id = match provider {
+            Provider::Ga4 => &self.property_id,
+            Provider::Gsc => &self.property_url,
+            Provider::GoogleAds => &self.customer_id,
+            Provider::MetaAds => &self.ad_account_id,
+        };
+        id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+}
+
 /// What went wrong, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -337,6 +360,9 @@ pub enum ErrorCode {
     IntegrationInactive,
     /// The integration lacks the required scope/permission.
     MissingScope,
+    /// The integration names no account (property, site, customer, ad account): the client
+    /// has not finished connecting it, so it grants nothing.
+    NoAccount,
     /// The grant was revoked or expired: the shop must reconnect.
     ReconnectRequired,
     /// The lease expired.
@@ -369,6 +395,10 @@ pub struct HealthReport {
     pub missing_scopes: Vec<HealthItem>,
     /// Integrations whose grant was revoked or expired.
     pub needs_reconnect: Vec<HealthItem>,
+    /// Integrations without their account (no property, site, customer or ad account
+    /// selected): they grant nothing until the client finishes connecting them.
+    #[serde(default)]
+    pub missing_accounts: Vec<HealthItem>,
     /// Meta tokens expiring within 10 days.
     pub meta_tokens_expiring: Vec<HealthItem>,
     /// Per provider, the shops without it.
@@ -406,11 +436,13 @@ impl HealthReport {
         let listed = self.stale_tokens.len()
             + self.missing_scopes.len()
             + self.needs_reconnect.len()
+            + self.missing_accounts.len()
             + self.meta_tokens_expiring.len();
         let cut: u64 = [
             "stale_tokens",
             "missing_scopes",
             "needs_reconnect",
+            "missing_accounts",
             "meta_tokens_expiring",
         ]
         .iter()
@@ -430,6 +462,7 @@ impl HealthReport {
             ("stale_tokens", &mut self.stale_tokens),
             ("missing_scopes", &mut self.missing_scopes),
             ("needs_reconnect", &mut self.needs_reconnect),
+            ("missing_accounts", &mut self.missing_accounts),
             ("meta_tokens_expiring", &mut self.meta_tokens_expiring),
         ] {
             cut(name.to_owned(), list.len());
@@ -475,6 +508,11 @@ impl HealthReport {
             &self.needs_reconnect,
         );
         section(
+            "No account selected (grant nothing)",
+            "missing_accounts",
+            &self.missing_accounts,
+        );
+        section(
             "Meta tokens expiring within 10 days",
             "meta_tokens_expiring",
             &self.meta_tokens_expiring,
@@ -510,6 +548,20 @@ impl BrokerError {
             code,
             message: message.into(),
         }
+    }
+
+    /// "The Google Analytics integration for shop X has no property selected. Please finish
+    /// connecting Google Analytics in the dashboard." — an integration without its account
+    /// grants nothing.
+    pub fn no_account(provider: Provider, shop_id: &str) -> Self {
+        let service = provider.service_name();
+        Self::new(
+            ErrorCode::NoAccount,
+            format!(
+                "The {service} integration for shop {shop_id} has no {} selected.\nPlease finish connecting {service} in the dashboard.",
+                provider.account_noun()
+            ),
+        )
     }
 
     /// "No Google Analytics integration found for shop X. Please connect your Google Analytics
@@ -584,6 +636,27 @@ mod tests {
             BrokerError::no_integration(Provider::Ga4, "non-existent-uuid").message,
             "No Google Analytics integration found for shop non-existent-uuid.\nPlease connect your Google Analytics account in the dashboard."
         );
+    }
+
+    #[test]
+    fn an_integration_without_its_account_names_what_to_finish() {
+        assert_eq!(
+            BrokerError::no_account(Provider::Ga4, "shop-c").message,
+            "The Google Analytics integration for shop shop-c has no property selected.\nPlease finish connecting Google Analytics in the dashboard."
+        );
+        assert!(
+            BrokerError::no_account(Provider::MetaAds, "s")
+                .message
+                .contains("has no ad account selected")
+        );
+        let blank = Account {
+            property_id: Some("  ".into()),
+            ad_account_id: Some("act_1".into()),
+            ..Account::default()
+        };
+        assert_eq!(blank.id_for(Provider::Ga4), None, "blank is no account");
+        assert_eq!(blank.id_for(Provider::Gsc), None);
+        assert_eq!(blank.id_for(Provider::MetaAds), Some("act_1"));
     }
 
     #[test]

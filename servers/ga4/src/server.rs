@@ -10,7 +10,7 @@ use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::Parameters;
 use mcp_common::scope::{self, AccountKind};
-use mcp_common::{LazyRouter, ToolServer};
+use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
@@ -32,7 +32,7 @@ const SERVICE: &str = "Google Analytics";
 const PROPERTY: AccountKind = AccountKind {
     service: SERVICE,
     noun: "Google Analytics property",
-    of_shop: |a| a.property_id.as_ref(),
+    provider: Provider::Ga4,
 };
 
 /// The GA4 MCP server: read-only tools over one identity's GA4 properties.
@@ -695,5 +695,9 @@ impl ToolServer for Ga4Server {
 
     fn tenant(&self) -> &str {
         &self.inner.tenant
+    }
+
+    fn scope(&self) -> (&TokenProvider, AccountKind) {
+        (&self.inner.tokens, PROPERTY)
     }
 }

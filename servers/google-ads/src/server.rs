@@ -9,7 +9,7 @@ use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::{FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
-use mcp_common::{LazyRouter, ToolServer};
+use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
@@ -25,12 +25,7 @@ const SERVICE: &str = "Google Ads";
 const CUSTOMER: AccountKind = AccountKind {
     service: SERVICE,
     noun: "Google Ads customer",
-    of_shop: |a| a.customer_id.as_ref(),
-};
-const LOGIN_CUSTOMER: AccountKind = AccountKind {
-    service: SERVICE,
-    noun: "Google Ads manager",
-    of_shop: |a| a.login_customer_id.as_ref(),
+    provider: Provider::GoogleAds,
 };
 const DEFAULT_ROWS: usize = 200;
 /// Google's fixed page size; a slice never spans two Google pages.
@@ -222,7 +217,7 @@ impl AdsServer {
 
     /// The manager the shop's integration reads its customer through, if any.
     async fn shop_login(&self) -> Result<Option<String>, String> {
-        scope::shop_account(&self.inner.tokens, LOGIN_CUSTOMER).await
+        scope::shop_manager(&self.inner.tokens).await
     }
 
     fn explain(&self, err: &UpstreamError, customer: Option<&str>) -> String {
@@ -565,5 +560,9 @@ impl ToolServer for AdsServer {
 
     fn tenant(&self) -> &str {
         &self.inner.tenant
+    }
+
+    fn scope(&self) -> (&TokenProvider, AccountKind) {
+        (&self.inner.tokens, CUSTOMER)
     }
 }

@@ -11,7 +11,7 @@ use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, number};
 use mcp_common::params::Parameters;
 use mcp_common::scope::{self, AccountKind};
-use mcp_common::{LazyRouter, ToolServer};
+use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
@@ -31,7 +31,7 @@ const SERVICE: &str = "Search Console";
 const SITE: AccountKind = AccountKind {
     service: SERVICE,
     noun: "Search Console property",
-    of_shop: |a| a.property_url.as_ref(),
+    provider: Provider::Gsc,
 };
 const DEFAULT_ROWS: u32 = 100;
 const MAX_ROWS: u32 = 25_000;
@@ -1103,6 +1103,10 @@ impl ToolServer for GscServer {
 
     fn tenant(&self) -> &str {
         &self.inner.tenant
+    }
+
+    fn scope(&self) -> (&TokenProvider, AccountKind) {
+        (&self.inner.tokens, SITE)
     }
 }
 

@@ -208,6 +208,16 @@ pub enum TokenSource {
     Fixed(SecretString),
     /// The credential broker, under a lease for one shop.
     Broker(Box<BrokerSource>),
+    /// A fixed token pinned to one shop's integration account, as a broker lease would pin it:
+    /// for tests of the one-shop rules ([`crate::scope`]) without a broker.
+    Pinned {
+        /// The bearer token.
+        token: SecretString,
+        /// The shop.
+        shop_id: String,
+        /// The integration's account ids (possibly missing, as a dashboard row may be).
+        account: Account,
+    },
 }
 
 /// Tokens from the credential broker: one connection, reopened once if it broke.
@@ -394,8 +404,10 @@ impl TokenProvider {
     /// The account ids the broker stored with the integration (property, customer, …),
     /// fetching a token first if none was fetched yet. `None` for other sources.
     pub async fn account(&self) -> Result<Option<Account>, CredentialError> {
-        let TokenSource::Broker(b) = &self.source else {
-            return Ok(None);
+        let b = match &self.source {
+            TokenSource::Broker(b) => b,
+            TokenSource::Pinned { account, .. } => return Ok(Some(account.clone())),
+            TokenSource::Google(_) | TokenSource::Fixed(_) => return Ok(None),
         };
         let known = b
             .account
@@ -416,14 +428,17 @@ impl TokenProvider {
     pub fn shop_id(&self) -> Option<&str> {
         match &self.source {
             TokenSource::Broker(b) => Some(b.shop_id()),
-            _ => None,
+            TokenSource::Pinned { shop_id, .. } => Some(shop_id),
+            TokenSource::Google(_) | TokenSource::Fixed(_) => None,
         }
     }
 
     async fn refresh_locked(&self) -> Result<AccessToken, CredentialError> {
         let (secret, ttl) = match &self.source {
             TokenSource::Google(g) => g.refresh(&self.http).await?,
-            TokenSource::Fixed(s) => (s.clone(), Duration::from_secs(365 * 24 * 3600)),
+            TokenSource::Fixed(s) | TokenSource::Pinned { token: s, .. } => {
+                (s.clone(), Duration::from_secs(365 * 24 * 3600))
+            }
             TokenSource::Broker(b) => b.fetch().await?,
         };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,7 +1,8 @@
 //! The one `ServerHandler` every server uses: [`Served`] wraps a [`ToolServer`] (a struct with a
 //! `#[tool_router]` impl) and adds what all four need — server info, a span per tool call with
-//! `tenant`/`server`/`tool`/`request_id`, a timing log line, and argument errors returned as
-//! tool errors the model can read and correct.
+//! `tenant`/`server`/`tool`/`request_id`, a timing log line, argument errors returned as
+//! tool errors the model can read and correct, and the one-shop gate: under a lease whose
+//! integration names no account, every call is refused before a tool runs.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -31,6 +32,14 @@ pub trait ToolServer: Clone + Send + Sync + 'static {
     fn instructions(&self) -> String;
     /// Who the data belongs to, for log spans (`shop id`, or `static` for a credentials file).
     fn tenant(&self) -> &str;
+    /// Where the server's tokens come from and what it calls its account: under a lease, no
+    /// tool runs unless the shop's integration names that account ([`crate::scope::gate`]).
+    fn scope(
+        &self,
+    ) -> (
+        &crate::credentials::TokenProvider,
+        crate::scope::AccountKind,
+    );
 }
 
 /// A tool router built on first use. Generating the JSON Schemas of a server's tools takes
@@ -108,6 +117,13 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         async move {
             let started = Instant::now();
             let known = self.0.router().has_route(&tool);
+            if known {
+                let (tokens, kind) = self.0.scope();
+                if let Err(refusal) = crate::scope::gate(tokens, kind).await {
+                    tracing::info!("tool call refused: {refusal}");
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(refusal)]).into());
+                }
+            }
             let outcome = self.0.router().call(ToolCallContext::new(&self.0, request, context)).await;
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             match outcome {

@@ -29,6 +29,7 @@ pub mod testing;
 pub mod transport;
 pub mod upstream;
 
+pub use broker_proto::{Account, Provider};
 pub use handler::{LazyRouter, Served, ToolServer};
 
 /// What a server needs to reach its upstream API: the HTTP client with credentials, and the

@@ -1,13 +1,15 @@
 //! One shop, one account: under a broker lease a server reads only the account named by the
-//! shop's integration.
+//! shop's integration, and nothing at all when the integration names none.
 //!
 //! The lease scopes *tokens* to one shop, but a token often reaches more than that shop's
 //! account: an agency connects all its clients with one Google login or one Meta user. Without
 //! this check, shop A's agent could read shop B's property with A's token just by naming it.
+//! Missing data means "no": an integration without its account pins nothing, so it reads
+//! nothing ([`gate`] refuses every call before a tool runs; [`shop_account`] refuses again).
 //! Static credentials (`--credentials-path`) belong to whoever runs the server and are not
 //! narrowed.
 
-use broker_proto::Account;
+use broker_proto::Provider;
 
 use crate::credentials::TokenProvider;
 use crate::error::UpstreamError;
@@ -19,25 +21,59 @@ pub struct AccountKind {
     pub service: &'static str,
     /// The account noun (`"Google Analytics property"`).
     pub noun: &'static str,
-    /// Its id in the integration record.
-    pub of_shop: fn(&Account) -> Option<&String>,
+    /// The provider whose integration names the account.
+    pub provider: Provider,
 }
 
-/// The shop's account of this kind when a lease pins the server to one shop (`None` with static
-/// credentials, or when the integration names none). Errors are tool-error texts.
+/// The shop's account when a lease pins the server to one shop; `None` only with static
+/// credentials. Under a lease, an integration that names no account is an error: it grants
+/// nothing. Errors are tool-error texts.
 pub async fn shop_account(
     tokens: &TokenProvider,
     kind: AccountKind,
 ) -> Result<Option<String>, String> {
     match tokens.account().await {
-        Ok(account) => Ok(account.as_ref().and_then(kind.of_shop).cloned()),
+        Ok(None) => Ok(None),
+        Ok(Some(account)) => match account.id_for(kind.provider) {
+            Some(id) => Ok(Some(id.to_owned())),
+            None => Err(no_account(tokens.shop_id().unwrap_or("?"), kind)),
+        },
         Err(e) => Err(UpstreamError::Credentials(e).explain(kind.service)),
     }
 }
 
+/// Refuses every call of a leased server whose shop's integration names no account (before
+/// any tool runs, whatever the tool). Static credentials pass.
+pub async fn gate(tokens: &TokenProvider, kind: AccountKind) -> Result<(), String> {
+    shop_account(tokens, kind).await.map(drop)
+}
+
+/// The Google Ads manager (MCC) the shop's integration reads its customer through; optional,
+/// and `None` with static credentials.
+pub async fn shop_manager(tokens: &TokenProvider) -> Result<Option<String>, String> {
+    match tokens.account().await {
+        Ok(account) => Ok(account.and_then(|a| {
+            a.login_customer_id
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_owned())
+        })),
+        Err(e) => Err(UpstreamError::Credentials(e).explain(Provider::GoogleAds.service_name())),
+    }
+}
+
+fn no_account(shop: &str, kind: AccountKind) -> String {
+    format!(
+        "This server serves shop {shop}, whose {} integration names no {}: it reads nothing until the shop finishes connecting {} in the dashboard (picks its {}).",
+        kind.service,
+        kind.noun,
+        kind.service,
+        kind.provider.account_noun()
+    )
+}
+
 /// The account a call reads: `requested` (the call's argument, else the server's flag), else
 /// the shop's. Both go through `normalize` (the server's id check) before they are compared.
-/// `Ok(None)`: nothing names an account; the caller says how to find one.
+/// `Ok(None)`: static credentials and nothing names an account; the caller says how to find one.
 pub async fn resolve(
     tokens: &TokenProvider,
     kind: AccountKind,
@@ -45,51 +81,141 @@ pub async fn resolve(
     normalize: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Option<String>, String> {
     let requested = requested.map(&normalize).transpose()?;
-    let shop = shop_account(tokens, kind)
-        .await?
-        .map(|s| {
-            normalize(&s).map_err(|e| {
+    match shop_account(tokens, kind).await? {
+        // Static credentials: the runner's own; any account its token reaches.
+        None => Ok(requested),
+        Some(shop) => {
+            let shop = normalize(&shop).map_err(|e| {
                 format!(
                     "The shop's integration names an invalid {} ({e}); fix the integration in the dashboard.",
                     kind.noun
                 )
-            })
-        })
-        .transpose()?;
-    only_the_shops(requested, shop, kind.noun)
+            })?;
+            only_the_shops(requested, &shop, kind.noun).map(Some)
+        }
+    }
 }
 
-/// `requested` unless it differs from the shop's account, which is the answer when nothing is
-/// requested.
-pub fn only_the_shops(
-    requested: Option<String>,
-    shop: Option<String>,
-    noun: &str,
-) -> Result<Option<String>, String> {
-    match (requested, shop) {
-        (Some(r), Some(s)) if r != s => Err(format!(
-            "{noun} {r} is not this shop's: this server serves one shop and reads only its {noun} {s}. Leave the id out to use it."
+/// The shop's account `shop`, refusing any other `requested` one.
+pub fn only_the_shops(requested: Option<String>, shop: &str, noun: &str) -> Result<String, String> {
+    match requested {
+        Some(r) if r != shop => Err(format!(
+            "{noun} {r} is not this shop's: this server serves one shop and reads only its {noun} {shop}. Leave the id out to use it."
         )),
-        (r, s) => Ok(r.or(s)),
+        _ => Ok(shop.to_owned()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::TokenSource;
+    use broker_proto::Account;
+    use secrecy::SecretString;
+
+    const META: AccountKind = AccountKind {
+        service: "Meta Ads",
+        noun: "Meta ad account",
+        provider: Provider::MetaAds,
+    };
+
+    fn pinned(account: Account) -> TokenProvider {
+        TokenProvider::new(
+            TokenSource::Pinned {
+                token: SecretString::from("pinned-token-value".to_owned()),
+                shop_id: "shop-c".into(),
+                account,
+            },
+            crate::upstream::HttpClient::new(
+                &crate::cli::UpstreamConfig {
+                    api_base: None,
+                    request_timeout: std::time::Duration::from_secs(5),
+                    max_retries: 0,
+                },
+                "test",
+            ),
+        )
+    }
 
     #[test]
     fn the_shops_account_is_the_default_and_the_only_one() {
         let noun = "Meta ad account";
         let s = |v: &str| Some(v.to_owned());
-        assert_eq!(only_the_shops(None, s("act_1"), noun), Ok(s("act_1")));
-        assert_eq!(only_the_shops(s("act_1"), s("act_1"), noun), Ok(s("act_1")));
-        assert_eq!(only_the_shops(s("act_2"), None, noun), Ok(s("act_2")));
-        assert_eq!(only_the_shops(None, None, noun), Ok(None));
-        let e = only_the_shops(s("act_2"), s("act_1"), noun).unwrap_err();
+        assert_eq!(only_the_shops(None, "act_1", noun), Ok("act_1".into()));
+        assert_eq!(
+            only_the_shops(s("act_1"), "act_1", noun),
+            Ok("act_1".into())
+        );
+        let e = only_the_shops(s("act_2"), "act_1", noun).unwrap_err();
         assert!(
             e.contains("act_2 is not this shop's") && e.contains("act_1"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lease_without_an_account_reads_nothing() {
+        for account in [
+            Account::default(),
+            Account {
+                ad_account_id: Some("   ".into()),
+                property_id: Some("326784853".into()),
+                ..Account::default()
+            },
+        ] {
+            let tokens = pinned(account);
+            let e = gate(&tokens, META).await.expect_err("no account, no call");
+            assert!(
+                e.contains("shop-c") && e.contains("names no Meta ad account"),
+                "{e}"
+            );
+            // Naming an account does not help: there is nothing to compare it with.
+            let e = resolve(&tokens, META, Some("act_2"), |a| Ok(a.to_owned()))
+                .await
+                .expect_err("refused");
+            assert!(e.contains("names no"), "{e}");
+            assert!(
+                resolve(&tokens, META, None, |a| Ok(a.to_owned()))
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_with_an_account_reads_only_it() {
+        let tokens = pinned(Account {
+            ad_account_id: Some("act_1".into()),
+            ..Account::default()
+        });
+        gate(&tokens, META).await.expect("pinned");
+        let id = |a: &str| Ok(a.to_owned());
+        assert_eq!(
+            resolve(&tokens, META, None, id).await,
+            Ok(Some("act_1".into()))
+        );
+        assert!(resolve(&tokens, META, Some("act_2"), id).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn static_credentials_are_the_runners_own() {
+        let tokens = TokenProvider::new(
+            TokenSource::Fixed(SecretString::from("fixed-token-value".to_owned())),
+            crate::upstream::HttpClient::new(
+                &crate::cli::UpstreamConfig {
+                    api_base: None,
+                    request_timeout: std::time::Duration::from_secs(5),
+                    max_retries: 0,
+                },
+                "test",
+            ),
+        );
+        gate(&tokens, META).await.expect("static");
+        let id = |a: &str| Ok(a.to_owned());
+        assert_eq!(
+            resolve(&tokens, META, Some("act_2"), id).await,
+            Ok(Some("act_2".into()))
+        );
+        assert_eq!(resolve(&tokens, META, None, id).await, Ok(None));
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers for the servers' own tests: a connection that never leaves the process (for
-//! building a server to inspect its tools), and the golden `tools/list` check every server
-//! keeps.
+//! building a server to inspect its tools), one pinned to a shop's integration account as a
+//! lease would pin it, an in-process MCP client that calls every tool, and the golden
+//! `tools/list` check every server keeps.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,68 @@ pub fn offline_connection() -> crate::Connection {
         tokens,
         tenant: "test".into(),
     }
+}
+
+/// A connection pinned to shop `shop-c` whose integration account is `account`, as a broker
+/// lease pins it; upstream requests go to a closed local port, so a tool that reached the
+/// network would fail with a connection error, not a refusal.
+pub fn pinned_connection(account: broker_proto::Account) -> crate::Connection {
+    let config = UpstreamConfig {
+        api_base: url::Url::parse("http://127.0.0.1:9").ok(),
+        request_timeout: Duration::from_secs(5),
+        max_retries: 0,
+    };
+    let http = HttpClient::new(&config, "test");
+    let tokens = Arc::new(TokenProvider::new(
+        TokenSource::Pinned {
+            token: secrecy::SecretString::from("pinned-test-token".to_owned()),
+            shop_id: "shop-c".into(),
+            account,
+        },
+        http.clone(),
+    ));
+    let upstream = Upstream::new(http, tokens.clone(), &config);
+    crate::Connection {
+        upstream,
+        tokens,
+        tenant: "shop-c".into(),
+    }
+}
+
+/// Serves `server` in-process to an MCP client and calls every tool once with `arguments`;
+/// returns each tool's name and result (a protocol error becomes an `Err` text).
+pub async fn call_every_tool<S: ToolServer>(
+    server: S,
+    arguments: serde_json::Map<String, serde_json::Value>,
+) -> Vec<(String, Result<rmcp::model::CallToolResult, String>)> {
+    use rmcp::ServiceExt;
+    let names: Vec<String> = server
+        .router()
+        .list_all()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let served = tokio::spawn(async move {
+        if let Ok(running) = crate::Served(server).serve(ours).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let mut results = Vec::new();
+    match ().serve(theirs).await {
+        Ok(client) => {
+            for name in names {
+                let params = rmcp::model::CallToolRequestParams::new(name.clone())
+                    .with_arguments(arguments.clone());
+                let result = client.call_tool(params).await.map_err(|e| e.to_string());
+                results.push((name, result));
+            }
+            let _ = client.cancel().await;
+        }
+        Err(e) => results.push(("initialize".into(), Err(e.to_string()))),
+    }
+    served.abort();
+    results
 }
 
 /// Compares `server`'s `tools/list` with the JSON file at `path`; with `UPDATE_GOLDEN=1` it

@@ -8,7 +8,7 @@ use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
 use mcp_common::params::{FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
-use mcp_common::{LazyRouter, ToolServer};
+use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
@@ -26,7 +26,7 @@ const SERVICE: &str = "Meta Ads";
 const AD_ACCOUNT: AccountKind = AccountKind {
     service: SERVICE,
     noun: "Meta ad account",
-    of_shop: |a| a.ad_account_id.as_ref(),
+    provider: Provider::MetaAds,
 };
 const DEFAULT_LIMIT: u32 = 25;
 const MAX_LIMIT: u32 = 500;
@@ -351,12 +351,7 @@ impl MetaServer {
             return Ok(());
         };
         if id.starts_with("act_") {
-            return scope::only_the_shops(
-                Some(id.to_owned()),
-                Some(shop.to_owned()),
-                AD_ACCOUNT.noun,
-            )
-            .map(drop);
+            return scope::only_the_shops(Some(id.to_owned()), shop, AD_ACCOUNT.noun).map(drop);
         }
         let v = self
             .inner
@@ -948,6 +943,10 @@ impl ToolServer for MetaServer {
 
     fn tenant(&self) -> &str {
         &self.inner.tenant
+    }
+
+    fn scope(&self) -> (&TokenProvider, AccountKind) {
+        (&self.inner.tokens, AD_ACCOUNT)
     }
 }
 

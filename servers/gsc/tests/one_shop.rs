@@ -1,0 +1,37 @@
+//! Fail closed: under a lease whose integration names no Search Console property, every tool is refused before it
+//! runs — whatever account the call names — so a token that reaches other shops' accounts (one
+//! agency login) reads none of them.
+
+use mcp_common::Account;
+use mcp_common::testing::{call_every_tool, pinned_connection};
+
+#[tokio::test]
+async fn a_lease_without_its_account_reads_nothing() {
+    // The row names another provider's account, as a half-finished dashboard row can.
+    let c = pinned_connection(Account {
+        property_id: Some("326784853".into()),
+        ..Account::default()
+    });
+    let server = mcp_gsc::GscServer::new(
+        mcp_gsc::api::GscApi::new(c.upstream),
+        None,
+        c.tokens,
+        c.tenant,
+        None,
+    );
+    let arguments = serde_json::json!({"site_url": "sc-domain:bloom.example"});
+    let serde_json::Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    let results = call_every_tool(server, arguments).await;
+    assert!(results.len() > 1, "{results:?}");
+    for (tool, result) in results {
+        let result = result.unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+        assert_eq!(result.is_error, Some(true), "{tool} must be refused");
+        let text = format!("{:?}", result.content);
+        assert!(
+            text.contains("names no Search Console property") && text.contains("shop-c"),
+            "{tool}: {text}"
+        );
+    }
+}
