@@ -43,20 +43,27 @@ pub struct ChatArgs {
     pub lease_ttl: Duration,
 }
 
+/// A duration written as `90s`, `30m`, `8h`, `7d` or plain seconds, at most 100 years (beyond,
+/// clocks and timers overflow).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    const MAX_SECS: u64 = 100 * 365 * 86_400;
     let t = text.trim();
     let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30m or 8h"))?;
-    Ok(Duration::from_secs(match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{text:?} is not a duration like 30m or 8h")),
-    }))
+    let not_one = || format!("{text:?} is not a duration like 30m or 8h");
+    let n: u64 = n.parse().map_err(|_| not_one())?;
+    let unit_secs: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(not_one()),
+    };
+    match n.checked_mul(unit_secs) {
+        Some(secs) if secs <= MAX_SECS => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{text:?} is too long: at most 36500d")),
+    }
 }
+
 
 const HELP: &str = "Commands: /tools  /describe NAME  /call NAME {json}  /help  /quit — anything else is a question for the model.";
 
@@ -208,6 +215,7 @@ pub async fn run(
         api_base: args.api_base.clone(),
         lease_ttl: args.lease_ttl,
         child_log: "error".into(),
+        host_key: file.host_key.clone(),
     });
     let set = match ServerSet::start(config, credentials.clone(), &[provider]).await {
         Ok(set) => set,
@@ -229,7 +237,7 @@ pub async fn run(
             writeln!(
                 out,
                 "✓ Using dynamic OAuth credentials from the credential broker ({})",
-                set.lease_id.as_deref().unwrap_or("lease")
+                set.lease_ids.join(", ")
             )?;
         }
         Credentials::File(path) => {
@@ -305,4 +313,16 @@ async fn session(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_are_bounded() {
+        use super::parse_duration;
+        assert_eq!(parse_duration("8h").ok().map(|d| d.as_secs()), Some(28_800));
+        assert!(parse_duration("999999999999999d").is_err_and(|e| e.contains("too long")));
+        assert!(parse_duration("18446744073709551615").is_err());
+        assert!(parse_duration("8 hours").is_err());
+    }
 }

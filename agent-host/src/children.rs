@@ -1,16 +1,12 @@
-//! Sibling binaries (`ga4-mcp`, `upstream-sandbox`, …): where they are, and MCP clients over
-//! their stdio. Only the agent host spawns processes.
+//! Sibling binaries (`ga4-mcp`, `upstream-sandbox`, …): where they are, and how a child starts
+//! (from a cleared environment). Only the agent host spawns processes.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::Value;
+use rmcp::model::CallToolResult;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -24,6 +20,41 @@ pub fn servers_dir() -> Result<PathBuf> {
     exe.parent()
         .map(PathBuf::from)
         .ok_or_else(|| anyhow!("agent-host has no parent directory"))
+}
+
+/// Whether a child may inherit the host's variable `name`: paths, locale, time zone, proxies,
+/// CA certificates, backtraces. Secrets (database URLs, model keys, webhook and app secrets,
+/// leases and keys) are never among them.
+pub fn system_var(name: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "PATH",
+        "HOME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "RUST_BACKTRACE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ];
+    SYSTEM.contains(&name) || name.starts_with("LC_")
+}
+
+/// A command for `program` that starts from a cleared environment holding only the host's
+/// [`system_var`]s; the caller adds what that child needs.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(system_var)));
+    cmd
 }
 
 /// Path of binary `name` in [`servers_dir`].
@@ -70,48 +101,6 @@ pub async fn start_listening(mut cmd: Command) -> Result<Listening> {
         .ok_or_else(|| anyhow!("unexpected first line {line:?}"))?
         .to_owned();
     Ok(Listening { _child: child, url })
-}
-
-/// An MCP client over a server child's stdio.
-pub struct ServerClient {
-    service: RunningService<RoleClient, ()>,
-}
-
-impl ServerClient {
-    /// Spawns `cmd` (a stdio MCP server) and completes the handshake.
-    pub async fn spawn(cmd: Command) -> Result<Self> {
-        let transport = TokioChildProcess::new(cmd).context("cannot start the MCP server")?;
-        let service = ().serve(transport).await.context("MCP handshake failed")?;
-        Ok(Self { service })
-    }
-
-    /// Tool names the server offers.
-    pub async fn tool_names(&self) -> Result<Vec<String>> {
-        Ok(self
-            .service
-            .list_all_tools()
-            .await?
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect())
-    }
-
-    /// Calls `tool` with `arguments` (a JSON object).
-    pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult> {
-        let Value::Object(arguments) = arguments else {
-            bail!("tool arguments must be a JSON object")
-        };
-        Ok(self
-            .service
-            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
-            .await?)
-    }
-
-    /// Closes the session and reaps the child.
-    pub async fn close(self) -> Result<()> {
-        self.service.cancel().await?;
-        Ok(())
-    }
 }
 
 /// The text of a tool result and whether it is an error.

@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-/// The config file.
+/// The config file, and the host key read at start-up.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostFile {
@@ -22,6 +22,10 @@ pub struct HostFile {
     pub default_shop_id: Option<String>,
     /// Model endpoint.
     pub llm: Option<LlmFile>,
+    /// The host key from `--host-key-fd` (never from this file: a file the host can read, its
+    /// servers can read too).
+    #[serde(skip)]
+    pub host_key: Option<broker_proto::HostKey>,
 }
 
 /// `[llm]`.
@@ -55,4 +59,35 @@ pub fn load(path: Option<&Path>) -> Result<HostFile> {
         );
     }
     Ok(file)
+}
+
+/// Reads the host key from inherited descriptor `fd` and closes it (so no child inherits it);
+/// descriptor 0 (systemd's `StandardInput=file:…`) is replaced by /dev/null instead.
+pub fn read_host_key(fd: i32) -> Result<broker_proto::HostKey> {
+    if fd == 1 || fd == 2 || fd < 0 {
+        bail!("--host-key-fd {fd}: use 0 (stdin) or a descriptor of 3 or more");
+    }
+    let text = if fd == 0 {
+        // Read through the descriptor itself: re-opening a root-owned key file (systemd's
+        // `StandardInput=file:…`) by its /proc path would check the file's permissions again.
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("--host-key-fd 0: cannot read the host key from stdin")?;
+        text
+    } else {
+        // /proc/self/fd/N opens an inherited pipe without unsafe code.
+        std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
+            .with_context(|| format!("--host-key-fd {fd}: cannot read the host key"))?
+    };
+    if fd == 0 {
+        let null = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
+        nix::unistd::dup2_stdin(&null).context("cannot detach stdin from the host key")?;
+    } else {
+        nix::unistd::close(fd).with_context(|| format!("--host-key-fd {fd}: cannot close it"))?;
+    }
+    let key = text.lines().next().unwrap_or("").trim();
+    if key.is_empty() {
+        bail!("--host-key-fd {fd}: empty (expected the key `credential-broker host-key` printed)");
+    }
+    Ok(broker_proto::HostKey::new(key.to_owned()))
 }

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use broker_proto::client::BrokerClient;
 use chrono::NaiveDate;
 use pipeline_store::{NewAnomaly, Severity, Store};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::children::{sibling, start_listening};
 use crate::pipeline::teams::{number, percent};
@@ -96,7 +96,7 @@ fn default_data_dir() -> PathBuf {
 
 /// Runs `credential-broker` with `args` to completion.
 async fn broker_command(broker: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
-    let out = Command::new(broker)
+    let out = crate::children::command(broker)
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "error")
@@ -119,7 +119,7 @@ async fn start_broker(
     socket: &Path,
     env: &[(&str, &str)],
 ) -> Result<Child> {
-    let mut child = Command::new(broker)
+    let mut child = crate::children::command(broker)
         .args(["serve", "--database", database, "--socket"])
         .arg(socket)
         .envs(env.iter().copied())
@@ -217,7 +217,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     let seed = dir.join("demo-shops.toml");
     std::fs::write(&seed, SHOPS)?;
 
-    let mut cmd = Command::new(sandbox_bin);
+    let mut cmd = crate::children::command(sandbox_bin);
     cmd.args(["--bind", "127.0.0.1:0", "--fixtures"])
         .arg(&fixtures)
         .args(["--today", &today.to_string()])

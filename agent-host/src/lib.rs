@@ -41,6 +41,11 @@ pub struct Cli {
         env = "BERRYBOO_AGENT_CONFIG"
     )]
     pub config: Option<PathBuf>,
+    /// Read a host key from this inherited descriptor (e.g. systemd's
+    /// `StandardInput=file:/etc/berryboo/host.key` and `--host-key-fd 0`): lets a host whose uid
+    /// the broker only allows (not admins) create leases, while its servers cannot.
+    #[arg(long, global = true, value_name = "N", env = "BERRYBOO_HOST_KEY_FD")]
+    pub host_key_fd: Option<i32>,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -99,9 +104,24 @@ pub enum Command {
     },
 }
 
+/// No core dumps, and not readable or traceable by other processes of the same uid (the
+/// servers this host spawns).
+pub fn harden() {
+    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
+        eprintln!("agent-host: cannot disable core dumps: {e}");
+    }
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        eprintln!("agent-host: cannot mark the process undumpable: {e}");
+    }
+}
+
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let file = config::load(cli.config.as_deref())?;
+    let mut file = config::load(cli.config.as_deref())?;
+    // Before any child exists, so none can inherit the descriptor.
+    if let Some(fd) = cli.host_key_fd {
+        file.host_key = Some(config::read_host_key(fd)?);
+    }
     match cli.command {
         Command::Demo(args) => demo::run(args, &file).await,
         Command::ChatGa4(args) => chat::run(Provider::Ga4, args, &file).await,
@@ -114,7 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             broker_socket,
             stale_days,
             json,
-        } => health(broker_socket, stale_days, json).await,
+        } => health(broker_socket, stale_days, json, file.host_key.as_ref()).await,
         Command::Notifications {
             database,
             shop,
@@ -124,12 +144,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `agent-host health`: the broker's report (the agent host never reads integrations itself).
-async fn health(socket: Option<PathBuf>, stale_days: u32, json: bool) -> anyhow::Result<ExitCode> {
+async fn health(
+    socket: Option<PathBuf>,
+    stale_days: u32,
+    json: bool,
+    host_key: Option<&broker_proto::HostKey>,
+) -> anyhow::Result<ExitCode> {
     let socket = socket.unwrap_or_else(broker_proto::default_socket_path);
-    let report = broker_proto::client::BrokerClient::connect(&socket)
-        .await?
-        .health(stale_days)
-        .await?;
+    let mut broker = broker_proto::client::BrokerClient::connect(&socket).await?;
+    if let Some(key) = host_key {
+        broker.prove_host(key).await?;
+    }
+    let report = broker.health(stale_days).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

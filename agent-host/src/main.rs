@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The host holds lease secrets for many shops (and maybe a host key): its own servers, of
+    // the same uid, must not read its memory or trace it, and it leaves no core dump.
+    agent_host::harden();
     let cli = agent_host::Cli::parse();
     // The demo prints what it skipped and why itself; its warnings would only repeat that.
     let default = match cli.command {

@@ -1,19 +1,24 @@
-//! One shop's server set: a lease from the credential broker, one MCP server process per
+//! One shop's server set: leases from the credential broker, one MCP server process per
 //! provider the shop has, an MCP client on each, the union of their tools.
 //!
-//! The set never sees a token: it hands each child the lease in its environment (never argv),
-//! and the child gets short-lived tokens from the broker. Dropping or shutting down the set
-//! revokes the lease and ends the children; a child that dies is restarted once, after which
-//! its tools report a clear error instead of hanging.
+//! Least privilege for each child: the set never sees a token; each server gets a lease for its
+//! own provider only (ga4-mcp cannot obtain the shop's Meta token), handed over on an inherited
+//! pipe (`--lease-fd 3`), never argv or the environment; and each child starts from a cleared
+//! environment with an allow-list (`inherited`), so no database URL, model key, webhook secret
+//! or app secret of the host reaches it. Dropping or shutting down the set revokes the leases
+//! and ends the children; a child that dies is restarted once, after which its tools report a
+//! clear error instead of hanging.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use broker_proto::client::BrokerClient;
-use broker_proto::{LeaseSecret, MissingProvider, Provider, ProviderAccount};
+use broker_proto::{HostKey, LeaseSecret, MissingProvider, Provider, ProviderAccount};
+use command_fds::{CommandFdExt, FdMapping};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -21,6 +26,9 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::Mutex;
+
+/// The descriptor number a child reads its lease from.
+const LEASE_FD: i32 = 3;
 
 /// How the servers get their credentials.
 #[derive(Debug, Clone)]
@@ -47,6 +55,21 @@ pub struct SetConfig {
     pub lease_ttl: Duration,
     /// `RUST_LOG` of the children.
     pub child_log: String,
+    /// Proven to the broker before asking for leases, when the host's uid is only in
+    /// `allowed_uids` ([`HostKey`]).
+    pub host_key: Option<HostKey>,
+}
+
+impl SetConfig {
+    /// A connection to the broker that may create leases: the host key proven first when the
+    /// host has one.
+    pub async fn broker(&self) -> Result<BrokerClient, broker_proto::client::ClientError> {
+        let mut broker = BrokerClient::connect(&self.broker_socket).await?;
+        if let Some(key) = &self.host_key {
+            broker.prove_host(key).await?;
+        }
+        Ok(broker)
+    }
 }
 
 /// Why a set could not start or a call failed.
@@ -86,6 +109,8 @@ type Client = RunningService<RoleClient, ()>;
 
 struct Member {
     provider: Provider,
+    /// This server's lease: for its own provider only.
+    lease: Option<LeaseSecret>,
     tools: Arc<[Tool]>,
     client: Mutex<Option<Client>>,
     restarted: AtomicBool,
@@ -97,9 +122,8 @@ pub struct ServerSet {
     label: String,
     credentials: Credentials,
     config: Arc<SetConfig>,
-    lease: Option<LeaseSecret>,
-    /// The lease's id (for logs), when brokered.
-    pub lease_id: Option<String>,
+    /// The leases' ids (for logs), one per provider, when brokered.
+    pub lease_ids: Vec<String>,
     /// Accounts each provider reads.
     pub accounts: Vec<ProviderAccount>,
     /// Providers asked for that the shop lacks, with the broker's reason.
@@ -111,13 +135,64 @@ pub struct ServerSet {
     closed: AtomicBool,
 }
 
+/// Server settings a server of `provider` may inherit from the host, beside the system's
+/// variables ([`crate::children::system_var`]). Everything else — database URLs, model keys,
+/// webhook and app secrets, the host's own lease or key — stays behind.
+fn inherited(name: &str, provider: Provider, credentials: &Credentials) -> bool {
+    // Settings every server reads the same way.
+    if matches!(name, "BERRYBOO_LOG_FORMAT" | "BERRYBOO_TODAY") {
+        return true;
+    }
+    let per_server: &[&str] = match provider {
+        Provider::GoogleAds => &[
+            "BERRYBOO_GOOGLE_ADS_API_VERSION",
+            // Google Ads' developer token is the Ads server's to send; nobody else's.
+            "BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN",
+        ],
+        Provider::MetaAds => &["BERRYBOO_META_GRAPH_VERSION"],
+        Provider::Ga4 | Provider::Gsc => &[],
+    };
+    if per_server.contains(&name) {
+        return true;
+    }
+    // With static credentials the user's own account defaults apply; under a lease the shop's
+    // integration names the account.
+    let account_defaults: &[&str] = match provider {
+        Provider::Ga4 => &["BERRYBOO_GA4_PROPERTY_ID"],
+        Provider::Gsc => &["BERRYBOO_GSC_SITE_URL"],
+        Provider::GoogleAds => &[
+            "BERRYBOO_GOOGLE_ADS_CUSTOMER_ID",
+            "BERRYBOO_GOOGLE_ADS_LOGIN_CUSTOMER_ID",
+        ],
+        Provider::MetaAds => &["BERRYBOO_META_AD_ACCOUNT_ID"],
+    };
+    matches!(credentials, Credentials::File(_)) && account_defaults.contains(&name)
+}
+
+/// A pipe holding `lease`, its write end closed, for the child to read at [`LEASE_FD`]. The
+/// read end is close-on-exec here, so no other child spawned meanwhile can inherit it.
+fn lease_pipe(lease: &LeaseSecret) -> std::io::Result<std::os::fd::OwnedFd> {
+    let (reader, mut writer) = std::io::pipe()?;
+    // A lease is ~50 bytes: far below the pipe's buffer, so this cannot block.
+    writer.write_all(lease.expose().as_bytes())?;
+    drop(writer);
+    Ok(reader.into())
+}
+
 fn command(
     config: &SetConfig,
     credentials: &Credentials,
     lease: Option<&LeaseSecret>,
     provider: Provider,
-) -> Command {
-    let mut cmd = Command::new(config.servers_dir.join(binary(provider)));
+) -> std::io::Result<Command> {
+    // The system's variables (children::command), the server settings a user may set for all
+    // servers, and nothing else of the host's.
+    let mut cmd = crate::children::command(config.servers_dir.join(binary(provider)));
+    cmd.envs(std::env::vars_os().filter(|(k, _)| {
+        k.to_str()
+            .is_some_and(|k| inherited(k, provider, credentials))
+    }))
+    .env("RUST_LOG", &config.child_log);
     match credentials {
         Credentials::Broker { shop_id } => {
             cmd.args(["--shop-id", shop_id])
@@ -132,14 +207,16 @@ fn command(
         cmd.args(["--api-base", base]);
     }
     if let Some(lease) = lease {
-        // The environment, never argv: argv is world-readable in /proc.
-        cmd.env("BERRYBOO_LEASE", lease.expose());
+        // An inherited pipe, never argv (world-readable in /proc) or the environment.
+        cmd.arg("--lease-fd")
+            .arg(LEASE_FD.to_string())
+            .fd_mappings(vec![FdMapping {
+                parent_fd: lease_pipe(lease)?,
+                child_fd: LEASE_FD,
+            }])
+            .map_err(std::io::Error::other)?;
     }
-    cmd.env("RUST_LOG", &config.child_log)
-        .env_remove("BERRYBOO_CREDENTIALS_PATH")
-        .env_remove("BERRYBOO_SHOP_ID")
-        .env_remove("BERRYBOO_HTTP");
-    cmd
+    Ok(cmd)
 }
 
 async fn spawn(
@@ -148,8 +225,10 @@ async fn spawn(
     lease: Option<&LeaseSecret>,
     provider: Provider,
 ) -> Result<(Client, Arc<[Tool]>, u32), String> {
-    let transport = TokioChildProcess::new(command(config, credentials, lease, provider))
-        .map_err(|e| format!("cannot start {}: {e}", binary(provider)))?;
+    let path = config.servers_dir.join(binary(provider));
+    let cannot = |e: std::io::Error| format!("cannot start {}: {e}", path.display());
+    let cmd = command(config, credentials, lease, provider).map_err(cannot)?;
+    let transport = TokioChildProcess::new(cmd).map_err(cannot)?;
     let pid = transport.id().unwrap_or(0);
     let client = ().serve(transport).await.map_err(|e| {
         format!(
@@ -209,43 +288,50 @@ impl ServerSet {
         credentials: Credentials,
         providers: &[Provider],
     ) -> Result<Self, SetError> {
-        let (label, lease, lease_id, granted, accounts, skipped) = match &credentials {
+        let (label, granted, accounts, skipped) = match &credentials {
             Credentials::Broker { shop_id } => {
-                let mut broker = BrokerClient::connect(&config.broker_socket).await?;
-                let grant = broker
-                    .create_lease(shop_id, providers, config.lease_ttl.as_secs())
+                let set = config
+                    .broker()
+                    .await?
+                    .create_leases(shop_id, providers, config.lease_ttl.as_secs())
                     .await?;
-                for m in &grant.missing {
+                for m in &set.missing {
                     tracing::info!(shop = %shop_id, provider = %m.provider, "skipping: {}", m.error.message.replace('\n', " "));
                 }
-                (
-                    format!("shop {shop_id}"),
-                    Some(grant.lease),
-                    Some(grant.lease_id),
-                    grant.granted,
-                    grant.accounts,
-                    grant.missing,
-                )
+                let accounts = set
+                    .leases
+                    .iter()
+                    .map(|l| ProviderAccount {
+                        provider: l.provider,
+                        account: l.account.clone(),
+                    })
+                    .collect();
+                let granted: Vec<(Provider, Option<LeaseSecret>, Option<String>)> = set
+                    .leases
+                    .into_iter()
+                    .map(|l| (l.provider, Some(l.lease), Some(l.lease_id)))
+                    .collect();
+                (format!("shop {shop_id}"), granted, accounts, set.missing)
             }
             Credentials::File(path) => (
                 format!("credentials {}", path.display()),
-                None,
-                None,
-                providers.to_vec(),
+                providers.iter().map(|p| (*p, None, None)).collect(),
                 Vec::new(),
                 Vec::new(),
             ),
         };
+        let lease_ids: Vec<String> = granted.iter().filter_map(|g| g.2.clone()).collect();
         let started = futures::future::join_all(
             granted
                 .iter()
-                .map(|p| spawn(&config, &credentials, lease.as_ref(), *p)),
+                .map(|(p, lease, _)| spawn(&config, &credentials, lease.as_ref(), *p)),
         )
         .await;
         let mut members = Vec::new();
         let mut failed = Vec::new();
         let mut by_tool = HashMap::new();
-        for (provider, result) in granted.into_iter().zip(started) {
+        let mut unstarted = Vec::new();
+        for ((provider, lease, _), result) in granted.into_iter().zip(started) {
             match result {
                 Ok((client, tools, pid)) => {
                     let index = members.len();
@@ -254,6 +340,7 @@ impl ServerSet {
                     }
                     members.push(Arc::new(Member {
                         provider,
+                        lease,
                         tools,
                         client: Mutex::new(Some(client)),
                         restarted: AtomicBool::new(false),
@@ -263,15 +350,19 @@ impl ServerSet {
                 Err(reason) => {
                     tracing::warn!(%provider, "{label}: {reason}");
                     failed.push((provider, reason));
+                    unstarted.extend(lease);
                 }
             }
+        }
+        // A lease whose server never started has nobody to use it.
+        if !unstarted.is_empty() {
+            revoke(&config.broker_socket, &unstarted, &label).await;
         }
         let set = Self {
             label,
             credentials,
             config,
-            lease,
-            lease_id,
+            lease_ids,
             accounts,
             skipped,
             failed,
@@ -367,7 +458,7 @@ impl ServerSet {
         match spawn(
             &self.config,
             &self.credentials,
-            self.lease.as_ref(),
+            member.lease.as_ref(),
             member.provider,
         )
         .await
@@ -388,24 +479,19 @@ impl ServerSet {
         }
     }
 
-    /// Revokes the lease and ends the children (waiting for them to exit).
+    fn leases(&self) -> Vec<LeaseSecret> {
+        self.members
+            .iter()
+            .filter_map(|m| m.lease.clone())
+            .collect()
+    }
+
+    /// Revokes the leases and ends the children (waiting for them to exit).
     pub async fn shutdown(&self) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let Some(lease) = &self.lease {
-            match BrokerClient::connect(&self.config.broker_socket).await {
-                Ok(mut b) => {
-                    if let Err(e) = b.revoke_lease(lease).await {
-                        tracing::warn!("{}: cannot revoke the lease: {e}", self.label);
-                    }
-                }
-                Err(e) => tracing::warn!(
-                    "{}: cannot reach the broker to revoke the lease: {e}",
-                    self.label
-                ),
-            }
-        }
+        revoke(&self.config.broker_socket, &self.leases(), &self.label).await;
         // Closes each child's stdin, waits briefly, then kills: reaped either way, all at once.
         futures::future::join_all(self.members.iter().map(|m| async move {
             if let Some(client) = m.client.lock().await.take() {
@@ -416,15 +502,33 @@ impl ServerSet {
     }
 }
 
+/// Revokes `leases` over one connection, logging (not failing) what could not be revoked.
+async fn revoke(socket: &Path, leases: &[LeaseSecret], label: &str) {
+    if leases.is_empty() {
+        return;
+    }
+    match BrokerClient::connect(socket).await {
+        Ok(mut b) => {
+            for lease in leases {
+                if let Err(e) = b.revoke_lease(lease).await {
+                    tracing::warn!("{label}: cannot revoke a lease: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::warn!("{label}: cannot reach the broker to revoke the leases: {e}"),
+    }
+}
+
 impl Drop for ServerSet {
     fn drop(&mut self) {
-        // Panics, early returns: the lease still ends. (The children are killed when their
+        // Panics, early returns: the leases still end. (The children are killed when their
         // transports drop.)
+        let leases = self.leases();
         if !self.closed.swap(true, Ordering::SeqCst)
-            && let Some(lease) = &self.lease
-            && let Err(e) = broker_proto::blocking::revoke(&self.config.broker_socket, lease)
+            && !leases.is_empty()
+            && let Err(e) = broker_proto::blocking::revoke_all(&self.config.broker_socket, &leases)
         {
-            tracing::warn!("{}: cannot revoke the lease on drop: {e}", self.label);
+            tracing::warn!("{}: cannot revoke the leases on drop: {e}", self.label);
         }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_proto::{
-    BrokerError, ErrorCode, LeaseGrant, MAX_FRAME_LEN, MissingProvider, PROTOCOL_VERSION, Provider,
-    ProviderAccount, Request, Response,
+    BrokerError, ErrorCode, HostKey, LeaseGrant, LeaseSet, MAX_FRAME_LEN, MissingProvider,
+    PROTOCOL_VERSION, Provider, ProviderAccount, ProviderLease, Request, Response,
 };
 
 use crate::audit::{AuditSink, now_ms};
@@ -17,13 +17,16 @@ use crate::leases::LeaseBook;
 use crate::store::{AuditEvent, Store};
 use crate::tokens::TokenService;
 
-/// Who is on the other end of a connection (from SO_PEERCRED).
+/// Who is on the other end of a connection (from SO_PEERCRED), and what it proved.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
     /// Effective uid.
     pub uid: u32,
     /// Process id, when the kernel reports it.
     pub pid: Option<i32>,
+    /// The connection proved a host key ([`Request::ProveHost`]): it may create leases and
+    /// read health like an admin, though its uid is only allowed.
+    pub host: bool,
 }
 
 /// Everything a request may touch.
@@ -52,6 +55,21 @@ impl Broker {
 
     fn is_admin(&self, peer: Peer) -> bool {
         self.config.admin_uids.contains(&peer.uid)
+    }
+
+    /// Admins, and agent hosts that proved a host key, may create leases and read health.
+    fn may_lease(&self, peer: Peer) -> bool {
+        self.is_admin(peer) || peer.host
+    }
+
+    fn not_permitted(peer: Peer, what: &str) -> BrokerError {
+        BrokerError::new(
+            ErrorCode::NotPermitted,
+            format!(
+                "uid {} may not {what} (not in admin_uids, and no host key proven on this connection)",
+                peer.uid
+            ),
+        )
     }
 
     /// Answers one request (after the hello).
@@ -128,6 +146,62 @@ impl Broker {
                         Response::Lease(grant)
                     })
             }
+            Request::CreateLeases {
+                shop_id,
+                providers,
+                ttl_secs,
+            } => {
+                event.action = "leases_create".into();
+                event.shop_id = Some(shop_id.clone());
+                event.provider = Some(
+                    providers
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                self.create_leases(peer, &shop_id, &providers, ttl_secs)
+                    .await
+                    .map(|set| {
+                        event.lease_id = Some(
+                            set.leases
+                                .iter()
+                                .map(|l| l.lease_id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                        event.detail = Some(format!(
+                            "granted={} missing={}",
+                            set.leases
+                                .iter()
+                                .map(|l| l.provider.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            set.missing
+                                .iter()
+                                .map(|m| m.provider.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        ));
+                        Response::Leases(set)
+                    })
+            }
+            Request::ProveHost { key } => {
+                event.action = "host".into();
+                self.prove_host(&key)
+            }
+            Request::RevokeLeaseId { lease_id } => {
+                event.action = "lease_revoke".into();
+                event.lease_id = Some(lease_id.clone());
+                if self.is_admin(peer) {
+                    self.leases
+                        .revoke_id(&lease_id, now())
+                        .await
+                        .map(|()| Response::Revoked { lease_id })
+                } else {
+                    Err(Self::not_permitted(peer, "revoke leases by id"))
+                }
+            }
             Request::RevokeLease { lease } => {
                 event.action = "lease_revoke".into();
                 self.leases
@@ -200,14 +274,8 @@ impl Broker {
     }
 
     async fn health(&self, peer: Peer, stale_days: u32) -> Result<Response, BrokerError> {
-        if !self.is_admin(peer) {
-            return Err(BrokerError::new(
-                ErrorCode::NotPermitted,
-                format!(
-                    "uid {} may not read integration health (not in admin_uids)",
-                    peer.uid
-                ),
-            ));
+        if !self.may_lease(peer) {
+            return Err(Self::not_permitted(peer, "read integration health"));
         }
         let mut report = crate::health::report(&self.store, &self.config, stale_days)
             .await
@@ -225,18 +293,36 @@ impl Broker {
         Ok(Response::Health(Box::new(report)))
     }
 
-    async fn create_lease(
+    /// Checks a host key against the configured hashes.
+    fn prove_host(&self, key: &HostKey) -> Result<Response, BrokerError> {
+        if self.config.host_keys.is_empty() {
+            return Err(BrokerError::new(
+                ErrorCode::NotPermitted,
+                "this broker accepts no host keys (host_keys in its config)",
+            ));
+        }
+        let hash = crate::leases::hash_secret(key.expose());
+        // Comparing digests, not keys: timing tells an attacker nothing about a key.
+        if self.config.host_keys.contains(&hash) {
+            Ok(Response::Host)
+        } else {
+            Err(BrokerError::new(
+                ErrorCode::NotPermitted,
+                "unknown host key: check the agent host's key against host_keys in the broker's config",
+            ))
+        }
+    }
+
+    /// Checks a lease request and resolves each provider to its account, or why not.
+    async fn grants(
         &self,
         peer: Peer,
         shop_id: &str,
         providers: &[Provider],
         ttl_secs: u64,
-    ) -> Result<LeaseGrant, BrokerError> {
-        if !self.is_admin(peer) {
-            return Err(BrokerError::new(
-                ErrorCode::NotPermitted,
-                format!("uid {} may not create leases (not in admin_uids)", peer.uid),
-            ));
+    ) -> Result<(Vec<ProviderAccount>, Vec<MissingProvider>, Duration), BrokerError> {
+        if !self.may_lease(peer) {
+            return Err(Self::not_permitted(peer, "create leases"));
         }
         if shop_id.trim().is_empty() || shop_id.len() > 200 {
             return Err(BrokerError::new(
@@ -268,14 +354,10 @@ impl Broker {
             ));
         }
         let mut granted = Vec::new();
-        let mut accounts = Vec::new();
         let mut missing = Vec::new();
         for provider in wanted {
             match self.tokens.resolve(shop_id, provider).await {
-                Ok((_, account)) => {
-                    granted.push(provider);
-                    accounts.push(ProviderAccount { provider, account });
-                }
+                Ok((_, account)) => granted.push(ProviderAccount { provider, account }),
                 Err(e) if e.code == ErrorCode::Internal => return Err(e),
                 Err(error) => missing.push(MissingProvider { provider, error }),
             }
@@ -288,6 +370,18 @@ impl Broker {
                 .map(|m| m.error)
                 .unwrap_or_else(|| BrokerError::new(ErrorCode::BadRequest, "no providers")));
         }
+        Ok((granted, missing, ttl))
+    }
+
+    async fn create_lease(
+        &self,
+        peer: Peer,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<LeaseGrant, BrokerError> {
+        let (accounts, missing, ttl) = self.grants(peer, shop_id, providers, ttl_secs).await?;
+        let granted: Vec<Provider> = accounts.iter().map(|a| a.provider).collect();
         let (lease, record) = self
             .leases
             .create(shop_id, &granted, ttl, now(), peer.uid)
@@ -300,6 +394,38 @@ impl Broker {
             granted,
             missing,
             accounts,
+        })
+    }
+
+    async fn create_leases(
+        &self,
+        peer: Peer,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<LeaseSet, BrokerError> {
+        let (accounts, missing, ttl) = self.grants(peer, shop_id, providers, ttl_secs).await?;
+        let now = now();
+        let mut leases = Vec::new();
+        let mut expires_at = now;
+        for ProviderAccount { provider, account } in accounts {
+            let (lease, record) = self
+                .leases
+                .create(shop_id, &[provider], ttl, now, peer.uid)
+                .await?;
+            expires_at = record.expires_at;
+            leases.push(ProviderLease {
+                provider,
+                lease,
+                lease_id: record.id,
+                account,
+            });
+        }
+        Ok(LeaseSet {
+            shop_id: shop_id.to_owned(),
+            expires_at,
+            leases,
+            missing,
         })
     }
 }

@@ -136,6 +136,11 @@ pub enum Command {
         #[command(subcommand)]
         action: LeaseCommand,
     },
+    /// Make a host key: lets an agent host whose uid is only in allowed_uids create leases.
+    /// Prints the line for the broker's config (`host_keys = ["sha256:…"]`), then the key alone
+    /// on the last line; give the key to the agent host on a descriptor only it can read
+    /// (`--host-key-fd`, see examples/systemd).
+    HostKey,
     /// Who got which shop's token when (never the token).
     Audit {
         #[command(flatten)]
@@ -183,14 +188,18 @@ pub enum LeaseCommand {
         #[arg(long, default_value = "8h", value_parser = config::parse_duration)]
         ttl: std::time::Duration,
     },
-    /// Revoke a lease: its secret, `-` to read the secret from stdin (keeps it out of `ps`),
-    /// or (admins) its id `lease_…`.
+    /// Revoke a lease: by its secret, read from stdin (`-`) or a file (`--secret-file`) —
+    /// never from the command line, where `ps` would show it — or (admins) by its id `lease_…`.
     Revoke {
         /// Broker socket.
         #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
         socket: Option<PathBuf>,
-        /// Secret, `-`, or lease id.
-        lease: String,
+        /// Read the secret from this file (first line; must be chmod 600).
+        #[arg(long, value_name = "FILE", conflicts_with = "lease")]
+        secret_file: Option<PathBuf>,
+        /// `-` to read the secret from stdin, or a lease id (`lease_…`, admins).
+        #[arg(value_name = "-|LEASE_ID", required_unless_present = "secret_file")]
+        lease: Option<String>,
     },
 }
 
@@ -237,6 +246,7 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         | Command::Audit { db, .. }
         | Command::Notifications { db, .. } => (db.database.clone(), None),
         Command::Serve { db, socket } => (db.database.clone(), socket.clone()),
+        Command::HostKey => (None, None),
         Command::Lease {
             action: LeaseCommand::Create { socket, .. } | LeaseCommand::Revoke { socket, .. },
         } => (None, socket.clone()),
@@ -326,6 +336,18 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::Lease { action } => lease(&config, action).await?,
+        Command::HostKey => {
+            let bytes: [u8; 32] = rand::random();
+            let key = format!(
+                "bbh_{}",
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+            );
+            println!(
+                "host_keys = [\"sha256:{}\"]   # add to the broker's config",
+                crate::leases::hash_secret(&key)
+            );
+            println!("{key}");
+        }
         Command::Notifications {
             shop, limit, out, ..
         } => {
@@ -407,7 +429,7 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
             "no Google OAuth client configured: Google tokens are served while valid but cannot be refreshed (set BERRYBOO_GOOGLE_CLIENT_ID/SECRET)"
         );
     }
-    let listener = server::bind(&config.socket)?;
+    let listener = server::bind(&config.socket, &config.allowed_uids)?;
     let config = Arc::new(config);
     let (sink, writer) = audit::start(store.clone());
     let tokens = TokenService::new(store.clone(), config.clone(), http_client()?, sink.clone());
@@ -490,24 +512,58 @@ async fn lease(config: &BrokerConfig, action: LeaseCommand) -> Result<()> {
             }
             println!("{}", grant.lease.expose());
         }
-        LeaseCommand::Revoke { lease, .. } => {
-            let secret = if lease == "-" {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                s.trim().to_owned()
-            } else {
-                lease
+        LeaseCommand::Revoke {
+            lease, secret_file, ..
+        } => {
+            let secret = match (lease.as_deref(), secret_file) {
+                (Some(id), None) if id.starts_with("lease_") => {
+                    let id = client.revoke_lease_id(id).await?;
+                    println!("revoked {id}");
+                    return Ok(());
+                }
+                (Some("-"), None) => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    s.trim().to_owned()
+                }
+                (None, Some(path)) => {
+                    use secrecy::ExposeSecret;
+                    secret_file_line(&path)?.expose_secret().to_owned()
+                }
+                _ => bail!(
+                    "refusing a lease secret on the command line (every local user can read it in `ps`): \
+                     pipe it to `credential-broker lease revoke -`, pass --secret-file FILE, or (admins) \
+                     revoke by id: `credential-broker lease revoke lease_…`"
+                ),
             };
-            if secret.starts_with("lease_") {
-                bail!(
-                    "revoking by id needs the secret here; pass the lease secret (or - to read it from stdin)"
-                );
+            if secret.is_empty() {
+                bail!("no lease secret given (stdin or the file was empty)");
             }
             let id = client.revoke_lease(&LeaseSecret::new(secret)).await?;
             println!("revoked {id}");
         }
     }
     Ok(())
+}
+
+/// The first line of a secret file, refusing one that group or others can read.
+fn secret_file_line(path: &std::path::Path) -> Result<secrecy::SecretString> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by group or others (mode {mode:04o}); it holds a secret, so run: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(secrecy::SecretString::from(
+        text.lines().next().unwrap_or("").trim().to_owned(),
+    ))
 }
 
 async fn integrations_view(

@@ -8,7 +8,10 @@
 //! api_base = "http://127.0.0.1:8080"                  # or BERRYBOO_API_BASE (sandbox)
 //! allowed_uids = [1001]          # who may connect (default: the broker's own uid)
 //! admin_uids = [1001]            # who may create leases (default: the broker's own uid)
+//! host_keys = ["sha256:…"]       # agent hosts in allowed_uids that may create leases with a
+//!                                # key (`credential-broker host-key` makes one)
 //! max_lease_ttl = "30d"
+//! idle_timeout = "2m"            # close connections silent (or mid-frame) this long
 //!
 //! [google]                       # or BERRYBOO_GOOGLE_CLIENT_ID / _SECRET / _TOKEN_URI
 //! client_id = "….apps.googleusercontent.com"
@@ -82,25 +85,26 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// A duration written as `90s`, `10m`, `8h`, `30d` or plain seconds.
+/// The longest duration any setting accepts (100 years): beyond it, clocks and timers overflow.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
+
+/// A duration written as `90s`, `10m`, `8h`, `30d` or plain seconds, at most 100 years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 10m, 8h or 30d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a duration like 90s, 10m, 8h or 30d"
-            ));
-        }
+    let not_one = || format!("{text:?} is not a duration like 90s, 10m, 8h or 30d");
+    let n: u64 = number.parse().map_err(|_| not_one())?;
+    let unit_secs: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(not_one()),
     };
-    Ok(Duration::from_secs(secs))
+    match n.checked_mul(unit_secs) {
+        Some(secs) if secs <= MAX_DURATION_SECS => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{text:?} is too long: at most 36500d")),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,7 +115,9 @@ struct FileConfig {
     api_base: Option<Url>,
     allowed_uids: Option<Vec<u32>>,
     admin_uids: Option<Vec<u32>>,
+    host_keys: Option<Vec<String>>,
     max_lease_ttl: Option<String>,
+    idle_timeout: Option<String>,
     google: Option<GoogleFile>,
     meta: Option<MetaFile>,
     integration_types: Option<BTreeMap<String, i32>>,
@@ -186,8 +192,14 @@ pub struct BrokerConfig {
     pub allowed_uids: Vec<u32>,
     /// Uids that may create leases.
     pub admin_uids: Vec<u32>,
+    /// SHA-256 (hex) of the host keys that let a connection from an allowed (non-admin) uid
+    /// create leases and read health: an agent host that proves one may mint leases, the
+    /// servers it spawns (same uid, no key) may not.
+    pub host_keys: Vec<String>,
     /// Longest lease.
     pub max_lease_ttl: Duration,
+    /// A connection that sends nothing (or half a frame) for this long is closed.
+    pub idle_timeout: Duration,
     /// Google OAuth client, when configured.
     pub google: Option<GoogleApp>,
     /// Meta app, when configured.
@@ -353,6 +365,17 @@ pub fn load(
         ));
     }
 
+    let mut host_keys = Vec::new();
+    for k in parsed.host_keys.unwrap_or_default() {
+        let hex = k.trim().strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::Invalid(format!(
+                "host_keys: {k:?} is not \"sha256:<64 hex digits>\" (`credential-broker host-key` prints one)"
+            )));
+        }
+        host_keys.push(hex.to_ascii_lowercase());
+    }
+
     Ok(BrokerConfig {
         database: database
             .or_else(|| env("BERRYBOO_DATABASE_URL"))
@@ -363,11 +386,24 @@ pub fn load(
             .unwrap_or_else(broker_proto::default_socket_path),
         allowed_uids: parsed.allowed_uids.unwrap_or_else(|| vec![own_uid]),
         admin_uids: parsed.admin_uids.unwrap_or_else(|| vec![own_uid]),
+        host_keys,
         max_lease_ttl: dur(
             parsed.max_lease_ttl,
             Duration::from_secs(30 * 86_400),
             "max_lease_ttl",
         )?,
+        idle_timeout: match dur(
+            parsed.idle_timeout,
+            Duration::from_secs(120),
+            "idle_timeout",
+        )? {
+            d if d.is_zero() => {
+                return Err(ConfigError::Invalid(
+                    "idle_timeout must be at least 1s".into(),
+                ));
+            }
+            d => d,
+        },
         google,
         meta,
         meta_graph_base,
@@ -386,6 +422,10 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("8 hours").is_err());
+        let e = parse_duration("999999999999999d").expect_err("overflow is an error");
+        assert!(e.contains("too long"), "{e}");
+        assert!(parse_duration("36500d").is_ok());
+        assert!(parse_duration("36501d").is_err());
         assert!(parse_duration("").is_err());
     }
 

@@ -1,5 +1,5 @@
-//! The socket: a Unix listener in a private directory (0700) with a 0600 socket, the peer's
-//! uid checked on every accepted connection (SO_PEERCRED), length-capped frames, a hello first,
+//! The socket: a Unix listener in a directory only the broker may list or change (0700, or 0711
+//! when other uids are allowed), the peer's uid checked on every accepted connection (SO_PEERCRED), length-capped frames, a hello first,
 //! then any number of requests in order. A peer that sends garbage gets an error and is
 //! disconnected; the broker keeps serving everyone else.
 
@@ -35,17 +35,29 @@ pub enum SocketError {
     },
     /// The directory is not private to us.
     #[error(
-        "socket directory {0} must be owned by the broker's user and not accessible to others (chmod 700)"
+        "socket directory {0} must be owned by the broker's user and grant nobody else read or write (chmod 700, or 711 so other allowed uids can reach the socket)"
     )]
     UnsafeDirectory(String),
+    /// Something other than a socket is in the way.
+    #[error(
+        "{0} exists and is not a socket; refusing to replace it (check --socket: it must name the broker's socket, not a file)"
+    )]
+    NotASocket(String),
     /// Another broker is listening.
     #[error("another process is already listening on {0}")]
     InUse(String),
 }
 
-/// Creates the socket directory (0700) and binds the socket (0600), replacing a stale socket
-/// file left by a crashed broker.
-pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
+/// Creates the socket directory (0700) if missing and binds the socket, replacing a stale
+/// socket left by a crashed broker (never anything else: a path that names a regular file, a
+/// directory or a symlink is refused, so a typo cannot delete the database).
+///
+/// The directory must be the broker's and grant nobody else read or write; it may grant search
+/// (0711, or 0710 for a group) so that other uids in `allowed_uids` can reach the socket by its
+/// path. The socket is then 0666 (whoever reaches it connects, and the peer check on accept
+/// decides), otherwise 0600.
+pub fn bind(path: &Path, allowed_uids: &[u32]) -> Result<UnixListener, SocketError> {
+    use std::os::unix::fs::FileTypeExt;
     let shown = path.display().to_string();
     let io = |source| SocketError::Io {
         path: shown.clone(),
@@ -62,18 +74,37 @@ pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
             .create(dir)
             .map_err(io)?;
     }
+    let own = nix::unistd::getuid().as_raw();
     let meta = std::fs::metadata(dir).map_err(io)?;
-    if meta.uid() != nix::unistd::getuid().as_raw() || meta.mode() & 0o077 != 0 {
+    if meta.uid() != own || meta.mode() & 0o066 != 0 {
         return Err(SocketError::UnsafeDirectory(dir.display().to_string()));
     }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(SocketError::InUse(shown));
+    let searchable = meta.mode() & 0o011 != 0;
+    let others_allowed = allowed_uids.iter().any(|u| *u != own);
+    if others_allowed && !searchable {
+        tracing::warn!(
+            dir = %dir.display(),
+            "allowed_uids names other users, but the socket directory is private (0700): they cannot reach the socket; chmod 711 it"
+        );
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(existing) if existing.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(SocketError::InUse(shown));
+            }
+            std::fs::remove_file(path).map_err(io)?;
         }
-        std::fs::remove_file(path).map_err(io)?;
+        Ok(_) => return Err(SocketError::NotASocket(shown)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
     }
     let listener = UnixListener::bind(path).map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    let mode = if others_allowed && searchable {
+        0o666
+    } else {
+        0o600
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
     Ok(listener)
 }
 
@@ -109,10 +140,11 @@ pub async fn serve(
 }
 
 async fn connection(broker: Arc<Broker>, stream: UnixStream) {
-    let peer = match stream.peer_cred() {
+    let mut peer = match stream.peer_cred() {
         Ok(c) => Peer {
             uid: c.uid(),
             pid: c.pid(),
+            host: false,
         },
         Err(e) => {
             tracing::warn!("cannot read peer credentials, closing: {e}");
@@ -141,7 +173,17 @@ async fn connection(broker: Arc<Broker>, stream: UnixStream) {
         return;
     }
     let mut greeted = false;
-    while let Some(next) = framed.next().await {
+    let idle = broker.config.idle_timeout;
+    loop {
+        // A peer that goes quiet, or stops halfway through a frame, gives its slot back.
+        let next = match tokio::time::timeout(idle, framed.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!(uid = peer.uid, pid = ?peer.pid, "closing an idle connection");
+                return;
+            }
+        };
         let body = match next {
             Ok(b) => b,
             Err(e) => {
@@ -169,6 +211,12 @@ async fn connection(broker: Arc<Broker>, stream: UnixStream) {
                 ErrorCode::UnsupportedVersion,
                 "send hello with the protocol version first",
             )),
+            Ok(request @ Request::ProveHost { .. }) => {
+                let r = broker.handle(peer, request).await;
+                // A proven host key holds for this connection only.
+                peer.host = matches!(r, Response::Host);
+                r
+            }
             Ok(request) => broker.handle(peer, request).await,
         };
         if send(&mut framed, &response).await.is_err() {
@@ -177,10 +225,16 @@ async fn connection(broker: Arc<Broker>, stream: UnixStream) {
     }
 }
 
+/// How long a response may take to write before the peer (not reading) is dropped.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn send(
     framed: &mut Framed<UnixStream, tokio_util::codec::LengthDelimitedCodec>,
     response: &Response,
 ) -> Result<(), FrameError> {
     let body = frame::encode(response)?;
-    framed.send(body).await.map_err(FrameError::Frame)
+    match tokio::time::timeout(SEND_TIMEOUT, framed.send(body)).await {
+        Ok(sent) => sent.map_err(FrameError::Frame),
+        Err(_) => Err(FrameError::Closed),
+    }
 }

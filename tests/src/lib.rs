@@ -679,8 +679,19 @@ impl BrokerProc {
         rust_log: &str,
         config: &str,
     ) -> Result<Self> {
+        Self::start_at(sandbox, database, rust_log, config, tempfile::tempdir()?).await
+    }
+
+    /// [`BrokerProc::start`] with its socket at `dir/run/broker.sock` (a test may prepare the
+    /// directory's permissions first).
+    pub async fn start_at(
+        sandbox: &Sandbox,
+        database: &str,
+        rust_log: &str,
+        config: &str,
+        dir: tempfile::TempDir,
+    ) -> Result<Self> {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir()?;
         let socket = dir.path().join("run/broker.sock");
         let config_path = dir.path().join("broker.toml");
         std::fs::write(&config_path, config)?;
@@ -800,4 +811,47 @@ pub fn broker_server_command(
         .env_remove("BERRYBOO_CREDENTIALS_PATH")
         .env_remove("BERRYBOO_HTTP_KEY");
     cmd
+}
+
+/// Process ids whose parent is `pid`, from `/proc/*/stat` (readable for every process, even
+/// one that made itself undumpable, unlike `/proc/PID/task/*/children`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // "pid (comm) state ppid …": comm may hold spaces, so split after ')'.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Whether this test runs as root (some tests switch to another uid, which needs it).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Skips (returns false) when not root — or fails in CI (`BERRYBOO_REQUIRE_ALL_TESTS=1`), so a
+/// skip never passes for green.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let msg = format!("SKIPPED {test}: switching to another uid needs root");
+    if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
+        panic!("{msg}");
+    }
+    eprintln!("\n*** {msg} ***\n");
+    false
 }

@@ -889,14 +889,83 @@ async fn cli_lease_create_prints_the_secret_last_and_operator_views_work() {
         Some("sc-domain:bloom.example")
     );
 
+    // A secret typed on the command line is refused (ps shows argv to every user)…
     let out = broker_cli(&sandbox, &["lease", "revoke", "--socket", &socket, &secret])
         .await
         .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("refusing a lease secret on the command line"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // …and the lease still works: nothing was revoked by the refused call.
+    broker
+        .client()
+        .await
+        .unwrap()
+        .get_token(
+            &LeaseSecret::new(secret.clone()),
+            Provider::Ga4,
+            shops::BLOOM,
+        )
+        .await
+        .expect("still live");
+    // The secret on stdin revokes it.
+    let mut child = tokio::process::Command::new(berryboo_e2e::bin("credential-broker"))
+        .args(["lease", "revoke", "--socket", &socket, "-"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(secret.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("revoked lease_"));
+    // An admin revokes by id (a lease whose secret died with a crashed process), once.
+    let other = broker.lease(shops::ACME, &[Provider::Ga4]).await.unwrap();
+    let out = broker_cli(
+        &sandbox,
+        &["lease", "revoke", "--socket", &socket, &other.lease_id],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = broker
+        .client()
+        .await
+        .unwrap()
+        .get_token(&other.lease, Provider::Ga4, shops::ACME)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), ErrorCode::LeaseRevoked);
+    let out = broker_cli(
+        &sandbox,
+        &[
+            "lease",
+            "revoke",
+            "--socket",
+            &socket,
+            "lease_0000000000000000",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no lease lease_0000000000000000"));
 
     let out = broker_cli(
         &sandbox,

@@ -46,6 +46,7 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
         api_base: Some(sandbox.base.clone()),
         lease_ttl: Duration::from_secs(600),
         child_log: "warn".into(),
+        host_key: None,
     });
     let pool = ShopPool::new(
         config,
@@ -97,20 +98,30 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
     assert!(e.contains("no-such-shop"), "{e}");
     assert_eq!(pool.live().await, 0);
 
-    // Every lease the pool took was revoked.
-    let out = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &url, "--json"])
-        .await
-        .unwrap();
-    let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let count = |action: &str| {
+    // Every lease the pool took was revoked: 3 sets, one lease per server (4 each). The audit
+    // trail is written behind the requests, so wait until its rows land.
+    let count = |events: &serde_json::Value, action: &str| {
         events
             .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == action && e["outcome"] == "ok")
-            .count()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["action"] == action && e["outcome"] == "ok")
+                    .count()
+            })
+            .unwrap_or(0)
     };
-    assert_eq!(count("lease_create"), 3, "{events}");
-    assert_eq!(count("lease_revoke"), 3, "{events}");
+    let mut events = serde_json::Value::Null;
+    for _ in 0..200 {
+        let out = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &url, "--json"])
+            .await
+            .unwrap();
+        events = serde_json::from_slice(&out.stdout).unwrap();
+        if count(&events, "lease_revoke") >= 12 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&events, "leases_create"), 3, "{events}");
+    assert_eq!(count(&events, "lease_revoke"), 12, "{events}");
     pool.shutdown().await;
 }

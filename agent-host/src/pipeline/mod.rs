@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use broker_proto::client::BrokerClient;
 use broker_proto::{BrokerError, ErrorCode, Provider};
 use futures::StreamExt;
 use pipeline_store::{Anomaly, Notification, NotificationKind, Recommendation, Store};
@@ -128,7 +127,6 @@ impl Unavailable {
 struct Ctx {
     store: Store,
     config: Arc<SetConfig>,
-    broker_socket: PathBuf,
     worker: String,
     max_attempts: i64,
     retry_delay_ms: i64,
@@ -206,7 +204,7 @@ impl Ctx {
     async fn why_each(&self, shop: &str, providers: &[Provider]) -> HashMap<Provider, Unavailable> {
         let mut out = HashMap::new();
         for p in providers {
-            let u = match BrokerClient::connect(&self.broker_socket).await {
+            let u = match self.config.broker().await {
                 Err(e) => Unavailable::Failed(e.to_string()),
                 Ok(mut broker) => match broker.create_lease(shop, &[*p], 60).await {
                     Err(e) => match e.broker_error() {
@@ -738,13 +736,13 @@ pub async fn run_with(
     let ctx = Arc::new(Ctx {
         store: store.clone(),
         config: Arc::new(SetConfig {
-            broker_socket: broker_socket.clone(),
+            broker_socket,
             servers_dir: crate::children::servers_dir()?,
             api_base: args.api_base.clone(),
             lease_ttl: Duration::from_secs(3600),
             child_log: "error".into(),
+            host_key: file.host_key.clone(),
         }),
-        broker_socket,
         worker: args.worker_id.clone().unwrap_or_else(default_worker),
         max_attempts: args.max_attempts,
         retry_delay_ms: i64::try_from(args.retry_delay.as_millis()).unwrap_or(i64::MAX),

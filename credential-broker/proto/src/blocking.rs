@@ -1,4 +1,4 @@
-//! A blocking revoke, for clean-up paths that cannot await: `Drop` of a server set, panic
+//! Blocking revokes, for clean-up paths that cannot await: `Drop` of a server set, panic
 //! unwinding, the last lines of a process. Same frames as the async client, over a std socket
 //! with timeouts, so clean-up cannot hang.
 
@@ -45,6 +45,13 @@ fn exchange(stream: &mut UnixStream, request: &Request) -> Result<Response, Revo
 
 /// Revokes `lease` at the broker on `socket`, waiting at most a few seconds.
 pub fn revoke(socket: &Path, lease: &LeaseSecret) -> Result<(), RevokeError> {
+    revoke_all(socket, std::slice::from_ref(lease))
+}
+
+/// Revokes every lease of `leases` over one connection, waiting at most a few seconds per step.
+/// Goes on past a lease the broker refuses (already revoked, expired) and returns the first
+/// refusal after trying them all.
+pub fn revoke_all(socket: &Path, leases: &[LeaseSecret]) -> Result<(), RevokeError> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
@@ -58,14 +65,23 @@ pub fn revoke(socket: &Path, lease: &LeaseSecret) -> Result<(), RevokeError> {
         Response::Error(e) => return Err(e.into()),
         _ => return Err(FrameError::Message("unexpected answer to hello".into()).into()),
     }
-    match exchange(
-        &mut stream,
-        &Request::RevokeLease {
-            lease: lease.clone(),
-        },
-    )? {
-        Response::Revoked { .. } => Ok(()),
-        Response::Error(e) => Err(e.into()),
-        _ => Err(FrameError::Message("unexpected answer to revoke".into()).into()),
+    let mut first_refusal = None;
+    for lease in leases {
+        match exchange(
+            &mut stream,
+            &Request::RevokeLease {
+                lease: lease.clone(),
+            },
+        )? {
+            Response::Revoked { .. } => {}
+            Response::Error(e) => {
+                first_refusal.get_or_insert(e);
+            }
+            _ => return Err(FrameError::Message("unexpected answer to revoke".into()).into()),
+        }
+    }
+    match first_refusal {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
 }

@@ -9,8 +9,8 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::frame::{self, FrameError};
 use crate::{
-    BrokerError, HealthReport, LeaseGrant, LeaseSecret, PROTOCOL_VERSION, Provider, Request,
-    Response, TokenGrant,
+    BrokerError, HealthReport, HostKey, LeaseGrant, LeaseSecret, LeaseSet, PROTOCOL_VERSION,
+    Provider, Request, Response, TokenGrant,
 };
 
 /// Why a broker call failed.
@@ -51,6 +51,8 @@ fn kind(r: &Response) -> &'static str {
     match r {
         Response::Hello { .. } => "hello",
         Response::Lease(_) => "lease",
+        Response::Leases(_) => "leases",
+        Response::Host => "host",
         Response::Revoked { .. } => "revoked",
         Response::Token(_) => "token",
         Response::Pong => "pong",
@@ -140,6 +142,48 @@ impl BrokerClient {
             Response::Lease(l) => Ok(l),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "create_lease")),
+        }
+    }
+
+    /// Admin or proven host: one lease per granted provider of `shop_id`.
+    pub async fn create_leases(
+        &mut self,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<LeaseSet, ClientError> {
+        let request = Request::CreateLeases {
+            shop_id: shop_id.to_owned(),
+            providers: providers.to_vec(),
+            ttl_secs,
+        };
+        match self.call(&request).await? {
+            Response::Leases(l) => Ok(l),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "create_leases")),
+        }
+    }
+
+    /// Proves this connection belongs to an agent host (see [`HostKey`]).
+    pub async fn prove_host(&mut self, key: &HostKey) -> Result<(), ClientError> {
+        match self.call(&Request::ProveHost { key: key.clone() }).await? {
+            Response::Host => Ok(()),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "prove_host")),
+        }
+    }
+
+    /// Admin: ends the lease with id `lease_id`; returns it.
+    pub async fn revoke_lease_id(&mut self, lease_id: &str) -> Result<String, ClientError> {
+        match self
+            .call(&Request::RevokeLeaseId {
+                lease_id: lease_id.to_owned(),
+            })
+            .await?
+        {
+            Response::Revoked { lease_id } => Ok(lease_id),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "revoke_lease_id")),
         }
     }
 

@@ -178,6 +178,32 @@ impl fmt::Debug for LeaseSecret {
     }
 }
 
+/// The secret an agent host proves itself with when its uid is only in `allowed_uids`: with it
+/// the connection may create leases and read health, as an admin's may. Kept from the servers
+/// the host spawns (same uid) by never touching a file or environment they can read. Never
+/// printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostKey(#[serde(with = "secret_serde")] SecretString);
+
+impl HostKey {
+    /// Wraps a key.
+    pub fn new(key: String) -> Self {
+        Self(SecretString::from(key))
+    }
+
+    /// The key, for hashing by the broker.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HostKey(****)")
+    }
+}
+
 /// A request to the broker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -200,6 +226,27 @@ pub enum Request {
     RevokeLease {
         /// The lease.
         lease: LeaseSecret,
+    },
+    /// Admin only: ends the lease with this id (`lease_…`), e.g. one a crashed process held.
+    RevokeLeaseId {
+        /// The lease's id.
+        lease_id: String,
+    },
+    /// Admin or a proven host: one lease per granted provider of one shop, so each server
+    /// process can be handed a lease for its own provider only.
+    CreateLeases {
+        /// The shop (`sources_shop.id`).
+        shop_id: String,
+        /// Providers to lease, one lease each.
+        providers: Vec<Provider>,
+        /// Lifetime in seconds (the broker caps it).
+        ttl_secs: u64,
+    },
+    /// Proves this connection belongs to an agent host (see [`HostKey`]); answered by
+    /// [`Response::Host`], after which the connection may do what admins may with leases.
+    ProveHost {
+        /// The host key.
+        key: HostKey,
     },
     /// An access token for `provider` of the lease's shop.
     GetToken {
@@ -234,6 +281,10 @@ pub enum Response {
     },
     /// A lease was created.
     Lease(LeaseGrant),
+    /// One lease per provider.
+    Leases(LeaseSet),
+    /// The host key was accepted for this connection.
+    Host,
     /// A lease was revoked.
     Revoked {
         /// Its id.
@@ -269,6 +320,34 @@ pub struct LeaseGrant {
     /// secret, so whoever starts the servers can say what they read without a token.
     #[serde(default)]
     pub accounts: Vec<ProviderAccount>,
+}
+
+/// Leases for one shop, one per provider (the answer to [`Request::CreateLeases`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSet {
+    /// The shop.
+    pub shop_id: String,
+    /// Expiry of every lease, Unix seconds.
+    pub expires_at: i64,
+    /// One lease per granted provider.
+    pub leases: Vec<ProviderLease>,
+    /// Providers asked for that the shop lacks, and why.
+    pub missing: Vec<MissingProvider>,
+}
+
+/// A lease that covers one provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderLease {
+    /// The provider, the only one the lease covers.
+    pub provider: Provider,
+    /// The secret. Shown once.
+    pub lease: LeaseSecret,
+    /// A non-secret id for logs and audit.
+    pub lease_id: String,
+    /// The account the provider reads (not secret).
+    pub account: Account,
 }
 
 /// The account a granted provider reads.

@@ -282,9 +282,7 @@ impl CommonArgs {
             (Some(path), _) => CredentialsConfig::File(path),
             (None, Some(shop_id)) => {
                 let lease = match self.lease_fd {
-                    // /proc/self/fd/N opens the inherited descriptor without unsafe code.
-                    Some(fd) => std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
-                        .map_err(|source| ConfigError::LeaseFd { fd, source })?,
+                    Some(fd) => read_lease_fd(fd)?,
                     None => std::env::var("BERRYBOO_LEASE").unwrap_or_default(),
                 };
                 let lease = lease.trim();
@@ -315,6 +313,26 @@ impl CommonArgs {
             log_format: self.log_format,
         })
     }
+}
+
+/// Reads the lease from inherited descriptor `fd` (a pipe the agent host filled, or a file),
+/// then closes it so nothing this process starts could inherit it.
+fn read_lease_fd(fd: u32) -> Result<String, ConfigError> {
+    if fd <= 2 {
+        return Err(ConfigError::LeaseFd {
+            fd,
+            source: std::io::Error::other(
+                "descriptors 0-2 carry the MCP session and logs; use 3 or more",
+            ),
+        });
+    }
+    // /proc/self/fd/N opens the inherited descriptor without unsafe code.
+    let lease = std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
+        .map_err(|source| ConfigError::LeaseFd { fd, source })?;
+    if let Ok(raw) = i32::try_from(fd) {
+        let _ = nix::unistd::close(raw);
+    }
+    Ok(lease)
 }
 
 /// Parses argv into `T` and resolves its [`CommonArgs`] (found through `common`), so every
@@ -435,11 +453,14 @@ mod tests {
 
     #[test]
     fn shop_mode_reads_the_lease_from_an_inherited_descriptor() {
-        use std::io::Write;
-        use std::os::fd::AsRawFd;
+        use std::io::{Seek, Write};
+        use std::os::fd::IntoRawFd;
         let mut file = tempfile::tempfile().expect("tempfile");
         file.write_all(b"bbl_lease-from-fd\n").expect("write");
-        let fd = file.as_raw_fd().to_string();
+        file.rewind().expect("rewind");
+        // The server reads the descriptor, then closes it: hand ownership over.
+        let raw = file.into_raw_fd();
+        let fd = raw.to_string();
         let c = resolve(&[
             "--shop-id",
             "shop-1",
@@ -460,6 +481,10 @@ mod tests {
         assert_eq!(shop_id, "shop-1");
         assert_eq!(socket.to_str(), Some("/tmp/x.sock"));
         assert_eq!(lease.expose(), "bbl_lease-from-fd");
+        assert!(
+            !std::path::Path::new(&format!("/proc/self/fd/{raw}")).exists(),
+            "the descriptor is closed once read"
+        );
     }
 
     #[test]

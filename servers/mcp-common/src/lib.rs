@@ -65,6 +65,9 @@ pub fn connect(
     static_hint: &'static str,
     user_agent: &str,
 ) -> Result<Connection, SetupError> {
+    if matches!(config.credentials, cli::CredentialsConfig::Broker { .. }) {
+        harden();
+    }
     let source = credentials::source_for(
         &config.credentials,
         provider,
@@ -80,6 +83,17 @@ pub fn connect(
         tokens,
         tenant,
     })
+}
+
+/// A server that holds a shop's lease and tokens keeps them from its neighbours: no core dumps,
+/// and not readable or traceable by other processes of the same uid (other shops' servers).
+pub fn harden() {
+    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
+        tracing::warn!("cannot disable core dumps: {e}");
+    }
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!("cannot mark the process undumpable: {e}");
+    }
 }
 
 /// The async runtime for `transport`. A stdio server has exactly one client and spends its time

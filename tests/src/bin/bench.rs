@@ -310,6 +310,7 @@ async fn pool_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
         api_base: Some(sandbox.base.clone()),
         lease_ttl: Duration::from_secs(600),
         child_log: "warn".into(),
+        host_key: None,
     });
     let pool = ShopPool::new(
         config,
