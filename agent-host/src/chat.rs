@@ -64,7 +64,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-
 const HELP: &str = "Commands: /tools  /describe NAME  /call NAME {json}  /help  /quit — anything else is a question for the model.";
 
 fn connected_line(provider: Provider, set: &ServerSet) -> String {

@@ -111,5 +111,8 @@ pub fn result_text(result: &CallToolResult) -> (bool, String) {
         .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
         .collect::<Vec<_>>()
         .join("\n");
-    (result.is_error == Some(true), text)
+    (
+        result.is_error == Some(true),
+        redaction::text(&text).into_owned(),
+    )
 }

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(redaction::MakeRedacted(std::io::stderr))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     match runtime.block_on(agent_host::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("agent-host: {e:#}");
+            eprintln!("agent-host: {}", redaction::text(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -261,8 +261,12 @@ impl Broker {
                 event.outcome = "ok".into();
                 r
             }
-            Err(e) => {
+            Err(mut e) => {
                 event.outcome = format!("{:?}", e.code);
+                // A message may carry a token endpoint's words, which may echo a secret.
+                if let std::borrow::Cow::Owned(clean) = redaction::text(&e.message) {
+                    e.message = clean;
+                }
                 Response::Error(e)
             }
         };

@@ -208,7 +208,7 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(redaction::MakeRedacted(std::io::stderr))
         .with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

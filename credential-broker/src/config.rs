@@ -298,7 +298,10 @@ pub fn load(
     let google = match (client_id, client_secret) {
         (Some(client_id), Some(secret)) => Some(GoogleApp {
             client_id,
-            client_secret: SecretString::from(secret),
+            client_secret: {
+                redaction::learn(&secret);
+                SecretString::from(secret)
+            },
             token_uri: rebase(&token_uri, api_base.as_ref()),
         }),
         (None, None) => None,
@@ -320,7 +323,10 @@ pub fn load(
     ) {
         (Some(app_id), Some(secret)) => Some(MetaApp {
             app_id,
-            app_secret: SecretString::from(secret),
+            app_secret: {
+                redaction::learn(&secret);
+                SecretString::from(secret)
+            },
             graph_base: meta_graph_base.clone(),
         }),
         (None, None) => None,

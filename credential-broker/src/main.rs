@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     match runtime.block_on(credential_broker::cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("credential-broker: {e:#}");
+            eprintln!("credential-broker: {}", redaction::text(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

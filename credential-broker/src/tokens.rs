@@ -330,6 +330,11 @@ impl TokenService {
                 return Err(BrokerError::no_integration(provider, shop_id));
             };
             let data = integration::parse(&row.data);
+            // Whatever the token endpoint or an upstream echoes back, these never leave the
+            // broker in a log line, an audit row or an error.
+            for secret in [&data.token, &data.refresh_token].into_iter().flatten() {
+                redaction::learn(secret.expose_secret());
+            }
             let now = Utc::now();
             // A Meta system-user token has no expiry; a Google token without one is refreshed.
             let expires_at = data.expires_at.or_else(|| {
@@ -368,6 +373,10 @@ impl TokenService {
                     expires_at,
                     rotated_refresh_token,
                 }) => {
+                    redaction::learn(token.expose_secret());
+                    if let Some(r) = &rotated_refresh_token {
+                        redaction::learn(r.expose_secret());
+                    }
                     let new_data = integration::with_token(
                         &row.data,
                         token.expose_secret(),

@@ -250,6 +250,13 @@ impl Sandbox {
             .await
     }
 
+    /// Clears every fault.
+    pub async fn clear_faults(&self) -> Result<()> {
+        self.control(reqwest::Method::DELETE, "faults", None)
+            .await
+            .map(drop)
+    }
+
     /// Revokes the grant called `name`.
     pub async fn revoke(&self, name: &str) -> Result<()> {
         self.control(

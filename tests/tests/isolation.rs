@@ -355,13 +355,29 @@ fn assert_least_privilege(pid: u32) {
     );
     if berryboo_e2e::is_root() {
         assert!(environ.contains("RUST_LOG="), "{environ}");
-        // The lease pipe was read and closed.
+    }
+}
+
+/// Waits until server `pid` has read its lease pipe and closed it (it does so while parsing
+/// its flags, before it serves).
+async fn lease_pipe_closed(pid: u32) {
+    if !berryboo_e2e::is_root() {
+        return; // an undumpable process's descriptors are root's to see
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
         let fd3 = std::fs::read_link(format!("/proc/{pid}/fd/3"));
+        let holds_pipe = fd3
+            .as_ref()
+            .is_ok_and(|t| t.to_string_lossy().starts_with("pipe:"));
+        if !holds_pipe {
+            return;
+        }
         assert!(
-            fd3.as_ref()
-                .map_or(true, |t| !t.to_string_lossy().starts_with("pipe:")),
+            std::time::Instant::now() < deadline,
             "{pid} still holds its lease pipe: {fd3:?}"
         );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -416,6 +432,7 @@ async fn each_server_gets_its_own_lease_on_a_pipe_and_none_of_the_hosts_secrets(
         assert!(seen.contains("Available tools"), "{seen}");
         for pid in servers_of(host, 1).await {
             assert_least_privilege(pid);
+            lease_pipe_closed(pid).await;
         }
         // One call each, so the broker vends the server a token under its lease.
         let mut stdin = child.stdin.take().expect("stdin");
@@ -472,6 +489,7 @@ async fn each_server_gets_its_own_lease_on_a_pipe_and_none_of_the_hosts_secrets(
     let servers = servers_of(host, 4).await;
     for pid in &servers {
         assert_least_privilege(*pid);
+        lease_pipe_closed(*pid).await;
     }
     // Interrupted: it hands the anomaly back and revokes its leases.
     let killed = std::process::Command::new("kill")

@@ -847,6 +847,7 @@ pub async fn run_with(
                 url: url.clone(),
                 secret: std::env::var("BERRYBOO_NOTIFY_WEBHOOK_SECRET")
                     .ok()
+                    .inspect(|s| redaction::learn(s))
                     .map(secrecy::SecretString::from),
             };
             Some(notify::deliver(&store, &hook).await?)
@@ -904,7 +905,7 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
     }
     println!("  skipped sources  {}", skipped.len());
     for ((shop, service), why) in &skipped {
-        println!("    {shop}: {service} — {why}");
+        println!("    {shop}: {service} — {}", redaction::text(why));
     }
     let connect = o
         .notifications
@@ -935,6 +936,6 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
     }
     println!("  failures         {}", o.failures.len());
     for (id, why) in &o.failures {
-        println!("    anomaly {id}: {}", first_line(why));
+        println!("    anomaly {id}: {}", redaction::text(first_line(why)));
     }
 }

@@ -125,11 +125,12 @@ pub async fn deliver(store: &Store, hook: &Webhook) -> Result<(usize, usize), St
         if !store.lock_delivery(n.id, 120_000).await? {
             continue;
         }
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "id": n.id, "shop_id": n.shop_id, "service": n.service, "kind": n.kind,
             "day": n.day, "reason": n.reason, "subject": n.subject, "body": n.body,
-        })
-        .to_string();
+        });
+        redaction::json(&mut body);
+        let body = body.to_string();
         let mut last_error = None;
         let mut unreachable = false;
         for attempt in 0..ATTEMPTS_PER_RUN {

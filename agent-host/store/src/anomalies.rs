@@ -432,7 +432,7 @@ impl Store {
         .bind(id)
         .bind(worker)
         .bind(max_attempts)
-        .bind(error)
+        .bind(crate::clean(error))
         .bind(now_ms().saturating_add(retry_delay_ms.max(0)))
         .fetch_optional(&self.pool)
         .await

@@ -17,7 +17,9 @@
 //! exactly once even if a slow worker's claim was taken over.
 //!
 //! This crate never touches the dashboard's tables except to read a shop's display name, and
-//! never the broker's: tokens stay with the broker.
+//! never the broker's: tokens stay with the broker. Every text and JSON it stores passes the
+//! redaction step first ([`redaction`]): evidence holds what upstreams said, and an upstream
+//! may echo a token.
 
 mod anomalies;
 mod notifications;
@@ -32,6 +34,18 @@ use sqlx::{AnyPool, Row};
 pub use anomalies::{Anomaly, NewAnomaly, Severity, Status};
 pub use notifications::{NewNotification, Notification, NotificationKind};
 pub use outputs::{Evidence, Recommendation};
+
+/// `text` through the redaction step, for storing.
+fn clean(text: &str) -> String {
+    redaction::text(text).into_owned()
+}
+
+/// `value` through the redaction step, serialised for storing.
+fn clean_json(value: &serde_json::Value) -> String {
+    let mut value = value.clone();
+    redaction::json(&mut value);
+    value.to_string()
+}
 
 /// What went wrong talking to the database. Messages name the URL without its password.
 #[derive(Debug, thiserror::Error)]

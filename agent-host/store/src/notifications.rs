@@ -115,9 +115,9 @@ impl Store {
         .bind(&n.service)
         .bind(n.kind.as_str())
         .bind(&n.day)
-        .bind(&n.reason)
-        .bind(&n.subject)
-        .bind(&n.body)
+        .bind(crate::clean(&n.reason))
+        .bind(crate::clean(&n.subject))
+        .bind(crate::clean(&n.body))
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await
@@ -183,7 +183,7 @@ impl Store {
         )
         .bind(id)
         .bind(delivered)
-        .bind(error.map(str::to_owned))
+        .bind(error.map(crate::clean))
         .execute(&self.pool)
         .await
         .map_err(self.err("record delivery"))?;

@@ -83,8 +83,8 @@ impl Store {
         .bind(&e.shop_id)
         .bind(&e.account)
         .bind(&e.tool)
-        .bind(e.arguments.to_string())
-        .bind(e.result.to_string())
+        .bind(crate::clean_json(&e.arguments))
+        .bind(crate::clean_json(&e.result))
         .bind(now_ms())
         .execute(&self.pool)
         .await
@@ -141,7 +141,7 @@ impl Store {
 
     /// Stores (or replaces) a team's recommendation for an anomaly.
     pub async fn put_recommendation(&self, r: &Recommendation) -> Result<(), StoreError> {
-        let list = |v: &Vec<String>| serde_json::Value::from(v.clone()).to_string();
+        let list = |v: &Vec<String>| crate::clean_json(&serde_json::Value::from(v.clone()));
         sqlx::query(
             "INSERT INTO pipeline_recommendation (anomaly_id, team, shop_id, outcome, summary, \
              findings, recommendations, analysis, author, worker, created_ms) \
@@ -156,10 +156,10 @@ impl Store {
         .bind(&r.team)
         .bind(&r.shop_id)
         .bind(&r.outcome)
-        .bind(&r.summary)
+        .bind(crate::clean(&r.summary))
         .bind(list(&r.findings))
         .bind(list(&r.recommendations))
-        .bind(r.analysis.to_string())
+        .bind(crate::clean_json(&r.analysis))
         .bind(&r.author)
         .bind(&r.worker)
         .bind(now_ms())

@@ -1,25 +1,9 @@
-//! `ga4-mcp` binary: parse flags, set up logging (stderr), run, map the outcome to an exit code.
+//! `ga4-mcp` binary: the shared entry point over this crate's flags and `run`.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let (cli, config) = match mcp_common::cli::parse::<mcp_ga4::Cli>(|c| &mut c.common) {
-        Ok(x) => x,
-        Err(e) => e.exit(),
-    };
-    mcp_common::logging::init(config.log_format);
-    let runtime = match mcp_common::runtime(&config.transport) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ga4-mcp: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(mcp_ga4::run(cli, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ga4-mcp: {e}");
-            ExitCode::from(2)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    mcp_common::run_main(
+        "ga4-mcp",
+        |c: &mut mcp_ga4::Cli| &mut c.common,
+        mcp_ga4::run,
+    )
 }

@@ -1,25 +1,9 @@
-//! `google-ads-mcp` binary: parse flags, set up logging (stderr), run, map the outcome to an exit code.
+//! `google-ads-mcp` binary: the shared entry point over this crate's flags and `run`.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let (cli, config) = match mcp_common::cli::parse::<mcp_gads::Cli>(|c| &mut c.common) {
-        Ok(x) => x,
-        Err(e) => e.exit(),
-    };
-    mcp_common::logging::init(config.log_format);
-    let runtime = match mcp_common::runtime(&config.transport) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("google-ads-mcp: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(mcp_gads::run(cli, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("google-ads-mcp: {e}");
-            ExitCode::from(2)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    mcp_common::run_main(
+        "google-ads-mcp",
+        |c: &mut mcp_gads::Cli| &mut c.common,
+        mcp_gads::run,
+    )
 }

@@ -1,25 +1,9 @@
-//! `gsc-mcp` binary: parse flags, set up logging (stderr), run, map the outcome to an exit code.
+//! `gsc-mcp` binary: the shared entry point over this crate's flags and `run`.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let (cli, config) = match mcp_common::cli::parse::<mcp_gsc::Cli>(|c| &mut c.common) {
-        Ok(x) => x,
-        Err(e) => e.exit(),
-    };
-    mcp_common::logging::init(config.log_format);
-    let runtime = match mcp_common::runtime(&config.transport) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("gsc-mcp: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(mcp_gsc::run(cli, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gsc-mcp: {e}");
-            ExitCode::from(2)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    mcp_common::run_main(
+        "gsc-mcp",
+        |c: &mut mcp_gsc::Cli| &mut c.common,
+        mcp_gsc::run,
+    )
 }

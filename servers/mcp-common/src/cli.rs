@@ -261,6 +261,7 @@ impl CommonArgs {
                     if k.expose_secret().chars().count() < 16 {
                         return Err(ConfigError::KeyTooShort);
                     }
+                    redaction::learn(k.expose_secret());
                 }
                 if key.is_none() && !bind.ip().is_loopback() {
                     return Err(ConfigError::KeyRequired(bind));

@@ -159,6 +159,8 @@ impl GoogleRefresh {
             }
             Some(other) => return Err(format_err(format!("type is {other:?}"))),
         }
+        redaction::learn(file.client_secret.expose_secret());
+        redaction::learn(file.refresh_token.expose_secret());
         let token_uri = file.token_uri.as_deref().unwrap_or(GOOGLE_TOKEN_URI);
         let token_uri = Url::parse(token_uri)
             .map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
@@ -233,6 +235,7 @@ pub struct BrokerSource {
 impl BrokerSource {
     /// A source for `provider` of `shop_id` under `lease`, at `socket`. Connects on first use.
     pub fn new(socket: PathBuf, lease: LeaseSecret, shop_id: String, provider: Provider) -> Self {
+        redaction::learn(lease.expose());
         Self {
             socket,
             lease,
@@ -304,6 +307,7 @@ pub fn read_access_token_file(path: &Path) -> Result<SecretString, CredentialErr
             reason: "access_token is empty".into(),
         });
     }
+    redaction::learn(file.access_token.expose_secret());
     Ok(file.access_token)
 }
 
@@ -441,6 +445,8 @@ impl TokenProvider {
             }
             TokenSource::Broker(b) => b.fetch().await?,
         };
+        // Whatever an upstream echoes back, this token leaves the process only in requests.
+        redaction::learn(secret.expose_secret());
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.generation += 1;
         let token = AccessToken {

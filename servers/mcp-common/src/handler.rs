@@ -1,7 +1,8 @@
 //! The one `ServerHandler` every server uses: [`Served`] wraps a [`ToolServer`] (a struct with a
 //! `#[tool_router]` impl) and adds what all four need — server info, a span per tool call with
 //! `tenant`/`server`/`tool`/`request_id`, a timing log line, argument errors returned as
-//! tool errors the model can read and correct, and the one-shop gate: under a lease whose
+//! tool errors the model can read and correct, every result through the redaction step, and the
+//! one-shop gate: under a lease whose
 //! integration names no account, every call is refused before a tool runs.
 
 use std::sync::{Arc, OnceLock};
@@ -76,6 +77,21 @@ impl<S> Clone for LazyRouter<S> {
     }
 }
 
+/// Every text of a result passes the redaction step before it leaves the process: an upstream
+/// error may quote the bearer token, and the result goes to a model and maybe a log or a store.
+fn redact_result(result: &mut CallToolResult) {
+    for block in &mut result.content {
+        if let ContentBlock::Text(t) = block
+            && let std::borrow::Cow::Owned(clean) = redaction::text(&t.text)
+        {
+            t.text = clean;
+        }
+    }
+    if let Some(v) = &mut result.structured_content {
+        redaction::json(v);
+    }
+}
+
 /// The `ServerHandler` over a [`ToolServer`].
 #[derive(Clone)]
 pub struct Served<S>(pub S);
@@ -127,9 +143,23 @@ impl<S: ToolServer> ServerHandler for Served<S> {
             let outcome = self.0.router().call(ToolCallContext::new(&self.0, request, context)).await;
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             match outcome {
-                Ok(response) => {
-                    let is_error = matches!(&response, CallToolResponse::Complete(r) if r.is_error == Some(true));
-                    tracing::info!(elapsed_ms, is_error, "tool call finished");
+                Ok(mut response) => {
+                    if let CallToolResponse::Complete(r) = &mut response {
+                        redact_result(r);
+                    }
+                    let failure = match &response {
+                        CallToolResponse::Complete(r) if r.is_error == Some(true) => r
+                            .content
+                            .iter()
+                            .find_map(|c| c.as_text())
+                            .map(|t| t.text.lines().next().unwrap_or("").to_owned()),
+                        _ => None,
+                    };
+                    match failure {
+                        // What the model was told, for the operator too (already redacted).
+                        Some(why) => tracing::info!(elapsed_ms, is_error = true, "tool call finished: {why}"),
+                        None => tracing::info!(elapsed_ms, is_error = false, "tool call finished"),
+                    }
                     Ok(response)
                 }
                 // Bad arguments are the model's to fix: say so in a tool result it can read,
@@ -138,11 +168,12 @@ impl<S: ToolServer> ServerHandler for Served<S> {
                     tracing::info!(elapsed_ms, "tool call refused: invalid arguments");
                     Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                         "Invalid arguments for {tool}: {}. Check the tool's input schema and call again.",
-                        e.message
+                        redaction::text(&e.message)
                     ))])
                     .into())
                 }
-                Err(e) => {
+                Err(mut e) => {
+                    e.message = redaction::text(&e.message).into_owned().into();
                     tracing::warn!(elapsed_ms, code = e.code.0, "tool call failed: {}", e.message);
                     Err(e)
                 }

@@ -85,6 +85,40 @@ pub fn connect(
     })
 }
 
+/// The whole `main` of a server binary: parse argv into `C` (its [`cli::CommonArgs`] found
+/// through `common`), set up logging on stderr, run `run` on the runtime the transport wants,
+/// and map the outcome to an exit code (2 on error, the message redacted like every log line).
+pub fn run_main<C, E, F>(
+    name: &str,
+    common: impl FnOnce(&mut C) -> &mut cli::CommonArgs,
+    run: impl FnOnce(C, cli::CommonConfig) -> F,
+) -> std::process::ExitCode
+where
+    C: clap::Parser,
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let (parsed, config) = match cli::parse::<C>(common) {
+        Ok(x) => x,
+        Err(e) => e.exit(),
+    };
+    logging::init(config.log_format);
+    let runtime = match runtime(&config.transport) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(parsed, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {}", redaction::text(&e.to_string()));
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// A server that holds a shop's lease and tokens keeps them from its neighbours: no core dumps,
 /// and not readable or traceable by other processes of the same uid (other shops' servers).
 pub fn harden() {

@@ -40,21 +40,26 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
     let Some(status) = hit.status else {
         return next.run(request).await;
     };
+    let query = request.uri().query().map(str::to_owned);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     tracing::info!(%path, status = status.as_u16(), "injected fault");
+    let message = match hit.message {
+        Some(m) if m.contains('{') => Some(echo(&m, request).await),
+        other => other,
+    };
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let mut response = if is_token_path(&path) {
-        oauth::fault_response(status, hit.message.as_deref())
+        oauth::fault_response(status, message.as_deref())
     } else if crate::meta::oauth::valid_version(first) {
         // Meta's own envelope (HTTP 400 + code for throttling, etc.).
-        crate::meta::fault_response(status, hit.message.as_deref(), hit.retry_after_secs)
+        crate::meta::fault_response(status, message.as_deref(), hit.retry_after_secs)
     } else if crate::gads::valid_version(first) {
         // GoogleAdsFailure inside google.rpc.Status.
-        crate::gads::fault_response(status, hit.message.as_deref(), hit.retry_after_secs)
+        crate::gads::fault_response(status, message.as_deref(), hit.retry_after_secs)
     } else {
-        let pretty = http::wants_pretty(&http::query_pairs(request.uri().query()));
+        let pretty = http::wants_pretty(&http::query_pairs(query.as_deref()));
         let mut error = ApiError::for_status(status, Route::parse(&path).map(|r| r.method_id()));
-        if let Some(message) = hit.message {
+        if let Some(message) = message {
             error.message = message;
         }
         error.retry_after = hit
@@ -68,4 +73,29 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+/// Fills a fault message's placeholders with what the request carried, as an upstream that
+/// quotes its input back would: `{authorization}` (the bearer token), and any query or form
+/// field by name (`{refresh_token}`, `{client_secret}`, `{fb_exchange_token}`, …). Lets tests
+/// check that nothing a server or the broker sent comes back out of it.
+async fn echo(template: &str, request: Request) -> String {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    let mut fields = http::query_pairs(request.uri().query());
+    if let Ok(body) = axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+        fields.extend(
+            url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())),
+        );
+    }
+    let mut out = template.replace("{authorization}", &bearer);
+    for (k, v) in fields {
+        out = out.replace(&format!("{{{k}}}"), &v);
+    }
+    out
 }
