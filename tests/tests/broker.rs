@@ -1203,3 +1203,158 @@ async fn without_a_meta_app_an_expiring_token_is_served_and_warned_about() {
         "{notes}"
     );
 }
+
+#[tokio::test]
+async fn careless_operators_and_guessers_lose_nothing() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (db_dir, url) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+
+    // `serve --socket` pointed at the database by mistake: refused, the file untouched.
+    std::fs::set_permissions(db_dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let db_path = db_dir.path().join("shops.db");
+    let out = broker_cli(
+        &sandbox,
+        &[
+            "serve",
+            "--database",
+            &url,
+            "--socket",
+            db_path.to_str().unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a socket; refusing to replace it"),
+        "{stderr}"
+    );
+    assert!(db_path.is_file(), "the database is still there");
+    let out = broker_cli(&sandbox, &["shops", "--database", &url, "--json"])
+        .await
+        .unwrap();
+    let shops_left: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shops_left.as_array().map(Vec::len), Some(9), "and intact");
+
+    // Durations too long for any clock are clear errors, not overflow panics.
+    for args in [
+        vec![
+            "lease",
+            "create",
+            "--shop",
+            shops::ACME,
+            "--providers",
+            "ga4",
+            "--ttl",
+            "999999999999999d",
+        ],
+        vec![
+            "lease",
+            "create",
+            "--shop",
+            shops::ACME,
+            "--providers",
+            "ga4",
+            "--ttl",
+            "18446744073709551615",
+        ],
+    ] {
+        let out = broker_cli(&sandbox, &args).await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("too long"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = tokio::process::Command::new(berryboo_e2e::bin("agent-host"))
+        .args([
+            "pipeline",
+            "--database",
+            &url,
+            "--claim-ttl",
+            "999999999999999d",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("too long") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    // A connection that goes quiet (or stops halfway through a frame) is closed.
+    let broker = BrokerProc::start(&sandbox, &url, "info", "idle_timeout = \"1s\"\n")
+        .await
+        .unwrap();
+    let mut quiet = tokio::net::UnixStream::connect(&broker.socket)
+        .await
+        .unwrap();
+    quiet.write_all(&[0, 0, 0, 50, b'{']).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(60), quiet.read(&mut buf))
+        .await
+        .expect("the broker closes an idle connection");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+
+    // 2,000 guessed leases are answered one by one but audited as a handful of rows.
+    let mut client = broker.client().await.unwrap();
+    for i in 0..2000 {
+        let e = client
+            .get_token(
+                &LeaseSecret::new(format!("bbl_guess-{i:06}-aaaaaaaaaaaaaaaa")),
+                Provider::Ga4,
+                shops::ACME,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), ErrorCode::UnknownLease);
+    }
+    drop(client);
+    // The first guess is written at once, the rest fold into one summary row when the
+    // window closes (at the latest when the broker stops: SIGTERM, then it removes its socket).
+    let pid = broker.pid().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while broker.socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The writer flushes as the broker exits: wait for the summary row to land.
+    let mut guesses: Vec<Value> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while guesses.len() < 2 && std::time::Instant::now() < deadline {
+        let out = broker_cli(
+            &sandbox,
+            &["audit", "--database", &url, "--json", "--limit", "5000"],
+        )
+        .await
+        .unwrap();
+        let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+        guesses = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["outcome"] == "UnknownLease")
+            .cloned()
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(guesses.len(), 2, "{guesses:?}");
+    assert!(
+        guesses.iter().any(|g| g["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("and 1999 more"))),
+        "{guesses:?}"
+    );
+}

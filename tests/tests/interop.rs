@@ -33,7 +33,13 @@ async fn official_python_sdk_talks_to_ga4_mcp() {
     let mut http = ga4_command(
         &sandbox,
         &creds,
-        &["--property-id", "326784853", "--http", "127.0.0.1:0"],
+        &[
+            "--property-id",
+            "326784853",
+            "--http",
+            "127.0.0.1:0",
+            "--allow-unauthenticated",
+        ],
     )
     .stdout(Stdio::piped())
     .kill_on_drop(true)

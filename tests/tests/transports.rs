@@ -139,9 +139,10 @@ async fn http_server(sandbox: &Sandbox, creds: &Credentials, key: Option<&str>) 
         creds,
         &["--property-id", ACME, "--http", "127.0.0.1:0"],
     );
-    if let Some(k) = key {
-        cmd.env("BERRYBOO_HTTP_KEY", k);
-    }
+    match key {
+        Some(k) => cmd.env("BERRYBOO_HTTP_KEY", k),
+        None => cmd.arg("--allow-unauthenticated"),
+    };
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -343,4 +344,256 @@ async fn no_secret_reaches_stderr_even_at_trace_level() {
     ] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
+}
+
+#[tokio::test]
+async fn stdio_answers_oversized_and_too_deep_messages_with_their_id() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let mut child = ga4_command(&sandbox, &creds, &["--property-id", ACME])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    stdin
+        .write_all(format!("{init}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(read_json_line(&mut stdout).await["id"], 1);
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .await
+        .unwrap();
+
+    // 5 MiB of arguments: refused with its id, not silently dropped.
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{{\"name\":\"run_report\",\"arguments\":{{\"x\":\"{}\"}}}}}}\n",
+        "a".repeat(5 * 1024 * 1024)
+    );
+    stdin.write_all(big.as_bytes()).await.unwrap();
+    let answer = read_json_line(&mut stdout).await;
+    assert_eq!(answer["id"], 11, "{answer}");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("at most 4 MiB"),
+        "{answer}"
+    );
+    // Arguments nested 300 deep: refused with its id.
+    let deep = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":\"deep-1\",\"method\":\"tools/call\",\"params\":{{\"name\":\"run_report\",\"arguments\":{{\"x\":{}0{}}}}}}}\n",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    stdin.write_all(deep.as_bytes()).await.unwrap();
+    let answer = read_json_line(&mut stdout).await;
+    assert_eq!(answer["id"], "deep-1", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nested deeper"),
+        "{answer}"
+    );
+    // The session goes on.
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/list\"}\n")
+        .await
+        .unwrap();
+    let list = read_json_line(&mut stdout).await;
+    assert_eq!(list["id"], 12);
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(9));
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits when stdin closes")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn http_without_a_key_must_be_asked_for() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let out = ga4_command(&sandbox, &creds, &["--http", "127.0.0.1:0"])
+        .env_remove("BERRYBOO_HTTP_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("every local user") && stderr.contains("--allow-unauthenticated"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+}
+
+/// A `ga4-mcp --http` with `extra` flags (no key); returns (child, base URL).
+async fn http_with(
+    sandbox: &Sandbox,
+    creds: &Credentials,
+    extra: &[&str],
+) -> (tokio::process::Child, String) {
+    let mut args = vec![
+        "--property-id",
+        ACME,
+        "--http",
+        "127.0.0.1:0",
+        "--allow-unauthenticated",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = ga4_command(sandbox, creds, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ga4-mcp starts");
+    let (line, _) = first_line(
+        child.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("address");
+    let url = line.strip_prefix("listening on ").expect("line").to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn http_sessions_are_capped_and_idle_ones_expire() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let (_child, base) = http_with(
+        &sandbox,
+        &creds,
+        &["--http-max-sessions", "2", "--http-idle-timeout", "1"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    let open = || {
+        http.post(format!("{base}/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string())
+            .send()
+    };
+    for _ in 0..2 {
+        let r = open().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().contains_key("mcp-session-id"));
+    }
+    let r = open().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "30");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("maximum of 2 MCP sessions")
+    );
+    // Idle sessions end and free their slot.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if open().await.unwrap().status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle sessions never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The legacy SSE endpoint has the same cap.
+    let (_child, base) = http_with(&sandbox, &creds, &["--http-max-sessions", "1"]).await;
+    let first = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(second.status(), 503);
+    drop(first);
+    // Closing the stream frees the slot.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if http
+            .get(format!("{base}/sse"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed SSE session kept its slot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_headers_and_huge_bodies_are_cut_off() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let (_child, base) = http_with(&sandbox, &creds, &["--http-header-timeout", "1"]).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+    // Slowloris: headers begun and never finished. The server hangs up.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut buf),
+    )
+    .await
+    .expect("the server closes the slow connection");
+    assert!(matches!(n, Ok(0) | Err(_)) || String::from_utf8_lossy(&buf).contains("408"));
+    // A parked keep-alive connection is closed too.
+    let mut parked = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    parked
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut parked, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle keep-alive connection stays open");
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    // A body over the cap is refused before it is read: the headers alone get the answer.
+    let mut huge = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    huge.write_all(
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 5242880\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read(&mut huge, &mut answer),
+    )
+    .await
+    .expect("answered")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }

@@ -84,6 +84,25 @@ pub struct CommonArgs {
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
 
+    /// Serve `--http` on a loopback address without a bearer key. Without this flag a key is
+    /// required: any local user could otherwise use the server's credentials.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+
+    /// Most MCP sessions held at once over HTTP (streamable and legacy SSE each); further
+    /// clients get 503 until one ends or expires.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub http_max_sessions: u32,
+
+    /// An HTTP session with no request for this many seconds is closed and its memory freed.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub http_idle_timeout: u64,
+
+    /// Seconds an HTTP client may take to send a request's headers, and an idle keep-alive
+    /// connection stays open (slow or parked connections give their slot back).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_header_timeout: u64,
+
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "BERRYBOO_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -117,6 +136,12 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// Accepted browser origins.
     pub allowed_origins: Vec<String>,
+    /// Sessions held at once, per transport.
+    pub max_sessions: usize,
+    /// A session idle this long is closed.
+    pub session_idle: Duration,
+    /// Time to send request headers, and the idle keep-alive limit.
+    pub header_timeout: Duration,
 }
 
 /// Upstream HTTP behaviour.
@@ -179,6 +204,13 @@ pub enum ConfigError {
          or --http-key-file FILE (clients then send `Authorization: Bearer KEY`)"
     )]
     KeyRequired(SocketAddr),
+    /// A loopback bind without a key and without `--allow-unauthenticated`.
+    #[error(
+        "--http without a bearer key would let every local user use these credentials: set \
+         BERRYBOO_HTTP_KEY or --http-key-file FILE (clients then send `Authorization: Bearer KEY`), \
+         or pass --allow-unauthenticated to serve this loopback address without one"
+    )]
+    KeyMissing,
     /// The key is too short to be a key.
     #[error("the HTTP bearer key must be at least 16 characters")]
     KeyTooShort,
@@ -187,7 +219,7 @@ pub enum ConfigError {
     KeyFile(#[from] SecretFileError),
     /// HTTP-only flags without --http.
     #[error(
-        "--http-key, --http-key-file, --allowed-host and --allowed-origin only apply with --http ADDR"
+        "--http-key, --http-key-file, --allowed-host, --allowed-origin and --allow-unauthenticated only apply with --http ADDR"
     )]
     HttpFlagsWithoutHttp,
     /// The API base URL cannot be a base.
@@ -233,6 +265,7 @@ impl CommonArgs {
         let transport = match self.http {
             None => {
                 if self.http_key.is_some()
+                    || self.allow_unauthenticated
                     || self.http_key_file.is_some()
                     || !self.allowed_hosts.is_empty()
                     || !self.allowed_origins.is_empty()
@@ -241,6 +274,7 @@ impl CommonArgs {
                     // several servers); explicit flags without --http are a mistake.
                     if http_key_source != Some(ValueSource::EnvVariable)
                         || self.http_key_file.is_some()
+                        || self.allow_unauthenticated
                         || !self.allowed_hosts.is_empty()
                         || !self.allowed_origins.is_empty()
                     {
@@ -266,6 +300,9 @@ impl CommonArgs {
                 if key.is_none() && !bind.ip().is_loopback() {
                     return Err(ConfigError::KeyRequired(bind));
                 }
+                if key.is_none() && !self.allow_unauthenticated {
+                    return Err(ConfigError::KeyMissing);
+                }
                 for origin in &self.allowed_origins {
                     if origin != "null" && !origin.contains("://") {
                         return Err(ConfigError::BadOrigin(origin.clone()));
@@ -276,6 +313,9 @@ impl CommonArgs {
                     key,
                     allowed_hosts: self.allowed_hosts,
                     allowed_origins: self.allowed_origins,
+                    max_sessions: self.http_max_sessions as usize,
+                    session_idle: Duration::from_secs(self.http_idle_timeout),
+                    header_timeout: Duration::from_secs(self.http_header_timeout),
                 })
             }
         };
@@ -383,7 +423,7 @@ mod tests {
 
     #[test]
     fn bare_http_binds_loopback() {
-        let c = resolve(&["--http"]).expect("resolve");
+        let c = resolve(&["--http", "--allow-unauthenticated"]).expect("resolve");
         let TransportConfig::Http(h) = c.transport else {
             panic!("http expected")
         };
@@ -391,12 +431,24 @@ mod tests {
     }
 
     #[test]
-    fn loopback_http_needs_no_key() {
-        let c = resolve(&["--http", "127.0.0.1:0"]).expect("resolve");
+    fn loopback_http_without_a_key_must_say_so() {
+        let e = resolve(&["--http", "127.0.0.1:0"]).expect_err("a key or the flag");
+        assert!(matches!(e, ConfigError::KeyMissing), "{e}");
+        assert!(e.to_string().contains("--allow-unauthenticated"), "{e}");
+        let c = resolve(&["--http", "127.0.0.1:0", "--allow-unauthenticated"]).expect("resolve");
         assert!(matches!(
             c.transport,
-            TransportConfig::Http(HttpConfig { key: None, .. })
+            TransportConfig::Http(HttpConfig {
+                key: None,
+                max_sessions: 256,
+                ..
+            })
         ));
+        // Never beyond loopback.
+        let e = resolve(&["--http", "0.0.0.0:0", "--allow-unauthenticated"]).expect_err("no");
+        assert!(matches!(e, ConfigError::KeyRequired(_)), "{e}");
+        let e = resolve(&["--allow-unauthenticated"]).expect_err("only with --http");
+        assert!(matches!(e, ConfigError::HttpFlagsWithoutHttp), "{e}");
     }
 
     #[test]
@@ -445,6 +497,7 @@ mod tests {
         let e = resolve(&[
             "--http",
             "127.0.0.1:0",
+            "--allow-unauthenticated",
             "--allowed-origin",
             "app.example.com",
         ])

@@ -186,6 +186,9 @@ mod tests {
             key: key.map(|k| SecretString::from(k.to_owned())),
             allowed_hosts: hosts.iter().map(|s| s.to_string()).collect(),
             allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
+            max_sessions: 4,
+            session_idle: std::time::Duration::from_secs(60),
+            header_timeout: std::time::Duration::from_secs(30),
         })
     }
 

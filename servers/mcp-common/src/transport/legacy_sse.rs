@@ -4,11 +4,13 @@
 //! `GET /sse` opens a session and an event stream whose first event (`endpoint`) names
 //! `/message?sessionId=…`; the client POSTs each JSON-RPC message there (answered `202`), and
 //! every server message arrives as an `event: message` on the stream. Closing the stream ends
-//! the session.
+//! the session; so does a client that sends nothing for the idle timeout, and sessions are
+//! capped like streamable HTTP's.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -16,7 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{Stream, StreamExt, stream};
+use futures::{StreamExt, stream};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde::Deserialize;
@@ -35,14 +37,24 @@ struct SseState<S> {
     server: S,
     sessions: Sessions,
     cancel: CancellationToken,
+    max_sessions: usize,
+    idle: Duration,
 }
 
-/// Routes `/sse` and `/message` for `server`.
-pub fn router<S: ToolServer>(server: S, cancel: CancellationToken) -> axum::Router {
+/// Routes `/sse` and `/message` for `server`: at most `max_sessions` sessions, each closed
+/// after `idle` without a message from its client.
+pub fn router<S: ToolServer>(
+    server: S,
+    cancel: CancellationToken,
+    max_sessions: usize,
+    idle: Duration,
+) -> axum::Router {
     let state = Arc::new(SseState {
         server,
         sessions: Sessions::default(),
         cancel,
+        max_sessions,
+        idle,
     });
     axum::Router::new()
         .route("/sse", axum::routing::get(open::<S>))
@@ -67,23 +79,36 @@ impl Drop for SessionGuard {
     }
 }
 
-async fn open<S: ToolServer>(
-    State(state): State<Arc<SseState<S>>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn open<S: ToolServer>(State(state): State<Arc<SseState<S>>>) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_DEPTH);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_DEPTH);
-    state
-        .sessions
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id.clone(), to_server);
+    {
+        let mut sessions = state
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if sessions.len() >= state.max_sessions {
+            tracing::warn!(
+                max = state.max_sessions,
+                "refused a legacy SSE session: at the cap"
+            );
+            return super::limits::too_many_sessions(state.max_sessions);
+        }
+        sessions.insert(id.clone(), to_server);
+    }
+    // A client that sends nothing for `idle` loses its session: the message stream ends, the
+    // MCP service with it, and so the event stream (and the session entry with its guard).
+    let idle = state.idle;
+    let from_client = tokio_stream::StreamExt::timeout(ReceiverStream::new(from_client), idle)
+        .take_while(|m| std::future::ready(m.is_ok()))
+        .filter_map(|m| std::future::ready(m.ok()));
 
     let served = Served(state.server.clone());
     let cancel = state.cancel.child_token();
     let session = id.clone();
     tokio::spawn(async move {
-        let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
+        let transport = (PollSender::new(to_client), Box::pin(from_client));
         match served.serve_with_ct(transport, cancel).await {
             Ok(running) => {
                 let _ = running.waiting().await;
@@ -108,8 +133,9 @@ async fn open<S: ToolServer>(
         });
         Ok(Event::default().event("message").data(data))
     });
-    Sse::new(stream::once(async move { Ok(endpoint) }).chain(messages))
+    Sse::new(stream::once(async move { Ok::<_, Infallible>(endpoint) }).chain(messages))
         .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 #[derive(Deserialize)]

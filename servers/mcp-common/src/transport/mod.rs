@@ -2,10 +2,14 @@
 //!
 //! HTTP carries two transports on one listener: streamable HTTP at `/mcp` (rmcp) and the
 //! 2024-11-05 HTTP+SSE transport at `/sse` + `/message` ([`legacy_sse`]), both behind one
-//! [`guard`] (Host/Origin checks against DNS rebinding, bearer key).
+//! [`guard`] (Host/Origin checks against DNS rebinding, bearer key) and the [`limits`] a hostile
+//! local user meets: a body cap, a session cap with idle expiry, header and idle-connection
+//! timeouts.
 
 pub mod guard;
 pub mod legacy_sse;
+pub mod limits;
+pub mod stdio;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -70,8 +74,12 @@ async fn serve_stdio<S: ToolServer>(
     server: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // The service speaks on an in-process pipe; the pump checks every line from stdin first
+    // (size, depth) and answers what it refuses.
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let pump = tokio::spawn(stdio::pump(tokio::io::stdin(), tokio::io::stdout(), theirs));
     let running = Served(server)
-        .serve(rmcp::transport::stdio_pipes())
+        .serve(ours)
         .await
         .map_err(|e| ServeError::Session(e.to_string()))?;
     let cancel = running.cancellation_token();
@@ -79,32 +87,82 @@ async fn serve_stdio<S: ToolServer>(
         shutdown.await;
         cancel.cancel();
     });
-    running
-        .waiting()
-        .await
-        .map_err(|e| ServeError::Session(e.to_string()))?;
+    let ended = running.waiting().await;
+    // Whatever the service wrote last reaches stdout before the process exits.
+    let _ = pump.await;
+    ended.map_err(|e| ServeError::Session(e.to_string()))?;
     Ok(())
 }
 
-/// Serves on an already-bound listener (tests bind port 0 and pass it in).
+/// Largest request body accepted (a JSON-RPC message with tool arguments is a few KB).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Serves on an already-bound listener (tests bind port 0 and pass it in): each connection
+/// with `TCP_NODELAY` (a response written in pieces must not wait for the client's delayed
+/// ACK), the header/idle-connection timeout, and a graceful stop when `shutdown` resolves.
 pub async fn serve_http<S: ToolServer>(
     server: S,
     listener: tokio::net::TcpListener,
     config: HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    if config.key.is_none() {
+        tracing::warn!(
+            "serving HTTP without a bearer key (--allow-unauthenticated): every local user can call these tools with this server's credentials"
+        );
+    }
     let cancel = CancellationToken::new();
+    // A client that trickles its headers (slowloris) or parks an idle keep-alive connection
+    // gives its slot back after this long.
+    let header_timeout = config.header_timeout;
     let app = router(server, config, cancel.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            cancel.cancel();
-        })
-        .await
-        .map_err(ServeError::Http)
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed: {e}");
+            }
+        });
+    }
+    cancel.cancel();
+    // Streams (SSE) end with their sessions; give connections a moment to finish.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
 }
 
-/// The HTTP app: `/mcp`, `/sse`, `/message`, `/healthz`, all behind the guard.
+/// The HTTP app: `/mcp`, `/sse`, `/message`, `/healthz`, all behind the guard, with a body
+/// cap and a session cap.
 pub fn router<S: ToolServer>(
     server: S,
     config: HttpConfig,
@@ -115,16 +173,31 @@ pub fn router<S: ToolServer>(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_cancellation_token(cancel.child_token());
+    let mut sessions = LocalSessionManager::default();
+    // Idle sessions end (and are removed) after this long, returning their memory.
+    sessions.session_config.keep_alive = Some(config.session_idle);
+    let sessions = Arc::new(sessions);
     let factory_server = server.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(Served(factory_server.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         mcp_config,
     );
+    let cap = Arc::new(limits::SessionCap::new(sessions, config.max_sessions));
     let guard = Arc::new(guard::Guard::new(&config));
     axum::Router::new()
         .nest_service("/mcp", mcp)
-        .merge(legacy_sse::router(server, cancel))
+        .layer(axum::middleware::from_fn_with_state(
+            cap,
+            limits::cap_sessions,
+        ))
+        .merge(legacy_sse::router(
+            server,
+            cancel,
+            config.max_sessions,
+            config.session_idle,
+        ))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn(limits::cap_body))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
