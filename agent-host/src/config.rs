@@ -89,6 +89,6 @@ pub fn read_host_key(fd: i32) -> Result<broker_proto::HostKey> {
     if key.is_empty() {
         bail!("--host-key-fd {fd}: empty (expected the key `credential-broker host-key` printed)");
     }
-    redaction::learn(key);
+    redaction::learn_lasting(key);
     Ok(broker_proto::HostKey::new(key.to_owned()))
 }

@@ -48,7 +48,7 @@ impl LlmConfig {
         let model = env("BERRYBOO_LLM_MODEL").or_else(|| file.and_then(|f| f.model.clone()))?;
         let api_key = env("BERRYBOO_LLM_API_KEY")
             .or_else(|| file.and_then(|f| f.api_key.clone()))
-            .inspect(|k| redaction::learn(k))
+            .inspect(|k| redaction::learn_lasting(k))
             .map(SecretString::from);
         Some(Self {
             base_url,

@@ -3,14 +3,13 @@
 //!
 //! Least privilege for each child: the set never sees a token; each server gets a lease for its
 //! own provider only (ga4-mcp cannot obtain the shop's Meta token), handed over on an inherited
-//! pipe (`--lease-fd 3`), never argv or the environment; and each child starts from a cleared
+//! socket (`--lease-fd 3`) once the server made itself undumpable, never argv or the environment; and each child starts from a cleared
 //! environment with an allow-list (`inherited`), so no database URL, model key, webhook secret
 //! or app secret of the host reaches it. Dropping or shutting down the set revokes the leases
 //! and ends the children; a child that dies is restarted once, after which its tools report a
 //! clear error instead of hanging.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,22 +168,34 @@ fn inherited(name: &str, provider: Provider, credentials: &Credentials) -> bool 
     matches!(credentials, Credentials::File(_)) && account_defaults.contains(&name)
 }
 
-/// A pipe holding `lease`, its write end closed, for the child to read at [`LEASE_FD`]. The
-/// read end is close-on-exec here, so no other child spawned meanwhile can inherit it.
-fn lease_pipe(lease: &LeaseSecret) -> std::io::Result<std::os::fd::OwnedFd> {
-    let (reader, mut writer) = std::io::pipe()?;
-    // A lease is ~50 bytes: far below the pipe's buffer, so this cannot block.
-    writer.write_all(lease.expose().as_bytes())?;
-    drop(writer);
-    Ok(reader.into())
+/// How long a starting server may take to ask for its lease.
+const LEASE_HANDOVER: Duration = Duration::from_secs(30);
+
+/// Hands `lease` to a just-started server over `ours`, its end of a socket pair: only after
+/// the server said it is ready, which it does once it made itself undumpable, so the lease
+/// never waits where another process of the same uid could copy it.
+async fn hand_over(
+    ours: std::os::unix::net::UnixStream,
+    lease: &LeaseSecret,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ours.set_nonblocking(true)?;
+    let mut ours = tokio::net::UnixStream::from_std(ours)?;
+    let mut ready = [0u8; 1];
+    tokio::time::timeout(LEASE_HANDOVER, ours.read_exact(&mut ready))
+        .await
+        .map_err(|_| std::io::Error::other("it did not ask for its lease in time"))??;
+    ours.write_all(lease.expose().as_bytes()).await?;
+    ours.shutdown().await
 }
 
+/// The server's command, and our end of the socket its lease will travel on (when leased).
 fn command(
     config: &SetConfig,
     credentials: &Credentials,
-    lease: Option<&LeaseSecret>,
+    leased: bool,
     provider: Provider,
-) -> std::io::Result<Command> {
+) -> std::io::Result<(Command, Option<std::os::unix::net::UnixStream>)> {
     // The system's variables (children::command), the server settings a user may set for all
     // servers, and nothing else of the host's.
     let mut cmd = crate::children::command(config.servers_dir.join(binary(provider)));
@@ -206,17 +217,21 @@ fn command(
     if let Some(base) = &config.api_base {
         cmd.args(["--api-base", base]);
     }
-    if let Some(lease) = lease {
-        // An inherited pipe, never argv (world-readable in /proc) or the environment.
+    let mut ours = None;
+    if leased {
+        // An inherited socket, never argv (world-readable in /proc) or the environment. Both
+        // ends are close-on-exec here; only this child gets its end, at LEASE_FD.
+        let (mine, theirs) = std::os::unix::net::UnixStream::pair()?;
         cmd.arg("--lease-fd")
             .arg(LEASE_FD.to_string())
             .fd_mappings(vec![FdMapping {
-                parent_fd: lease_pipe(lease)?,
+                parent_fd: theirs.into(),
                 child_fd: LEASE_FD,
             }])
             .map_err(std::io::Error::other)?;
+        ours = Some(mine);
     }
-    Ok(cmd)
+    Ok((cmd, ours))
 }
 
 async fn spawn(
@@ -227,8 +242,13 @@ async fn spawn(
 ) -> Result<(Client, Arc<[Tool]>, u32), String> {
     let path = config.servers_dir.join(binary(provider));
     let cannot = |e: std::io::Error| format!("cannot start {}: {e}", path.display());
-    let cmd = command(config, credentials, lease, provider).map_err(cannot)?;
+    let (cmd, ours) = command(config, credentials, lease.is_some(), provider).map_err(cannot)?;
     let transport = TokioChildProcess::new(cmd).map_err(cannot)?;
+    if let (Some(ours), Some(lease)) = (ours, lease) {
+        hand_over(ours, lease)
+            .await
+            .map_err(|e| format!("{} did not take its lease: {e}", binary(provider)))?;
+    }
     let pid = transport.id().unwrap_or(0);
     let client = ().serve(transport).await.map_err(|e| {
         format!(

@@ -12,6 +12,7 @@
 //!                                # key (`credential-broker host-key` makes one)
 //! max_lease_ttl = "30d"
 //! idle_timeout = "2m"            # close connections silent (or mid-frame) this long
+//! integration_recheck = "30s"    # dashboard changes to an integration apply within this
 //!
 //! [google]                       # or BERRYBOO_GOOGLE_CLIENT_ID / _SECRET / _TOKEN_URI
 //! client_id = "….apps.googleusercontent.com"
@@ -118,6 +119,7 @@ struct FileConfig {
     host_keys: Option<Vec<String>>,
     max_lease_ttl: Option<String>,
     idle_timeout: Option<String>,
+    integration_recheck: Option<String>,
     google: Option<GoogleFile>,
     meta: Option<MetaFile>,
     integration_types: Option<BTreeMap<String, i32>>,
@@ -200,6 +202,9 @@ pub struct BrokerConfig {
     pub max_lease_ttl: Duration,
     /// A connection that sends nothing (or half a frame) for this long is closed.
     pub idle_timeout: Duration,
+    /// How long a resolved (shop, provider) → integration answer is reused: changes in the
+    /// dashboard (an account dropped, an integration deactivated) apply within this.
+    pub integration_recheck: Duration,
     /// Google OAuth client, when configured.
     pub google: Option<GoogleApp>,
     /// Meta app, when configured.
@@ -299,7 +304,7 @@ pub fn load(
         (Some(client_id), Some(secret)) => Some(GoogleApp {
             client_id,
             client_secret: {
-                redaction::learn(&secret);
+                redaction::learn_lasting(&secret);
                 SecretString::from(secret)
             },
             token_uri: rebase(&token_uri, api_base.as_ref()),
@@ -324,7 +329,7 @@ pub fn load(
         (Some(app_id), Some(secret)) => Some(MetaApp {
             app_id,
             app_secret: {
-                redaction::learn(&secret);
+                redaction::learn_lasting(&secret);
                 SecretString::from(secret)
             },
             graph_base: meta_graph_base.clone(),
@@ -397,6 +402,11 @@ pub fn load(
             parsed.max_lease_ttl,
             Duration::from_secs(30 * 86_400),
             "max_lease_ttl",
+        )?,
+        integration_recheck: dur(
+            parsed.integration_recheck,
+            Duration::from_secs(30),
+            "integration_recheck",
         )?,
         idle_timeout: match dur(
             parsed.idle_timeout,

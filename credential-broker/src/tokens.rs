@@ -30,8 +30,6 @@ use crate::store::{
     AuditEvent, IntegrationRow, IntegrationStatus, Notification, Store, StoreError,
 };
 
-/// How long a resolved (shop, provider) → integration answer is reused.
-const RESOLVE_TTL: Duration = Duration::from_secs(30);
 /// How long a negative answer (no integration, reconnect needed) is reused.
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_secs(5);
@@ -127,9 +125,9 @@ impl TokenService {
         let key = (shop_id.to_owned(), provider);
         if let Some(entry) = lock(&self.resolved).get(&key) {
             let ttl = if entry.result.is_ok() {
-                RESOLVE_TTL
+                self.config.integration_recheck
             } else {
-                NEGATIVE_TTL
+                NEGATIVE_TTL.min(self.config.integration_recheck)
             };
             if entry.at.elapsed() < ttl {
                 return entry.result.clone().map(|r| (r.integration_id, r.account));

@@ -35,11 +35,15 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// all day learns new tokens, and the token-shaped patterns still catch old ones.
 const MAX_KNOWN: usize = 4096;
 
-/// A secret as it may be shown: its first and last four characters, or `****` when it is 12
-/// characters or shorter.
+/// Secrets shorter than this are shown as `****` only: four and four characters would give away
+/// too much of them.
+const SHOWN_MIN_LEN: usize = 24;
+
+/// A secret as it may be shown: its first and last four characters, or `****` when it is
+/// shorter than 24 characters.
 pub fn shown(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    if chars.len() <= 12 {
+    if chars.len() < SHOWN_MIN_LEN {
         return "****".to_owned();
     }
     let head: String = chars[..4].iter().collect();
@@ -49,17 +53,58 @@ pub fn shown(secret: &str) -> String {
 
 #[derive(Default)]
 struct Known {
+    /// Secrets configured for the process's life (app secrets, keys): never forgotten.
+    lasting: Vec<String>,
+    /// Secrets that come and go (tokens), oldest first, forgotten past [`MAX_KNOWN`].
     order: VecDeque<String>,
     set: HashSet<String>,
     /// Built on the first redaction after a change.
     matcher: Option<Arc<AhoCorasick>>,
 }
 
+/// The forms a secret takes in text: as it is, percent-encoded (in a URL or form body an
+/// upstream quotes back) and JSON-escaped (inside a JSON string).
+fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    let encoded: String = url_encode(secret);
+    let escaped = serde_json::to_string(secret)
+        .map(|q| q[1..q.len() - 1].to_owned())
+        .unwrap_or_default();
+    for f in [encoded, escaped] {
+        if !f.is_empty() && !forms.contains(&f) {
+            forms.push(f);
+        }
+    }
+    forms
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 static KNOWN: LazyLock<RwLock<Known>> = LazyLock::new(RwLock::default);
 
-/// Remembers `secret` so every later [`text`] removes it wherever it occurs. Values shorter than
-/// [`MIN_SECRET_LEN`] (after trimming) are ignored.
+/// Remembers `secret` (a token that will be replaced one day) so every later [`text`] removes
+/// it wherever it occurs, in any of its forms. Values shorter than [`MIN_SECRET_LEN`] (after
+/// trimming) are ignored; past [`MAX_KNOWN`] the oldest are forgotten.
 pub fn learn(secret: &str) {
+    remember(secret, false);
+}
+
+/// Like [`learn`], for a secret the process keeps for its whole life (an app secret, a key):
+/// never forgotten, however many tokens come after it.
+pub fn learn_lasting(secret: &str) {
+    remember(secret, true);
+}
+
+fn remember(secret: &str, lasting: bool) {
     let secret = secret.trim();
     if secret.chars().count() < MIN_SECRET_LEN {
         return;
@@ -73,21 +118,26 @@ pub fn learn(secret: &str) {
         return;
     }
     let mut known = KNOWN.write().unwrap_or_else(PoisonError::into_inner);
-    if known.set.insert(secret.to_owned()) {
-        known.order.push_back(secret.to_owned());
-        if known.order.len() > MAX_KNOWN
-            && let Some(oldest) = known.order.pop_front()
-        {
-            known.set.remove(&oldest);
-        }
-        known.matcher = None;
+    if !known.set.insert(secret.to_owned()) {
+        return;
     }
+    if lasting {
+        known.lasting.extend(forms(secret));
+    } else {
+        known.order.extend(forms(secret));
+        while known.order.len() > MAX_KNOWN {
+            if let Some(oldest) = known.order.pop_front() {
+                known.set.remove(&oldest);
+            }
+        }
+    }
+    known.matcher = None;
 }
 
 fn known_matcher() -> Option<Arc<AhoCorasick>> {
     {
         let known = KNOWN.read().unwrap_or_else(PoisonError::into_inner);
-        if known.order.is_empty() {
+        if known.order.is_empty() && known.lasting.is_empty() {
             return None;
         }
         if let Some(m) = &known.matcher {
@@ -99,7 +149,7 @@ fn known_matcher() -> Option<Arc<AhoCorasick>> {
         // Longest first where two overlap (a token and its own prefix).
         let built = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&known.order)
+            .build(known.lasting.iter().chain(&known.order))
             .ok()
             .map(Arc::new);
         known.matcher = built;
@@ -177,7 +227,7 @@ pub fn text(input: &str) -> Cow<'_, str> {
     out
 }
 
-/// Redacts every string inside `value` (object keys are ours, not the upstream's, and stay).
+/// Redacts every string inside `value`, object keys included (some are an upstream's words).
 pub fn json(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(s) => {
@@ -186,7 +236,15 @@ pub fn json(value: &mut serde_json::Value) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(json),
-        serde_json::Value::Object(map) => map.values_mut().for_each(json),
+        serde_json::Value::Object(map) => {
+            if map.keys().any(|k| matches!(text(k), Cow::Owned(_))) {
+                let entries = std::mem::take(map);
+                for (k, v) in entries {
+                    map.insert(text(&k).into_owned(), v);
+                }
+            }
+            map.values_mut().for_each(json);
+        }
         _ => {}
     }
 }
@@ -264,19 +322,19 @@ mod tests {
         );
         assert_eq!(
             text("GET /v26.0/me?fields=id&access_token=secretvalue12345&x=1"),
-            "GET /v26.0/me?fields=id&access_token=secr…2345&x=1"
+            "GET /v26.0/me?fields=id&access_token=****&x=1"
         );
         assert_eq!(
-            text(r#"{"client_secret": "sandbox-secret-value", "client_id": "abc"}"#),
-            r#"{"client_secret": "sand…alue", "client_id": "abc"}"#
+            text(r#"{"client_secret": "sandbox-secret-value-long-one", "client_id": "abc"}"#),
+            r#"{"client_secret": "sand…-one", "client_id": "abc"}"#
         );
         assert_eq!(
             text("postgres://berryboo:hunter2hunter2@db/dashboard"),
-            "postgres://berryboo:hunt…ter2@db/dashboard"
+            "postgres://berryboo:****@db/dashboard"
         );
         assert_eq!(
-            text("lease bbl_0123456789abcdefghij revoked"),
-            "lease bbl_…ghij revoked"
+            text("lease bbl_0123456789abcdefghijklmn revoked"),
+            "lease bbl_…klmn revoked"
         );
     }
 
@@ -293,14 +351,34 @@ mod tests {
     }
 
     #[test]
-    fn learned_secrets_go_whatever_their_shape() {
+    fn learned_secrets_go_whatever_their_shape_and_form() {
         learn("sandbox-client-secret-learned");
         learn("short"); // too short to learn
         let t = text("invalid_client: sandbox-client-secret-learned (short)");
         assert_eq!(t, "invalid_client: sand…rned (short)");
-        let mut v = serde_json::json!({"error": {"message": ["x sandbox-client-secret-learned"]}});
+        let mut v = serde_json::json!({"error": {"message": ["x sandbox-client-secret-learned"]},
+            "sandbox-client-secret-learned": 1});
         json(&mut v);
         assert_eq!(v["error"]["message"][0], "x sand…rned");
+        assert_eq!(v["sand…rned"], 1, "keys too: {v}");
+        // Quoted back percent-encoded or JSON-escaped.
+        learn("1/refresh+token\\with\"odd/chars");
+        let t = text("refresh_tok=1%2Frefresh%2Btoken%5Cwith%22odd%2Fchars");
+        assert!(!t.contains("odd%2Fchars"), "{t}");
+        let quoted = serde_json::to_string("1/refresh+token\\with\"odd/chars").unwrap_or_default();
+        assert!(!text(&quoted).contains("odd/chars"), "{quoted}");
+    }
+
+    #[test]
+    fn lasting_secrets_outlive_thousands_of_tokens() {
+        learn_lasting("app-secret-kept-for-the-process-life");
+        for i in 0..(MAX_KNOWN + 10) {
+            learn(&format!("rotating-token-{i:08}"));
+        }
+        assert!(!text("app-secret-kept-for-the-process-life").contains("kept"));
+        assert!(!text("rotating-token-00004100").contains("00004100"));
+        // The oldest rotating tokens were forgotten (the shapes still catch real ones).
+        assert!(text("rotating-token-00000000").contains("00000000"));
     }
 
     #[test]

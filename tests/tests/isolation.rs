@@ -358,27 +358,25 @@ fn assert_least_privilege(pid: u32) {
     }
 }
 
-/// Waits until server `pid` has read its lease pipe and closed it (it does so while parsing
-/// its flags, before it serves).
-async fn lease_pipe_closed(pid: u32) {
+/// Waits until server `pid` took its lease, and checks nothing can copy it from the
+/// descriptor it came on: a socket (or, once closed, whatever took its number) cannot be
+/// opened through `/proc/PID/fd/3`, as a pipe or a file could.
+async fn lease_descriptor_unreadable(pid: u32) {
     if !berryboo_e2e::is_root() {
         return; // an undumpable process's descriptors are root's to see
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let fd3 = std::fs::read_link(format!("/proc/{pid}/fd/3"));
-        let holds_pipe = fd3
+    let fd = format!("/proc/{pid}/fd/3");
+    let target = std::fs::read_link(&fd);
+    assert!(
+        target
             .as_ref()
-            .is_ok_and(|t| t.to_string_lossy().starts_with("pipe:"));
-        if !holds_pipe {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{pid} still holds its lease pipe: {fd3:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .map_or(true, |t| !t.to_string_lossy().starts_with("pipe:")),
+        "{pid}: the lease came on a pipe: {target:?}"
+    );
+    assert!(
+        std::fs::read(&fd).is_err(),
+        "{pid}: its descriptor 3 can be read through /proc"
+    );
 }
 
 /// Children of `pid` that are MCP servers, waiting until `n` are up.
@@ -432,7 +430,7 @@ async fn each_server_gets_its_own_lease_on_a_pipe_and_none_of_the_hosts_secrets(
         assert!(seen.contains("Available tools"), "{seen}");
         for pid in servers_of(host, 1).await {
             assert_least_privilege(pid);
-            lease_pipe_closed(pid).await;
+            lease_descriptor_unreadable(pid).await;
         }
         // One call each, so the broker vends the server a token under its lease.
         let mut stdin = child.stdin.take().expect("stdin");
@@ -489,7 +487,7 @@ async fn each_server_gets_its_own_lease_on_a_pipe_and_none_of_the_hosts_secrets(
     let servers = servers_of(host, 4).await;
     for pid in &servers {
         assert_least_privilege(*pid);
-        lease_pipe_closed(*pid).await;
+        lease_descriptor_unreadable(*pid).await;
     }
     // Interrupted: it hands the anomaly back and revokes its leases.
     let killed = std::process::Command::new("kill")
@@ -786,4 +784,92 @@ async fn an_allowed_host_mints_leases_with_its_key_and_its_servers_cannot() {
         );
     }
     session.start_kill().expect("kill");
+}
+
+#[tokio::test]
+async fn a_running_server_follows_a_dropped_account_and_a_revoked_lease() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &agency_seed())
+        .await
+        .expect("seeded");
+    // Changes apply within a second here (30 s by default) so the test need not wait long.
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "integration_recheck = \"1s\"\n")
+        .await
+        .expect("broker");
+    let server = |binary: &str, lease: &str| {
+        let mut cmd = berryboo_e2e::broker_server_command(binary, &sandbox, &broker, SHOP_B, lease);
+        cmd.args(["--broker-recheck", "1"]);
+        cmd
+    };
+    // Keeps calling `tool` until its result contains `expected`, within a minute.
+    async fn until(client: &berryboo_e2e::Client, tool: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = berryboo_e2e::call(client, tool, json!({}))
+                .await
+                .expect("call");
+            let text = berryboo_e2e::text(&r);
+            if text.contains(expected) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{tool} never said {expected:?}; last: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // The dashboard drops B's GA4 property while a session reads it: the session stops.
+    let lease = broker.lease(SHOP_B, &[Provider::Ga4]).await.expect("lease");
+    let ga4 = berryboo_e2e::connect(server("ga4-mcp", lease.lease.expose()))
+        .await
+        .expect("ga4-mcp");
+    let before = berryboo_e2e::call(&ga4, "get_property_details", json!({}))
+        .await
+        .expect("call");
+    assert!(berryboo_e2e::text(&before).contains("412345678"));
+    let store = pipeline_store::Store::open(&db, false)
+        .await
+        .expect("store");
+    store
+        .execute_admin(&format!(
+            "UPDATE importers_integration SET data = json_remove(data, '$.property_id') \
+             WHERE shop_id = '{SHOP_B}' AND integration_type = 201"
+        ))
+        .await
+        .expect("the dashboard drops the property");
+    let refused = until(&ga4, "get_property_details", "has no property selected").await;
+    assert!(!refused.contains("412345678"), "{refused}");
+    ga4.cancel().await.expect("close");
+
+    // An operator revokes a session's lease (its holder crashed, say): the session stops,
+    // though its Meta token lives for weeks.
+    let lease = broker
+        .lease(SHOP_B, &[Provider::MetaAds])
+        .await
+        .expect("lease");
+    let meta = berryboo_e2e::connect(server("meta-ads-mcp", lease.lease.expose()))
+        .await
+        .expect("meta-ads-mcp");
+    let before = berryboo_e2e::call(&meta, "get_account_info", json!({}))
+        .await
+        .expect("call");
+    assert!(
+        berryboo_e2e::text(&before).contains("act_111"),
+        "{}",
+        berryboo_e2e::text(&before)
+    );
+    broker
+        .client()
+        .await
+        .expect("client")
+        .revoke_lease_id(&lease.lease_id)
+        .await
+        .expect("revoked");
+    let refused = until(&meta, "get_account_info", "was revoked").await;
+    assert!(!refused.contains("Acme Shop"), "{refused}");
+    meta.cancel().await.expect("close");
 }

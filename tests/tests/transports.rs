@@ -579,6 +579,41 @@ async fn slow_headers_and_huge_bodies_are_cut_off() {
     .await;
     assert!(closed.is_ok(), "the idle keep-alive connection stays open");
     assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    // A client that stalls halfway through an initialize body holds up nobody else, and gets
+    // 408 once the header timeout has passed.
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 400\r\n\r\n{\"jsonrpc\":")
+        .await
+        .unwrap();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        reqwest::Client::new()
+            .post(format!("{base}/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string())
+            .send(),
+    )
+    .await
+    .expect("another client's session opens meanwhile")
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut answer),
+    )
+    .await
+    .expect("the stalled body is answered")
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     // A body over the cap is refused before it is read: the headers alone get the answer.
     let mut huge = tokio::net::TcpStream::connect(&addr).await.unwrap();
     huge.write_all(

@@ -847,7 +847,7 @@ pub async fn run_with(
                 url: url.clone(),
                 secret: std::env::var("BERRYBOO_NOTIFY_WEBHOOK_SECRET")
                     .ok()
-                    .inspect(|s| redaction::learn(s))
+                    .inspect(|s| redaction::learn_lasting(s))
                     .map(secrecy::SecretString::from),
             };
             Some(notify::deliver(&store, &hook).await?)

@@ -409,7 +409,10 @@ pub struct Account {
 }
 
 impl Account {
-    /// The account `provider` reads, when the integration names one (non-empty).
+    /// The account `provider` reads, when the integration names one in that provider's form: a
+    /// GA4 property number (`123`, `properties/123`), a Search Console property
+    /// (`sc-domain:example.com`, `https://www.example.com/`), a 10-digit Google Ads customer, a
+    /// Meta ad account (`act_123` or `123`). Anything else — empty, `0`, `act_` — names none.
     pub fn id_for(&self, provider: Provider) -> Option<&str> {
         let id = match provider {
             Provider::Ga4 => &self.property_id,
@@ -417,7 +420,24 @@ impl Account {
             Provider::GoogleAds => &self.customer_id,
             Provider::MetaAds => &self.ad_account_id,
         };
-        id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        let id = id.as_deref().map(str::trim)?;
+        let number = |s: &str| {
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.bytes().any(|b| b != b'0')
+        };
+        let well_formed = match provider {
+            Provider::Ga4 => number(id.strip_prefix("properties/").unwrap_or(id)),
+            Provider::Gsc => match id.strip_prefix("sc-domain:") {
+                Some(domain) => domain.contains('.') && !domain.contains(['/', ' ']),
+                None => {
+                    (id.starts_with("https://") || id.starts_with("http://"))
+                        && id.ends_with('/')
+                        && id.split("://").nth(1).is_some_and(|h| h.len() > 1)
+                }
+            },
+            Provider::GoogleAds => id.len() == 10 && number(id),
+            Provider::MetaAds => number(id.strip_prefix("act_").unwrap_or(id)),
+        };
+        well_formed.then_some(id)
     }
 }
 
@@ -736,6 +756,41 @@ mod tests {
         assert_eq!(blank.id_for(Provider::Ga4), None, "blank is no account");
         assert_eq!(blank.id_for(Provider::Gsc), None);
         assert_eq!(blank.id_for(Provider::MetaAds), Some("act_1"));
+        let of = |p: Provider, id: &str| {
+            let mut a = Account::default();
+            match p {
+                Provider::Ga4 => a.property_id = Some(id.into()),
+                Provider::Gsc => a.property_url = Some(id.into()),
+                Provider::GoogleAds => a.customer_id = Some(id.into()),
+                Provider::MetaAds => a.ad_account_id = Some(id.into()),
+            }
+            a.id_for(p).map(str::to_owned)
+        };
+        for (p, good) in [
+            (Provider::Ga4, "326784853"),
+            (Provider::Ga4, "properties/326784853"),
+            (Provider::Gsc, "sc-domain:acme-shop.example"),
+            (Provider::Gsc, "https://www.example.com/"),
+            (Provider::GoogleAds, "1234567890"),
+            (Provider::MetaAds, "act_111"),
+            (Provider::MetaAds, "111"),
+        ] {
+            assert_eq!(of(p, good).as_deref(), Some(good), "{p} {good}");
+        }
+        for (p, bad) in [
+            (Provider::Ga4, "0"),
+            (Provider::Ga4, "properties/"),
+            (Provider::Ga4, "GA-12"),
+            (Provider::Gsc, "0"),
+            (Provider::Gsc, "sc-domain:"),
+            (Provider::Gsc, "https://"),
+            (Provider::GoogleAds, "123"),
+            (Provider::GoogleAds, "0000000000"),
+            (Provider::MetaAds, "act_"),
+            (Provider::MetaAds, "act_0"),
+        ] {
+            assert_eq!(of(p, bad), None, "{p} {bad:?} names no account");
+        }
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     let developer_token = std::env::var("BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN")
         .ok()
         .filter(|t| !t.trim().is_empty())
+        .inspect(|t| redaction::learn_lasting(t))
         .map(secrecy::SecretString::from);
     let connection = mcp_common::connect(
         &config,

@@ -49,6 +49,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N")]
     pub lease_fd: Option<u32>,
 
+    /// Ask the broker again after this many seconds however long the token lives, so a revoked
+    /// lease or a changed integration reaches this server.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub broker_recheck: u64,
+
     /// Replace the scheme and host of every upstream URL (APIs and token endpoint), keeping the
     /// real paths; point it at `upstream-sandbox` to work offline.
     #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
@@ -170,6 +175,8 @@ pub enum CredentialsConfig {
         socket: PathBuf,
         /// The lease.
         lease: broker_proto::LeaseSecret,
+        /// How long a token from the broker is used before asking again.
+        recheck: Duration,
     },
 }
 
@@ -295,7 +302,7 @@ impl CommonArgs {
                     if k.expose_secret().chars().count() < 16 {
                         return Err(ConfigError::KeyTooShort);
                     }
-                    redaction::learn(k.expose_secret());
+                    redaction::learn_lasting(k.expose_secret());
                 }
                 if key.is_none() && !bind.ip().is_loopback() {
                     return Err(ConfigError::KeyRequired(bind));
@@ -336,6 +343,7 @@ impl CommonArgs {
                         .broker_socket
                         .unwrap_or_else(broker_proto::default_socket_path),
                     lease: broker_proto::LeaseSecret::new(lease.to_owned()),
+                    recheck: Duration::from_secs(self.broker_recheck),
                 }
             }
             (None, None) => CredentialsConfig::None,
@@ -356,23 +364,51 @@ impl CommonArgs {
     }
 }
 
-/// Reads the lease from inherited descriptor `fd` (a pipe the agent host filled, or a file),
-/// then closes it so nothing this process starts could inherit it.
+/// Longest lease a descriptor may carry (a lease is ~50 bytes).
+const MAX_LEASE_LEN: usize = 4096;
+
+/// Reads the lease from inherited descriptor `fd`, then closes it so nothing this process
+/// starts could inherit it.
+///
+/// The agent host passes a socket: this process says it is ready (it made itself undumpable
+/// first, see `run_main`) and only then is the lease sent, so the lease never waits where
+/// another process of the same uid could copy it (`/proc/PID/fd/N` cannot open a socket). A
+/// pipe or a file (`--lease-fd 3 3<lease`) is read as it is.
 fn read_lease_fd(fd: u32) -> Result<String, ConfigError> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{MsgFlags, recv, send};
+    let failed = |source: std::io::Error| ConfigError::LeaseFd { fd, source };
     if fd <= 2 {
-        return Err(ConfigError::LeaseFd {
-            fd,
-            source: std::io::Error::other(
-                "descriptors 0-2 carry the MCP session and logs; use 3 or more",
-            ),
-        });
+        return Err(failed(std::io::Error::other(
+            "descriptors 0-2 carry the MCP session and logs; use 3 or more",
+        )));
     }
-    // /proc/self/fd/N opens the inherited descriptor without unsafe code.
-    let lease = std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
-        .map_err(|source| ConfigError::LeaseFd { fd, source })?;
-    if let Ok(raw) = i32::try_from(fd) {
-        let _ = nix::unistd::close(raw);
-    }
+    let raw = i32::try_from(fd).map_err(|_| failed(std::io::Error::other("no such descriptor")))?;
+    let lease = match send(raw, b"r", MsgFlags::empty()) {
+        Ok(_) => {
+            let mut lease = Vec::new();
+            let mut buf = [0u8; 512];
+            loop {
+                match recv(raw, &mut buf, MsgFlags::empty()) {
+                    Ok(0) => break,
+                    Ok(n) => lease.extend_from_slice(&buf[..n]),
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(failed(e.into())),
+                }
+                if lease.len() > MAX_LEASE_LEN {
+                    return Err(failed(std::io::Error::other("more than a lease arrived")));
+                }
+            }
+            String::from_utf8(lease)
+                .map_err(|_| failed(std::io::Error::other("the lease is not text")))?
+        }
+        // Not a socket: a pipe or a file. /proc/self/fd/N opens it without unsafe code.
+        Err(Errno::ENOTSOCK) => {
+            std::fs::read_to_string(format!("/proc/self/fd/{fd}")).map_err(failed)?
+        }
+        Err(e) => return Err(failed(e.into())),
+    };
+    let _ = nix::unistd::close(raw);
     Ok(lease)
 }
 
@@ -528,6 +564,7 @@ mod tests {
             shop_id,
             socket,
             lease,
+            ..
         } = c.credentials
         else {
             panic!("broker mode")

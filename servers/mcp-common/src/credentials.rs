@@ -159,8 +159,8 @@ impl GoogleRefresh {
             }
             Some(other) => return Err(format_err(format!("type is {other:?}"))),
         }
-        redaction::learn(file.client_secret.expose_secret());
-        redaction::learn(file.refresh_token.expose_secret());
+        redaction::learn_lasting(file.client_secret.expose_secret());
+        redaction::learn_lasting(file.refresh_token.expose_secret());
         let token_uri = file.token_uri.as_deref().unwrap_or(GOOGLE_TOKEN_URI);
         let token_uri = Url::parse(token_uri)
             .map_err(|_| CredentialError::BadTokenUri(token_uri.to_owned()))?;
@@ -225,6 +225,10 @@ pub enum TokenSource {
 /// Tokens from the credential broker: one connection, reopened once if it broke.
 pub struct BrokerSource {
     socket: PathBuf,
+    /// A token is used at most this long before the broker is asked again (it answers from its
+    /// cache in microseconds), so lease revocations and integration changes reach a running
+    /// server.
+    recheck: Duration,
     lease: LeaseSecret,
     shop_id: String,
     provider: Provider,
@@ -233,11 +237,19 @@ pub struct BrokerSource {
 }
 
 impl BrokerSource {
-    /// A source for `provider` of `shop_id` under `lease`, at `socket`. Connects on first use.
-    pub fn new(socket: PathBuf, lease: LeaseSecret, shop_id: String, provider: Provider) -> Self {
-        redaction::learn(lease.expose());
+    /// A source for `provider` of `shop_id` under `lease`, at `socket`, asking again after
+    /// `recheck`. Connects on first use.
+    pub fn new(
+        socket: PathBuf,
+        lease: LeaseSecret,
+        shop_id: String,
+        provider: Provider,
+        recheck: Duration,
+    ) -> Self {
+        redaction::learn_lasting(lease.expose());
         Self {
             socket,
+            recheck,
             lease,
             shop_id,
             provider,
@@ -269,9 +281,18 @@ impl BrokerSource {
                         .expires_at
                         .saturating_sub(chrono::Utc::now().timestamp())
                         .max(0);
-                    return Ok((grant.access_token, Duration::from_secs(left.unsigned_abs())));
+                    // Ask again soon whatever the token's own expiry (a Meta token may live for
+                    // weeks): a revoked lease, a deactivated integration or an account the
+                    // dashboard dropped or moved takes effect here within `recheck`.
+                    let ttl =
+                        Duration::from_secs(left.unsigned_abs()).min(self.recheck + EXPIRY_MARGIN);
+                    return Ok((grant.access_token, ttl));
                 }
-                Err(ClientError::Broker(e)) => return Err(CredentialError::Broker(e)),
+                Err(ClientError::Broker(e)) => {
+                    // Refused now: whatever account was known no longer holds.
+                    *self.account.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    return Err(CredentialError::Broker(e));
+                }
                 Err(e) => {
                     // The broker restarted or the connection broke: reconnect once.
                     *client = None;
@@ -307,7 +328,7 @@ pub fn read_access_token_file(path: &Path) -> Result<SecretString, CredentialErr
             reason: "access_token is empty".into(),
         });
     }
-    redaction::learn(file.access_token.expose_secret());
+    redaction::learn_lasting(file.access_token.expose_secret());
     Ok(file.access_token)
 }
 
@@ -330,11 +351,13 @@ pub fn source_for(
             shop_id,
             socket,
             lease,
+            recheck,
         } => Some(TokenSource::Broker(Box::new(BrokerSource::new(
             socket.clone(),
             lease.clone(),
             shop_id.clone(),
             provider,
+            *recheck,
         )))),
     })
 }
@@ -405,22 +428,15 @@ impl TokenProvider {
         self.refresh_locked().await
     }
 
-    /// The account ids the broker stored with the integration (property, customer, …),
-    /// fetching a token first if none was fetched yet. `None` for other sources.
+    /// The account ids the broker stored with the integration (property, customer, …), as of
+    /// the current token (fetched again when it is older than the broker recheck). `None` for
+    /// other sources. An error when the broker no longer grants the lease.
     pub async fn account(&self) -> Result<Option<Account>, CredentialError> {
         let b = match &self.source {
             TokenSource::Broker(b) => b,
             TokenSource::Pinned { account, .. } => return Ok(Some(account.clone())),
             TokenSource::Google(_) | TokenSource::Fixed(_) => return Ok(None),
         };
-        let known = b
-            .account
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if known.is_some() {
-            return Ok(known);
-        }
         self.token().await?;
         Ok(b.account
             .lock()

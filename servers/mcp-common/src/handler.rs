@@ -174,6 +174,9 @@ impl<S: ToolServer> ServerHandler for Served<S> {
                 }
                 Err(mut e) => {
                     e.message = redaction::text(&e.message).into_owned().into();
+                    if let Some(data) = &mut e.data {
+                        redaction::json(data);
+                    }
                     tracing::warn!(elapsed_ms, code = e.code.0, "tool call failed: {}", e.message);
                     Err(e)
                 }

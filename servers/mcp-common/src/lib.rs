@@ -65,9 +65,6 @@ pub fn connect(
     static_hint: &'static str,
     user_agent: &str,
 ) -> Result<Connection, SetupError> {
-    if matches!(config.credentials, cli::CredentialsConfig::Broker { .. }) {
-        harden();
-    }
     let source = credentials::source_for(
         &config.credentials,
         provider,
@@ -98,6 +95,11 @@ where
     E: std::fmt::Display,
     F: std::future::Future<Output = Result<(), E>>,
 {
+    // First, before any flag is read (a lease arrives while the flags are parsed): from here on
+    // no other process of this uid can trace this one or open its descriptors.
+    if let Err(e) = harden() {
+        eprintln!("{name}: {e}");
+    }
     let (parsed, config) = match cli::parse::<C>(common) {
         Ok(x) => x,
         Err(e) => e.exit(),
@@ -119,15 +121,14 @@ where
     }
 }
 
-/// A server that holds a shop's lease and tokens keeps them from its neighbours: no core dumps,
-/// and not readable or traceable by other processes of the same uid (other shops' servers).
-pub fn harden() {
-    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
-        tracing::warn!("cannot disable core dumps: {e}");
-    }
-    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        tracing::warn!("cannot mark the process undumpable: {e}");
-    }
+/// A server keeps its lease, tokens and credentials from its neighbours: no core dumps, and not
+/// readable or traceable by other processes of the same uid (other shops' servers). `run_main`
+/// does this before anything else.
+pub fn harden() -> Result<(), String> {
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
+        .map_err(|e| format!("cannot disable core dumps: {e}"))?;
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| format!("cannot mark the process undumpable: {e}"))
 }
 
 /// The async runtime for `transport`. A stdio server has exactly one client and spends its time

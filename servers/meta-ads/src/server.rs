@@ -185,7 +185,10 @@ fn limit(given: Option<u32>) -> Result<u32, String> {
     }
 }
 
-fn field_list(given: &[String], default: &[&str]) -> Result<String, String> {
+/// The `fields` parameter. `pinned` (a server serving one shop) refuses field expansion
+/// (`business{owned_ad_accounts{…}}`, `x.limit(…)`): it reads other objects than the one asked
+/// for, past the check that it belongs to the shop's ad account.
+fn field_list(given: &[String], default: &[&str], pinned: bool) -> Result<String, String> {
     if given.is_empty() {
         return Ok(default.join(","));
     }
@@ -195,6 +198,11 @@ fn field_list(given: &[String], default: &[&str]) -> Result<String, String> {
                 .all(|c| c.is_ascii_alphanumeric() || "_{},.".contains(c));
         if !ok {
             return Err(format!("field {f:?} is not a Marketing API field name"));
+        }
+        if pinned && f.contains(['{', '}', '.']) {
+            return Err(format!(
+                "field {f:?} expands into other objects; this server serves one shop and reads only the named object's own fields (call the tool for the related object instead)"
+            ));
         }
     }
     Ok(given.join(","))
@@ -411,7 +419,8 @@ impl MetaServer {
         default: &[&str],
         columns: &[&str],
     ) -> ToolResult {
-        let (fields, lim) = match (field_list(&p.fields, default), limit(p.limit)) {
+        let pinned = self.inner.tokens.shop_id().is_some();
+        let (fields, lim) = match (field_list(&p.fields, default, pinned), limit(p.limit)) {
             (Ok(f), Ok(l)) => (f, l),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
@@ -439,7 +448,8 @@ impl MetaServer {
     }
 
     async fn details(&self, p: ObjectParams, default: &[&str], what: &str) -> ToolResult {
-        let (id, mut fields) = match (object_id(&p.id.0), field_list(&p.fields, default)) {
+        let pinned = self.inner.tokens.shop_id().is_some();
+        let (id, mut fields) = match (object_id(&p.id.0), field_list(&p.fields, default, pinned)) {
             (Ok(i), Ok(f)) => (i, f),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
@@ -773,7 +783,7 @@ impl MetaServer {
             .chain(INSIGHT_METRICS)
             .copied()
             .collect();
-        let fields = match field_list(&p.fields, &default) {
+        let fields = match field_list(&p.fields, &default, self.inner.tokens.shop_id().is_some()) {
             Ok(f) => f,
             Err(e) => return fail(e),
         };
@@ -977,11 +987,20 @@ mod tests {
 
     #[test]
     fn fields_are_checked() {
-        assert_eq!(field_list(&[], &["id", "name"]).unwrap(), "id,name");
-        assert!(field_list(&["name&access_token=x".into()], &[]).is_err());
+        assert_eq!(field_list(&[], &["id", "name"], true).unwrap(), "id,name");
+        assert!(field_list(&["name&access_token=x".into()], &[], false).is_err());
         assert_eq!(
-            field_list(&["creative{id,name}".into()], &[]).unwrap(),
+            field_list(&["creative{id,name}".into()], &[], false).unwrap(),
             "creative{id,name}"
         );
+        // Serving one shop, expansion could reach the business's other ad accounts.
+        for f in [
+            "business{owned_ad_accounts{name}}",
+            "ads.limit",
+            "creative{id}",
+        ] {
+            let e = field_list(&[f.into()], &[], true).unwrap_err();
+            assert!(e.contains("serves one shop"), "{e}");
+        }
     }
 }

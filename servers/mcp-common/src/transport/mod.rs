@@ -198,6 +198,9 @@ pub fn router<S: ToolServer>(
             config.session_idle,
         ))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .layer(axum::middleware::from_fn(limits::cap_body))
+        .layer(axum::middleware::from_fn_with_state(
+            config.header_timeout,
+            limits::cap_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }

@@ -123,11 +123,17 @@ fn request_id(json: &[u8]) -> Option<Value> {
                             serde_json::from_slice(&json[i..=end]).ok()
                         }
                         b'-' | b'0'..=b'9' => {
+                            // An integer id only: a client never uses `1.5e3`, and reading
+                            // part of one could name another pending request.
                             let end = json[i..]
                                 .iter()
-                                .position(|b| !matches!(b, b'-' | b'0'..=b'9'))
+                                .position(|b| {
+                                    !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                                })
                                 .map_or(json.len(), |n| i + n);
-                            serde_json::from_slice(&json[i..end]).ok()
+                            serde_json::from_slice::<Value>(&json[i..end])
+                                .ok()
+                                .filter(|v| v.is_i64() || v.is_u64())
                         }
                         _ => None,
                     };
@@ -269,6 +275,8 @@ mod tests {
         );
         assert_eq!(request_id(br#"{"method":"x","params":{"x":"#), None);
         assert_eq!(request_id(br#"{"params":{"id":3}}"#), None);
+        assert_eq!(request_id(br#"{"id":1.5e3,"method":"x"}"#), None);
+        assert_eq!(request_id(br#"{"id":-4,"method":"x"}"#), Some(json!(-4)));
     }
 
     #[test]
