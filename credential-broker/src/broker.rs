@@ -47,6 +47,15 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// `ga4,meta_ads`: providers as the audit trail names them.
+fn names(providers: impl IntoIterator<Item = Provider>) -> String {
+    providers
+        .into_iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Broker {
     /// Whether `peer` may connect at all.
     pub fn allowed(&self, peer: Peer) -> bool {
@@ -117,31 +126,15 @@ impl Broker {
             } => {
                 event.action = "lease_create".into();
                 event.shop_id = Some(shop_id.clone());
-                event.provider = Some(
-                    providers
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
+                event.provider = Some(names(providers.iter().copied()));
                 self.create_lease(peer, &shop_id, &providers, ttl_secs)
                     .await
                     .map(|grant| {
                         event.lease_id = Some(grant.lease_id.clone());
                         event.detail = Some(format!(
                             "granted={} missing={}",
-                            grant
-                                .granted
-                                .iter()
-                                .map(|p| p.as_str())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                            grant
-                                .missing
-                                .iter()
-                                .map(|m| m.provider.as_str())
-                                .collect::<Vec<_>>()
-                                .join(",")
+                            names(grant.granted.iter().copied()),
+                            names(grant.missing.iter().map(|m| m.provider))
                         ));
                         Response::Lease(grant)
                     })
@@ -153,13 +146,7 @@ impl Broker {
             } => {
                 event.action = "leases_create".into();
                 event.shop_id = Some(shop_id.clone());
-                event.provider = Some(
-                    providers
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
+                event.provider = Some(names(providers.iter().copied()));
                 self.create_leases(peer, &shop_id, &providers, ttl_secs)
                     .await
                     .map(|set| {
@@ -172,16 +159,8 @@ impl Broker {
                         );
                         event.detail = Some(format!(
                             "granted={} missing={}",
-                            set.leases
-                                .iter()
-                                .map(|l| l.provider.as_str())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                            set.missing
-                                .iter()
-                                .map(|m| m.provider.as_str())
-                                .collect::<Vec<_>>()
-                                .join(",")
+                            names(set.leases.iter().map(|l| l.provider)),
+                            names(set.missing.iter().map(|m| m.provider))
                         ));
                         Response::Leases(set)
                     })

@@ -125,6 +125,32 @@ fn agent_host(sandbox: &Sandbox, broker: &BrokerProc, db: &str, args: &[&str]) -
     cmd
 }
 
+/// `agent-host anomaly add`: a GA4 revenue drop for `shop`.
+async fn add_revenue_anomaly(sandbox: &Sandbox, broker: &BrokerProc, db: &str, shop: &str) {
+    let args = [
+        "anomaly",
+        "add",
+        "--shop",
+        shop,
+        "--source",
+        "ga4",
+        "--metric",
+        "revenue",
+        "--window",
+        "2026-10-08..2026-10-14",
+        "--baseline",
+        "2026-09-10..2026-10-07",
+        "--observed",
+        "700",
+        "--expected",
+        "1000",
+        "--severity",
+        "high",
+    ];
+    let (code, text) = output(agent_host(sandbox, broker, db, &args)).await;
+    assert_eq!(code, 0, "{text}");
+}
+
 async fn output(mut cmd: Command) -> (i32, String) {
     let out = cmd.output().await.expect("runs");
     (
@@ -233,33 +259,7 @@ async fn an_integration_without_its_account_reads_nothing() {
     );
 
     // The pipeline treats it as a missing integration: a "connect" email, never a reconnect.
-    let (code, text) = output(agent_host(
-        &sandbox,
-        &broker,
-        &db,
-        &[
-            "anomaly",
-            "add",
-            "--shop",
-            SHOP_C,
-            "--source",
-            "ga4",
-            "--metric",
-            "revenue",
-            "--window",
-            "2026-10-08..2026-10-14",
-            "--baseline",
-            "2026-09-10..2026-10-07",
-            "--observed",
-            "700",
-            "--expected",
-            "1000",
-            "--severity",
-            "high",
-        ],
-    ))
-    .await;
-    assert_eq!(code, 0, "{text}");
+    add_revenue_anomaly(&sandbox, &broker, &db, SHOP_C).await;
     let (code, text) = output(agent_host(&sandbox, &broker, &db, &["pipeline"])).await;
     assert_eq!(code, 0, "{text}");
     for other in [
@@ -446,33 +446,7 @@ async fn each_server_gets_its_own_lease_on_a_pipe_and_none_of_the_hosts_secrets(
     }
 
     // pipeline: a GA4 call that hangs keeps the shop's four servers up while they are looked at.
-    let (code, text) = output(agent_host(
-        &sandbox,
-        &broker,
-        &db,
-        &[
-            "anomaly",
-            "add",
-            "--shop",
-            SHOP_B,
-            "--source",
-            "ga4",
-            "--metric",
-            "revenue",
-            "--window",
-            "2026-10-08..2026-10-14",
-            "--baseline",
-            "2026-09-10..2026-10-07",
-            "--observed",
-            "700",
-            "--expected",
-            "1000",
-            "--severity",
-            "high",
-        ],
-    ))
-    .await;
-    assert_eq!(code, 0, "{text}");
+    add_revenue_anomaly(&sandbox, &broker, &db, SHOP_B).await;
     sandbox
         .fault(json!({"path_prefix": "/v1beta/properties/", "delay_ms": 120000}))
         .await

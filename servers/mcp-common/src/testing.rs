@@ -93,6 +93,34 @@ pub async fn call_every_tool<S: ToolServer>(
     results
 }
 
+/// Calls every tool of `server` (pinned to shop `shop-c` by [`pinned_connection`]) with
+/// `arguments` and checks each is refused before it runs, naming the shop and the missing
+/// `noun`. Returns a failure message, if any.
+pub async fn every_tool_refused<S: ToolServer>(
+    server: S,
+    arguments: serde_json::Value,
+    noun: &str,
+) -> Result<(), String> {
+    let serde_json::Value::Object(arguments) = arguments else {
+        return Err("arguments must be an object".into());
+    };
+    let results = call_every_tool(server, arguments).await;
+    if results.len() < 2 {
+        return Err(format!("too few tools called: {results:?}"));
+    }
+    for (tool, result) in results {
+        let result = result.map_err(|e| format!("{tool}: protocol error {e}"))?;
+        let text = format!("{:?}", result.content);
+        if result.is_error != Some(true)
+            || !text.contains(&format!("names no {noun}"))
+            || !text.contains("shop-c")
+        {
+            return Err(format!("{tool} was not refused: {text}"));
+        }
+    }
+    Ok(())
+}
+
 /// Compares `server`'s `tools/list` with the JSON file at `path`; with `UPDATE_GOLDEN=1` it
 /// rewrites the file instead. Returns the mismatch as an error message.
 pub fn check_golden<S: ToolServer>(server: &S, path: &str) -> Result<(), String> {
