@@ -389,13 +389,16 @@ impl Broker {
     ) -> Result<LeaseSet, BrokerError> {
         let (accounts, missing, ttl) = self.grants(peer, shop_id, providers, ttl_secs).await?;
         let now = now();
-        let mut leases = Vec::new();
+        let providers: Vec<Provider> = accounts.iter().map(|a| a.provider).collect();
+        let made = self
+            .leases
+            .create_each(shop_id, &providers, ttl, now, peer.uid)
+            .await?;
         let mut expires_at = now;
-        for ProviderAccount { provider, account } in accounts {
-            let (lease, record) = self
-                .leases
-                .create(shop_id, &[provider], ttl, now, peer.uid)
-                .await?;
+        let mut leases = Vec::new();
+        for (ProviderAccount { provider, account }, (lease, record)) in
+            accounts.into_iter().zip(made)
+        {
             expires_at = record.expires_at;
             leases.push(ProviderLease {
                 provider,

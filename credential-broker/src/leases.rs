@@ -134,6 +134,47 @@ impl LeaseBook {
         Ok((LeaseSecret::new(secret), lease))
     }
 
+    /// Creates one lease per provider of `providers`, for `shop_id`, in one write; returns the
+    /// secrets (shown once) and leases, in order.
+    pub async fn create_each(
+        &self,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl: Duration,
+        now: i64,
+        created_by_uid: u32,
+    ) -> Result<Vec<(LeaseSecret, Lease)>, BrokerError> {
+        let mut made = Vec::new();
+        let mut records = Vec::new();
+        for p in providers {
+            let secret = new_secret();
+            let record = LeaseRecord {
+                id: new_id(),
+                secret_hash: hash_secret(&secret),
+                shop_id: shop_id.to_owned(),
+                providers: vec![p.as_str().to_owned()],
+                created_at: now,
+                expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+                revoked_at: None,
+                created_by_uid,
+            };
+            made.push((LeaseSecret::new(secret), from_record(&record)));
+            records.push(record);
+        }
+        self.store.insert_leases(&records).await.map_err(internal)?;
+        let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
+        for (record, (_, lease)) in records.into_iter().zip(&made) {
+            map.insert(
+                record.secret_hash,
+                Cached {
+                    lease: lease.clone(),
+                    checked: Instant::now(),
+                },
+            );
+        }
+        Ok(made)
+    }
+
     /// The live lease for `secret`, or why there is none.
     pub async fn resolve(&self, secret: &LeaseSecret, now: i64) -> Result<Lease, BrokerError> {
         let hash = hash_secret(secret.expose());

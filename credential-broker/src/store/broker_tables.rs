@@ -230,6 +230,31 @@ impl Store {
         Ok(())
     }
 
+    /// Stores several leases in one transaction (one write instead of one per lease: a shop's
+    /// set asks for one lease per server).
+    pub async fn insert_leases(&self, leases: &[LeaseRecord]) -> Result<(), StoreError> {
+        on_pool!(self, INSERT_LEASE, |pool, sql| {
+            let mut tx = pool.begin().await.map_err(self.db_err("insert leases"))?;
+            for lease in leases {
+                let providers = join_providers(&lease.providers)?;
+                sqlx::query(sql)
+                    .bind(lease.id.as_str())
+                    .bind(lease.secret_hash.as_str())
+                    .bind(lease.shop_id.as_str())
+                    .bind(providers.as_str())
+                    .bind(lease.created_at)
+                    .bind(lease.expires_at)
+                    .bind(lease.revoked_at)
+                    .bind(i64::from(lease.created_by_uid))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db_err("insert leases"))?;
+            }
+            tx.commit().await.map_err(self.db_err("insert leases"))?;
+        });
+        Ok(())
+    }
+
     /// The lease whose secret hashes to `secret_hash`, whatever its state (the caller checks
     /// expiry and revocation, so it can say which one applies).
     pub async fn lease_by_hash(

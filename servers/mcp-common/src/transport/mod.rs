@@ -77,7 +77,10 @@ async fn serve_stdio<S: ToolServer>(
     // The service speaks on an in-process pipe; the pump checks every line from stdin first
     // (size, depth) and answers what it refuses.
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    let pump = tokio::spawn(stdio::pump(tokio::io::stdin(), tokio::io::stdout(), theirs));
+    // rmcp's stdio_pipes: non-blocking pipes on the reactor (a thread hand-off per message
+    // otherwise).
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    let pump = tokio::spawn(stdio::pump(stdin, stdout, theirs));
     let running = Served(server)
         .serve(ours)
         .await
