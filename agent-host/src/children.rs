@@ -57,6 +57,20 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     cmd
 }
 
+/// Held by whoever spawns a child from this process. A lease's socket end is made inheritable
+/// only while its server is spawned under this lock, so no other child started at that moment
+/// (another shop's server) can inherit it. Spawning without `pre_exec` lets the standard
+/// library use `posix_spawn` (no copy of this process's page tables per child).
+pub static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `spawn` under [`SPAWN`].
+pub fn spawning<T>(spawn: impl FnOnce() -> T) -> T {
+    let _one_at_a_time = SPAWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    spawn()
+}
+
 /// Path of binary `name` in [`servers_dir`].
 pub fn sibling(name: &str) -> Result<PathBuf> {
     let path = servers_dir()?.join(name);
@@ -78,12 +92,13 @@ pub struct Listening {
 
 /// Starts `cmd` and waits (bounded) for its `listening on` line.
 pub async fn start_listening(mut cmd: Command) -> Result<Listening> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start child process")?;
+    let mut child = spawning(|| {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+    })
+    .context("cannot start child process")?;
     let stdout = child
         .stdout
         .take()

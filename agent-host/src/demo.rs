@@ -96,11 +96,15 @@ fn default_data_dir() -> PathBuf {
 
 /// Runs `credential-broker` with `args` to completion.
 async fn broker_command(broker: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
-    let out = crate::children::command(broker)
-        .args(args)
+    let mut cmd = crate::children::command(broker);
+    cmd.args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "error")
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = crate::children::spawning(|| cmd.spawn())?
+        .wait_with_output()
         .await?;
     if !out.status.success() {
         bail!(
@@ -119,15 +123,15 @@ async fn start_broker(
     socket: &Path,
     env: &[(&str, &str)],
 ) -> Result<Child> {
-    let mut child = crate::children::command(broker)
-        .args(["serve", "--database", database, "--socket"])
+    let mut cmd = crate::children::command(broker);
+    cmd.args(["serve", "--database", database, "--socket"])
         .arg(socket)
         .envs(env.iter().copied())
         .env("RUST_LOG", "error")
         .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start credential-broker")?;
+        .kill_on_drop(true);
+    let mut child =
+        crate::children::spawning(|| cmd.spawn()).context("cannot start credential-broker")?;
     for _ in 0..500 {
         if BrokerClient::connect(socket).await.is_ok() {
             return Ok(child);

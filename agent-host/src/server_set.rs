@@ -3,7 +3,7 @@
 //!
 //! Least privilege for each child: the set never sees a token; each server gets a lease for its
 //! own provider only (ga4-mcp cannot obtain the shop's Meta token), handed over on an inherited
-//! socket (`--lease-fd 3`) once the server made itself undumpable, never argv or the environment; and each child starts from a cleared
+//! socket (`--lease-fd N`) once the server made itself undumpable, never argv or the environment; and each child starts from a cleared
 //! environment with an allow-list (`inherited`), so no database URL, model key, webhook secret
 //! or app secret of the host reaches it. Dropping or shutting down the set revokes the leases
 //! and ends the children; a child that dies is restarted once, after which its tools report a
@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use broker_proto::client::BrokerClient;
 use broker_proto::{HostKey, LeaseSecret, MissingProvider, Provider, ProviderAccount};
-use command_fds::{CommandFdExt, FdMapping};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -25,9 +24,6 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::Mutex;
-
-/// The descriptor number a child reads its lease from.
-const LEASE_FD: i32 = 3;
 
 /// How the servers get their credentials.
 #[derive(Debug, Clone)]
@@ -189,13 +185,18 @@ async fn hand_over(
     ours.shutdown().await
 }
 
-/// The server's command, and our end of the socket its lease will travel on (when leased).
+/// The server's command, and the socket pair its lease will travel on (when leased): (ours,
+/// theirs). Theirs is handed to the child by [`spawn`].
+#[allow(clippy::type_complexity)]
 fn command(
     config: &SetConfig,
     credentials: &Credentials,
     leased: bool,
     provider: Provider,
-) -> std::io::Result<(Command, Option<std::os::unix::net::UnixStream>)> {
+) -> std::io::Result<(
+    Command,
+    Option<(std::os::unix::net::UnixStream, std::os::fd::OwnedFd)>,
+)> {
     // The system's variables (children::command), the server settings a user may set for all
     // servers, and nothing else of the host's.
     let mut cmd = crate::children::command(config.servers_dir.join(binary(provider)));
@@ -217,21 +218,16 @@ fn command(
     if let Some(base) = &config.api_base {
         cmd.args(["--api-base", base]);
     }
-    let mut ours = None;
+    let mut pair = None;
     if leased {
-        // An inherited socket, never argv (world-readable in /proc) or the environment. Both
-        // ends are close-on-exec here; only this child gets its end, at LEASE_FD.
-        let (mine, theirs) = std::os::unix::net::UnixStream::pair()?;
-        cmd.arg("--lease-fd")
-            .arg(LEASE_FD.to_string())
-            .fd_mappings(vec![FdMapping {
-                parent_fd: theirs.into(),
-                child_fd: LEASE_FD,
-            }])
-            .map_err(std::io::Error::other)?;
-        ours = Some(mine);
+        // An inherited socket, never argv (world-readable in /proc) or the environment.
+        use std::os::fd::AsRawFd;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let theirs = std::os::fd::OwnedFd::from(theirs);
+        cmd.arg("--lease-fd").arg(theirs.as_raw_fd().to_string());
+        pair = Some((ours, theirs));
     }
-    Ok((cmd, ours))
+    Ok((cmd, pair))
 }
 
 async fn spawn(
@@ -242,8 +238,27 @@ async fn spawn(
 ) -> Result<(Client, Arc<[Tool]>, u32), String> {
     let path = config.servers_dir.join(binary(provider));
     let cannot = |e: std::io::Error| format!("cannot start {}: {e}", path.display());
-    let (cmd, ours) = command(config, credentials, lease.is_some(), provider).map_err(cannot)?;
-    let transport = TokioChildProcess::new(cmd).map_err(cannot)?;
+    let (cmd, pair) = command(config, credentials, lease.is_some(), provider).map_err(cannot)?;
+    // The child's end is inheritable only while this child is spawned, under the spawn lock:
+    // no other child started meanwhile can inherit it (both ends are close-on-exec otherwise).
+    let (transport, ours) = crate::children::spawning(|| -> std::io::Result<_> {
+        let ours = match &pair {
+            Some((ours, theirs)) => {
+                nix::fcntl::fcntl(
+                    theirs,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .map_err(std::io::Error::from)?;
+                Some(ours.try_clone()?)
+            }
+            None => None,
+        };
+        let transport = TokioChildProcess::new(cmd);
+        // Closes our copy of the child's end (the child has its own now).
+        drop(pair);
+        Ok((transport?, ours))
+    })
+    .map_err(cannot)?;
     if let (Some(ours), Some(lease)) = (ours, lease) {
         hand_over(ours, lease)
             .await

@@ -159,25 +159,30 @@ fn known_matcher() -> Option<Arc<AhoCorasick>> {
 
 /// Token-shaped strings. Each alternative has exactly one capture group: the secret part, which
 /// is replaced; the rest of the match (`Bearer `, `access_token=`) stays so the text still reads.
+/// Each shape's least length is checked on the match ([`SHAPE_MIN_LEN`]) rather than written as
+/// `{n,}` in the pattern: counted repetitions multiply the automaton that every process
+/// compiles at its first redaction.
 static SHAPES: LazyLock<Regex> = LazyLock::new(|| {
+    // ASCII-only word boundaries, case folding and spaces: every secret shape is ASCII, and
+    // Unicode tables would make this slower to compile too.
     let shapes = [
         // Google OAuth access tokens and refresh tokens.
-        r"(ya29\.[0-9A-Za-z_\-.]{8,})",
-        r"(1//[0-9A-Za-z_\-]{8,})",
+        r"(ya29\.[0-9A-Za-z_\-.]+)",
+        r"(1//[0-9A-Za-z_\-]+)",
         // Meta user / system-user / page tokens.
-        r"(EAA[0-9A-Za-z]{20,})",
+        r"(EAA[0-9A-Za-z]+)",
         // Google OAuth client secrets.
-        r"(GOCSPX-[0-9A-Za-z_\-]{8,})",
+        r"(GOCSPX-[0-9A-Za-z_\-]+)",
         // Our own lease, host and shop keys.
-        r"\b(bb[lhk]_[0-9A-Za-z_\-]{16,})",
+        r"(?-u:\b)(bb[lhk]_[0-9A-Za-z_\-]+)",
         // Authorization header values quoted back.
-        r"(?i:\bbearer)\s+([0-9A-Za-z._~+/=\-]{8,})",
+        r"(?i-u:(?-u:\b)bearer)[ \t]+([0-9A-Za-z._~+/=\-]+)",
         // Query-string / form parameters that carry secrets.
-        r"(?i:\b(?:access_token|refresh_token|client_secret|fb_exchange_token|appsecret_proof|app_secret|api_key)=)([^&\s\x22'<>]{4,})",
+        r"(?i-u:(?-u:\b)(?:access_token|refresh_token|client_secret|fb_exchange_token|appsecret_proof|app_secret|api_key)=)([^& \t\r\n\x22'<>]+)",
         // JSON fields that carry secrets.
-        r#"(?i:"(?:access_token|refresh_token|client_secret|app_secret|api_key|token)"\s*:\s*")([^"\\]{4,})"#,
+        r#"(?i-u:"(?:access_token|refresh_token|client_secret|app_secret|api_key|token)")[ \t\r\n]*:[ \t\r\n]*"([^"\\]+)"#,
         // Passwords in database URLs.
-        r"(?i:postgres(?:ql)?://[^:/@\s]+:)([^@\s]+)@",
+        r"(?i-u:postgres(?:ql)?://)[^:/@ \t\r\n]+:([^@ \t\r\n]+)@",
     ];
     match Regex::new(&shapes.join("|")) {
         Ok(r) => r,
@@ -185,6 +190,10 @@ static SHAPES: LazyLock<Regex> = LazyLock::new(|| {
         Err(e) => panic!("redaction patterns do not compile: {e}"),
     }
 });
+
+/// The least length of each shape's secret, in the order of [`SHAPES`]'s groups: a shorter
+/// match is ordinary text (`ya29.x`, `bearer of`).
+const SHAPE_MIN_LEN: [usize; 9] = [13, 11, 23, 15, 20, 8, 4, 4, 1];
 
 /// `input` with every known secret and every token-shaped string cut to its first and last
 /// four characters. Borrowed when nothing needed redacting.
@@ -201,14 +210,25 @@ pub fn text(input: &str) -> Cow<'_, str> {
         out = Cow::Owned(replaced);
     }
     if SHAPES.is_match(out.as_ref()) {
+        let mut changed = false;
         let replaced = SHAPES
             .replace_all(out.as_ref(), |caps: &regex::Captures<'_>| {
                 let whole = caps
                     .get(0)
                     .map(|m| (m.start(), m.as_str()))
                     .unwrap_or((0, ""));
-                match caps.iter().skip(1).flatten().next() {
+                let secret = caps
+                    .iter()
+                    .skip(1)
+                    .enumerate()
+                    .find_map(|(i, m)| m.map(|m| (i, m)))
+                    .filter(|(i, m)| {
+                        m.as_str().len() >= SHAPE_MIN_LEN.get(*i).copied().unwrap_or(1)
+                    })
+                    .map(|(_, m)| m);
+                match secret {
                     Some(secret) => {
+                        changed = true;
                         let start = secret.start() - whole.0;
                         let end = secret.end() - whole.0;
                         format!(
@@ -222,20 +242,52 @@ pub fn text(input: &str) -> Cow<'_, str> {
                 }
             })
             .into_owned();
-        out = Cow::Owned(replaced);
+        if changed {
+            out = Cow::Owned(replaced);
+        }
     }
     out
 }
 
+/// Whether any string inside `value` (object keys included) holds something [`text`] would
+/// cut: one scan over all of them, so the common case — nothing to redact — costs one pass
+/// instead of one search per string.
+pub fn json_needs(value: &serde_json::Value) -> bool {
+    fn gather<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| gather(i, out)),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    out.push(k);
+                    gather(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut parts = Vec::new();
+    gather(value, &mut parts);
+    // A separator no pattern matches across, so no match spans two strings.
+    let joined = parts.join("\u{1}");
+    matches!(text(&joined), Cow::Owned(_))
+}
+
 /// Redacts every string inside `value`, object keys included (some are an upstream's words).
 pub fn json(value: &mut serde_json::Value) {
+    if json_needs(value) {
+        json_walk(value);
+    }
+}
+
+fn json_walk(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(s) => {
             if let Cow::Owned(r) = text(s) {
                 *s = r;
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(json),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(json_walk),
         serde_json::Value::Object(map) => {
             if map.keys().any(|k| matches!(text(k), Cow::Owned(_))) {
                 let entries = std::mem::take(map);
@@ -243,7 +295,7 @@ pub fn json(value: &mut serde_json::Value) {
                     map.insert(text(&k).into_owned(), v);
                 }
             }
-            map.values_mut().for_each(json);
+            map.values_mut().for_each(json_walk);
         }
         _ => {}
     }

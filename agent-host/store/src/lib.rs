@@ -42,6 +42,9 @@ fn clean(text: &str) -> String {
 
 /// `value` through the redaction step, serialised for storing.
 fn clean_json(value: &serde_json::Value) -> String {
+    if !redaction::json_needs(value) {
+        return value.to_string();
+    }
     let mut value = value.clone();
     redaction::json(&mut value);
     value.to_string()
