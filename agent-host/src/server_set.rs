@@ -537,17 +537,15 @@ impl ServerSet {
     }
 }
 
-/// Revokes `leases` over one connection, logging (not failing) what could not be revoked.
+/// Revokes `leases` in one request, logging (not failing) when that is not possible.
 async fn revoke(socket: &Path, leases: &[LeaseSecret], label: &str) {
     if leases.is_empty() {
         return;
     }
     match BrokerClient::connect(socket).await {
         Ok(mut b) => {
-            for lease in leases {
-                if let Err(e) = b.revoke_lease(lease).await {
-                    tracing::warn!("{label}: cannot revoke a lease: {e}");
-                }
+            if let Err(e) = b.revoke_leases(leases).await {
+                tracing::warn!("{label}: cannot revoke the leases: {e}");
             }
         }
         Err(e) => tracing::warn!("{label}: cannot reach the broker to revoke the leases: {e}"),

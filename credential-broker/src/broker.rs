@@ -169,6 +169,26 @@ impl Broker {
                 event.action = "host".into();
                 self.prove_host(&key)
             }
+            Request::RevokeLeases { leases } => {
+                event.action = "lease_revoke".into();
+                if leases.len() > broker_proto::MAX_LEASES_PER_REQUEST {
+                    Err(BrokerError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "at most {} leases per request",
+                            broker_proto::MAX_LEASES_PER_REQUEST
+                        ),
+                    ))
+                } else {
+                    self.leases
+                        .revoke_secrets(&leases, now())
+                        .await
+                        .map(|lease_ids| {
+                            event.lease_id = Some(lease_ids.join(","));
+                            Response::RevokedAll { lease_ids }
+                        })
+                }
+            }
             Request::RevokeLeaseId { lease_id } => {
                 event.action = "lease_revoke".into();
                 event.lease_id = Some(lease_id.clone());

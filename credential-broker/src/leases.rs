@@ -242,6 +242,35 @@ impl LeaseBook {
         Ok(record.id)
     }
 
+    /// Revokes the leases with `secrets` in one write (a server set ends all its servers'
+    /// leases at once). Unknown secrets are skipped. Returns the ids revoked.
+    pub async fn revoke_secrets(
+        &self,
+        secrets: &[LeaseSecret],
+        now: i64,
+    ) -> Result<Vec<String>, BrokerError> {
+        let mut ids = Vec::new();
+        for secret in secrets {
+            if let Some(record) = self
+                .store
+                .lease_by_hash(&hash_secret(secret.expose()))
+                .await
+                .map_err(internal)?
+            {
+                ids.push(record.id);
+            }
+        }
+        self.store
+            .revoke_leases(&ids, now)
+            .await
+            .map_err(internal)?;
+        let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
+        for cached in map.values_mut().filter(|c| ids.contains(&c.lease.id)) {
+            cached.lease.revoked_at = Some(now);
+        }
+        Ok(ids)
+    }
+
     /// Revokes the lease `id` (admin).
     pub async fn revoke_id(&self, id: &str, now: i64) -> Result<(), BrokerError> {
         let changed = self.store.revoke_lease(id, now).await.map_err(internal)?;

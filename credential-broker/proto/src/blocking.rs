@@ -48,9 +48,7 @@ pub fn revoke(socket: &Path, lease: &LeaseSecret) -> Result<(), RevokeError> {
     revoke_all(socket, std::slice::from_ref(lease))
 }
 
-/// Revokes every lease of `leases` over one connection, waiting at most a few seconds per step.
-/// Goes on past a lease the broker refuses (already revoked, expired) and returns the first
-/// refusal after trying them all.
+/// Revokes every lease of `leases` in one request, waiting at most a few seconds per step.
 pub fn revoke_all(socket: &Path, leases: &[LeaseSecret]) -> Result<(), RevokeError> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
@@ -65,23 +63,14 @@ pub fn revoke_all(socket: &Path, leases: &[LeaseSecret]) -> Result<(), RevokeErr
         Response::Error(e) => return Err(e.into()),
         _ => return Err(FrameError::Message("unexpected answer to hello".into()).into()),
     }
-    let mut first_refusal = None;
-    for lease in leases {
-        match exchange(
-            &mut stream,
-            &Request::RevokeLease {
-                lease: lease.clone(),
-            },
-        )? {
-            Response::Revoked { .. } => {}
-            Response::Error(e) => {
-                first_refusal.get_or_insert(e);
-            }
-            _ => return Err(FrameError::Message("unexpected answer to revoke".into()).into()),
-        }
-    }
-    match first_refusal {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    match exchange(
+        &mut stream,
+        &Request::RevokeLeases {
+            leases: leases.to_vec(),
+        },
+    )? {
+        Response::RevokedAll { .. } => Ok(()),
+        Response::Error(e) => Err(e.into()),
+        _ => Err(FrameError::Message("unexpected answer to revoke".into()).into()),
     }
 }

@@ -54,6 +54,7 @@ fn kind(r: &Response) -> &'static str {
         Response::Leases(_) => "leases",
         Response::Host => "host",
         Response::Revoked { .. } => "revoked",
+        Response::RevokedAll { .. } => "revoked_all",
         Response::Token(_) => "token",
         Response::Pong => "pong",
         Response::Health(_) => "health",
@@ -193,6 +194,23 @@ impl BrokerClient {
             Response::Health(h) => Ok(*h),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "health")),
+        }
+    }
+
+    /// Ends several leases in one request; returns the ids revoked.
+    pub async fn revoke_leases(
+        &mut self,
+        leases: &[LeaseSecret],
+    ) -> Result<Vec<String>, ClientError> {
+        match self
+            .call(&Request::RevokeLeases {
+                leases: leases.to_vec(),
+            })
+            .await?
+        {
+            Response::RevokedAll { lease_ids } => Ok(lease_ids),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "revoke_leases")),
         }
     }
 

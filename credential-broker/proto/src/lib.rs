@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::UnsupportedVersion`].
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Most leases one `RevokeLeases` may name.
+pub const MAX_LEASES_PER_REQUEST: usize = 64;
+
 /// Largest frame body either side accepts. Tokens are at most a few KB; anything bigger is a
 /// bug or an attack and is refused before it is buffered.
 pub const MAX_FRAME_LEN: usize = 64 * 1024;
@@ -227,6 +230,12 @@ pub enum Request {
         /// The lease.
         lease: LeaseSecret,
     },
+    /// Ends several leases at once (whoever holds their secrets; at most
+    /// [`MAX_LEASES_PER_REQUEST`]): a server set's leases when it stops.
+    RevokeLeases {
+        /// The leases.
+        leases: Vec<LeaseSecret>,
+    },
     /// Admin only: ends the lease with this id (`lease_…`), e.g. one a crashed process held.
     RevokeLeaseId {
         /// The lease's id.
@@ -285,6 +294,11 @@ pub enum Response {
     Leases(LeaseSet),
     /// The host key was accepted for this connection.
     Host,
+    /// Leases were revoked (answer to `RevokeLeases`).
+    RevokedAll {
+        /// Their ids (unknown secrets are left out).
+        lease_ids: Vec<String>,
+    },
     /// A lease was revoked.
     Revoked {
         /// Its id.

@@ -307,6 +307,26 @@ impl Store {
         Ok(affected > 0)
     }
 
+    /// Revokes the leases `ids` in one transaction; returns how many were live.
+    pub async fn revoke_leases(&self, ids: &[String], at: i64) -> Result<u64, StoreError> {
+        let affected = on_pool!(self, REVOKE_LEASE, |pool, sql| {
+            let mut tx = pool.begin().await.map_err(self.db_err("revoke leases"))?;
+            let mut affected = 0;
+            for id in ids {
+                affected += sqlx::query(sql)
+                    .bind(id.as_str())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db_err("revoke leases"))?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(self.db_err("revoke leases"))?;
+            affected
+        });
+        Ok(affected)
+    }
+
     /// Appends audit events in one transaction (multi-row INSERTs of up to 100 rows each), so
     /// a batch is stored entirely or not at all.
     pub async fn insert_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
