@@ -62,33 +62,47 @@ pub fn load(path: Option<&Path>) -> Result<HostFile> {
 }
 
 /// Reads the host key from inherited descriptor `fd` and closes it (so no child inherits it);
-/// descriptor 0 (systemd's `StandardInput=file:…`) is replaced by /dev/null instead.
+/// descriptor 0 (systemd's `StandardInput=file:…`) is replaced by /dev/null instead. Call it
+/// before anything else opens a descriptor (the async runtime does): a number the operator
+/// named must still be the one the parent handed over.
 pub fn read_host_key(fd: i32) -> Result<broker_proto::HostKey> {
     if fd == 1 || fd == 2 || fd < 0 {
         bail!("--host-key-fd {fd}: use 0 (stdin) or a descriptor of 3 or more");
     }
+    // Read through the descriptor itself: re-opening it by its /proc path would check the
+    // permissions of a root-owned key file (or pipe) again, as this process's uid.
     let text = if fd == 0 {
-        // Read through the descriptor itself: re-opening a root-owned key file (systemd's
-        // `StandardInput=file:…`) by its /proc path would check the file's permissions again.
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .context("--host-key-fd 0: cannot read the host key from stdin")?;
-        text
-    } else {
-        // /proc/self/fd/N opens an inherited pipe without unsafe code.
-        std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
-            .with_context(|| format!("--host-key-fd {fd}: cannot read the host key"))?
-    };
-    if fd == 0 {
         let null = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("cannot detach stdin from the host key")?;
+        text
     } else {
-        nix::unistd::close(fd).with_context(|| format!("--host-key-fd {fd}: cannot close it"))?;
-    }
+        let mut file = inherited(fd)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text)
+            .with_context(|| format!("--host-key-fd {fd}: cannot read the host key"))?;
+        // Dropping the file closes the descriptor.
+        text
+    };
     let key = text.lines().next().unwrap_or("").trim();
     if key.is_empty() {
         bail!("--host-key-fd {fd}: empty (expected the key `credential-broker host-key` printed)");
     }
     redaction::learn_lasting(key);
     Ok(broker_proto::HostKey::new(key.to_owned()))
+}
+
+/// Takes ownership of inherited descriptor `fd` (≥ 3), after checking that it is open.
+#[allow(unsafe_code)]
+fn inherited(fd: i32) -> Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // An open descriptor has an entry here; a number nobody handed over has none.
+    std::fs::symlink_metadata(format!("/proc/self/fd/{fd}"))
+        .with_context(|| format!("--host-key-fd {fd}: no such open descriptor"))?;
+    // SAFETY: the descriptor is open (checked above) and was inherited: `read_host_key` runs
+    // before this process opens any descriptor of its own (see its docs), so nothing else in
+    // the process owns it, and the returned file becomes its only owner.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }

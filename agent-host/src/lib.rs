@@ -116,12 +116,11 @@ pub fn harden() {
 }
 
 /// Runs the chosen subcommand.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `host_key` was read from `--host-key-fd` by [`config::read_host_key`] before the runtime
+/// started.
+pub async fn run(cli: Cli, host_key: Option<broker_proto::HostKey>) -> anyhow::Result<ExitCode> {
     let mut file = config::load(cli.config.as_deref())?;
-    // Before any child exists, so none can inherit the descriptor.
-    if let Some(fd) = cli.host_key_fd {
-        file.host_key = Some(config::read_host_key(fd)?);
-    }
+    file.host_key = host_key;
     match cli.command {
         Command::Demo(args) => demo::run(args, &file).await,
         Command::ChatGa4(args) => chat::run(Provider::Ga4, args, &file).await,

@@ -9,6 +9,18 @@ fn main() -> ExitCode {
     // the same uid, must not read its memory or trace it, and it leaves no core dump.
     agent_host::harden();
     let cli = agent_host::Cli::parse();
+    // Before the runtime opens its own descriptors (and before any child exists to inherit it).
+    let host_key = match cli
+        .host_key_fd
+        .map(agent_host::config::read_host_key)
+        .transpose()
+    {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("agent-host: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     // The demo prints what it skipped and why itself; its warnings would only repeat that.
     let default = match cli.command {
         agent_host::Command::Demo(_) => "error",
@@ -28,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(agent_host::run(cli)) {
+    match runtime.block_on(agent_host::run(cli, host_key)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("agent-host: {}", redaction::text(&format!("{e:#}")));

@@ -46,7 +46,7 @@ impl ShopPool {
     pub async fn get(&self, shop_id: &str) -> Result<Arc<ServerSet>, SetError> {
         let cell = {
             let mut entries = self.entries.lock().await;
-            let evicted = self.evict(&mut entries, shop_id);
+            let evicted = self.evict(&mut entries, shop_id, self.idle);
             drop(entries);
             for set in evicted {
                 set.shutdown().await;
@@ -73,16 +73,31 @@ impl ShopPool {
             })
             .await
             .cloned();
-        if result.is_err() {
+        let mut entries = self.entries.lock().await;
+        match &result {
             // Don't cache failures: the next caller tries again.
-            self.entries.lock().await.remove(shop_id);
+            Err(_) => {
+                entries.remove(shop_id);
+            }
+            // Idle time counts from when the caller got the set, not from when it asked: a
+            // slow start must not make a set look idle the moment it is ready.
+            Ok(_) => {
+                if let Some(e) = entries.get_mut(shop_id) {
+                    e.last_used = Instant::now();
+                }
+            }
         }
         result
     }
 
     /// Sets to end: idle too long, and beyond the cap the least recently used (never `keep`,
     /// never one still in use elsewhere).
-    fn evict(&self, entries: &mut HashMap<String, Entry>, keep: &str) -> Vec<Arc<ServerSet>> {
+    fn evict(
+        &self,
+        entries: &mut HashMap<String, Entry>,
+        keep: &str,
+        idle: Duration,
+    ) -> Vec<Arc<ServerSet>> {
         let now = Instant::now();
         let mut out = Vec::new();
         let mut take = |entries: &mut HashMap<String, Entry>, shop: &str| {
@@ -95,16 +110,20 @@ impl ShopPool {
         let idle: Vec<String> = entries
             .iter()
             .filter(|(shop, e)| {
-                shop.as_str() != keep
-                    && now.duration_since(e.last_used) >= self.idle
-                    && in_use(e) == 0
+                shop.as_str() != keep && now.duration_since(e.last_used) >= idle && in_use(e) == 0
             })
             .map(|(shop, _)| shop.clone())
             .collect();
         for shop in idle {
             take(entries, &shop);
         }
-        while entries.len() >= self.cap && !entries.contains_key(keep) {
+        // Room for `keep` when it is new; a sweep (no `keep`) only trims down to the cap.
+        let limit = if keep.is_empty() || entries.contains_key(keep) {
+            self.cap
+        } else {
+            self.cap - 1
+        };
+        while entries.len() > limit {
             let lru = entries
                 .iter()
                 .filter(|(_, e)| in_use(e) == 0)
@@ -142,9 +161,15 @@ impl ShopPool {
 
     /// Runs the eviction now (a periodic task calls this).
     pub async fn sweep(&self) {
+        self.sweep_idle_for(self.idle).await;
+    }
+
+    /// Ends the sets not in use that have been idle for `idle` or more (and any beyond the
+    /// cap): [`ShopPool::sweep`] with another idle time, e.g. zero to end every idle set now.
+    pub async fn sweep_idle_for(&self, idle: Duration) {
         let evicted = {
             let mut entries = self.entries.lock().await;
-            self.evict(&mut entries, "")
+            self.evict(&mut entries, "", idle)
         };
         for set in evicted {
             set.shutdown().await;

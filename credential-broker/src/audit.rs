@@ -18,6 +18,8 @@ use crate::store::{AuditEvent, Store};
 
 const QUEUE: usize = 16_384;
 const BATCH: usize = 500;
+/// How long the writer waits for more events after the first before it writes a batch.
+const LINGER: Duration = Duration::from_millis(50);
 /// Repeated refusals of one kind from one uid within this window share one summary row.
 pub const AGGREGATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -178,13 +180,25 @@ pub fn start(store: Store) -> (AuditSink, tokio::task::JoinHandle<()>) {
                 first = rx.recv() => match first {
                     Some(first) => {
                         aggregator.push(first, &mut batch);
+                        // Linger a moment for more: a steady stream of vends then costs a
+                        // few writes a second instead of one write (and one fsync) per vend.
+                        let linger = tokio::time::sleep(LINGER);
+                        tokio::pin!(linger);
+                        let mut open = true;
                         while batch.len() < BATCH {
-                            match rx.try_recv() {
-                                Ok(e) => aggregator.push(e, &mut batch),
-                                Err(_) => break,
+                            tokio::select! {
+                                next = rx.recv() => match next {
+                                    Some(e) => aggregator.push(e, &mut batch),
+                                    None => {
+                                        aggregator.close(None, &mut batch);
+                                        open = false;
+                                        break;
+                                    }
+                                },
+                                _ = &mut linger => break,
                             }
                         }
-                        true
+                        open
                     }
                     None => {
                         aggregator.close(None, &mut batch);

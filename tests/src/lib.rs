@@ -562,6 +562,34 @@ pub async fn broker_cli(sandbox: &Sandbox, args: &[&str]) -> Result<std::process
         .await?)
 }
 
+/// The broker's audit trail of `database` (as `audit --json`) once `done` holds for it. Audit
+/// rows are written behind the requests, in batches: a test waits for the rows it expects, up
+/// to a minute, and gets the last trail read either way so its own assertion explains a miss.
+pub async fn audit_until(
+    sandbox: &Sandbox,
+    database: &str,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Result<Vec<serde_json::Value>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = broker_cli(
+            sandbox,
+            &["audit", "--database", database, "--json", "--limit", "5000"],
+        )
+        .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "audit failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
+        if done(&events) || std::time::Instant::now() >= deadline {
+            return Ok(events);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A PostgreSQL database created for one test and dropped after it, when
 /// `TEST_POSTGRES_URL` is set. Without it, [`TestPostgres::create`] returns `None` after a loud
 /// line on stderr — or panics when `BERRYBOO_REQUIRE_ALL_TESTS=1` (CI), so a skip never

@@ -83,19 +83,15 @@ async fn direct_mode_lists_and_calls_tools_and_exits_zero_at_eof() {
     assert!(out.contains("Input schema"), "{out}");
     assert!(out.contains("No model is configured"), "{out}");
     // The session's lease is gone.
-    let audit = berryboo_e2e::broker_cli(
-        &sandbox,
-        &["audit", "--database", &broker.database, "--json"],
-    )
-    .await
-    .unwrap();
-    let events: Value = serde_json::from_slice(&audit.stdout).unwrap();
-    let revoked = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["action"] == "lease_revoke" && e["outcome"] == "ok");
-    assert!(revoked, "lease revoked at exit: {events}");
+    let revoked = |events: &[Value]| {
+        events
+            .iter()
+            .any(|e| e["action"] == "lease_revoke" && e["outcome"] == "ok")
+    };
+    let events = berryboo_e2e::audit_until(&sandbox, &broker.database, revoked)
+        .await
+        .unwrap();
+    assert!(revoked(&events), "lease revoked at exit: {events:?}");
 }
 
 #[tokio::test]

@@ -690,11 +690,16 @@ async fn an_allowed_host_mints_leases_with_its_key_and_its_servers_cannot() {
 
     // A long-lived session: its servers (same uid as the host) cannot read the host's or each
     // other's memory, environment or descriptors — every process holding a secret is undumpable.
-    let mut session = as_nobody(
-        "agent-host",
-        &[
+    // The key comes on descriptor 3 (opened by root, as systemd would), so stdin stays the
+    // session's own and open: a chat at end of input would end before it is looked at.
+    let mut session = Command::new("sh");
+    session
+        .args(["-c", "exec \"$@\" 3<\"$BB_KEY\"", "sh", "setpriv"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin("agent-host"))
+        .args([
             "--host-key-fd",
-            "0",
+            "3",
             "chat-meta-ads",
             "--shop-id",
             SHOP_B,
@@ -702,16 +707,24 @@ async fn an_allowed_host_mints_leases_with_its_key_and_its_servers_cannot() {
             &socket,
             "--api-base",
             &sandbox.base,
-        ],
-        key_stdin(),
-    )
-    .spawn()
-    .expect("session");
+        ])
+        .env("BB_KEY", &key_file)
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut session = session.spawn().expect("session");
     let setpriv = session.id().expect("pid");
     let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
-    while let Some(line) = lines.next_line().await.expect("stdout") {
-        if line.starts_with("Available tools") {
-            break;
+    let mut seen = String::new();
+    loop {
+        match lines.next_line().await.expect("stdout") {
+            Some(line) if line.starts_with("Available tools") => break,
+            Some(line) => seen.push_str(&line),
+            None => panic!("the session ended before it was ready: {seen}"),
         }
     }
     // setpriv execs agent-host in place: same pid.

@@ -909,21 +909,15 @@ async fn an_interrupted_run_hands_its_claims_back_and_leaves_nothing_running() {
         servers.iter().all(|p| !alive(*p)),
         "servers left running: {servers:?}"
     );
-    let mut revoked = false;
-    for _ in 0..50 {
-        let audit = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &db, "--json"])
-            .await
-            .expect("audit");
-        let events: Value = serde_json::from_slice(&audit.stdout).expect("json");
-        revoked = events.as_array().is_some_and(|e| {
-            e.iter()
-                .any(|e| e["action"] == "lease_revoke" && e["outcome"] == "ok")
-        });
-        if revoked {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let revoked = |events: &[Value]| {
+        events
+            .iter()
+            .any(|e| e["action"] == "lease_revoke" && e["outcome"] == "ok")
+    };
+    let events = berryboo_e2e::audit_until(&sandbox, &db, revoked)
+        .await
+        .expect("audit");
+    let revoked = revoked(&events);
     assert!(revoked, "the interrupted run's lease was not revoked");
     store.close().await;
 }

@@ -51,7 +51,9 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
     let pool = ShopPool::new(
         config,
         Provider::ALL.to_vec(),
-        Duration::from_millis(400),
+        // Nothing goes idle by the clock here (a busy machine may take seconds per step):
+        // the test ends idle sets with `sweep_idle_for(ZERO)`.
+        Duration::from_secs(3600),
         2,
     );
     let (shop0, shop1, shop2) = (full_shop_id(0), full_shop_id(1), full_shop_id(2));
@@ -79,14 +81,15 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
     assert!(gone(&pids0).await, "shop 0's children are reaped");
     assert!(pids1.iter().all(|p| alive(*p)), "shop 1 is kept");
 
-    // A set in use is never evicted, however idle; the others go after the idle time.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A set in use is never evicted, however idle; the others go once idle long enough.
     pool.sweep().await;
+    assert_eq!(pool.live().await, 2, "not idle for an hour yet");
+    pool.sweep_idle_for(Duration::ZERO).await;
     assert_eq!(pool.live().await, 1, "only the set in use is left");
     assert!(gone(&pids1).await, "shop 1's children are reaped");
     let pids2 = two.pids();
     drop(two);
-    pool.sweep().await;
+    pool.sweep_idle_for(Duration::ZERO).await;
     assert_eq!(pool.live().await, 0);
     assert!(gone(&pids2).await);
 
@@ -101,29 +104,17 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
     // Every lease the pool took was revoked: 3 sets, one lease per server (4 each). The audit
     // trail is written behind the requests, so wait until its rows land.
     // Leases named by the successful events of `action` (a row may name several).
-    let count = |events: &serde_json::Value, action: &str| {
+    let count = |events: &[serde_json::Value], action: &str| {
         events
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|e| e["action"] == action && e["outcome"] == "ok")
-                    .map(|e| e["lease_id"].as_str().unwrap_or("").split(',').count())
-                    .sum::<usize>()
-            })
-            .unwrap_or(0)
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == "ok")
+            .map(|e| e["lease_id"].as_str().unwrap_or("").split(',').count())
+            .sum::<usize>()
     };
-    let mut events = serde_json::Value::Null;
-    for _ in 0..200 {
-        let out = berryboo_e2e::broker_cli(&sandbox, &["audit", "--database", &url, "--json"])
-            .await
-            .unwrap();
-        events = serde_json::from_slice(&out.stdout).unwrap();
-        if count(&events, "lease_revoke") >= 12 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(count(&events, "leases_create"), 12, "{events}");
-    assert_eq!(count(&events, "lease_revoke"), 12, "{events}");
+    let events = berryboo_e2e::audit_until(&sandbox, &url, |e| count(e, "lease_revoke") >= 12)
+        .await
+        .unwrap();
+    assert_eq!(count(&events, "leases_create"), 12, "{events:?}");
+    assert_eq!(count(&events, "lease_revoke"), 12, "{events:?}");
     pool.shutdown().await;
 }

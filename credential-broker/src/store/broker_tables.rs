@@ -108,9 +108,11 @@ macro_rules! bind_notification {
 }
 pub(super) use bind_notification;
 
-/// `INSERT … VALUES ($1, …, $9), ($10, …)` for `rows` audit events. Built from constants
-/// only; every value is bound.
-fn audit_insert_sql(rows: usize) -> String {
+/// `INSERT … VALUES ($1, …, $9), ($10, …)` for `rows` audit events on PostgreSQL, or with
+/// anonymous `?` placeholders on SQLite (which looks up each numbered name by a linear scan, so
+/// numbered placeholders make a 900-value statement quadratic). Built from constants only;
+/// every value is bound.
+fn audit_insert_sql(rows: usize, numbered: bool) -> String {
     let mut sql = format!("INSERT INTO broker_audit ({AUDIT_COLUMNS}) VALUES ");
     let per_row = AUDIT_COLUMNS.split(',').count();
     for r in 0..rows {
@@ -122,8 +124,12 @@ fn audit_insert_sql(rows: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(r * per_row + c + 1).to_string());
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(r * per_row + c + 1).to_string());
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }
@@ -334,16 +340,17 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        // The statement for a full chunk is built once and reused (and so prepared once).
-        let full_sql = audit_insert_sql(AUDIT_ROWS_PER_STATEMENT.min(events.len()));
         macro_rules! insert_chunks {
-            ($pool:expr) => {{
+            ($pool:expr, $numbered:expr) => {{
+                // The statement for a full chunk is built once and reused (and so prepared once).
+                let full_sql =
+                    audit_insert_sql(AUDIT_ROWS_PER_STATEMENT.min(events.len()), $numbered);
                 let mut tx = $pool.begin().await.map_err(self.db_err(OP))?;
                 for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
                     let sql = if chunk.len() == AUDIT_ROWS_PER_STATEMENT.min(events.len()) {
                         full_sql.clone()
                     } else {
-                        audit_insert_sql(chunk.len())
+                        audit_insert_sql(chunk.len(), $numbered)
                     };
                     let mut query = sqlx::query(AssertSqlSafe(sql));
                     for e in chunk {
@@ -364,8 +371,8 @@ impl Store {
             }};
         }
         match &self.inner.pool {
-            Pool::Sqlite(pool) => insert_chunks!(pool),
-            Pool::Postgres(pool) => insert_chunks!(pool),
+            Pool::Sqlite(pool) => insert_chunks!(pool, false),
+            Pool::Postgres(pool) => insert_chunks!(pool, true),
         }
         Ok(())
     }
@@ -481,10 +488,17 @@ mod tests {
     #[test]
     fn audit_sql_numbers_every_placeholder() {
         assert_eq!(
-            audit_insert_sql(2),
+            audit_insert_sql(2, true),
             format!(
                 "INSERT INTO broker_audit ({AUDIT_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            )
+        );
+        assert_eq!(
+            audit_insert_sql(2, false),
+            format!(
+                "INSERT INTO broker_audit ({AUDIT_COLUMNS}) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
         );
     }

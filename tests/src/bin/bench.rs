@@ -393,6 +393,20 @@ async fn broker_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
     for _ in 0..1000 {
         client.get_token(&lease, Provider::Ga4, shops::ACME).await?;
     }
+    // The floor under a vend: one request and answer on the socket, no lease or token work.
+    let mut pings = Vec::with_capacity(args.vends);
+    for _ in 0..args.vends {
+        let started = Instant::now();
+        client.call(&broker_proto::Request::Ping).await?;
+        pings.push(started.elapsed());
+    }
+    pings.sort();
+    println!(
+        "broker         ping            p50 {}  p99 {}  (n={}, one connection: the socket round trip)",
+        fmt(percentile(&pings, 0.5)),
+        fmt(percentile(&pings, 0.99)),
+        pings.len()
+    );
     let mut times = Vec::with_capacity(args.vends);
     for _ in 0..args.vends {
         let started = Instant::now();
