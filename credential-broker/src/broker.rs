@@ -81,6 +81,42 @@ impl Broker {
         )
     }
 
+    /// Checks that `lease` is live, for `shop_id` and covers `provider` (noting the shop,
+    /// provider and lease in `event`).
+    async fn leased(
+        &self,
+        lease: &broker_proto::LeaseSecret,
+        shop_id: &str,
+        provider: Provider,
+        event: &mut AuditEvent,
+    ) -> Result<(), BrokerError> {
+        event.shop_id = Some(shop_id.to_owned());
+        event.provider = Some(provider.as_str().into());
+        let l = self.leases.resolve(lease, now()).await?;
+        event.lease_id = Some(l.id.clone());
+        if l.shop_id != shop_id {
+            return Err(BrokerError::new(
+                ErrorCode::WrongShop,
+                format!(
+                    "lease {} is for shop {}, not shop {shop_id}: refusing to hand out another shop's token",
+                    l.id, l.shop_id
+                ),
+            ));
+        }
+        if !l.providers.contains(&provider) {
+            return Err(BrokerError::new(
+                ErrorCode::WrongProvider,
+                format!(
+                    "lease {} does not cover {} (it covers: {})",
+                    l.id,
+                    provider.service_name(),
+                    names(l.providers.iter().copied()).replace(',', ", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Answers one request (after the hello).
     pub async fn handle(&self, peer: Peer, request: Request) -> Response {
         let mut event = AuditEvent {
@@ -217,41 +253,51 @@ impl Broker {
                 shop_id,
             } => {
                 event.action = "token".into();
-                event.shop_id = Some(shop_id.clone());
-                event.provider = Some(provider.as_str().into());
-                match self.leases.resolve(&lease, now()).await {
+                match self.leased(&lease, &shop_id, provider, &mut event).await {
                     Err(e) => Err(e),
-                    Ok(l) => {
-                        event.lease_id = Some(l.id.clone());
-                        if l.shop_id != shop_id {
-                            Err(BrokerError::new(
-                                ErrorCode::WrongShop,
-                                format!(
-                                    "lease {} is for shop {}, not shop {shop_id}: refusing to hand out another shop's token",
-                                    l.id, l.shop_id
-                                ),
-                            ))
-                        } else if !l.providers.contains(&provider) {
-                            Err(BrokerError::new(
-                                ErrorCode::WrongProvider,
-                                format!(
-                                    "lease {} does not cover {} (it covers: {})",
-                                    l.id,
-                                    provider.service_name(),
-                                    l.providers
-                                        .iter()
-                                        .map(|p| p.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ),
-                            ))
-                        } else {
-                            self.tokens
-                                .token(&shop_id, provider)
-                                .await
-                                .map(Response::Token)
-                        }
-                    }
+                    Ok(()) => self
+                        .tokens
+                        .token(&shop_id, provider)
+                        .await
+                        .map(Response::Token),
+                }
+            }
+            Request::TokenRejected {
+                lease,
+                provider,
+                shop_id,
+                fingerprint,
+            } => {
+                event.action = "token_rejected".into();
+                event.detail = Some(format!("fingerprint={fingerprint}"));
+                match self.leased(&lease, &shop_id, provider, &mut event).await {
+                    Err(e) => Err(e),
+                    Ok(()) => self
+                        .tokens
+                        .rejected(&shop_id, provider, &fingerprint)
+                        .await
+                        .map(Response::Token),
+                }
+            }
+            Request::Refresh { shop_id, after } => {
+                event.action = "refresh_request".into();
+                event.shop_id = shop_id.clone();
+                if self.is_admin(peer) {
+                    self.tokens
+                        .refresh_page(
+                            shop_id.as_deref(),
+                            after,
+                            broker_proto::MAX_REFRESH_PER_REQUEST,
+                        )
+                        .await
+                        .map(|(results, next)| {
+                            let failed = results.iter().filter(|r| r.error.is_some()).count();
+                            event.detail =
+                                Some(format!("refreshed={} failed={failed}", results.len()));
+                            Response::Refreshed { results, next }
+                        })
+                } else {
+                    Err(Self::not_permitted(peer, "refresh tokens"))
                 }
             }
         };

@@ -118,10 +118,19 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Refresh tokens now.
+    /// Refresh tokens now, through the running broker (admin) so its cache follows and this
+    /// shell needs no OAuth client secrets. With no broker answering at the socket, or with
+    /// `--direct`, refreshes in the database itself (needs the client secrets); a running broker
+    /// then adopts the new tokens within `integration_recheck`.
     Refresh {
         #[command(flatten)]
         db: DbArgs,
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Refresh in the database, not through a broker.
+        #[arg(long)]
+        direct: bool,
         /// Only this shop.
         #[arg(long, value_name = "ID", conflicts_with = "all")]
         shop: Option<String>,
@@ -242,10 +251,11 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         | Command::Shops { db, .. }
         | Command::Integrations { db, .. }
         | Command::Health { db, .. }
-        | Command::Refresh { db, .. }
         | Command::Audit { db, .. }
         | Command::Notifications { db, .. } => (db.database.clone(), None),
-        Command::Serve { db, socket } => (db.database.clone(), socket.clone()),
+        Command::Serve { db, socket } | Command::Refresh { db, socket, .. } => {
+            (db.database.clone(), socket.clone())
+        }
         Command::HostKey => (None, None),
         Command::Lease {
             action: LeaseCommand::Create { socket, .. } | LeaseCommand::Revoke { socket, .. },
@@ -293,40 +303,68 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = open(&config, false).await?;
             return health(&store, &config, stale_days, out.json).await;
         }
-        Command::Refresh { shop, all, out, .. } => {
+        Command::Refresh {
+            shop,
+            all,
+            out,
+            direct,
+            ..
+        } => {
             if shop.is_none() && !all {
                 bail!("say which: --shop ID or --all");
             }
-            let store = open(&config, false).await?;
-            store.ensure_broker_tables().await?;
-            let (sink, writer) = audit::start(store.clone());
-            let tokens = TokenService::new(
-                store.clone(),
-                Arc::new(config.clone()),
-                http_client()?,
-                sink,
-            );
-            let results = tokens
-                .refresh_now(shop.as_deref())
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
-            drop(tokens);
-            let _ = writer.await;
-            let failed = results.iter().filter(|r| r.2.is_err()).count();
+            let results = if direct {
+                refresh_direct(&config, shop.as_deref()).await?
+            } else {
+                match BrokerClient::connect(&config.socket).await {
+                    Ok(mut client) => {
+                        let mut results = Vec::new();
+                        let mut after = None;
+                        loop {
+                            let (page, next) = client.refresh(shop.as_deref(), after).await?;
+                            results.extend(page);
+                            match next {
+                                Some(n) => after = Some(n),
+                                None => break,
+                            }
+                        }
+                        results
+                    }
+                    // Nothing listens there: no broker runs, so the database is the truth.
+                    Err(broker_proto::client::ClientError::Connect { path, source })
+                        if matches!(
+                            source.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                        ) && config.database.is_some() =>
+                    {
+                        eprintln!(
+                            "credential-broker: no broker answers at {} ({source}); refreshing in the database directly",
+                            path.display()
+                        );
+                        refresh_direct(&config, shop.as_deref()).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            let failed = results.iter().filter(|r| r.error.is_some()).count();
             if out.json {
                 let list: Vec<Value> = results
                     .iter()
-                    .map(|(shop, p, r)| match r {
-                        Ok(exp) => json!({"shop_id": shop, "provider": p, "ok": true, "expires_at": exp}),
-                        Err(e) => json!({"shop_id": shop, "provider": p, "ok": false, "error": e.code, "message": e.message}),
+                    .map(|r| match &r.error {
+                        None => json!({"shop_id": r.shop_id, "provider": r.provider, "ok": true, "expires_at": r.expires_at}),
+                        Some(e) => json!({"shop_id": r.shop_id, "provider": r.provider, "ok": false, "error": e.code, "message": e.message}),
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                for (shop, p, r) in &results {
-                    match r {
-                        Ok(exp) => println!("✓ {shop} {p}: token valid until {}", fmt_time(*exp)),
-                        Err(e) => println!("✗ {shop} {p}: {}", e.message.replace('\n', " ")),
+                for r in &results {
+                    let (shop, p) = (&r.shop_id, r.provider);
+                    match (&r.error, r.expires_at) {
+                        (None, Some(exp)) => {
+                            println!("✓ {shop} {p}: token valid until {}", fmt_time(exp))
+                        }
+                        (None, None) => println!("✓ {shop} {p}: token valid, does not expire"),
+                        (Some(e), _) => println!("✗ {shop} {p}: {}", e.message.replace('\n', " ")),
                     }
                 }
                 println!("{} refreshed, {failed} failed", results.len() - failed);
@@ -474,6 +512,29 @@ async fn shutdown_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// `refresh --direct`: refreshes in the database with this process's own OAuth clients.
+async fn refresh_direct(
+    config: &BrokerConfig,
+    shop: Option<&str>,
+) -> Result<Vec<broker_proto::RefreshResult>> {
+    let store = open(config, false).await?;
+    store.ensure_broker_tables().await?;
+    let (sink, writer) = audit::start(store.clone());
+    let tokens = TokenService::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        http_client()?,
+        sink,
+    );
+    let results = tokens
+        .refresh_now(shop)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    drop(tokens);
+    let _ = writer.await;
+    Ok(results)
 }
 
 async fn lease(config: &BrokerConfig, action: LeaseCommand) -> Result<()> {

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use broker_proto::{Account, BrokerError, ErrorCode, Provider, TokenGrant};
+use broker_proto::{
+    Account, BrokerError, ErrorCode, Provider, RefreshResult, TokenGrant, token_fingerprint,
+};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -34,6 +36,9 @@ use crate::store::{
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A token refused again within this time of its replacement is not replaced again: servers
+/// report refusals, and their word must not make the broker hammer a token endpoint.
+const REJECTION_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct Resolved {
@@ -50,6 +55,9 @@ struct ResolveEntry {
 struct CachedToken {
     token: Arc<SecretString>,
     expires_at: DateTime<Utc>,
+    /// The token has no expiry of its own (a Meta system-user token); `expires_at` is only
+    /// how long the broker trusts it before looking again.
+    lasting: bool,
 }
 
 #[derive(Default)]
@@ -63,6 +71,20 @@ struct Slot {
     current: Mutex<Option<CachedToken>>,
     gate: tokio::sync::Mutex<()>,
     backoff: Mutex<Backoff>,
+    /// When a token was last replaced because an upstream refused it.
+    replaced_after_rejection: Mutex<Option<Instant>>,
+}
+
+/// Why a refresh runs.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// The token is near its expiry: a fresh one in the store (another broker's) will do.
+    Due,
+    /// The operator asked: refresh whatever the store holds.
+    Forced,
+    /// An upstream refused the token with this fingerprint: a different one in the store (a
+    /// reconnect, another broker's refresh) will do, that one must not come back.
+    Rejected(&'a str),
 }
 
 /// Vends and refreshes access tokens.
@@ -222,6 +244,23 @@ impl TokenService {
                 ));
             }
         }
+        // A newer token written by someone else (`refresh --direct`, another broker, a
+        // reconnect in the dashboard) replaces the one this broker holds.
+        if let (Some(t), Some(exp)) = (&data.token, data.expires_at) {
+            let slot = self.slot(row.id);
+            let mut current = lock(&slot.current);
+            if current
+                .as_ref()
+                .is_some_and(|c| c.token.expose_secret() != t.expose_secret() && exp > c.expires_at)
+            {
+                redaction::learn(t.expose_secret());
+                *current = Some(CachedToken {
+                    token: Arc::new(t.clone()),
+                    expires_at: exp,
+                    lasting: false,
+                });
+            }
+        }
         Ok(Resolved {
             integration_id: row.id,
             account: data.account,
@@ -283,7 +322,7 @@ impl TokenService {
             return Ok(grant(&t));
         }
         let fresh = self
-            .refresh_locked(&slot, id, shop_id, provider, false)
+            .refresh_locked(&slot, id, shop_id, provider, Why::Due)
             .await?;
         Ok(grant(&fresh))
     }
@@ -302,7 +341,7 @@ impl TokenService {
                 return;
             };
             if let Err(e) = this
-                .refresh_locked(&slot, id, &shop_id, provider, false)
+                .refresh_locked(&slot, id, &shop_id, provider, Why::Due)
                 .await
             {
                 tracing::info!(shop = %shop_id, %provider, "background refresh did not succeed: {}", e.message);
@@ -310,15 +349,14 @@ impl TokenService {
         });
     }
 
-    /// Refreshes `id` (the caller holds `slot.gate`); `force` refreshes even a token that is not
-    /// due yet (the operator's `refresh` command).
+    /// Refreshes `id` (the caller holds `slot.gate`), for the reason `why`.
     async fn refresh_locked(
         &self,
         slot: &Slot,
         id: i64,
         shop_id: &str,
         provider: Provider,
-        force: bool,
+        why: Why<'_>,
     ) -> Result<CachedToken, BrokerError> {
         for attempt in 0..2 {
             let lock_guard = self.store.lock_integration(id).await.map_err(internal)?;
@@ -342,13 +380,19 @@ impl TokenService {
                 (Some(t), Some(exp)) => Some(CachedToken {
                     token: Arc::new(t.clone()),
                     expires_at: exp,
+                    lasting: data.expires_at.is_none(),
                 }),
                 _ => None,
             };
-            if let Some(c) = &current
-                && !force
-                && !self.due(provider, c.expires_at, now).0
-            {
+            let usable = current.as_ref().is_some_and(|c| match why {
+                Why::Due => !self.due(provider, c.expires_at, now).0,
+                Why::Forced => false,
+                Why::Rejected(fingerprint) => {
+                    token_fingerprint(c.token.expose_secret()) != fingerprint
+                        && !self.due(provider, c.expires_at, now).1
+                }
+            });
+            if let Some(c) = current.as_ref().filter(|_| usable) {
                 // Fresh in the store: another broker (or the dashboard) refreshed it.
                 lock_guard.release().await.map_err(internal)?;
                 *lock(&slot.current) = Some(c.clone());
@@ -386,6 +430,7 @@ impl TokenService {
                     let fresh = CachedToken {
                         token: Arc::new(token),
                         expires_at,
+                        lasting: false,
                     };
                     *lock(&slot.current) = Some(fresh.clone());
                     *lock(&slot.backoff) = Backoff::default();
@@ -403,6 +448,27 @@ impl TokenService {
                             .mark_reconnect(&row, provider, "no access token stored")
                             .await);
                     };
+                    if let Why::Rejected(fingerprint) = why
+                        && token_fingerprint(c.token.expose_secret()) == fingerprint
+                    {
+                        // The refused token is all there is, and nothing can renew it here.
+                        // Only a token endpoint's refusal marks an integration for
+                        // reconnection, not a server's report: this is an error to the caller.
+                        lock(&slot.current).take();
+                        return Err(BrokerError::new(
+                            ErrorCode::TokenRejected,
+                            format!(
+                                "{service} refused the stored token of shop {shop_id}, and the credential broker cannot renew it{how}. If it goes on, please reconnect your {service} account in the dashboard.",
+                                service = provider.service_name(),
+                                how = if provider == Provider::MetaAds && self.config.meta.is_none()
+                                {
+                                    " (no Meta app is configured)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        ));
+                    }
                     *lock(&slot.current) = Some(c.clone());
                     return Ok(c);
                 }
@@ -657,27 +723,122 @@ impl TokenService {
         });
     }
 
-    /// Refreshes every active integration of the given shops (all when `None`), now, for the
-    /// `refresh` command. Returns (shop, provider, outcome) per integration.
-    pub async fn refresh_now(
+    /// Replaces the token an upstream refused (named by its [`token_fingerprint`]) for
+    /// `provider` of `shop_id`: once for all callers that report the same token, from the store
+    /// if another broker or a reconnect already replaced it, else by a refresh. A token refused
+    /// again within [`REJECTION_INTERVAL`] of its replacement is an error, not another refresh.
+    pub async fn rejected(
+        self: &Arc<Self>,
+        shop_id: &str,
+        provider: Provider,
+        fingerprint: &str,
+    ) -> Result<TokenGrant, BrokerError> {
+        let (id, account) = self.resolve(shop_id, provider).await?;
+        let slot = self.slot(id);
+        let _gate = slot.gate.lock().await;
+        let grant = |t: &CachedToken| TokenGrant {
+            access_token: SecretString::from(t.token.expose_secret().to_owned()),
+            expires_at: t.expires_at.timestamp(),
+            provider,
+            shop_id: shop_id.to_owned(),
+            account: account.clone(),
+        };
+        if let Some(t) = lock(&slot.current).clone()
+            && token_fingerprint(t.token.expose_secret()) != fingerprint
+            && !self.due(provider, t.expires_at, Utc::now()).1
+        {
+            // Someone reported it first (or it was never this broker's current token).
+            return Ok(grant(&t));
+        }
+        let last = *lock(&slot.replaced_after_rejection);
+        if let Some(at) = last
+            && at.elapsed() < REJECTION_INTERVAL
+        {
+            return Err(BrokerError::new(
+                ErrorCode::TokenRejected,
+                format!(
+                    "{} refused the token of shop {shop_id} again right after it was replaced; retry in {} s, and if it goes on, reconnect the integration in the dashboard",
+                    provider.service_name(),
+                    REJECTION_INTERVAL
+                        .saturating_sub(at.elapsed())
+                        .as_secs()
+                        .max(1)
+                ),
+            ));
+        }
+        tracing::info!(shop = %shop_id, %provider, "an upstream refused a token before its expiry; replacing it");
+        lock(&slot.current).take();
+        let fresh = self
+            .refresh_locked(&slot, id, shop_id, provider, Why::Rejected(fingerprint))
+            .await?;
+        *lock(&slot.replaced_after_rejection) = Some(Instant::now());
+        Ok(grant(&fresh))
+    }
+
+    /// Refreshes, now, up to `limit` active integrations of `shop` (all shops when `None`)
+    /// with ids above `after`, in id order; returns one result each and the id to continue
+    /// after (`None` when none are left). For the operator's `refresh` command.
+    pub async fn refresh_page(
         self: &Arc<Self>,
         shop: Option<&str>,
-    ) -> Result<Vec<(String, Provider, Result<i64, BrokerError>)>, BrokerError> {
-        let rows = self.store.integrations(shop).await.map_err(internal)?;
-        let mut out = Vec::new();
-        for row in rows.into_iter().filter(|r| r.active && !r.deleted) {
-            let Some(provider) = self.config.provider_of(row.integration_type) else {
-                continue;
-            };
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<RefreshResult>, Option<i64>), BrokerError> {
+        let mut rows: Vec<_> = self
+            .store
+            .integrations(shop)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|r| r.active && !r.deleted && after.is_none_or(|a| r.id > a))
+            .filter_map(|r| Some((self.config.provider_of(r.integration_type)?, r)))
+            .collect();
+        rows.sort_by_key(|(_, r)| r.id);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let mut out = Vec::with_capacity(rows.len());
+        for (provider, row) in rows {
             let slot = self.slot(row.id);
             let _gate = slot.gate.lock().await;
             let result = self
-                .refresh_locked(&slot, row.id, &row.shop_id, provider, true)
-                .await
-                .map(|t| t.expires_at.timestamp());
-            out.push((row.shop_id.clone(), provider, result));
+                .refresh_locked(&slot, row.id, &row.shop_id, provider, Why::Forced)
+                .await;
+            out.push(RefreshResult {
+                integration_id: row.id,
+                shop_id: row.shop_id.clone(),
+                provider,
+                expires_at: match &result {
+                    Ok(t) if !t.lasting => Some(t.expires_at.timestamp()),
+                    _ => None,
+                },
+                error: result.err(),
+            });
         }
-        Ok(out)
+        let next = if more {
+            out.last().map(|r| r.integration_id)
+        } else {
+            None
+        };
+        Ok((out, next))
+    }
+
+    /// Every page of [`TokenService::refresh_page`]: the `refresh` command without a broker.
+    pub async fn refresh_now(
+        self: &Arc<Self>,
+        shop: Option<&str>,
+    ) -> Result<Vec<RefreshResult>, BrokerError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let (results, next) = self
+                .refresh_page(shop, after, broker_proto::MAX_REFRESH_PER_REQUEST)
+                .await?;
+            all.extend(results);
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(all),
+            }
+        }
     }
 }
 

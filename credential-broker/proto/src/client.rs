@@ -57,6 +57,7 @@ fn kind(r: &Response) -> &'static str {
         Response::RevokedAll { .. } => "revoked_all",
         Response::Token(_) => "token",
         Response::Pong => "pong",
+        Response::Refreshed { .. } => "refreshed",
         Response::Health(_) => "health",
         Response::Error(_) => "error",
     }
@@ -124,6 +125,46 @@ impl BrokerClient {
             Response::Token(t) => Ok(t),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "get_token")),
+        }
+    }
+
+    /// Reports that the upstream refused `rejected_token` (a token this broker handed out)
+    /// and gets its replacement.
+    pub async fn token_rejected(
+        &mut self,
+        lease: &LeaseSecret,
+        provider: Provider,
+        shop_id: &str,
+        rejected_token: &str,
+    ) -> Result<TokenGrant, ClientError> {
+        let request = Request::TokenRejected {
+            lease: lease.clone(),
+            provider,
+            shop_id: shop_id.to_owned(),
+            fingerprint: crate::token_fingerprint(rejected_token),
+        };
+        match self.call(&request).await? {
+            Response::Token(t) => Ok(t),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "token_rejected")),
+        }
+    }
+
+    /// Admin: refreshes one page of integrations (of `shop_id`, or all) after integration id
+    /// `after`; returns the results and where to continue.
+    pub async fn refresh(
+        &mut self,
+        shop_id: Option<&str>,
+        after: Option<i64>,
+    ) -> Result<(Vec<crate::RefreshResult>, Option<i64>), ClientError> {
+        let request = Request::Refresh {
+            shop_id: shop_id.map(str::to_owned),
+            after,
+        };
+        match self.call(&request).await? {
+            Response::Refreshed { results, next } => Ok((results, next)),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "refresh")),
         }
     }
 

@@ -266,6 +266,28 @@ pub enum Request {
         /// The shop the caller serves; refused if the lease is for another shop.
         shop_id: String,
     },
+    /// The upstream refused (HTTP 401) a token this broker handed out, before its expiry
+    /// (rotation, a password change, an early revocation). The broker drops that token and
+    /// refreshes once for all callers, then answers with [`Response::Token`]; the token itself
+    /// never travels back, only its [`token_fingerprint`].
+    TokenRejected {
+        /// The lease.
+        lease: LeaseSecret,
+        /// Which provider.
+        provider: Provider,
+        /// The shop the caller serves.
+        shop_id: String,
+        /// [`token_fingerprint`] of the refused token.
+        fingerprint: String,
+    },
+    /// Admin only: refresh every active integration of one shop (or all) now, in integration
+    /// id order, [`MAX_REFRESH_PER_REQUEST`] per request; answered by [`Response::Refreshed`].
+    Refresh {
+        /// Only this shop.
+        shop_id: Option<String>,
+        /// Continue after this integration id (the previous answer's `next`).
+        after: Option<i64>,
+    },
     /// Liveness check.
     Ping,
     /// Admin only: integration health across shops (stale tokens, missing scopes,
@@ -306,12 +328,48 @@ pub enum Response {
     },
     /// An access token.
     Token(TokenGrant),
+    /// Answer to `Refresh`.
+    Refreshed {
+        /// One line per integration refreshed.
+        results: Vec<RefreshResult>,
+        /// Ask again with `after: next` for the rest; `None` when done.
+        next: Option<i64>,
+    },
     /// Answer to `Ping`.
     Pong,
     /// Answer to `Health`.
     Health(Box<HealthReport>),
     /// The request failed.
     Error(BrokerError),
+}
+
+/// Integrations refreshed per [`Request::Refresh`]: each may call a token endpoint, so a page
+/// stays short enough to answer within a client's patience.
+pub const MAX_REFRESH_PER_REQUEST: usize = 25;
+
+/// What refreshing one integration gave.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshResult {
+    /// `importers_integration.id`.
+    pub integration_id: i64,
+    /// The shop.
+    pub shop_id: String,
+    /// The provider.
+    pub provider: Provider,
+    /// When the token now expires (Unix seconds); `None` for a token that does not expire
+    /// (a Meta system-user token) or when the refresh failed.
+    pub expires_at: Option<i64>,
+    /// Why it failed, if it did.
+    pub error: Option<BrokerError>,
+}
+
+/// A short, non-secret fingerprint of an access token (16 hex digits of its SHA-256), by which
+/// a server names a token the upstream refused without sending the token back.
+pub fn token_fingerprint(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new lease.
@@ -488,6 +546,10 @@ pub enum ErrorCode {
     WrongProvider,
     /// The lease is for another shop.
     WrongShop,
+    /// The upstream refused the stored token and the broker could not replace it (a Meta
+    /// token without an app configured to renew it, or one refused again right after its
+    /// replacement).
+    TokenRejected,
     /// The token endpoint is unreachable or failing; retry later.
     Unavailable,
     /// A broker bug or store failure.

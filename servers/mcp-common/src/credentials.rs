@@ -263,7 +263,11 @@ impl BrokerSource {
         &self.shop_id
     }
 
-    async fn fetch(&self) -> Result<(SecretString, Duration), CredentialError> {
+    /// A token from the broker; after an upstream refused `rejected`, its replacement.
+    async fn fetch(
+        &self,
+        rejected: Option<&str>,
+    ) -> Result<(SecretString, Duration), CredentialError> {
         let mut client = self.client.lock().await;
         for attempt in 0..2 {
             if client.is_none() {
@@ -273,7 +277,14 @@ impl BrokerSource {
                 *client = Some(connected);
             }
             let Some(c) = client.as_mut() else { continue };
-            match c.get_token(&self.lease, self.provider, &self.shop_id).await {
+            let answer = match rejected {
+                None => c.get_token(&self.lease, self.provider, &self.shop_id).await,
+                Some(token) => {
+                    c.token_rejected(&self.lease, self.provider, &self.shop_id, token)
+                        .await
+                }
+            };
+            match answer {
                 Ok(grant) => {
                     *self.account.lock().unwrap_or_else(PoisonError::into_inner) =
                         Some(grant.account.clone());
@@ -406,11 +417,12 @@ impl TokenProvider {
         if let Some(t) = self.cached() {
             return Ok(t);
         }
-        self.refresh_locked().await
+        self.refresh_locked(None).await
     }
 
     /// Called after upstream rejected `rejected` with 401: refreshes unless another caller
-    /// already replaced that token.
+    /// already replaced that token. A broker is told which token was refused (by fingerprint),
+    /// so it replaces it instead of handing the same one out again.
     pub async fn refresh_rejected(
         &self,
         rejected: &AccessToken,
@@ -425,7 +437,7 @@ impl TokenProvider {
                 return Ok(t.clone());
             }
         }
-        self.refresh_locked().await
+        self.refresh_locked(Some(rejected)).await
     }
 
     /// The account ids the broker stored with the integration (property, customer, …), as of
@@ -453,13 +465,16 @@ impl TokenProvider {
         }
     }
 
-    async fn refresh_locked(&self) -> Result<AccessToken, CredentialError> {
+    async fn refresh_locked(
+        &self,
+        rejected: Option<&AccessToken>,
+    ) -> Result<AccessToken, CredentialError> {
         let (secret, ttl) = match &self.source {
             TokenSource::Google(g) => g.refresh(&self.http).await?,
             TokenSource::Fixed(s) | TokenSource::Pinned { token: s, .. } => {
                 (s.clone(), Duration::from_secs(365 * 24 * 3600))
             }
-            TokenSource::Broker(b) => b.fetch().await?,
+            TokenSource::Broker(b) => b.fetch(rejected.map(AccessToken::expose)).await?,
         };
         // Whatever an upstream echoes back, this token leaves the process only in requests.
         redaction::learn(secret.expose_secret());
