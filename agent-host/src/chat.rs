@@ -38,8 +38,9 @@ pub struct ChatArgs {
     /// Upstream base URL passed on to the servers (the sandbox).
     #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
     pub api_base: Option<String>,
-    /// Lease lifetime for the session.
-    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    /// Lifetime of the session's leases, renewed every third of it while the session lives:
+    /// if the session dies (even by SIGKILL), its leases end within this time.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub lease_ttl: Duration,
 }
 

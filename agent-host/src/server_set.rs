@@ -128,6 +128,50 @@ pub struct ServerSet {
     members: Vec<Arc<Member>>,
     by_tool: HashMap<String, usize>,
     closed: AtomicBool,
+    /// The task renewing the leases while the set lives.
+    renewal: Option<tokio::task::AbortHandle>,
+}
+
+/// Lifetime of the leases a host holds for its sets (renewed while the set lives).
+pub const HOST_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Renews `leases` every third of their lifetime while the set lives, so they stay short: if
+/// the host dies (even by SIGKILL) they end within one `lease_ttl`.
+fn keep_alive(
+    config: Arc<SetConfig>,
+    leases: Vec<LeaseSecret>,
+    label: String,
+) -> tokio::task::AbortHandle {
+    let every = (config.lease_ttl / 3).max(Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut client = None;
+        loop {
+            tokio::time::sleep(every).await;
+            if client.is_none() {
+                match config.broker().await {
+                    Ok(c) => client = Some(c),
+                    Err(e) => {
+                        tracing::warn!("{label}: cannot reach the broker to renew the leases: {e}");
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = client.as_mut() else { continue };
+            match c.renew_leases(&leases, config.lease_ttl.as_secs()).await {
+                Ok((renewed, _)) if renewed.len() < leases.len() => tracing::warn!(
+                    "{label}: {} of {} leases were not renewed (revoked or expired)",
+                    leases.len() - renewed.len(),
+                    leases.len()
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("{label}: cannot renew the leases: {e}");
+                    client = None;
+                }
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// Server settings a server of `provider` may inherit from the host, beside the system's
@@ -393,6 +437,8 @@ impl ServerSet {
         if !unstarted.is_empty() {
             revoke(&config.broker_socket, &unstarted, &label).await;
         }
+        let held: Vec<LeaseSecret> = members.iter().filter_map(|m| m.lease.clone()).collect();
+        let renewal = (!held.is_empty()).then(|| keep_alive(config.clone(), held, label.clone()));
         let set = Self {
             label,
             credentials,
@@ -404,6 +450,7 @@ impl ServerSet {
             members,
             by_tool,
             closed: AtomicBool::new(false),
+            renewal,
         };
         if set.members.is_empty() {
             let reasons = set
@@ -526,6 +573,9 @@ impl ServerSet {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
+        if let Some(r) = &self.renewal {
+            r.abort();
+        }
         revoke(&self.config.broker_socket, &self.leases(), &self.label).await;
         // Closes each child's stdin, waits briefly, then kills: reaped either way, all at once.
         futures::future::join_all(self.members.iter().map(|m| async move {
@@ -556,6 +606,9 @@ impl Drop for ServerSet {
     fn drop(&mut self) {
         // Panics, early returns: the leases still end. (The children are killed when their
         // transports drop.)
+        if let Some(r) = &self.renewal {
+            r.abort();
+        }
         let leases = self.leases();
         if !self.closed.swap(true, Ordering::SeqCst)
             && !leases.is_empty()

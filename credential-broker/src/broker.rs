@@ -56,6 +56,13 @@ fn names(providers: impl IntoIterator<Item = Provider>) -> String {
         .join(",")
 }
 
+impl Peer {
+    /// (uid, pid) as a lease records its creator.
+    fn holder(self) -> (u32, Option<u32>) {
+        (self.uid, self.pid.and_then(|p| u32::try_from(p).ok()))
+    }
+}
+
 impl Broker {
     /// Whether `peer` may connect at all.
     pub fn allowed(&self, peer: Peer) -> bool {
@@ -255,11 +262,15 @@ impl Broker {
                 event.action = "token".into();
                 match self.leased(&lease, &shop_id, provider, &mut event).await {
                     Err(e) => Err(e),
-                    Ok(()) => self
-                        .tokens
-                        .token(&shop_id, provider)
-                        .await
-                        .map(Response::Token),
+                    Ok(()) => {
+                        let granted = self.tokens.token(&shop_id, provider).await;
+                        if granted.is_ok()
+                            && let Some(id) = &event.lease_id
+                        {
+                            self.leases.used(id, now());
+                        }
+                        granted.map(Response::Token)
+                    }
                 }
             }
             Request::TokenRejected {
@@ -277,6 +288,51 @@ impl Broker {
                         .rejected(&shop_id, provider, &fingerprint)
                         .await
                         .map(Response::Token),
+                }
+            }
+            Request::RenewLeases { leases, ttl_secs } => {
+                event.action = "lease_renew".into();
+                if !self.may_lease(peer) {
+                    Err(Self::not_permitted(peer, "renew leases"))
+                } else if leases.len() > broker_proto::MAX_LEASES_PER_REQUEST {
+                    Err(BrokerError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "at most {} leases per request",
+                            broker_proto::MAX_LEASES_PER_REQUEST
+                        ),
+                    ))
+                } else {
+                    let ttl = Duration::from_secs(ttl_secs).min(self.config.max_lease_ttl);
+                    let expires_at =
+                        now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+                    self.leases
+                        .renew_secrets(&leases, expires_at, now())
+                        .await
+                        .map(|lease_ids| {
+                            event.lease_id = Some(lease_ids.join(","));
+                            Response::Renewed {
+                                lease_ids,
+                                expires_at,
+                            }
+                        })
+                }
+            }
+            Request::ListLeases { shop_id, offset } => {
+                event.action = "lease_list".into();
+                event.shop_id = shop_id.clone();
+                if self.is_admin(peer) {
+                    self.leases
+                        .list(
+                            shop_id.as_deref(),
+                            usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX),
+                            broker_proto::MAX_LEASES_PER_LIST,
+                            now(),
+                        )
+                        .await
+                        .map(|(leases, next)| Response::LeaseList { leases, next })
+                } else {
+                    Err(Self::not_permitted(peer, "list leases"))
                 }
             }
             Request::Refresh { shop_id, after } => {
@@ -315,8 +371,11 @@ impl Broker {
                 Response::Error(e)
             }
         };
-        // Pings and hellos are connection plumbing, not access to anyone's data.
-        if !matches!(event.action.as_str(), "ping" | "hello") {
+        // Pings and hellos are connection plumbing, not access to anyone's data; a renewal
+        // every few seconds per set would bury the trail (its creation and end are there).
+        let routine = matches!(event.action.as_str(), "ping" | "hello")
+            || (event.action == "lease_renew" && event.outcome == "ok");
+        if !routine {
             self.audit.record(event);
         }
         response
@@ -433,7 +492,7 @@ impl Broker {
         let granted: Vec<Provider> = accounts.iter().map(|a| a.provider).collect();
         let (lease, record) = self
             .leases
-            .create(shop_id, &granted, ttl, now(), peer.uid)
+            .create(shop_id, &granted, ttl, now(), peer.holder())
             .await?;
         Ok(LeaseGrant {
             lease,
@@ -458,7 +517,7 @@ impl Broker {
         let providers: Vec<Provider> = accounts.iter().map(|a| a.provider).collect();
         let made = self
             .leases
-            .create_each(shop_id, &providers, ttl, now, peer.uid)
+            .create_each(shop_id, &providers, ttl, now, peer.holder())
             .await?;
         let mut expires_at = now;
         let mut leases = Vec::new();

@@ -210,6 +210,18 @@ pub enum LeaseCommand {
         #[arg(value_name = "-|LEASE_ID", required_unless_present = "secret_file")]
         lease: Option<String>,
     },
+    /// List live leases (admins): id, shop, providers, holder uid/pid, created, expires, last
+    /// use. Never a secret.
+    List {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -258,7 +270,10 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::HostKey => (None, None),
         Command::Lease {
-            action: LeaseCommand::Create { socket, .. } | LeaseCommand::Revoke { socket, .. },
+            action:
+                LeaseCommand::Create { socket, .. }
+                | LeaseCommand::Revoke { socket, .. }
+                | LeaseCommand::List { socket, .. },
         } => (None, socket.clone()),
     };
     let config = config::load(cli.config.as_deref(), database, socket)?;
@@ -602,6 +617,40 @@ async fn lease(config: &BrokerConfig, action: LeaseCommand) -> Result<()> {
             }
             let id = client.revoke_lease(&LeaseSecret::new(secret)).await?;
             println!("revoked {id}");
+        }
+        LeaseCommand::List { shop, out, .. } => {
+            let leases = client.list_leases(shop.as_deref()).await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&leases)?);
+            } else {
+                println!(
+                    "{:<22} {:<36} {:<28} {:<14} {:<19} {:<19} last use",
+                    "lease", "shop", "providers", "holder", "created", "expires"
+                );
+                for l in &leases {
+                    let providers = l
+                        .providers
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let holder = match l.holder_pid {
+                        Some(pid) => format!("{}/{pid}", l.holder_uid),
+                        None => l.holder_uid.to_string(),
+                    };
+                    println!(
+                        "{:<22} {:<36} {:<28} {:<14} {:<19} {:<19} {}",
+                        l.lease_id,
+                        l.shop_id,
+                        providers,
+                        holder,
+                        fmt_time(l.created_at),
+                        fmt_time(l.expires_at),
+                        l.last_used_at.map(fmt_time).unwrap_or_else(|| "-".into())
+                    );
+                }
+                println!("{} live lease(s)", leases.len());
+            }
         }
     }
     Ok(())

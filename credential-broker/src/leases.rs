@@ -39,10 +39,13 @@ struct Cached {
     checked: Instant,
 }
 
-/// Creates, resolves and revokes leases.
+/// Creates, resolves, renews, lists and revokes leases.
 pub struct LeaseBook {
     store: Store,
     by_hash: Mutex<HashMap<String, Cached>>,
+    /// Lease id → when a token was last vended under it (Unix seconds), since this process
+    /// started: for operators' `lease list`, not worth a write per vend.
+    last_used: Mutex<HashMap<String, i64>>,
 }
 
 /// SHA-256 of a lease secret, hex.
@@ -96,6 +99,7 @@ impl LeaseBook {
         Self {
             store,
             by_hash: Mutex::new(HashMap::new()),
+            last_used: Mutex::new(HashMap::new()),
         }
     }
 
@@ -106,7 +110,7 @@ impl LeaseBook {
         providers: &[Provider],
         ttl: Duration,
         now: i64,
-        created_by_uid: u32,
+        created_by: (u32, Option<u32>),
     ) -> Result<(LeaseSecret, Lease), BrokerError> {
         let secret = new_secret();
         let record = LeaseRecord {
@@ -117,7 +121,8 @@ impl LeaseBook {
             created_at: now,
             expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             revoked_at: None,
-            created_by_uid,
+            created_by_uid: created_by.0,
+            created_by_pid: created_by.1,
         };
         self.store.insert_lease(&record).await.map_err(internal)?;
         let lease = from_record(&record);
@@ -142,7 +147,7 @@ impl LeaseBook {
         providers: &[Provider],
         ttl: Duration,
         now: i64,
-        created_by_uid: u32,
+        created_by: (u32, Option<u32>),
     ) -> Result<Vec<(LeaseSecret, Lease)>, BrokerError> {
         let mut made = Vec::new();
         let mut records = Vec::new();
@@ -156,7 +161,8 @@ impl LeaseBook {
                 created_at: now,
                 expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
                 revoked_at: None,
-                created_by_uid,
+                created_by_uid: created_by.0,
+                created_by_pid: created_by.1,
             };
             made.push((LeaseSecret::new(secret), from_record(&record)));
             records.push(record);
@@ -221,6 +227,89 @@ impl LeaseBook {
             ));
         }
         Ok(lease)
+    }
+
+    /// Notes a token vended under lease `id` at `now`.
+    pub fn used(&self, id: &str, now: i64) {
+        let mut map = self
+            .last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match map.get_mut(id) {
+            Some(at) => *at = now,
+            None => {
+                map.insert(id.to_owned(), now);
+            }
+        }
+    }
+
+    /// Extends the live leases among `secrets` to expire at `expires_at`, in one write;
+    /// unknown, revoked and expired ones are left as they are. Returns the ids renewed.
+    pub async fn renew_secrets(
+        &self,
+        secrets: &[LeaseSecret],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Vec<String>, BrokerError> {
+        let mut ids = Vec::new();
+        for secret in secrets {
+            if let Some(record) = self
+                .store
+                .lease_by_hash(&hash_secret(secret.expose()))
+                .await
+                .map_err(internal)?
+            {
+                ids.push(record.id);
+            }
+        }
+        let renewed = self
+            .store
+            .renew_leases(&ids, expires_at, now)
+            .await
+            .map_err(internal)?;
+        let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
+        for cached in map.values_mut().filter(|c| renewed.contains(&c.lease.id)) {
+            cached.lease.expires_at = expires_at;
+        }
+        Ok(renewed)
+    }
+
+    /// The live leases (of `shop_id`, if given) at `now`, newest first, `limit` after the
+    /// first `offset`; and the offset to continue from, if more are left.
+    pub async fn list(
+        &self,
+        shop_id: Option<&str>,
+        offset: usize,
+        limit: usize,
+        now: i64,
+    ) -> Result<(Vec<broker_proto::LeaseInfo>, Option<u64>), BrokerError> {
+        let records = self
+            .store
+            .leases(shop_id, false, now)
+            .await
+            .map_err(internal)?;
+        let last_used = self
+            .last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let page: Vec<_> = records
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| broker_proto::LeaseInfo {
+                lease_id: r.id.clone(),
+                shop_id: r.shop_id.clone(),
+                providers: r.providers.iter().filter_map(|p| p.parse().ok()).collect(),
+                holder_uid: r.created_by_uid,
+                holder_pid: r.created_by_pid,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                last_used_at: last_used.get(&r.id).copied(),
+            })
+            .collect();
+        let seen = offset.saturating_add(page.len());
+        let next = (records.len() > seen).then_some(seen as u64);
+        Ok((page, next))
     }
 
     /// Revokes the lease with `secret`. Returns its id.
@@ -307,6 +396,17 @@ impl LeaseBook {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, c| c.lease.expires_at > now && c.lease.revoked_at.is_none());
+        let live: std::collections::HashSet<String> = self
+            .by_hash
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|c| c.lease.id.clone())
+            .collect();
+        self.last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|id, _| live.contains(id));
     }
 }
 

@@ -246,6 +246,7 @@ suite!(
     lock_of_a_missing_integration,
     lock_wait_is_bounded,
     leases_insert_lookup_revoke_list,
+    an_earlier_lease_table_is_upgraded,
     audit_batch_of_500_newest_first,
     notifications_newest_first,
     statuses_upsert,
@@ -980,6 +981,7 @@ async fn leases_insert_lookup_revoke_list(db: &TestDb) {
         expires_at,
         revoked_at: None,
         created_by_uid: u32::MAX,
+        created_by_pid: Some(u32::MAX),
     };
     let live = lease("L-live", SHOP_A, now - 10, now + 3600);
     let expired = lease("L-expired", SHOP_A, now - 7200, now - 1);
@@ -1047,6 +1049,52 @@ async fn leases_insert_lookup_revoke_list(db: &TestDb) {
     );
     let all = store.leases(Some(SHOP_B), true, now).await.unwrap();
     assert_eq!(all, [other_shop]);
+
+    // Renewal extends live leases only: not revoked, expired or unknown ones.
+    let renewed = store
+        .renew_leases(
+            &[
+                "L-live".into(),
+                "L-expired".into(),
+                "L-revoke".into(),
+                "L-unknown".into(),
+            ],
+            now + 60,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed, ["L-live"]);
+    let live = store
+        .lease_by_hash("hash-of-L-live")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.expires_at, now + 60);
+    let expired = store
+        .lease_by_hash("hash-of-L-expired")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(expired.expires_at, now - 1, "an ended lease stays ended");
+}
+
+/// A lease table made by an earlier version (no `created_by_pid`) gains the column, keeping
+/// its rows, when the broker starts.
+async fn an_earlier_lease_table_is_upgraded(db: &TestDb) {
+    db.raw(
+        "CREATE TABLE broker_lease (
+             id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
+             shop_id TEXT NOT NULL, providers TEXT NOT NULL, created_at BIGINT NOT NULL,
+             expires_at BIGINT NOT NULL, revoked_at BIGINT, created_by_uid BIGINT NOT NULL);
+         INSERT INTO broker_lease VALUES ('L-old', 'hash-old', 'shop', 'ga4', 1, 4000000000, NULL, 7);",
+    )
+    .await;
+    let store = db.open().await;
+    store.ensure_broker_tables().await.unwrap();
+    store.ensure_broker_tables().await.unwrap();
+    let old = store.lease_by_hash("hash-old").await.unwrap().unwrap();
+    assert_eq!((old.created_by_uid, old.created_by_pid), (7, None));
 }
 
 async fn audit_batch_of_500_newest_first(db: &TestDb) {

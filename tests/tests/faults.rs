@@ -255,3 +255,123 @@ data = {{ token = "sandbox-meta-acme-e2e", ad_account_id = "act_111", granted_sc
     );
     assert_eq!(sandbox.refreshes("acme").await.expect("counters"), 3);
 }
+
+/// Leases of a killed host end on their own: a chat session's leases are short and renewed
+/// while it lives; `lease list` shows them with their holder and last use; after a SIGKILL
+/// they end within one lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let list = || async {
+        let out = Command::new(bin("credential-broker"))
+            .args(["lease", "list", "--json", "--shop", shops::ACME, "--socket"])
+            .arg(&broker.socket)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("lease list");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
+    };
+    let mut session = Command::new(bin("agent-host"))
+        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "3s"])
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chat");
+    let host = session.id().expect("pid");
+    let mut stdin = session.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
+    loop {
+        match lines.next_line().await.expect("stdout") {
+            Some(l) if l.starts_with("Available tools") => break,
+            Some(_) => {}
+            None => panic!("the session ended before it was ready"),
+        }
+    }
+    use tokio::io::AsyncWriteExt;
+    stdin
+        .write_all(b"/call get_property_details {}\n")
+        .await
+        .expect("ask");
+    loop {
+        let l = lines.next_line().await.expect("stdout").expect("a line");
+        if l.contains("326784853") {
+            break;
+        }
+    }
+
+    let leases = list().await;
+    assert_eq!(leases.len(), 1, "one server, one lease: {leases:?}");
+    let lease = &leases[0];
+    assert_eq!(lease["providers"], json!(["ga4"]), "{lease}");
+    assert_eq!(lease["holder_pid"], host, "{lease}");
+    assert!(lease["last_used_at"].as_i64().is_some(), "{lease}");
+    let first_expiry = lease["expires_at"].as_i64().expect("expiry");
+    assert!(
+        first_expiry - lease["created_at"].as_i64().expect("created") <= 3,
+        "short: {lease}"
+    );
+    // Renewed while the session lives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = list().await;
+        if now.first().and_then(|l| l["expires_at"].as_i64()) > Some(first_expiry) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never renewed: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The text view names the lease and its holder.
+    let out = Command::new(bin("credential-broker"))
+        .args(["lease", "list", "--socket"])
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("lease list");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(lease["lease_id"].as_str().expect("id")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("/{host}")), "{text}");
+    assert!(text.contains("1 live lease(s)"), "{text}");
+
+    // SIGKILL (what `start_kill` sends): nothing revokes the lease, and nothing renews it either.
+    session.start_kill().expect("SIGKILL");
+    let _ = session.wait().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = list().await;
+        if now.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed host's lease lives on: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -44,7 +44,7 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
         broker_socket: broker.socket.clone(),
         servers_dir: bin("ga4-mcp").parent().unwrap().to_path_buf(),
         api_base: Some(sandbox.base.clone()),
-        lease_ttl: Duration::from_secs(600),
+        lease_ttl: agent_host::server_set::HOST_LEASE_TTL,
         child_log: "warn".into(),
         host_key: None,
     });

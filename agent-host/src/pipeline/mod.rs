@@ -739,7 +739,8 @@ pub async fn run_with(
             broker_socket,
             servers_dir: crate::children::servers_dir()?,
             api_base: args.api_base.clone(),
-            lease_ttl: Duration::from_secs(3600),
+            // Renewed while the shop's set lives: a killed run's leases end within a minute.
+            lease_ttl: crate::server_set::HOST_LEASE_TTL,
             child_log: "error".into(),
             host_key: file.host_key.clone(),
         }),

@@ -58,6 +58,8 @@ fn kind(r: &Response) -> &'static str {
         Response::Token(_) => "token",
         Response::Pong => "pong",
         Response::Refreshed { .. } => "refreshed",
+        Response::Renewed { .. } => "renewed",
+        Response::LeaseList { .. } => "lease_list",
         Response::Health(_) => "health",
         Response::Error(_) => "error",
     }
@@ -147,6 +149,53 @@ impl BrokerClient {
             Response::Token(t) => Ok(t),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "token_rejected")),
+        }
+    }
+
+    /// Admin or proven host: extends `leases` to `ttl_secs` from now; returns the ids renewed
+    /// and their expiry.
+    pub async fn renew_leases(
+        &mut self,
+        leases: &[LeaseSecret],
+        ttl_secs: u64,
+    ) -> Result<(Vec<String>, i64), ClientError> {
+        let request = Request::RenewLeases {
+            leases: leases.to_vec(),
+            ttl_secs,
+        };
+        match self.call(&request).await? {
+            Response::Renewed {
+                lease_ids,
+                expires_at,
+            } => Ok((lease_ids, expires_at)),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "renew_leases")),
+        }
+    }
+
+    /// Admin: every live lease (of `shop_id`, if given), newest first.
+    pub async fn list_leases(
+        &mut self,
+        shop_id: Option<&str>,
+    ) -> Result<Vec<crate::LeaseInfo>, ClientError> {
+        let mut all = Vec::new();
+        let mut offset = None;
+        loop {
+            let request = Request::ListLeases {
+                shop_id: shop_id.map(str::to_owned),
+                offset,
+            };
+            match self.call(&request).await? {
+                Response::LeaseList { leases, next } => {
+                    all.extend(leases);
+                    match next {
+                        Some(n) => offset = Some(n),
+                        None => return Ok(all),
+                    }
+                }
+                Response::Error(e) => return Err(e.into()),
+                other => return Err(ClientError::Unexpected(kind(&other), "list_leases")),
+            }
         }
     }
 

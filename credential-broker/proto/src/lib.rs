@@ -288,6 +288,23 @@ pub enum Request {
         /// Continue after this integration id (the previous answer's `next`).
         after: Option<i64>,
     },
+    /// Admin or a proven host: extends live leases to `ttl_secs` from now (capped). An agent
+    /// host keeps its sets' short leases alive this way, so leases of a host that died end
+    /// within one lifetime.
+    RenewLeases {
+        /// The leases (at most [`MAX_LEASES_PER_REQUEST`]).
+        leases: Vec<LeaseSecret>,
+        /// New lifetime from now, seconds.
+        ttl_secs: u64,
+    },
+    /// Admin only: the live leases (of one shop, if given), [`MAX_LEASES_PER_LIST`] per
+    /// request, newest first; answered by [`Response::LeaseList`].
+    ListLeases {
+        /// Only this shop.
+        shop_id: Option<String>,
+        /// Continue after this many leases (the previous answer's `next`).
+        offset: Option<u64>,
+    },
     /// Liveness check.
     Ping,
     /// Admin only: integration health across shops (stale tokens, missing scopes,
@@ -335,12 +352,51 @@ pub enum Response {
         /// Ask again with `after: next` for the rest; `None` when done.
         next: Option<i64>,
     },
+    /// Answer to `RenewLeases`.
+    Renewed {
+        /// The leases renewed (unknown, revoked or expired ones are left out).
+        lease_ids: Vec<String>,
+        /// Their new expiry, Unix seconds.
+        expires_at: i64,
+    },
+    /// Answer to `ListLeases`.
+    LeaseList {
+        /// The leases.
+        leases: Vec<LeaseInfo>,
+        /// Ask again with `offset: next` for more; `None` when done.
+        next: Option<u64>,
+    },
     /// Answer to `Ping`.
     Pong,
     /// Answer to `Health`.
     Health(Box<HealthReport>),
     /// The request failed.
     Error(BrokerError),
+}
+
+/// Leases per [`Response::LeaseList`] (one frame holds them easily).
+pub const MAX_LEASES_PER_LIST: usize = 200;
+
+/// A live lease, as an operator sees it: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseInfo {
+    /// `lease_…`.
+    pub lease_id: String,
+    /// The shop.
+    pub shop_id: String,
+    /// What it covers.
+    pub providers: Vec<Provider>,
+    /// Uid of the process that created it.
+    pub holder_uid: u32,
+    /// Pid of the process that created it, when known.
+    pub holder_pid: Option<u32>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Last token vended under it since this broker started, Unix seconds.
+    pub last_used_at: Option<i64>,
 }
 
 /// Integrations refreshed per [`Request::Refresh`]: each may call a token endpoint, so a page

@@ -18,22 +18,28 @@ const AUDIT_COLUMNS: &str =
 
 const INSERT_LEASE: Sql = Sql::both(
     "INSERT INTO broker_lease \
-     (id, secret_hash, shop_id, providers, created_at, expires_at, revoked_at, created_by_uid) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     (id, secret_hash, shop_id, providers, created_at, expires_at, revoked_at, created_by_uid, \
+     created_by_pid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 );
 
 const LEASE_BY_HASH: Sql = Sql::both(
     "SELECT id, secret_hash, shop_id, providers, created_at, expires_at, revoked_at, \
-     created_by_uid FROM broker_lease WHERE secret_hash = $1",
+     created_by_uid, created_by_pid FROM broker_lease WHERE secret_hash = $1",
 );
 
 /// `$2` = include ended (expired or revoked) leases; `$3` = now.
 const LEASES: Sql = Sql::both(
     "SELECT id, secret_hash, shop_id, providers, created_at, expires_at, revoked_at, \
-     created_by_uid FROM broker_lease \
+     created_by_uid, created_by_pid FROM broker_lease \
      WHERE ($1 IS NULL OR shop_id = $1) \
        AND ($2 OR (revoked_at IS NULL AND expires_at > $3)) \
      ORDER BY created_at DESC, id",
+);
+
+/// Extends a live lease: `$2` = new expiry, `$3` = now.
+const RENEW_LEASE: Sql = Sql::both(
+    "UPDATE broker_lease SET expires_at = $2 \
+     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3",
 );
 
 const REVOKE_LEASE: Sql =
@@ -163,6 +169,10 @@ fn decode_lease<R: DbRow>(row: &R) -> Result<LeaseRecord, sqlx::Error> {
         expires_at: row.i64("expires_at")?,
         revoked_at: row.opt_i64("revoked_at")?,
         created_by_uid: narrow(row.i64("created_by_uid")?, "created_by_uid")?,
+        created_by_pid: row
+            .opt_i64("created_by_pid")?
+            .map(|v| narrow(v, "created_by_pid"))
+            .transpose()?,
     })
 }
 
@@ -229,6 +239,7 @@ impl Store {
                 .bind(lease.expires_at)
                 .bind(lease.revoked_at)
                 .bind(i64::from(lease.created_by_uid))
+                .bind(lease.created_by_pid.map(i64::from))
                 .execute(pool)
                 .await
                 .map_err(self.db_err("insert lease"))?;
@@ -252,6 +263,7 @@ impl Store {
                     .bind(lease.expires_at)
                     .bind(lease.revoked_at)
                     .bind(i64::from(lease.created_by_uid))
+                    .bind(lease.created_by_pid.map(i64::from))
                     .execute(&mut *tx)
                     .await
                     .map_err(self.db_err("insert leases"))?;
@@ -311,6 +323,35 @@ impl Store {
         })
         .map_err(self.db_err("revoke lease"))?;
         Ok(affected > 0)
+    }
+
+    /// Sets the expiry of the live leases `ids` to `expires_at`, in one transaction; returns
+    /// the ids that were live (at `now`) and so renewed.
+    pub async fn renew_leases(
+        &self,
+        ids: &[String],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, RENEW_LEASE, |pool, sql| {
+            let mut tx = pool.begin().await.map_err(self.db_err("renew leases"))?;
+            let mut renewed = Vec::new();
+            for id in ids {
+                let n = sqlx::query(sql)
+                    .bind(id.as_str())
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db_err("renew leases"))?
+                    .rows_affected();
+                if n > 0 {
+                    renewed.push(id.clone());
+                }
+            }
+            tx.commit().await.map_err(self.db_err("renew leases"))?;
+            Ok::<_, StoreError>(renewed)
+        })
     }
 
     /// Revokes the leases `ids` in one transaction; returns how many were live.

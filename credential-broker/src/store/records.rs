@@ -80,6 +80,8 @@ pub struct LeaseRecord {
     pub revoked_at: Option<i64>,
     /// Uid of the peer that asked for the lease.
     pub created_by_uid: u32,
+    /// Pid of the peer that asked for the lease, when the socket told.
+    pub created_by_pid: Option<u32>,
 }
 
 /// A row of `broker_audit`: who asked for what, when, and how it ended. Never a token.

@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS broker_lease (
     created_at     BIGINT NOT NULL,
     expires_at     BIGINT NOT NULL,
     revoked_at     BIGINT,
-    created_by_uid BIGINT NOT NULL
+    created_by_uid BIGINT NOT NULL,
+    created_by_pid BIGINT
 );
 CREATE INDEX IF NOT EXISTS broker_lease_shop ON broker_lease (shop_id, created_at);
 CREATE TABLE IF NOT EXISTS broker_audit (
@@ -106,7 +107,8 @@ CREATE TABLE IF NOT EXISTS broker_lease (
     created_at     bigint NOT NULL,
     expires_at     bigint NOT NULL,
     revoked_at     bigint,
-    created_by_uid bigint NOT NULL
+    created_by_uid bigint NOT NULL,
+    created_by_pid bigint
 );
 CREATE INDEX IF NOT EXISTS broker_lease_shop ON broker_lease (shop_id, created_at);
 CREATE TABLE IF NOT EXISTS broker_audit (
@@ -171,19 +173,24 @@ impl Store {
         match &self.inner.pool {
             Pool::Sqlite(_) => {
                 self.run_ddl("migrate", &[SQLITE_DASHBOARD, SQLITE_BROKER])
-                    .await
+                    .await?
             }
-            Pool::Postgres(_) => self.run_ddl("migrate", &[PG_DASHBOARD, PG_BROKER]).await,
+            Pool::Postgres(_) => self.run_ddl("migrate", &[PG_DASHBOARD, PG_BROKER]).await?,
         }
+        self.add_broker_columns().await
     }
 
     /// Creates only the `broker_*` tables (if absent). This is what `serve` runs: it never
     /// alters a schema it did not create.
     pub async fn ensure_broker_tables(&self) -> Result<(), StoreError> {
         match &self.inner.pool {
-            Pool::Sqlite(_) => self.run_ddl("create broker tables", &[SQLITE_BROKER]).await,
-            Pool::Postgres(_) => self.run_ddl("create broker tables", &[PG_BROKER]).await,
+            Pool::Sqlite(_) => {
+                self.run_ddl("create broker tables", &[SQLITE_BROKER])
+                    .await?
+            }
+            Pool::Postgres(_) => self.run_ddl("create broker tables", &[PG_BROKER]).await?,
         }
+        self.add_broker_columns().await
     }
 
     /// Fails with [`StoreError::MissingTable`] (which says to run `credential-broker migrate
@@ -192,26 +199,7 @@ impl Store {
     pub async fn check_dashboard_tables(&self) -> Result<(), StoreError> {
         const OP: &str = "check dashboard tables";
         for (table, columns) in DASHBOARD_TABLES {
-            // Both queries resolve the table the way unqualified queries will (SQLite: the
-            // main schema; PostgreSQL: the search_path), and list no columns if it is absent.
-            let present: Vec<String> = match &self.inner.pool {
-                Pool::Sqlite(pool) => {
-                    sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
-                        .bind(table)
-                        .fetch_all(pool)
-                        .await
-                }
-                Pool::Postgres(pool) => {
-                    sqlx::query_scalar(
-                        "SELECT attname::text FROM pg_attribute \
-                         WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                    )
-                    .bind(table)
-                    .fetch_all(pool)
-                    .await
-                }
-            }
-            .map_err(self.db_err(OP))?;
+            let present = self.columns_of(OP, table).await?;
             if present.is_empty() {
                 return Err(StoreError::MissingTable {
                     table,
@@ -225,6 +213,45 @@ impl Store {
                     url: self.inner.url.to_string(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The columns of `table`, none if it is absent. Both queries resolve the table the way
+    /// unqualified queries will (SQLite: the main schema; PostgreSQL: the search_path).
+    async fn columns_of(&self, op: &'static str, table: &str) -> Result<Vec<String>, StoreError> {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT attname::text FROM pg_attribute \
+                     WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+            }
+        }
+        .map_err(self.db_err(op))
+    }
+
+    /// Columns later versions added to the broker's own tables, added to tables an earlier
+    /// version created.
+    async fn add_broker_columns(&self) -> Result<(), StoreError> {
+        const OP: &str = "add broker columns";
+        let present = self.columns_of(OP, "broker_lease").await?;
+        if !present.iter().any(|c| c == "created_by_pid") {
+            let sql = "ALTER TABLE broker_lease ADD COLUMN created_by_pid BIGINT";
+            match &self.inner.pool {
+                Pool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+                Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            }
+            .map_err(self.db_err(OP))?;
         }
         Ok(())
     }

@@ -308,7 +308,7 @@ async fn pool_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
             .context("no binary directory")?
             .to_path_buf(),
         api_base: Some(sandbox.base.clone()),
-        lease_ttl: Duration::from_secs(600),
+        lease_ttl: agent_host::server_set::HOST_LEASE_TTL,
         child_log: "warn".into(),
         host_key: None,
     });
