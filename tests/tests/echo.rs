@@ -200,13 +200,38 @@ async fn the_pipeline_stores_and_reports_no_echoed_token() {
     .await
     .expect("add");
     assert!(out.status.success());
-    // GA4 quotes the token back on every report; Search Console on every call.
-    for prefix in ["/v1beta/properties/", "/webmasters/v3/sites/"] {
-        sandbox
-            .fault(json!({"path_prefix": prefix, "status": 400, "message": ECHO}))
-            .await
-            .expect("fault");
-    }
+    // A second anomaly whose own source is Search Console, which quotes the token back on
+    // every call: it fails (its error lands in the anomaly row and the run's output), while
+    // the GA4 anomaly is processed with Search Console "could not be read: <the echo>" in its
+    // stored recommendation and the report.
+    let out = host(&[
+        "anomaly",
+        "add",
+        "--shop",
+        SHOP,
+        "--source",
+        "gsc",
+        "--metric",
+        "clicks",
+        "--window",
+        "2026-10-08..2026-10-14",
+        "--baseline",
+        "2026-09-10..2026-10-07",
+        "--observed",
+        "700",
+        "--expected",
+        "1000",
+        "--severity",
+        "high",
+    ])
+    .output()
+    .await
+    .expect("add");
+    assert!(out.status.success());
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 400, "message": ECHO}))
+        .await
+        .expect("fault");
     let report = dir.path().join("report.json");
     let out = host(&["pipeline", "--report", report.to_str().expect("path")])
         .output()

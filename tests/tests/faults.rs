@@ -375,3 +375,49 @@ async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// The command line as scripts use it: a closed pipe is the end of the output (exit 0, no
+/// panic), and an error is said once, on stderr, with a non-zero exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_behaves_as_scripts_expect() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    // `credential-broker audit | head -0`: stdout closed before anything is written.
+    let mut child = Command::new(bin("credential-broker"))
+        .args(["shops", "--database", &db])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.expect("exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+    for program in ["agent-host", "credential-broker"] {
+        let (args, says): (&[&str], &str) = if program == "agent-host" {
+            (&["anomaly", "list"], "unable to open database file")
+        } else {
+            (&["shops", "--database", &missing], "does not exist")
+        };
+        let out = Command::new(bin(program))
+            .args(args)
+            .env("BERRYBOO_DATABASE_URL", &missing)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{program}: {stderr}");
+        assert!(out.stdout.is_empty(), "{program}: errors go to stderr");
+        assert_eq!(
+            stderr.matches(says).count(),
+            1,
+            "{program} says it once: {stderr}"
+        );
+    }
+}

@@ -945,7 +945,7 @@ async fn a_passing_upstream_failure_is_retried_not_settled() {
     let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        out.contains(&format!("anomaly {id}: no source could be read")),
+        out.contains(&format!("anomaly {id}: its own source failed")),
         "{out}"
     );
     let store = Store::open(&db, false).await.expect("open");
@@ -1033,4 +1033,85 @@ async fn health_comes_from_the_broker_and_fits_one_frame() {
         "{text}"
     );
     assert!(text.contains("meta_ads    1502"), "{text}");
+}
+
+/// GA4 answers 503 to every call while the other sources work: the GA4 anomaly is not
+/// processed (it is retried, counted as a failure, `failed` after `--max-attempts`, and the
+/// exit status says so), while a Search Console anomaly of the same shop is processed with GA4
+/// written down as "could not be read" — and nobody is told to reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anomaly_whose_own_source_fails_is_not_processed() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let own = add(&db, &broker, &sandbox, NO_META, "ga4", "sessions").await;
+    let related = add(&db, &broker, &sandbox, NO_META, "gsc", "clicks").await;
+    sandbox
+        .fault(json!({"path_prefix": "/v1beta/properties/", "status": 503, "count": 100000}))
+        .await
+        .expect("fault");
+    let run = || {
+        output(agent_host(
+            &db,
+            &broker,
+            &sandbox,
+            &["pipeline", "--retry-delay", "0s", "--max-attempts", "2"],
+        ))
+    };
+    // With no retry delay the run itself retries it, up to --max-attempts.
+    let (code, out, err) = run().await;
+    assert_eq!(code, 1, "a failure is in the exit status\n{out}\n{err}");
+    assert_eq!(
+        out.matches(&format!("anomaly {own}: its own source failed"))
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("processed        1"), "{out}");
+    assert!(out.contains("failures         2"), "{out}");
+    let store = Store::open(&db, false).await.expect("open");
+    let a = store.anomaly(own).await.expect("read").expect("exists");
+    assert_eq!((a.status, a.attempts), (Status::Failed, 2), "{a:?}");
+    assert!(
+        a.last_error.as_deref().unwrap_or("").contains("503"),
+        "{a:?}"
+    );
+    assert!(
+        store
+            .recommendations(Some(own), None)
+            .await
+            .expect("recs")
+            .is_empty(),
+        "nothing is written for an anomaly that was not explained"
+    );
+    let b = store.anomaly(related).await.expect("read").expect("exists");
+    assert_eq!(b.status, Status::Processed, "{b:?}");
+    let recs = store
+        .recommendations(Some(related), None)
+        .await
+        .expect("recs");
+    let ga4 = recs.iter().find(|r| r.team == "ga4").expect("a GA4 row");
+    assert_eq!(ga4.outcome, "failed", "{ga4:?}");
+    assert!(
+        ga4.summary
+            .starts_with("Google Analytics could not be read:"),
+        "{ga4:?}"
+    );
+    assert!(
+        recs.iter()
+            .any(|r| r.team == "gsc" && r.outcome == "analysed")
+    );
+    // The shop lacks Ads and Meta (connect notices are right); nothing says reconnect.
+    let notes = store.notifications(None, 50).await.expect("notes");
+    assert!(
+        notes.iter().all(|n| !format!("{n:?}").contains("econnect")),
+        "an upstream outage is not the shop's to fix: {notes:?}"
+    );
+    store.close().await;
 }

@@ -85,6 +85,22 @@ async fn stdio_survives_garbage_and_invalid_requests() {
             .contains("Invalid arguments for run_report"),
         "{answer}"
     );
+    // Arguments that are not an object at all: invalid params (-32602), not "no such method".
+    let call = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "run_report", "arguments": "x"}});
+    stdin
+        .write_all(format!("{call}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_json_line(&mut stdout).await;
+    assert_eq!(answer["id"], 10, "{answer}");
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("must be an object"),
+        "{answer}"
+    );
 
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -171,6 +187,20 @@ async fn streamable_http_serves_tools() {
     let out = ok(&call(&client, "run_report", json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "dimensions": ["date"], "metrics": ["sessions"]})).await.unwrap());
     assert_eq!(out["row_count"], 7);
     client.cancel().await.unwrap();
+
+    // Over HTTP too, arguments that are not an object are invalid params.
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/mcp", server.url))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_report", "arguments": [1]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["id"], 3, "{answer}");
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
 
     // The 2026-07-28 revision over HTTP too.
     let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.url));

@@ -408,7 +408,7 @@ impl Ctx {
                 Err(TeamError::Tool(message)) => (
                     "failed",
                     format!(
-                        "{} analysis failed: {}",
+                        "{} could not be read: {}",
                         team.service_name(),
                         first_line(&message)
                     ),
@@ -417,11 +417,22 @@ impl Ctx {
                     unavailable.insert(team, Unavailable::Failed(e.to_string()));
                     (
                         "failed",
-                        format!("{} analysis failed: {e}", team.service_name()),
+                        format!("{} could not be read: {e}", team.service_name()),
                     )
                 }
             };
             rows.push(self.not_analysed(a, team, outcome, summary));
+        }
+        // The anomaly is about its own source: without it there is no explanation, only
+        // context. A passing failure there (5xx, timeout, quota, a token in trouble) sends it
+        // back for a later run, never to `processed`. (A broken grant or a missing integration
+        // is the shop's state, not a passing failure: that is answered, with a notification.)
+        let own: Option<Provider> = a.source.parse().ok();
+        if let Some(row) = rows
+            .iter()
+            .find(|r| Some(r.team.as_str()) == own.map(|p| p.as_str()) && r.outcome == "failed")
+        {
+            anyhow::bail!("its own source failed ({}); retrying later", row.summary);
         }
         if analysed == 0 {
             // A database-only view is the answer when the shop lacks sources or its grants are

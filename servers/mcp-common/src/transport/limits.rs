@@ -51,6 +51,19 @@ pub async fn cap_body(
                 .into_response();
         }
     };
+    if parts.uri.path() == "/mcp"
+        && let Some(answer) = super::jsonrpc::invalid_call(&body)
+    {
+        // As rmcp answers a request in JSON mode: the JSON-RPC error in a 200.
+        return (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            answer.to_string(),
+        )
+            .into_response();
+    }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 

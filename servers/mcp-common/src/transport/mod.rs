@@ -7,6 +7,7 @@
 //! timeouts.
 
 pub mod guard;
+pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod limits;
 pub mod stdio;

@@ -194,7 +194,14 @@ fn admit(line: Line) -> Result<Vec<u8>, Vec<u8>> {
             request_id(&line),
             format!("message refused: nested deeper than {MAX_DEPTH} levels"),
         )),
-        Line::Whole(line) => Ok(line),
+        Line::Whole(line) => match super::jsonrpc::invalid_call(&line) {
+            Some(answer) => {
+                let mut answer = answer.to_string().into_bytes();
+                answer.push(b'\n');
+                Err(answer)
+            }
+            None => Ok(line),
+        },
     }
 }
 
@@ -232,7 +239,7 @@ where
                     }
                 }
                 Err(answer) => {
-                    tracing::info!("refused a stdio message over the size or depth limit");
+                    tracing::info!("refused a stdio message (over a limit, or malformed params)");
                     if answers.send(answer).await.is_err() {
                         break;
                     }
