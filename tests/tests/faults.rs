@@ -421,3 +421,49 @@ async fn the_command_line_behaves_as_scripts_expect() {
         );
     }
 }
+
+/// A hanging upstream costs one request timeout per call, retries included: the server does
+/// not try again after a timeout (which would cost (retries + 1) × the timeout), and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_upstream_is_given_up_once_per_call() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let creds = berryboo_e2e::Credentials::google("sandbox-refresh-acme-e2e").expect("creds");
+    let client = connect(berryboo_e2e::ga4_command(
+        &sandbox,
+        &creds,
+        &[
+            "--property-id",
+            "326784853",
+            "--request-timeout",
+            "1",
+            "--max-retries",
+            "3",
+        ],
+    ))
+    .await
+    .expect("ga4-mcp");
+    // Warm: the token is fetched before the upstream starts hanging.
+    ok(&call(&client, "get_property_details", json!({}))
+        .await
+        .expect("call"));
+    sandbox
+        .fault(json!({"path_prefix": "/v1beta/properties/", "delay_ms": 30000, "count": 100}))
+        .await
+        .expect("fault");
+    let answer = berryboo_e2e::err(
+        &call(
+            &client,
+            "run_report",
+            json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "metrics": ["sessions"]}),
+        )
+        .await
+        .expect("call"),
+    );
+    assert!(answer.contains("did not answer in time"), "{answer}");
+    let counters = sandbox.counters().await.expect("counters");
+    assert_eq!(
+        counters["delayed"], 1,
+        "one attempt, not one per retry: {counters}"
+    );
+    client.cancel().await.expect("close");
+}

@@ -112,7 +112,8 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "BERRYBOO_LOG_FORMAT")]
     pub log_format: LogFormat,
 
-    /// Timeout of one upstream HTTP request, in seconds.
+    /// The most one upstream request may take, in seconds, its retries and their waits
+    /// included: a hanging upstream costs a tool call this much, not once per retry.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub request_timeout: u64,
 

@@ -68,6 +68,9 @@ pub struct Upstream {
     tokens: Arc<TokenProvider>,
     api_base: Option<Url>,
     max_retries: u32,
+    /// The most one request may take, retries and their waits included: a hanging upstream
+    /// costs a tool call this, not (retries + 1) × the timeout.
+    budget: std::time::Duration,
 }
 
 impl Upstream {
@@ -78,6 +81,7 @@ impl Upstream {
             tokens,
             api_base: config.api_base.clone(),
             max_retries: config.max_retries,
+            budget: config.request_timeout,
         }
     }
 
@@ -148,6 +152,8 @@ impl Upstream {
     ) -> Result<bytes::Bytes, UpstreamError> {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
+        let deadline = std::time::Instant::now() + self.budget;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let http = self.http.get()?;
         let mut token = self
             .tokens
@@ -155,8 +161,12 @@ impl Upstream {
             .await
             .map_err(UpstreamError::Credentials)?;
         loop {
+            if left().is_zero() {
+                return Err(UpstreamError::Timeout);
+            }
             let mut request = http
                 .request(method.clone(), url.clone())
+                .timeout(left())
                 .bearer_auth(token.expose())
                 .header(reqwest::header::ACCEPT, "application/json");
             if !query.is_empty() {
@@ -174,8 +184,12 @@ impl Upstream {
             let outcome = request.send().await;
             let response = match outcome {
                 Ok(r) => r,
-                Err(e) if attempt < self.max_retries && (e.is_timeout() || e.is_connect()) => {
-                    let wait = backoff(attempt);
+                Err(e)
+                    if attempt < self.max_retries
+                        && e.is_connect()
+                        && backoff(attempt) < left() =>
+                {
+                    let wait = backoff(attempt).min(left());
                     tracing::warn!(path = url.path(), attempt, wait_ms = wait.as_millis() as u64, error = %error_chain(&e), "upstream unreachable, retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -212,7 +226,7 @@ impl Upstream {
             let api = ApiError::from_response(status, &body, retry_after);
             if api.is_retryable() && attempt < self.max_retries {
                 let wait = retry_after.unwrap_or_else(|| backoff(attempt));
-                if wait <= MAX_INLINE_WAIT {
+                if wait <= MAX_INLINE_WAIT && wait < left() {
                     tracing::warn!(
                         path = url.path(),
                         status = status.as_u16(),
