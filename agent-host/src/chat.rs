@@ -40,8 +40,20 @@ pub struct ChatArgs {
     pub api_base: Option<String>,
     /// Lifetime of the session's leases, renewed every third of it while the session lives:
     /// if the session dies (even by SIGKILL), its leases end within this time.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_lease_ttl)]
     pub lease_ttl: Duration,
+}
+
+/// `--lease-ttl`: a duration of at least 10 s, so a renewal every third of it has room to
+/// retry before the leases lapse.
+fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < Duration::from_secs(10) {
+        return Err(format!(
+            "{text} is too short for a lease renewed while the session lives; use 10s or more"
+        ));
+    }
+    Ok(d)
 }
 
 /// A duration written as `90s`, `30m`, `8h`, `7d` or plain seconds, at most 100 years (beyond,
@@ -89,36 +101,44 @@ fn connected_line(provider: Provider, set: &ServerSet) -> String {
     )
 }
 
-/// One line of input: a command or a question. Returns false to end the session.
+/// What handling one line came to.
+enum Step {
+    /// Go on.
+    Next,
+    /// The tool or the model failed (or the line could not be done), for this reason; the
+    /// session goes on, `--ask` exits 1.
+    Failed(String),
+    /// `/quit`.
+    Quit,
+}
+
+/// One line of input: a command or a question.
 async fn handle(
     line: &str,
     set: &ServerSet,
     conversation: &mut Option<Conversation>,
     out: &mut impl Write,
-) -> Result<bool> {
+) -> Result<Step> {
     let line = line.trim();
     if line.is_empty() {
-        return Ok(true);
+        return Ok(Step::Next);
     }
     let Some(command) = line.strip_prefix('/') else {
-        match conversation {
-            Some(c) => {
-                if let Err(e) = c.ask(set, line, out).await {
-                    writeln!(out, "✗ {e:#}")?;
-                }
-            }
-            None => writeln!(
-                out,
-                "No model is configured, so questions cannot be answered; use /tools and /call. Set BERRYBOO_LLM_BASE_URL and BERRYBOO_LLM_MODEL (e.g. an Ollama or vLLM endpoint) to ask in plain language."
-            )?,
-        }
-        return Ok(true);
+        return Ok(match conversation {
+            Some(c) => match c.ask(set, line, out).await {
+                Ok(_) => Step::Next,
+                Err(e) => Step::Failed(format!("{e:#}")),
+            },
+            None => Step::Failed(
+                "No model is configured, so questions cannot be answered; use /tools and /call. Set BERRYBOO_LLM_BASE_URL and BERRYBOO_LLM_MODEL (e.g. an Ollama or vLLM endpoint) to ask in plain language.".into(),
+            ),
+        });
     };
     let (name, rest) = command
         .split_once(char::is_whitespace)
         .unwrap_or((command, ""));
     match name {
-        "quit" | "exit" | "q" => return Ok(false),
+        "quit" | "exit" | "q" => return Ok(Step::Quit),
         "help" | "?" => writeln!(out, "{HELP}")?,
         "tools" => {
             for (provider, t) in set.tools() {
@@ -147,7 +167,12 @@ async fn handle(
                     serde_json::to_string_pretty(&*t.input_schema)?
                 )?;
             }
-            None => writeln!(out, "No tool {:?}; /tools lists them.", rest.trim())?,
+            None => {
+                return Ok(Step::Failed(format!(
+                    "No tool {:?}; /tools lists them.",
+                    rest.trim()
+                )));
+            }
         },
         "call" => {
             let rest = rest.trim();
@@ -155,30 +180,45 @@ async fn handle(
             let args: Value = match serde_json::from_str(json.trim()) {
                 Ok(v) => v,
                 Err(e) => {
-                    writeln!(
-                        out,
-                        "✗ the arguments are not JSON ({e}); e.g. /call run_report {{\"date_ranges\": [{{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}}], \"metrics\": [\"sessions\"]}}"
-                    )?;
-                    return Ok(true);
+                    return Ok(Step::Failed(format!(
+                        "the arguments are not JSON ({e}); e.g. /call run_report {{\"date_ranges\": [{{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}}], \"metrics\": [\"sessions\"]}}"
+                    )));
                 }
             };
             match set.call(tool, args).await {
                 Ok(r) => {
                     let (is_error, text) = result_text(&r);
-                    writeln!(
-                        out,
-                        "{}{}",
-                        if is_error { "✗ " } else { "" },
-                        text.trim_end()
-                    )?;
+                    if is_error {
+                        return Ok(Step::Failed(text.trim_end().to_owned()));
+                    }
+                    writeln!(out, "{}", text.trim_end())?;
                 }
-                Err(e) => writeln!(out, "✗ {e}")?,
+                Err(e) => return Ok(Step::Failed(e.to_string())),
             }
         }
-        other => writeln!(out, "Unknown command /{other}. {HELP}")?,
+        other => return Ok(Step::Failed(format!("Unknown command /{other}. {HELP}"))),
     }
     out.flush()?;
-    Ok(true)
+    Ok(Step::Next)
+}
+
+/// Handles `line` in an interactive session: a failure is said in the transcript and the
+/// session goes on. False at `/quit`.
+async fn converse(
+    line: &str,
+    set: &ServerSet,
+    conversation: &mut Option<Conversation>,
+    out: &mut impl Write,
+) -> Result<bool> {
+    match handle(line, set, conversation, out).await? {
+        Step::Next => Ok(true),
+        Step::Failed(why) => {
+            writeln!(out, "✗ {why}")?;
+            out.flush()?;
+            Ok(true)
+        }
+        Step::Quit => Ok(false),
+    }
 }
 
 /// Runs a chat session for `provider`.
@@ -272,7 +312,7 @@ pub async fn run(
 
     let result = session(&set, &mut conversation, args.ask.as_deref(), &mut out).await;
     set.shutdown().await;
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 async fn session(
@@ -280,10 +320,17 @@ async fn session(
     conversation: &mut Option<Conversation>,
     ask: Option<&str>,
     out: &mut impl Write,
-) -> Result<()> {
+) -> Result<ExitCode> {
     if let Some(q) = ask {
-        handle(q, set, conversation, out).await?;
-        return Ok(());
+        // One question for a script: the answer on stdout, a failure on stderr and exit 1.
+        return Ok(match handle(q, set, conversation, out).await? {
+            Step::Failed(why) => {
+                out.flush()?;
+                eprintln!("agent-host: {}", redaction::text(&why));
+                ExitCode::from(1)
+            }
+            Step::Next | Step::Quit => ExitCode::SUCCESS,
+        });
     }
     if std::io::stdin().is_terminal() {
         let mut editor = rustyline::DefaultEditor::new()?;
@@ -293,7 +340,7 @@ async fn session(
             match line {
                 Ok(line) => {
                     let _ = editor.add_history_entry(line.as_str());
-                    if !handle(&line, set, conversation, out).await? {
+                    if !converse(&line, set, conversation, out).await? {
                         break;
                     }
                 }
@@ -307,12 +354,12 @@ async fn session(
     } else {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         while let Some(line) = lines.next_line().await? {
-            if !handle(&line, set, conversation, out).await? {
+            if !converse(&line, set, conversation, out).await? {
                 break;
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

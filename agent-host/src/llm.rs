@@ -61,6 +61,7 @@ impl LlmConfig {
 /// A conversation with the model about one shop.
 pub struct Conversation {
     client: Client<OpenAIConfig>,
+    base_url: String,
     model: String,
     messages: Vec<ChatCompletionRequestMessage>,
     tools: Vec<ChatCompletionTools>,
@@ -112,6 +113,7 @@ impl Conversation {
             .into();
         Ok(Self {
             client: Client::with_config(c),
+            base_url: config.base_url.clone(),
             model: config.model.clone(),
             messages: vec![system],
             tools,
@@ -142,12 +144,13 @@ impl Conversation {
                 .chat()
                 .create_stream(request)
                 .await
-                .context("the model endpoint refused the request")?;
+                .map_err(|e| failed(e, &self.base_url, "the model endpoint refused the request"))?;
             let mut text = String::new();
             // index → (id, name, arguments), assembled from streamed fragments.
             let mut calls: Vec<(String, String, String)> = Vec::new();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.context("the model's stream broke off")?;
+                let chunk =
+                    chunk.map_err(|e| failed(e, &self.base_url, "the model's stream broke off"))?;
                 for choice in chunk.choices {
                     if let Some(content) = choice.delta.content {
                         write!(out, "{content}")?;
@@ -269,11 +272,39 @@ pub async fn complete(config: &LlmConfig, system: &str, user: &str) -> Result<St
         .chat()
         .create(request)
         .await
-        .context("the model endpoint failed")?;
+        .map_err(|e| failed(e, &config.base_url, "the model endpoint failed"))?;
     response
         .choices
         .into_iter()
         .find_map(|choice| choice.message.content)
         .filter(|text| !text.trim().is_empty())
         .context("the model returned no text")
+}
+
+/// `e` in words: "unreachable" when no connection to `base_url` could be made (nothing
+/// listens, DNS, a timeout), else `what` with the endpoint's own error.
+fn failed(
+    e: async_openai::error::OpenAIError,
+    base_url: &str,
+    what: &'static str,
+) -> anyhow::Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut unreachable = false;
+    let mut root = e.to_string();
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<reqwest::Error>()
+            && (r.is_connect() || r.is_timeout())
+        {
+            unreachable = true;
+        }
+        root = c.to_string();
+        cause = c.source();
+    }
+    if unreachable {
+        anyhow::anyhow!(
+            "the model at {base_url} is unreachable ({root}); check BERRYBOO_LLM_BASE_URL and that the model server is running"
+        )
+    } else {
+        anyhow::Error::new(e).context(what)
+    }
 }

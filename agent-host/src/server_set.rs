@@ -143,10 +143,14 @@ fn keep_alive(
     label: String,
 ) -> tokio::task::AbortHandle {
     let every = (config.lease_ttl / 3).max(Duration::from_secs(1));
+    // After a failed renewal, try again soon: two missed turns would let the leases lapse.
+    let soon = Duration::from_secs(1).min(every);
     tokio::spawn(async move {
         let mut client = None;
+        let mut wait = every;
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(wait).await;
+            wait = soon;
             if client.is_none() {
                 match config.broker().await {
                     Ok(c) => client = Some(c),
@@ -158,12 +162,16 @@ fn keep_alive(
             }
             let Some(c) = client.as_mut() else { continue };
             match c.renew_leases(&leases, config.lease_ttl.as_secs()).await {
-                Ok((renewed, _)) if renewed.len() < leases.len() => tracing::warn!(
-                    "{label}: {} of {} leases were not renewed (revoked or expired)",
-                    leases.len() - renewed.len(),
-                    leases.len()
-                ),
-                Ok(_) => {}
+                Ok((renewed, _)) => {
+                    wait = every;
+                    if renewed.len() < leases.len() {
+                        tracing::warn!(
+                            "{label}: {} of {} leases were not renewed (revoked or expired)",
+                            leases.len() - renewed.len(),
+                            leases.len()
+                        );
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("{label}: cannot renew the leases: {e}");
                     client = None;

@@ -280,8 +280,22 @@ impl Broker {
                 fingerprint,
             } => {
                 event.action = "token_rejected".into();
-                event.detail = Some(format!("fingerprint={fingerprint}"));
-                match self.leased(&lease, &shop_id, provider, &mut event).await {
+                let well_formed = fingerprint.len() == 16
+                    && fingerprint
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if well_formed {
+                    event.detail = Some(format!("fingerprint={fingerprint}"));
+                }
+                let checked = if well_formed {
+                    self.leased(&lease, &shop_id, provider, &mut event).await
+                } else {
+                    Err(BrokerError::new(
+                        ErrorCode::BadRequest,
+                        "a token fingerprint is 16 lowercase hex digits (broker_proto::token_fingerprint)",
+                    ))
+                };
+                match checked {
                     Err(e) => Err(e),
                     Ok(()) => self
                         .tokens

@@ -440,7 +440,10 @@ impl TokenService {
                 Ok(Refresh::KeepCurrent { warn_expiring }) => {
                     lock_guard.release().await.map_err(internal)?;
                     // After the release: on SQLite the lock is the database's write lock.
-                    if let Some(expires_at) = warn_expiring {
+                    // A server's report is no reason to tell the shop anything.
+                    if let Some(expires_at) = warn_expiring
+                        && !matches!(why, Why::Rejected(_))
+                    {
                         self.warn_expiring(&row, expires_at).await;
                     }
                     let Some(c) = current else {
@@ -458,7 +461,7 @@ impl TokenService {
                         return Err(BrokerError::new(
                             ErrorCode::TokenRejected,
                             format!(
-                                "{service} refused the stored token of shop {shop_id}, and the credential broker cannot renew it{how}. If it goes on, please reconnect your {service} account in the dashboard.",
+                                "{service} refused the stored token of shop {shop_id}, and the credential broker cannot renew it{how}. If it goes on, the {service} integration needs attention in the dashboard.",
                                 service = provider.service_name(),
                                 how = if provider == Provider::MetaAds && self.config.meta.is_none()
                                 {
@@ -489,6 +492,20 @@ impl TokenService {
                         continue;
                     }
                     lock(&slot.current).take();
+                    if used_refresh_token.is_none()
+                        && let Why::Rejected(_) = why
+                    {
+                        // Nothing asked a token endpoint: no refresh token (or an expired
+                        // Meta token) and a server's word that the token was refused. Only a
+                        // token endpoint's `invalid_grant` marks an integration.
+                        return Err(BrokerError::new(
+                            ErrorCode::TokenRejected,
+                            format!(
+                                "{} refused the stored token of shop {shop_id}, and the integration has nothing to renew it with; the integration needs attention in the dashboard",
+                                provider.service_name()
+                            ),
+                        ));
+                    }
                     self.audit_refresh(shop_id, provider, "revoked", None);
                     return Err(self.mark_reconnect(&row, provider, "invalid_grant").await);
                 }
@@ -757,7 +774,7 @@ impl TokenService {
             return Err(BrokerError::new(
                 ErrorCode::TokenRejected,
                 format!(
-                    "{} refused the token of shop {shop_id} again right after it was replaced; retry in {} s, and if it goes on, reconnect the integration in the dashboard",
+                    "{} refused the token of shop {shop_id} again right after it was replaced; retry in {} s (if it goes on, look at the integration in the dashboard)",
                     provider.service_name(),
                     REJECTION_INTERVAL
                         .saturating_sub(at.elapsed())
@@ -767,11 +784,25 @@ impl TokenService {
             ));
         }
         tracing::info!(shop = %shop_id, %provider, "an upstream refused a token before its expiry; replacing it");
+        // The attempt counts, whatever comes of it: a report repeated while the token endpoint
+        // fails must not reach it once per report.
+        *lock(&slot.replaced_after_rejection) = Some(Instant::now());
         lock(&slot.current).take();
         let fresh = self
             .refresh_locked(&slot, id, shop_id, provider, Why::Rejected(fingerprint))
             .await?;
-        *lock(&slot.replaced_after_rejection) = Some(Instant::now());
+        if token_fingerprint(fresh.token.expose_secret()) == fingerprint {
+            // Backing off from a failing token endpoint, the broker kept what it had: the
+            // refused token is no answer.
+            lock(&slot.current).take();
+            return Err(BrokerError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "{} refused the token of shop {shop_id} and it cannot be replaced yet (the token endpoint is failing); retry in a minute",
+                    provider.service_name()
+                ),
+            ));
+        }
         Ok(grant(&fresh))
     }
 

@@ -283,7 +283,7 @@ async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
         serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
     };
     let mut session = Command::new(bin("agent-host"))
-        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "3s"])
+        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "10s"])
         .arg("--broker-socket")
         .arg(&broker.socket)
         .args(["--api-base", &sandbox.base])
@@ -327,7 +327,7 @@ async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
     assert!(lease["last_used_at"].as_i64().is_some(), "{lease}");
     let first_expiry = lease["expires_at"].as_i64().expect("expiry");
     assert!(
-        first_expiry - lease["created_at"].as_i64().expect("created") <= 3,
+        first_expiry - lease["created_at"].as_i64().expect("created") <= 10,
         "short: {lease}"
     );
     // Renewed while the session lives.
@@ -395,6 +395,42 @@ async fn the_command_line_behaves_as_scripts_expect() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // `--ask` is for scripts: a failed call is on stderr with exit 1.
+    let creds = berryboo_e2e::Credentials::google("sandbox-refresh-acme-e2e").expect("creds");
+    let out = Command::new(bin("agent-host"))
+        .args(["chat-ga4", "--credentials-path"])
+        .arg(creds.path())
+        .args(["--api-base", &sandbox.base, "--ask", "/call nope {}"])
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{out:?}"
+    );
+    // An unreachable model is called unreachable.
+    let out = Command::new(bin("agent-host"))
+        .args(["chat-ga4", "--credentials-path"])
+        .arg(creds.path())
+        .args(["--api-base", &sandbox.base, "--ask", "How many sessions?"])
+        .env("BERRYBOO_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("BERRYBOO_LLM_MODEL", "m")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is unreachable"),
+        "{out:?}"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
@@ -466,4 +502,84 @@ async fn a_hanging_upstream_is_given_up_once_per_call() {
         "one attempt, not one per retry: {counters}"
     );
     client.cancel().await.expect("close");
+}
+
+/// A server's word is never a revoked grant: a refusal of a token the integration cannot renew
+/// (no refresh token) is an error to the caller, not a reconnect mark; a malformed fingerprint
+/// is refused before anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_with_nothing_to_renew_it_marks_nothing() {
+    const STATIC: &str = "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd";
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    let seed = format!(
+        r#"
+[[shops]]
+id = "{STATIC}"
+name = "Static"
+[[shops.integrations]]
+provider = "ga4"
+data = {{ token = "ya29.static-token-without-refresh-e2e", expires_at = "2099-01-01T00:00:00Z", property_id = "326784853", granted_scopes = ["https://www.googleapis.com/auth/analytics.readonly"] }}
+"#
+    );
+    BrokerProc::prepare_with(&sandbox, &db, &seed)
+        .await
+        .expect("seeded");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let lease = broker
+        .lease(STATIC, &[Provider::Ga4])
+        .await
+        .expect("lease")
+        .lease;
+    let mut c = broker.client().await.expect("client");
+    let token = c
+        .get_token(&lease, Provider::Ga4, STATIC)
+        .await
+        .expect("token");
+    let refused = c
+        .token_rejected(
+            &lease,
+            Provider::Ga4,
+            STATIC,
+            token.access_token.expose_secret(),
+        )
+        .await;
+    match refused {
+        Err(broker_proto::client::ClientError::Broker(e)) => {
+            assert_eq!(e.code, broker_proto::ErrorCode::TokenRejected, "{e:?}");
+            assert!(!e.message.to_lowercase().contains("reconnect"), "{e:?}");
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|g| g.expires_at)),
+    }
+    // Not marked: the stored token is still handed out, and nobody was told to reconnect.
+    c.get_token(&lease, Provider::Ga4, STATIC)
+        .await
+        .expect("still served");
+    assert!(
+        notifications(&sandbox, &db).await.is_empty(),
+        "a server's report tells the shop nothing"
+    );
+    assert_eq!(
+        sandbox.counters().await.expect("counters")["token_refreshes_total"],
+        0
+    );
+
+    let bad = c
+        .call(&broker_proto::Request::TokenRejected {
+            lease: lease.clone(),
+            provider: Provider::Ga4,
+            shop_id: STATIC.into(),
+            fingerprint: "x".repeat(5000),
+        })
+        .await
+        .expect("answer");
+    match bad {
+        broker_proto::Response::Error(e) => {
+            assert_eq!(e.code, broker_proto::ErrorCode::BadRequest, "{e:?}")
+        }
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
 }

@@ -208,7 +208,8 @@ async fn an_integration_without_its_account_reads_nothing() {
             &[chat, "--shop-id", SHOP_B, "--ask", call],
         ))
         .await;
-        assert_eq!(code, 0, "{chat} for B: {text}");
+        // The refused call is a failed `--ask`: exit 1, the refusal on stderr.
+        assert_eq!(code, 1, "{chat} for B: {text}");
         assert!(text.contains(b_account), "{chat} for B: {text}");
         assert!(
             text.contains(&format!("{other} is not this shop's")),

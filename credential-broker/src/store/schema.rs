@@ -246,12 +246,27 @@ impl Store {
         const OP: &str = "add broker columns";
         let present = self.columns_of(OP, "broker_lease").await?;
         if !present.iter().any(|c| c == "created_by_pid") {
-            let sql = "ALTER TABLE broker_lease ADD COLUMN created_by_pid BIGINT";
-            match &self.inner.pool {
-                Pool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-                Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            let added = match &self.inner.pool {
+                Pool::Sqlite(pool) => {
+                    sqlx::query("ALTER TABLE broker_lease ADD COLUMN created_by_pid BIGINT")
+                        .execute(pool)
+                        .await
+                        .map(drop)
+                }
+                Pool::Postgres(pool) => sqlx::query(
+                    "ALTER TABLE broker_lease ADD COLUMN IF NOT EXISTS created_by_pid bigint",
+                )
+                .execute(pool)
+                .await
+                .map(drop),
+            };
+            // Another process starting at the same moment may have added it first.
+            if let Err(e) = added {
+                let present = self.columns_of(OP, "broker_lease").await?;
+                if !present.iter().any(|c| c == "created_by_pid") {
+                    return Err(self.db_err(OP)(e));
+                }
             }
-            .map_err(self.db_err(OP))?;
         }
         Ok(())
     }
