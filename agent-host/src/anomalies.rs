@@ -183,9 +183,14 @@ pub async fn run(command: AnomalyCommand) -> Result<ExitCode> {
                     format!("{}..{}", a.window.0, a.window.1),
                     a.observed,
                     a.expected,
-                    a.last_error
-                        .map(|e| format!("  ({})", e.lines().next().unwrap_or("")))
-                        .unwrap_or_default()
+                    match (&a.claimed_by, a.claim_expires_ms, &a.last_error) {
+                        (Some(worker), Some(until), _) => format!(
+                            "  (claimed by {worker} until {})",
+                            crate::anomalies::local_time(until)
+                        ),
+                        (_, _, Some(e)) => format!("  ({})", e.lines().next().unwrap_or("")),
+                        _ => String::new(),
+                    }
                 );
             }
         }
@@ -232,4 +237,14 @@ pub async fn notifications(database: &str, shop: Option<&str>, limit: i64) -> Re
         println!("Subject: {}\n\n{}", n.subject, n.body);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ms` since the epoch as local `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn local_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| ms.to_string())
 }

@@ -210,6 +210,24 @@ async fn page_queries_inspection_indexing_issues_and_sitemaps() {
         one["inspection"]["inspectionResult"]["indexStatusResult"]["verdict"].is_string(),
         "{one}"
     );
+    // A URL of another site is outside the property: said so, not "no access".
+    let before = sandbox.counters().await.unwrap()["api_calls_total"].clone();
+    let outside = err(&call(
+        &client,
+        "inspect_url",
+        json!({"url": "https://other-shop.example/"}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        outside.contains("is not part of the Search Console property"),
+        "{outside}"
+    );
+    assert_eq!(
+        sandbox.counters().await.unwrap()["api_calls_total"],
+        before,
+        "nothing is asked upstream"
+    );
     let urls: Vec<String> = pages["rows"]
         .as_array()
         .unwrap()

@@ -620,10 +620,44 @@ async fn workers_share_one_postgres_exactly_once_and_survive_a_killed_worker() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(claimed, "the stuck worker never claimed its batch");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Operators see whose claims they are, and until when.
+    let (code, listed, _) = output(agent_host(
+        &pg.url,
+        &broker,
+        &sandbox,
+        &["anomaly", "list", "--status", "claimed"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{listed}");
+    assert_eq!(
+        listed.matches("(claimed by STUCK until ").count(),
+        4,
+        "{listed}"
+    );
+    // Killed once it hangs on the slow call (the sandbox holds it).
+    for _ in 0..1200 {
+        if sandbox.counters().await.expect("counters")["delayed"].as_u64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     stuck.start_kill().expect("kill");
     stuck.wait().await.expect("reaped");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Its claims lapse (no heartbeat extends them any more).
+    for _ in 0..1200 {
+        let now = pipeline_store::now_ms();
+        let held = store
+            .anomalies(None, Some(Status::Claimed), 100)
+            .await
+            .expect("list");
+        if held
+            .iter()
+            .all(|a| a.claim_expires_ms.is_none_or(|until| until < now))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let c = output(worker("C", "1m")).await;
     assert_eq!(c.0, 0, "C: {}\n{}", c.1, c.2);
     // The stuck worker may have finished other shops before it was killed; C finishes the

@@ -161,6 +161,8 @@ struct Summary {
     claimed: usize,
     /// Server sets started, and their start times summed.
     sets: (usize, Duration),
+    /// Claims other workers hold (maybe dead ones), and when the last lapses (ms).
+    foreign: (i64, Option<i64>),
     outcome: ShopOutcome,
 }
 
@@ -851,6 +853,10 @@ pub async fn run_with(
         }
     }
     progress.finish();
+    summary.foreign = store
+        .foreign_claims(&ctx.worker, args.shop.as_deref())
+        .await
+        .unwrap_or((0, None));
     // A signal between batches (or during a claim that found nothing) stops the run too.
     interrupted |= *stop.borrow();
     let delivered = match &args.webhook {
@@ -944,6 +950,14 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
         println!(
             "  interrupted      {} claimed anomalies handed back unprocessed",
             s.released
+        );
+    }
+    if let (n @ 1.., until) = s.foreign {
+        println!(
+            "  held elsewhere   {n} anomalies claimed by other workers (a dead worker's claims lapse{}; a later run takes them over)",
+            until
+                .map(|t| format!(" by {}", crate::anomalies::local_time(t)))
+                .unwrap_or_default()
         );
     }
     println!("  failures         {}", o.failures.len());

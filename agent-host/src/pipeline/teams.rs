@@ -1083,6 +1083,7 @@ mod tests {
             status: pipeline_store::Status::Claimed,
             attempts: 1,
             claimed_by: None,
+            claim_expires_ms: None,
             processed_by: None,
             last_error: None,
             note: None,

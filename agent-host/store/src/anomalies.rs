@@ -149,6 +149,8 @@ pub struct Anomaly {
     pub attempts: i64,
     /// Current claimant.
     pub claimed_by: Option<String>,
+    /// When the current claim lapses unless its worker extends it (ms since the epoch).
+    pub claim_expires_ms: Option<i64>,
     /// Who processed it.
     pub processed_by: Option<String>,
     /// Why the last attempt failed.
@@ -171,8 +173,8 @@ impl Anomaly {
 }
 
 const COLUMNS: &str = "id, shop_id, source, metric, window_start, window_end, baseline_start, \
-    baseline_end, observed, expected, severity, status, attempts, claimed_by, processed_by, \
-    last_error, note, created_ms";
+    baseline_end, observed, expected, severity, status, attempts, claimed_by, claim_expires_ms, \
+    processed_by, last_error, note, created_ms";
 
 /// Most severe first, then oldest.
 const PRIORITY: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
@@ -215,6 +217,7 @@ fn decode_fields(row: &AnyRow, id: i64) -> Result<Anomaly, StoreError> {
         status: status.parse().map_err(StoreError::Invalid)?,
         attempts: row.try_get("attempts").map_err(get)?,
         claimed_by: row.try_get("claimed_by").map_err(get)?,
+        claim_expires_ms: row.try_get("claim_expires_ms").map_err(get)?,
         processed_by: row.try_get("processed_by").map_err(get)?,
         last_error: row.try_get("last_error").map_err(get)?,
         note: row.try_get("note").map_err(get)?,
@@ -253,6 +256,32 @@ impl Store {
         .await
         .map_err(self.err("add anomaly"))?;
         row.try_get(0).map_err(self.err("add anomaly"))
+    }
+
+    /// Claims held by workers other than `worker` (of `shop_id`, if given): how many, and when
+    /// the last of them lapses (ms since the epoch). A run reports these: they may be a dead
+    /// worker's, which another run takes over once they lapse.
+    pub async fn foreign_claims(
+        &self,
+        worker: &str,
+        shop_id: Option<&str>,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MAX(claim_expires_ms) FROM pipeline_anomaly \
+             WHERE status = 'claimed' AND claimed_by <> $1 AND ($2 = '' OR shop_id = $2)",
+        )
+        .bind(worker)
+        .bind(shop_id.unwrap_or(""))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err("count other workers' claims"))?;
+        let count: i64 = row
+            .try_get(0)
+            .map_err(self.err("count other workers' claims"))?;
+        let until: Option<i64> = row
+            .try_get(1)
+            .map_err(self.err("count other workers' claims"))?;
+        Ok((count, until))
     }
 
     /// Anomalies, most severe first, optionally of one shop and/or status.

@@ -61,6 +61,33 @@ fn fail(message: impl Into<String>) -> ToolResult {
     Ok(output::error(message))
 }
 
+/// Why `url` cannot be inspected in the property `site`, if it cannot: Google answers such a
+/// request with a 403 that reads like missing access. A domain property (`sc-domain:`) holds its
+/// domain and every subdomain over http and https; a URL-prefix property holds what starts with
+/// its prefix.
+fn outside_property(site: &str, url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok();
+    let inside = match (site.strip_prefix("sc-domain:"), &parsed) {
+        (_, None) => false,
+        (Some(domain), Some(u)) => {
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| {
+                    let h = h.to_ascii_lowercase();
+                    h == domain || h.ends_with(&format!(".{domain}"))
+                })
+        }
+        (None, Some(u)) => url::Url::parse(site)
+            .ok()
+            .is_some_and(|prefix| u.as_str().starts_with(prefix.as_str())),
+    };
+    (!inside).then(|| {
+        format!(
+            "{url} is not part of the Search Console property {site}: a property inspects only its own URLs (sc-domain: covers the domain and its subdomains; a URL-prefix property only URLs under its prefix). Pass a full URL under {site}."
+        )
+    })
+}
+
 /// Checks a property's spelling; the API treats `http://`/`https://`, `www.` and the trailing
 /// slash as different properties, so guessing would read the wrong one.
 fn check_site(site: &str) -> Result<String, String> {
@@ -804,6 +831,9 @@ impl GscServer {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
+        if let Some(why) = outside_property(&site, &p.url) {
+            return fail(why);
+        }
         let inspection = match self
             .inner
             .api
@@ -1069,6 +1099,9 @@ impl GscServer {
     async fn inspect_many(&self, site: &str, urls: Vec<String>) -> Vec<Value> {
         futures::stream::iter(urls)
             .map(|url| async move {
+                if let Some(why) = outside_property(site, &url) {
+                    return json!({"url": url, "verdict": "ERROR", "error": why});
+                }
                 match self.inner.api.inspect(site, url.trim(), None).await {
                     Ok(i) => inspection_summary(&url, &i),
                     Err(e) => json!({"url": url, "verdict": "ERROR", "error": self.explain(&e, Some(site))}),
@@ -1113,6 +1146,34 @@ impl ToolServer for GscServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspection_stays_inside_the_property() {
+        let domain = "sc-domain:acme-shop.example";
+        for inside in [
+            "https://acme-shop.example/",
+            "http://www.acme-shop.example/p?x=1",
+            "https://SHOP.Acme-Shop.example/a",
+        ] {
+            assert_eq!(outside_property(domain, inside), None, "{inside}");
+        }
+        for outside in [
+            "https://other.example/",
+            "https://evilacme-shop.example/",
+            "ftp://acme-shop.example/",
+            "acme-shop.example/page",
+        ] {
+            let why = outside_property(domain, outside).expect(outside);
+            assert!(why.contains("is not part of"), "{why}");
+        }
+        let prefix = "https://www.acme-shop.example/shop/";
+        assert_eq!(
+            outside_property(prefix, "https://www.acme-shop.example/shop/item"),
+            None
+        );
+        assert!(outside_property(prefix, "https://www.acme-shop.example/blog/").is_some());
+        assert!(outside_property(prefix, "http://www.acme-shop.example/shop/item").is_some());
+    }
 
     #[test]
     fn property_spellings_are_checked_with_a_suggestion() {
