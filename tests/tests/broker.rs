@@ -1002,6 +1002,26 @@ async fn cli_lease_create_prints_the_secret_last_and_operator_views_work() {
         "{health}"
     );
     assert_eq!(health["counts_by_type"]["google_ads"], 2, "{health}");
+    // For people: names, what is missing, and which shops lack what.
+    let out = broker_cli(&sandbox, &["health", "--database", &broker.database])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "No scope ({}) Google Analytics — lacks the analytics.readonly permission",
+            shops::NO_SCOPE
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("    Acme ({})", shops::ACME)),
+        "shops without an integration are listed by name: {text}"
+    );
+    assert!(
+        text.contains("— expires 20"),
+        "an expiring Meta token's date: {text}"
+    );
     let out = broker_cli(
         &sandbox,
         &["audit", "--database", &broker.database, "--json"],

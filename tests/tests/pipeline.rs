@@ -1063,10 +1063,13 @@ async fn health_comes_from_the_broker_and_fits_one_frame() {
     assert_eq!(code, 1);
     assert!(
         text.contains("1504 shop(s)")
-            && text.contains(&format!("Need reconnection: 1\n  {BROKEN} ga4")),
+            && text.contains(&format!(
+                "Need reconnection: 1\n  Broken Shop ({BROKEN}) Google Analytics"
+            )),
         "{text}"
     );
     assert!(text.contains("meta_ads    1502"), "{text}");
+    assert!(text.contains("(--json lists them)"), "{text}");
 }
 
 /// GA4 answers 503 to every call while the other sources work: the GA4 anomaly is not

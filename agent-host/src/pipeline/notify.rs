@@ -11,13 +11,20 @@ use secrecy::{ExposeSecret, SecretString};
 /// Where the reconnect email sends the client (the guide's address).
 pub const DEFAULT_DASHBOARD_URL: &str = "https://beryboo.pl/dashboard/integrations";
 
-/// Renders the guide's template for `kind`: (subject, body).
+/// Renders the guide's template for `kind`: (subject, body). `reason` is why (the broker's
+/// words): a grant that lacks a permission is said to, not blamed on an expired token.
 pub fn render(
     kind: NotificationKind,
     service: &str,
     client: &str,
     dashboard_url: &str,
+    reason: &str,
 ) -> (String, String) {
+    let why = if reason.contains("lacks the") && reason.contains("permission") {
+        "The connection lacks the read permission our analysis needs; please grant read access when you reconnect."
+    } else {
+        "This happens occasionally for security reasons (token expiration)."
+    };
     match kind {
         NotificationKind::Connect => (
             format!("Connect {service} to Enable AI Insights"),
@@ -50,7 +57,7 @@ Beryboo Team
 
 Your {service} integration needs to be reconnected to continue receiving AI insights.
 
-This happens occasionally for security reasons (token expiration).
+{why}
 
 Please visit: {dashboard_url}
 And reconnect your {service} account.
@@ -73,7 +80,7 @@ pub async fn record(
     reason: &str,
     dashboard_url: &str,
 ) -> Result<Option<Notification>, StoreError> {
-    let (subject, body) = render(kind, service, client, dashboard_url);
+    let (subject, body) = render(kind, service, client, dashboard_url, reason);
     store
         .notify(&NewNotification {
             shop_id: shop_id.to_owned(),
@@ -199,17 +206,29 @@ mod tests {
             "Google Analytics",
             "Acme Shop",
             DEFAULT_DASHBOARD_URL,
+            "The Google Analytics authorization for shop X was revoked or has expired.",
         );
+        assert!(body.contains("(token expiration)"), "{body}");
         assert_eq!(subject, "Reconnect Google Analytics Integration");
         assert!(body.starts_with(
             "Hi Acme Shop,\n\nYour Google Analytics integration needs to be reconnected"
         ));
         assert!(body.contains("Please visit: https://beryboo.pl/dashboard/integrations\nAnd reconnect your Google Analytics account."));
+        let (_, scope) = render(
+            NotificationKind::Reconnect,
+            "Google Analytics",
+            "Acme Shop",
+            DEFAULT_DASHBOARD_URL,
+            "The Google Analytics integration of shop X lacks the https://www.googleapis.com/auth/analytics.readonly permission.",
+        );
+        assert!(scope.contains("lacks the read permission"), "{scope}");
+        assert!(!scope.contains("token expiration"), "{scope}");
         let (subject, body) = render(
             NotificationKind::Connect,
             "Meta Ads",
             "Bloom",
             DEFAULT_DASHBOARD_URL,
+            "No Meta Ads integration found",
         );
         assert_eq!(subject, "Connect Meta Ads to Enable AI Insights");
         assert!(body.contains("2. Go to Integrations → Meta Ads\n3. Click \"Connect Meta Ads\""));

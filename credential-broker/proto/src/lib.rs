@@ -637,6 +637,9 @@ pub struct HealthReport {
     /// Per list (`stale_tokens`, `shops_without.meta_ads`, …), items cut to fit a frame.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub omitted: BTreeMap<String, u64>,
+    /// The names of the shops the lists mention, by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shop_names: BTreeMap<String, String>,
 }
 
 /// One integration that needs attention.
@@ -703,6 +706,21 @@ impl HealthReport {
             cut(format!("shops_without.{provider}"), shops.len());
             shops.truncate(max);
         }
+        // Names only of the shops still listed.
+        let listed: std::collections::BTreeSet<&String> = [
+            &self.stale_tokens,
+            &self.missing_scopes,
+            &self.needs_reconnect,
+            &self.missing_accounts,
+            &self.meta_tokens_expiring,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|i| &i.shop_id)
+        .chain(self.shops_without.values().flatten())
+        .collect();
+        let keep: std::collections::BTreeSet<String> = listed.into_iter().cloned().collect();
+        self.shop_names.retain(|id, _| keep.contains(id));
     }
 
     /// The report for people; `stale_days` is the threshold it was made with.
@@ -717,11 +735,39 @@ impl HealthReport {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let names = &self.shop_names;
+        let shop = |id: &str| match names.get(id) {
+            Some(name) => format!("{name} ({id})"),
+            None => id.to_owned(),
+        };
+        let day = |rfc3339: &Option<String>| {
+            rfc3339
+                .as_deref()
+                .map(|t| t.get(..10).unwrap_or(t).to_owned())
+        };
         let mut section = |title: &str, key: &str, items: &[HealthItem]| {
             let more = self.omitted.get(key).copied().unwrap_or(0);
             let _ = writeln!(s, "\n{title}: {}", items.len() as u64 + more);
             for i in items {
-                let _ = writeln!(s, "  {} {}", i.shop_id, i.provider);
+                let detail = match key {
+                    "stale_tokens" => day(&i.updated).map(|d| format!(" — last refreshed {d}")),
+                    "missing_scopes" => i
+                        .required
+                        .as_ref()
+                        .map(|r| format!(" — lacks the {r} permission; reconnect and grant it")),
+                    "meta_tokens_expiring" => day(&i.expires_at).map(|d| format!(" — expires {d}")),
+                    "missing_accounts" => {
+                        Some(format!(" — no {} selected", i.provider.account_noun()))
+                    }
+                    _ => None,
+                };
+                let _ = writeln!(
+                    s,
+                    "  {} {}{}",
+                    shop(&i.shop_id),
+                    i.provider.service_name(),
+                    detail.unwrap_or_default()
+                );
             }
             if more > 0 {
                 let _ = writeln!(s, "  … and {more} more");
@@ -756,6 +802,14 @@ impl HealthReport {
                 .copied()
                 .unwrap_or(0);
             let _ = writeln!(s, "  {p:<11} {}", list.len() as u64 + more);
+            const SHOWN: usize = 10;
+            for id in list.iter().take(SHOWN) {
+                let _ = writeln!(s, "    {}", shop(id));
+            }
+            let hidden = (list.len().saturating_sub(SHOWN)) as u64 + more;
+            if hidden > 0 {
+                let _ = writeln!(s, "    … and {hidden} more (--json lists them)");
+            }
         }
         s
     }
@@ -843,19 +897,32 @@ mod tests {
                 vec!["a".into(), "b".into(), "c".into()],
             )]
             .into(),
+            shop_names: [
+                ("a".to_owned(), "Acme".to_owned()),
+                ("z".to_owned(), "Gone".to_owned()),
+            ]
+            .into(),
             ..HealthReport::default()
         };
         assert_eq!(r.problems(), 3);
         r.truncate(1);
+        assert_eq!(
+            r.shop_names.keys().collect::<Vec<_>>(),
+            ["a"],
+            "names only of shops still listed"
+        );
         assert_eq!(r.needs_reconnect.len(), 1);
         assert_eq!(r.problems(), 3, "cut items still count");
         assert_eq!(r.omitted["shops_without.meta_ads"], 2);
         let text = r.to_text(30);
         assert!(
-            text.contains("Need reconnection: 3\n  a ga4\n  … and 2 more"),
+            text.contains("Need reconnection: 3\n  Acme (a) Google Analytics\n  … and 2 more"),
             "{text}"
         );
-        assert!(text.contains("meta_ads    3"), "{text}");
+        assert!(
+            text.contains("meta_ads    3\n    Acme (a)\n    … and 2 more"),
+            "{text}"
+        );
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["needs_reconnect"][0]["integration_id"], 1);
         assert!(json["needs_reconnect"][0].get("updated").is_none());
