@@ -25,8 +25,11 @@ use pipeline_store::{NewAnomaly, Severity, Store};
 use tokio::process::Child;
 
 use crate::children::{sibling, start_listening};
-use crate::pipeline::teams::{number, percent};
+use crate::pipeline::teams::{self, number, percent};
 use crate::pipeline::{self, PipelineArgs, report};
+use crate::server_set::{Credentials, ServerSet, SetConfig};
+use broker_proto::Provider;
+use std::sync::Arc;
 
 /// The sandbox fixtures and demo shops the demo runs on (the same files users can start the
 /// sandbox and seed a database with).
@@ -42,7 +45,10 @@ const REVOKED: &str = "9b2c4d6e-8f10-4a12-b314-c516d718e920";
 const BAKERY: &str = "e7f8a9b0-c1d2-4e3f-8a4b-5c6d7e8f9a0b";
 
 /// What a detector found in the demo shops: (shop, source, metric, severity, observed,
-/// expected). Dates are relative to the sandbox's today.
+/// expected). Dates are relative to the sandbox's today. Where the demo can read the source,
+/// observed and expected are measured from the sandbox's data as the teams will measure them
+/// ([`measure`]), so the anomaly and its explanation agree; these numbers stand only where
+/// nothing can be read (a revoked grant, a source that is not connected).
 const ANOMALIES: &[(&str, &str, &str, Severity, f64, f64)] = &[
     (ACME, "ga4", "revenue", Severity::High, 64_870.0, 76_300.0),
     (ACME, "gsc", "clicks", Severity::Medium, 3_490.0, 7_430.0),
@@ -174,13 +180,66 @@ factor = 0.65
     )
 }
 
+/// (observed, expected) of `metric` in `shop`'s `source` over the demo's window against its
+/// baseline scaled to the window, read through the shop's own server as the source's team reads
+/// it; `None` when the source cannot be read.
+async fn measure(
+    config: &Arc<SetConfig>,
+    shop: &str,
+    source: &str,
+    metric: &str,
+    today: NaiveDate,
+) -> Option<(f64, f64)> {
+    let provider: Provider = source.parse().ok()?;
+    let set = ServerSet::start(
+        config.clone(),
+        Credentials::Broker {
+            shop_id: shop.to_owned(),
+        },
+        &[provider],
+    )
+    .await
+    .ok()?;
+    let day = |n: i64| today - chrono::Duration::days(n);
+    let probe = pipeline_store::Anomaly {
+        id: 0,
+        shop_id: shop.to_owned(),
+        source: source.to_owned(),
+        metric: metric.to_owned(),
+        window: (day(10), day(4)),
+        baseline: (day(38), day(11)),
+        observed: 0.0,
+        expected: 0.0,
+        severity: Severity::Low,
+        status: pipeline_store::Status::Open,
+        attempts: 0,
+        claimed_by: None,
+        claim_expires_ms: None,
+        processed_by: None,
+        last_error: None,
+        note: None,
+        created_ms: 0,
+    };
+    let mut reader = teams::Reader::new(&set, &probe, provider);
+    let measured = teams::analyse(&mut reader, &probe).await.ok();
+    set.shutdown().await;
+    measured.map(|a| (a.window_total, a.expected_total))
+}
+
 /// Records the demo's anomalies (window: 10 to 4 days ago, so Search Console's final data
-/// covers it; baseline: the four weeks before).
-async fn seed_anomalies(database: &str, today: NaiveDate) -> Result<usize> {
+/// covers it; baseline: the four weeks before), measured where the source can be read.
+async fn seed_anomalies(
+    database: &str,
+    today: NaiveDate,
+    config: &Arc<SetConfig>,
+) -> Result<usize> {
     let store = Store::open(database, false).await?;
     store.migrate().await?;
     let day = |n: i64| today - chrono::Duration::days(n);
     for (shop, source, metric, severity, observed, expected) in ANOMALIES {
+        let (observed, expected) = measure(config, shop, source, metric, today)
+            .await
+            .unwrap_or((*observed, *expected));
         store
             .add_anomaly(&NewAnomaly {
                 shop_id: (*shop).to_owned(),
@@ -188,8 +247,8 @@ async fn seed_anomalies(database: &str, today: NaiveDate) -> Result<usize> {
                 metric: (*metric).to_owned(),
                 window: (day(10), day(4)),
                 baseline: (day(38), day(11)),
-                observed: *observed,
-                expected: *expected,
+                observed,
+                expected,
                 severity: *severity,
                 note: Some("demo detector".into()),
             })
@@ -262,7 +321,15 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     println!(
         "credential-broker: 4 demo shops seeded (Acme Shop: all four sources; Bloom Florist: no ads; Revoked Shop: Google grant revoked; Corner Bakery: nothing connected)"
     );
-    let n = seed_anomalies(&database, today).await?;
+    let measuring = Arc::new(SetConfig {
+        broker_socket: socket.clone(),
+        servers_dir: crate::children::servers_dir()?,
+        api_base: Some(sandbox.url.clone()),
+        lease_ttl: crate::server_set::HOST_LEASE_TTL,
+        child_log: "error".into(),
+        host_key: file.host_key.clone(),
+    });
+    let n = seed_anomalies(&database, today, &measuring).await?;
     println!(
         "Anomalies: {n} open in pipeline_anomaly (window {} to {})",
         today - chrono::Duration::days(10),

@@ -799,6 +799,56 @@ async fn the_demo_runs_and_runs_again() {
         );
         let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report");
         assert!(html.contains("<svg") && html.contains("Acme Shop"));
+        // It opens with what needs doing.
+        let todo = html.find("What needs doing").expect("a to-do section");
+        assert!(
+            todo < html.find("<h2>Acme Shop</h2>").expect("Acme"),
+            "first"
+        );
+        assert!(html.contains("<li>Reconnect Google Analytics for Revoked Shop</li>"));
+    }
+}
+
+/// Whatever day the demo runs on, each anomaly says what its own source's team measures: the
+/// demo measures them from the sandbox's data instead of assuming a story.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_anomalies_agree_with_the_data() {
+    for today in ["2026-10-21", "2026-12-05"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(bin("agent-host"))
+            .args(["demo", "--today", today, "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", "error")
+            .env_remove("BERRYBOO_LLM_BASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("demo runs");
+        assert!(out.status.success(), "{out:?}");
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+        )
+        .expect("JSON");
+        let mut compared = 0;
+        for e in report["anomalies"].as_array().expect("anomalies") {
+            let a = &e["anomaly"];
+            let claimed = a["observed"].as_f64().unwrap() / a["expected"].as_f64().unwrap() - 1.0;
+            let own = e["recommendations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["team"] == a["source"] && r["outcome"] == "analysed");
+            if let Some(r) = own {
+                let measured = r["analysis"]["change"].as_f64().expect("change");
+                assert!(
+                    (claimed - measured).abs() < 0.001,
+                    "{today}: anomaly {} says {claimed:+.3}, its team measures {measured:+.3}",
+                    a["id"]
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 4, "{today}: {compared} anomalies compared");
     }
 }
 

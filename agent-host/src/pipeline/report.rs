@@ -243,6 +243,38 @@ pub fn sparkline(points: &[(String, f64)]) -> String {
         .collect()
 }
 
+/// What a person must do, first: reconnect broken grants, connect missing sources, look at
+/// sources that could not be read. One line per shop and service (and kind), in that order.
+fn to_do(entries: &[Entry]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut lines: Vec<(u8, String)> = Vec::new();
+    for e in entries {
+        for r in &e.recommendations {
+            let service = service_of(&r.team);
+            let (rank, line) = match r.outcome.as_str() {
+                "broken" => (0, format!("Reconnect {service} for {}", e.shop_name)),
+                "skipped" => (1, format!("Connect {service} for {}", e.shop_name)),
+                "failed" => (
+                    2,
+                    format!(
+                        "{service} could not be read for {}: {}",
+                        e.shop_name,
+                        r.summary
+                            .split_once(": ")
+                            .map_or(r.summary.as_str(), |(_, why)| why)
+                    ),
+                ),
+                _ => continue,
+            };
+            if seen.insert((rank, e.shop_name.clone(), r.team.clone())) {
+                lines.push((rank, line));
+            }
+        }
+    }
+    lines.sort();
+    lines.into_iter().map(|(_, l)| l).collect()
+}
+
 fn by_shop(entries: &[Entry]) -> BTreeMap<&str, Vec<&Entry>> {
     let mut m: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
     for e in entries {
@@ -282,6 +314,14 @@ h1{font-size:1.6em}h2{border-bottom:2px solid #eee;padding-bottom:.2em;margin-to
         entries.len(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
+    let todo = to_do(entries);
+    if !todo.is_empty() {
+        s.push_str("<h2>What needs doing</h2><ul>");
+        for line in &todo {
+            let _ = write!(s, "<li>{}</li>", esc(line));
+        }
+        s.push_str("</ul>");
+    }
     for (shop, list) in by_shop(entries) {
         let _ = write!(s, "<h2>{}</h2>", esc(shop));
         for e in list {
@@ -346,6 +386,13 @@ fn markdown(entries: &[Entry]) -> String {
         entries.len(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
+    let todo = to_do(entries);
+    if !todo.is_empty() {
+        s.push_str("\n## What needs doing\n\n");
+        for line in &todo {
+            let _ = writeln!(s, "- {}", md(line));
+        }
+    }
     for (shop, list) in by_shop(entries) {
         let _ = write!(s, "\n## {}\n", md(shop));
         for e in list {
