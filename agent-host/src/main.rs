@@ -33,6 +33,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(redaction::MakeRedacted(std::io::stderr))
+        // Colour only for a person at a terminal who did not ask for none.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

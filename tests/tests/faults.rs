@@ -396,6 +396,19 @@ async fn the_command_line_behaves_as_scripts_expect() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
+    // Logs into a pipe or file carry no colour codes.
+    let out = Command::new(bin("agent-host"))
+        .args(["anomaly", "list"])
+        .env("BERRYBOO_DATABASE_URL", &db)
+        .env("RUST_LOG", "debug")
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("DEBUG"), "logs were written: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape codes: {stderr}");
+
     // `--ask` is for scripts: a failed call is on stderr with exit 1.
     let creds = berryboo_e2e::Credentials::google("sandbox-refresh-acme-e2e").expect("creds");
     let out = Command::new(bin("agent-host"))
