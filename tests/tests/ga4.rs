@@ -525,3 +525,32 @@ async fn without_a_default_property_the_tool_says_how_to_find_one() {
     );
     client.cancel().await.unwrap();
 }
+
+/// A GA4 API that is not enabled in the OAuth client's project is the operator's to fix, and
+/// said so: not "no access to the property".
+#[tokio::test]
+async fn a_disabled_api_is_not_called_missing_access() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let client = connect(ga4_command(
+        &sandbox,
+        &creds,
+        &["--property-id", "326784853"],
+    ))
+    .await
+    .unwrap();
+    sandbox
+        .fault(json!({"path_prefix": "/v1beta/properties/", "status": 403, "reason": "SERVICE_DISABLED", "count": 1}))
+        .await
+        .unwrap();
+    let e = err(&call(
+        &client,
+        "run_report",
+        json!({"date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}], "metrics": ["sessions"]}),
+    )
+    .await
+    .unwrap());
+    assert!(e.contains("API is not enabled"), "{e}");
+    assert!(!e.contains("No access"), "{e}");
+    client.cancel().await.unwrap();
+}

@@ -442,3 +442,59 @@ async fn a_broker_backed_shop_reads_its_own_property() {
     assert_eq!(listed, [&json!("sc-domain:bloom.example")], "{sites}");
     client.cancel().await.unwrap();
 }
+
+/// Quota errors Search Console sends as 403 are rate limits, not "no access": a per-minute
+/// limit is waited out (its delay may come only in the body's RetryInfo) and the call
+/// succeeds; a daily quota and an API not enabled in the OAuth client's project each get their
+/// own message.
+#[tokio::test]
+async fn quota_403s_and_a_disabled_api_are_named_for_what_they_are() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_c, client) = acme(&sandbox).await;
+    let analytics =
+        json!({"start_date": "28daysAgo", "end_date": "4daysAgo", "dimensions": ["query"]});
+    ok(&call(&client, "get_search_analytics", analytics.clone())
+        .await
+        .unwrap());
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 403, "reason": "rateLimitExceeded",
+                      "retry_after_secs": 1, "retry_in_body_only": true, "count": 1}))
+        .await
+        .unwrap();
+    let before = sandbox.counters().await.unwrap()["faulted"]
+        .as_u64()
+        .unwrap();
+    ok(&call(&client, "get_search_analytics", analytics.clone())
+        .await
+        .unwrap());
+    assert_eq!(
+        sandbox.counters().await.unwrap()["faulted"]
+            .as_u64()
+            .unwrap(),
+        before + 1,
+        "one 403 rate limit, waited out, then the answer"
+    );
+
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 403, "reason": "quotaExceeded", "count": 1}))
+        .await
+        .unwrap();
+    let daily = err(&call(&client, "get_search_analytics", analytics.clone())
+        .await
+        .unwrap());
+    assert!(daily.contains("rate limit or quota reached"), "{daily}");
+    assert!(!daily.contains("denied access"), "{daily}");
+
+    sandbox
+        .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 403, "reason": "SERVICE_DISABLED", "count": 1}))
+        .await
+        .unwrap();
+    let disabled = err(&call(&client, "get_search_analytics", analytics)
+        .await
+        .unwrap());
+    assert!(disabled.contains("API is not enabled"), "{disabled}");
+    assert!(
+        disabled.contains("An operator must enable it"),
+        "{disabled}"
+    );
+}

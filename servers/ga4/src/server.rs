@@ -108,6 +108,8 @@ impl Ga4Server {
             api.reason.as_deref(),
         ) {
             (403, _, Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT")) => err.explain(SERVICE),
+            // Quotas and a disabled API come as 403 too: they are not a missing access.
+            (403, _, _) if api.is_quota() || api.is_service_disabled() => err.explain(SERVICE),
             (403, _, _) => format!(
                 "No access to Google Analytics {target}: the connected Google account cannot read it \
                  ({}). Call get_account_summaries to list the properties it can access.",

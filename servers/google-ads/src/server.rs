@@ -246,7 +246,9 @@ impl AdsServer {
                 "No access to Google Ads customer {}: {detail}. If it is a client of a manager (MCC) account, pass login_customer_id with the manager's id.",
                 customer.unwrap_or("?")
             ),
-            403 if api.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+            403 if api.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+                || api.is_service_disabled() =>
+            {
                 err.explain(SERVICE)
             }
             403 => format!("Google Ads denied the request: {detail}."),

@@ -385,7 +385,11 @@ impl GscServer {
             .map(|s| format!("property {s}"))
             .unwrap_or_else(|| "this account".into());
         match api.http_status.as_u16() {
-            403 if api.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+            // Quotas and a disabled API come as 403 too: they are not a missing access.
+            403 if api.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+                || api.is_quota()
+                || api.is_service_disabled() =>
+            {
                 err.explain(SERVICE)
             }
             403 => format!(

@@ -115,6 +115,9 @@ impl ApiError {
             }
             _ => (None, excerpt(body), None),
         };
+        // Google may give the wait only in the body: `google.rpc.RetryInfo.retryDelay`, or
+        // Ads' `quotaErrorDetails.retryDelay` inside its failure details.
+        let retry_after = retry_after.or_else(|| envelope.as_ref().and_then(retry_delay));
         Self {
             http_status,
             status,
@@ -127,11 +130,39 @@ impl ApiError {
         }
     }
 
+    /// A rate limit or quota Google reports as 403 (Search Console, older APIs) or 429.
+    pub fn is_quota(&self) -> bool {
+        self.http_status == StatusCode::TOO_MANY_REQUESTS
+            || matches!(
+                self.reason.as_deref(),
+                Some(
+                    "rateLimitExceeded"
+                        | "userRateLimitExceeded"
+                        | "quotaExceeded"
+                        | "dailyLimitExceeded"
+                        | "RATE_LIMIT_EXCEEDED"
+                        | "RESOURCE_EXHAUSTED"
+                )
+            )
+            || self.status.as_deref() == Some("RESOURCE_EXHAUSTED")
+    }
+
+    /// The API is not enabled in the Google Cloud project of the OAuth client: the operator's
+    /// to fix, not the shop's.
+    pub fn is_service_disabled(&self) -> bool {
+        matches!(
+            self.reason.as_deref(),
+            Some("SERVICE_DISABLED" | "accessNotConfigured")
+        )
+    }
+
     /// Whether waiting and sending again can succeed: 429, 5xx, Meta's throttling codes and
     /// errors Meta marks transient.
     pub fn is_retryable(&self) -> bool {
         self.http_status == StatusCode::TOO_MANY_REQUESTS
             || self.http_status.is_server_error()
+            // Per-minute limits pass; a daily quota does not within a tool call.
+            || (self.is_quota() && !matches!(self.reason.as_deref(), Some("quotaExceeded" | "dailyLimitExceeded")))
             || self.meta.is_some_and(|m| m.is_rate_limit() || m.transient)
     }
 
@@ -229,6 +260,17 @@ impl UpstreamError {
                          Reconnect the {service} integration.",
                         a.summary()
                     ),
+                    _ if a.is_service_disabled() => format!(
+                        "The {service} API is not enabled in the Google Cloud project of this \
+                         server's OAuth client ({}). An operator must enable it in the Google Cloud \
+                         console (APIs & Services); the shop's connection is fine.",
+                        a.summary()
+                    ),
+                    403 if a.is_quota() => format!(
+                        "{service} rate limit or quota reached ({}), still limited after {} attempt(s).{wait}",
+                        a.summary(),
+                        a.attempts
+                    ),
                     403 if a.reason.as_deref() == Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
                         format!(
                             "The {service} authorization lacks the required scope ({}). Reconnect the \
@@ -300,9 +342,61 @@ fn explain_meta(a: &ApiError, service: &str) -> String {
     }
 }
 
+/// The first `retryDelay` (`"30s"`, `"1.5s"`) anywhere in an error envelope's details.
+fn retry_delay(envelope: &Value) -> Option<Duration> {
+    fn find(v: &Value, depth: usize) -> Option<Duration> {
+        if depth > 8 {
+            return None;
+        }
+        match v {
+            Value::Object(m) => {
+                if let Some(d) = m.get("retryDelay").and_then(Value::as_str) {
+                    let secs: f64 = d.strip_suffix('s')?.trim().parse().ok()?;
+                    return (secs.is_finite() && secs >= 0.0)
+                        .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+                }
+                m.values().find_map(|x| find(x, depth + 1))
+            }
+            Value::Array(a) => a.iter().find_map(|x| find(x, depth + 1)),
+            _ => None,
+        }
+    }
+    find(envelope.get("details")?, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_delay_in_the_body_counts_and_403_quotas_are_quotas() {
+        let body = br#"{"error":{"code":429,"message":"Quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17s"}]}}"#;
+        let e = ApiError::from_response(StatusCode::TOO_MANY_REQUESTS, body, None);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(17)));
+        // A header wins over the body.
+        let e = ApiError::from_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            body,
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+        // Ads: nested in the failure's error details.
+        let ads = br#"[{"error":{"code":429,"message":"Too many requests","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure","errors":[{"errorCode":{"quotaError":"RESOURCE_EXHAUSTED"},"details":{"quotaErrorDetails":{"rateScope":"DEVELOPER","rateName":"Requests","retryDelay":"1.5s"}}}]}]}}]"#;
+        let e = ApiError::from_response(StatusCode::TOO_MANY_REQUESTS, ads, None);
+        assert_eq!(e.retry_after, Some(Duration::from_millis(1500)));
+        let gsc = br#"{"error":{"code":403,"message":"Rate","errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate"}]}}"#;
+        let e = ApiError::from_response(StatusCode::FORBIDDEN, gsc, None);
+        assert!(e.is_quota() && e.is_retryable());
+        let daily =
+            br#"{"error":{"code":403,"message":"Q","errors":[{"reason":"quotaExceeded"}]}}"#;
+        let e = ApiError::from_response(StatusCode::FORBIDDEN, daily, None);
+        assert!(e.is_quota() && !e.is_retryable());
+        let off = br#"{"error":{"code":403,"message":"off","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED"}]}}"#;
+        let e = ApiError::from_response(StatusCode::FORBIDDEN, off, None);
+        assert!(e.is_service_disabled() && !e.is_retryable());
+        let text = UpstreamError::Api(Box::new(e)).explain("Google Analytics");
+        assert!(text.contains("not enabled"), "{text}");
+    }
 
     #[test]
     fn parses_google_envelope_with_error_info() {

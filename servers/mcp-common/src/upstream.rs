@@ -225,7 +225,8 @@ impl Upstream {
             }
             let api = ApiError::from_response(status, &body, retry_after);
             if api.is_retryable() && attempt < self.max_retries {
-                let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                // The header's wait, else the body's (RetryInfo), else our backoff.
+                let wait = api.retry_after.unwrap_or_else(|| backoff(attempt));
                 if wait <= MAX_INLINE_WAIT && wait < left() {
                     tracing::warn!(
                         path = url.path(),

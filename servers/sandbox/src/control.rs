@@ -4,7 +4,7 @@
 //!
 //! | method + path | body | reply |
 //! |---|---|---|
-//! | `POST /faults` | `{path_prefix, status?, count?, retry_after_secs?, delay_ms?, method?, message?}` | `{"id"}` |
+//! | `POST /faults` | `{path_prefix, status?, count?, retry_after_secs?, retry_in_body_only?, reason?, delay_ms?, method?, message?}` | `{"id"}` |
 //! | `GET /faults` | – | `{"faults": [..]}` |
 //! | `DELETE /faults`, `DELETE /faults/{id}` | – | `{"cleared": n}` |
 //! | `POST /grants/revoke`, `POST /grants/restore` | `{"name"}` or `{"refresh_token"}` | `{"revoked"/"restored": name, ..}` |
@@ -97,6 +97,12 @@ struct FaultSpec {
     method: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    /// `ErrorInfo.reason` for Google errors (e.g. `rateLimitExceeded`, `SERVICE_DISABLED`).
+    #[serde(default)]
+    reason: Option<String>,
+    /// Send the retry delay only in the body (`RetryInfo`), without `Retry-After`.
+    #[serde(default)]
+    retry_in_body_only: bool,
 }
 
 async fn add_fault(State(state): State<AppState>, body: Bytes) -> Response {
@@ -131,6 +137,19 @@ async fn add_fault(State(state): State<AppState>, body: Bytes) -> Response {
             format!("delay_ms must be at most {MAX_DELAY_MS}"),
         );
     }
+    let reason = match spec.reason.as_deref().map(crate::google::rpc::known_reason) {
+        None => None,
+        Some(Some(r)) => Some(r),
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "reason must be one of: {}",
+                    crate::google::rpc::KNOWN_REASONS.join(", ")
+                ),
+            );
+        }
+    };
     if spec.status.is_none() && delay_ms == 0 {
         return error(
             StatusCode::BAD_REQUEST,
@@ -149,6 +168,8 @@ async fn add_fault(State(state): State<AppState>, body: Bytes) -> Response {
         retry_after_secs: spec.retry_after_secs,
         delay_ms,
         message: spec.message,
+        reason,
+        retry_in_body_only: spec.retry_in_body_only,
     });
     drop(rt);
     ok(json!({"id": id}))

@@ -59,15 +59,22 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
     } else {
         let pretty = http::wants_pretty(&http::query_pairs(query.as_deref()));
         let mut error = ApiError::for_status(status, Route::parse(&path).map(|r| r.method_id()));
+        if let Some(reason) = hit.reason {
+            error.reason = Some(reason);
+            error.message = crate::google::rpc::reason_message(reason).to_owned();
+        }
         if let Some(message) = message {
             error.message = message;
         }
         error.retry_after = hit
             .retry_after_secs
             .map(|s| u32::try_from(s).unwrap_or(u32::MAX));
+        error.retry_in_body_only = hit.retry_in_body_only;
         error.render(pretty)
     };
-    if let Some(secs) = hit.retry_after_secs {
+    if let Some(secs) = hit.retry_after_secs
+        && !hit.retry_in_body_only
+    {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));

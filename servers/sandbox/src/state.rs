@@ -83,6 +83,12 @@ pub struct Fault {
     /// Overrides the default error message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Overrides the `ErrorInfo.reason` of a Google error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The retry delay goes only in the body (`RetryInfo`), not in `Retry-After`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_in_body_only: bool,
 }
 
 /// What a matching fault asks the request to do.
@@ -96,6 +102,10 @@ pub struct FaultHit {
     pub delay_ms: u64,
     /// Message override.
     pub message: Option<String>,
+    /// `ErrorInfo.reason` override.
+    pub reason: Option<&'static str>,
+    /// No `Retry-After` header: the delay is in the body only.
+    pub retry_in_body_only: bool,
 }
 
 /// Request counters exposed at `/__sandbox/counters`.
@@ -298,6 +308,8 @@ impl Shared {
             retry_after_secs: fault.retry_after_secs,
             delay_ms: fault.delay_ms,
             message: fault.message.clone(),
+            reason: fault.reason,
+            retry_in_body_only: fault.retry_in_body_only,
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);

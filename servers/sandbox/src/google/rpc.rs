@@ -45,6 +45,9 @@ pub struct ApiError {
     pub method: Option<MethodId>,
     /// Seconds for `Retry-After` and a RetryInfo detail.
     pub retry_after: Option<u32>,
+    /// The delay only in the RetryInfo detail, without the header (as Google sends it for
+    /// some quota errors).
+    pub retry_in_body_only: bool,
     /// Value of a `WWW-Authenticate` header (boxed to keep the error small).
     pub www_authenticate: Option<Box<str>>,
 }
@@ -59,6 +62,7 @@ impl ApiError {
             reason: None,
             method: None,
             retry_after: None,
+            retry_in_body_only: false,
             www_authenticate: None,
         }
     }
@@ -231,7 +235,9 @@ impl ApiError {
     pub fn render(&self, pretty: bool) -> Response {
         let mut response = http::json(self.http, &self.envelope(), pretty);
         let headers = response.headers_mut();
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = self.retry_after
+            && !self.retry_in_body_only
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(value) = &self.www_authenticate
@@ -260,6 +266,39 @@ struct Status<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.render(true)
+    }
+}
+
+/// `ErrorInfo.reason`s a fault may ask for: what Google sends for rate limits and quotas
+/// (Search Console and the older APIs in `errors[].reason` style names, the newer ones in
+/// upper case) and for an API not enabled in the caller's project.
+pub const KNOWN_REASONS: [&str; 6] = [
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "quotaExceeded",
+    "RATE_LIMIT_EXCEEDED",
+    "SERVICE_DISABLED",
+    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+];
+
+/// `reason` as one of [`KNOWN_REASONS`].
+pub fn known_reason(reason: &str) -> Option<&'static str> {
+    KNOWN_REASONS.iter().copied().find(|r| *r == reason)
+}
+
+/// Google's message for `reason`.
+pub fn reason_message(reason: &str) -> &'static str {
+    match reason {
+        "rateLimitExceeded" | "RATE_LIMIT_EXCEEDED" => {
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'."
+        }
+        "userRateLimitExceeded" => "User rate limit exceeded.",
+        "quotaExceeded" => "Search Analytics load quota exceeded.",
+        "SERVICE_DISABLED" => {
+            "API has not been used in project 123456789012 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/library then retry."
+        }
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT" => "Request had insufficient authentication scopes.",
+        _ => "The caller does not have permission",
     }
 }
 
