@@ -479,3 +479,26 @@ async fn broker_backed_shops_read_their_own_customer_only() {
     );
     client.cancel().await.unwrap();
 }
+
+/// Versions before v25 need a developer token on every request: without one the server says
+/// so at start (exit 2), instead of failing each call.
+#[tokio::test]
+async fn an_old_api_version_without_a_developer_token_is_refused_at_start() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-ads-e2e").unwrap();
+    let out = server_command(
+        "google-ads-mcp",
+        &sandbox,
+        &creds.path(),
+        &["--api-version", "v24"],
+    )
+    .env_remove("BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN")
+    .stdin(std::process::Stdio::null())
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("requires a developer token"), "{stderr}");
+    assert!(stderr.contains("v25 or later"), "{stderr}");
+}

@@ -88,6 +88,14 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
         .filter(|t| !t.trim().is_empty())
         .inspect(|t| redaction::learn_lasting(t))
         .map(secrecy::SecretString::from);
+    // Versions before v25 refuse every request without one (DEVELOPER_TOKEN_PARAMETER_MISSING):
+    // say so now, not on each call.
+    let number: u32 = version[1..].parse().unwrap_or(u32::MAX);
+    if number < 25 && developer_token.is_none() {
+        return Err(RunError::BadFlag(format!(
+            "Google Ads API {version} requires a developer token: set BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN, or use --api-version v25 or later (Google sunset developer tokens there)"
+        )));
+    }
     let connection = mcp_common::connect(
         &config,
         broker_proto::Provider::GoogleAds,
