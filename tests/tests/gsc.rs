@@ -498,3 +498,35 @@ async fn quota_403s_and_a_disabled_api_are_named_for_what_they_are() {
         "{disabled}"
     );
 }
+
+/// A tool that makes many upstream requests is bounded as a whole: each slow inspection is
+/// within the request timeout, but thirty of them are not within the call's budget, and the
+/// call says so instead of hanging on.
+#[tokio::test]
+async fn a_tool_call_is_bounded_as_a_whole() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-gsc-only-e2e").expect("credentials file");
+    let client = gsc(
+        &sandbox,
+        &creds,
+        &["--site-url", ACME, "--request-timeout", "2"],
+    )
+    .await;
+    ok(&call(&client, "get_site_details", json!({})).await.unwrap());
+    sandbox
+        .fault(json!({"path_prefix": "/v1/urlInspection/", "delay_ms": 1500, "count": 1000}))
+        .await
+        .unwrap();
+    let e = err(
+        &call(&client, "check_indexing_issues", json!({"top_pages": 30}))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        e.contains("did not finish check_indexing_issues within 2 s"),
+        "{e}"
+    );
+    // The session goes on.
+    sandbox.clear_faults().await.unwrap();
+    ok(&call(&client, "get_site_details", json!({})).await.unwrap());
+}

@@ -402,6 +402,11 @@ impl TokenProvider {
         }
     }
 
+    /// How long one tool call may take, upstream requests and waits included.
+    pub fn call_budget(&self) -> Duration {
+        self.http.budget()
+    }
+
     fn cached(&self) -> Option<AccessToken> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.current.clone().filter(AccessToken::fresh)

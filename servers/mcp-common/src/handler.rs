@@ -133,14 +133,24 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         async move {
             let started = Instant::now();
             let known = self.0.router().has_route(&tool);
-            if known {
-                let (tokens, kind) = self.0.scope();
-                if let Err(refusal) = crate::scope::gate(tokens, kind).await {
-                    tracing::info!("tool call refused: {refusal}");
-                    return Ok(CallToolResult::error(vec![ContentBlock::text(refusal)]).into());
-                }
+            let (tokens, kind) = self.0.scope();
+            if known && let Err(refusal) = crate::scope::gate(tokens, kind).await {
+                tracing::info!("tool call refused: {refusal}");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(refusal)]).into());
             }
-            let outcome = self.0.router().call(ToolCallContext::new(&self.0, request, context)).await;
+            // However many upstream requests a tool makes, a hanging upstream costs the call at
+            // most this much.
+            let budget = tokens.call_budget();
+            let call = self.0.router().call(ToolCallContext::new(&self.0, request, context));
+            let Ok(outcome) = tokio::time::timeout(budget, call).await else {
+                tracing::warn!(budget_s = budget.as_secs(), "tool call exceeded its time budget");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "{} did not finish {tool} within {} s (--request-timeout). Retry, or ask for less data (a shorter date range, fewer rows or URLs).",
+                    S::TITLE,
+                    budget.as_secs()
+                ))])
+                .into());
+            };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             match outcome {
                 Ok(mut response) => {

@@ -44,6 +44,12 @@ impl HttpClient {
         })
     }
 
+    /// The most one upstream request may take (`--request-timeout`), retries included; also
+    /// the budget of a whole tool call.
+    pub fn budget(&self) -> Duration {
+        self.timeout
+    }
+
     /// The client (cheap to clone), building it on the first call.
     pub fn get(&self) -> Result<reqwest::Client, UpstreamError> {
         if let Some(c) = self.client.get() {
