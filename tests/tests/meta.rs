@@ -113,6 +113,36 @@ async fn accounts_objects_and_paging() {
             .iter()
             .all(|c| c["effective_status"] == "ACTIVE")
     );
+    // Each list offers only its edge's delivery states: an ad's state on campaigns is refused
+    // with the valid ones, not passed on to fail upstream.
+    let tools = client.list_all_tools().await.unwrap();
+    let states = |tool: &str| {
+        let t = tools.iter().find(|t| t.name == tool).unwrap();
+        serde_json::to_string(&t.input_schema).unwrap()
+    };
+    assert!(!states("get_campaigns").contains("ADSET_PAUSED"));
+    assert!(states("get_ads").contains("ADSET_PAUSED"));
+    assert!(!states("get_ad_creatives").contains("effective_status"));
+    let refused = berryboo_e2e::text(
+        &call(
+            &client,
+            "get_campaigns",
+            json!({"effective_status": ["ADSET_PAUSED"]}),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(
+        refused.contains("Invalid arguments for get_campaigns"),
+        "{refused}"
+    );
+    ok(&call(
+        &client,
+        "get_ads",
+        json!({"effective_status": ["ADSET_PAUSED"]}),
+    )
+    .await
+    .unwrap());
 
     let campaign = all["items"][0]["id"].as_str().unwrap().to_owned();
     let detail = ok(

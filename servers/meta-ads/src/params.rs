@@ -4,10 +4,48 @@ use mcp_common::params::FlexibleId;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Delivery states to list.
+/// Delivery states of a campaign (Meta's `Campaign.EffectiveStatus`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EffectiveStatus {
+pub enum CampaignStatus {
+    /// Running.
+    Active,
+    /// Paused.
+    Paused,
+    /// Deleted.
+    Deleted,
+    /// Archived.
+    Archived,
+    /// Being processed.
+    InProcess,
+    /// Has delivery issues.
+    WithIssues,
+}
+
+/// Delivery states of an ad set (Meta's `AdSet.EffectiveStatus`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdSetStatus {
+    /// Running.
+    Active,
+    /// Paused.
+    Paused,
+    /// Deleted.
+    Deleted,
+    /// Archived.
+    Archived,
+    /// Paused because its campaign is.
+    CampaignPaused,
+    /// Being processed.
+    InProcess,
+    /// Has delivery issues.
+    WithIssues,
+}
+
+/// Delivery states of an ad (Meta's `Ad.EffectiveStatus`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdStatus {
     /// Running.
     Active,
     /// Paused.
@@ -24,22 +62,26 @@ pub enum EffectiveStatus {
     PendingReview,
     /// Rejected.
     Disapproved,
-    /// Has delivery issues.
-    WithIssues,
+    /// Approved before going live.
+    Preapproved,
+    /// Waiting for billing details.
+    PendingBillingInfo,
     /// Being processed.
     InProcess,
+    /// Has delivery issues.
+    WithIssues,
 }
 
-/// Input of the account-level list tools.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
+/// Input of the account-level list tools of an edge whose delivery states are `S`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
+pub struct ListParams<S> {
     /// Ad account (`act_123` or `123`). Optional when the server has a default (the shop's).
     #[serde(default)]
     pub account_id: Option<FlexibleId>,
     /// Only objects in these delivery states, e.g. `["ACTIVE"]`.
     #[serde(default)]
-    pub effective_status: Vec<EffectiveStatus>,
+    pub effective_status: Vec<S>,
     /// Fields to return instead of the defaults (Marketing API names, e.g. `daily_budget`).
     #[serde(default)]
     pub fields: Vec<String>,
@@ -49,6 +91,66 @@ pub struct ListParams {
     /// `next_after` from the previous page.
     #[serde(default)]
     pub after: Option<String>,
+}
+
+/// Input of `get_ad_creatives` (a creative has no delivery state).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreativeListParams {
+    /// Ad account (`act_123` or `123`). Optional when the server has a default (the shop's).
+    #[serde(default)]
+    pub account_id: Option<FlexibleId>,
+    /// Fields to return instead of the defaults (Marketing API names).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Objects per page (default 25, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `next_after` from the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// What every list tool asks, whatever the edge: the delivery states as Meta spells them.
+pub struct ListQuery {
+    /// Ad account.
+    pub account_id: Option<FlexibleId>,
+    /// Delivery states (`ACTIVE`, …).
+    pub effective_status: Vec<String>,
+    /// Fields.
+    pub fields: Vec<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub after: Option<String>,
+}
+
+impl<S: Serialize> From<ListParams<S>> for ListQuery {
+    fn from(p: ListParams<S>) -> Self {
+        Self {
+            account_id: p.account_id,
+            effective_status: p
+                .effective_status
+                .iter()
+                .filter_map(|s| serde_json::to_value(s).ok()?.as_str().map(str::to_owned))
+                .collect(),
+            fields: p.fields,
+            limit: p.limit,
+            after: p.after,
+        }
+    }
+}
+
+impl From<CreativeListParams> for ListQuery {
+    fn from(p: CreativeListParams) -> Self {
+        Self {
+            account_id: p.account_id,
+            effective_status: Vec::new(),
+            fields: p.fields,
+            limit: p.limit,
+            after: p.after,
+        }
+    }
 }
 
 /// Input of tools that read one object.

@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::api::MetaApi;
 use crate::params::{
-    AccountParams, AdAccountsParams, InsightsParams, Level, ListParams, ObjectParams,
+    AccountParams, AdAccountsParams, AdSetStatus, AdStatus, CampaignStatus, CreativeListParams,
+    InsightsParams, Level, ListParams, ListQuery, ObjectParams,
 };
 
 const SERVICE: &str = "Meta Ads";
@@ -414,7 +415,7 @@ impl MetaServer {
 
     async fn account_list(
         &self,
-        p: ListParams,
+        p: ListQuery,
         edge: &str,
         default: &[&str],
         columns: &[&str],
@@ -618,9 +619,12 @@ impl MetaServer {
         annotations(title = "List Meta campaigns", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ListOutput>()
     )]
-    async fn get_campaigns(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+    async fn get_campaigns(
+        &self,
+        Parameters(p): Parameters<ListParams<CampaignStatus>>,
+    ) -> ToolResult {
         self.account_list(
-            p,
+            p.into(),
             "campaigns",
             CAMPAIGN_FIELDS,
             &[
@@ -649,9 +653,9 @@ impl MetaServer {
         annotations(title = "List Meta ad sets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ListOutput>()
     )]
-    async fn get_adsets(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+    async fn get_adsets(&self, Parameters(p): Parameters<ListParams<AdSetStatus>>) -> ToolResult {
         self.account_list(
-            p,
+            p.into(),
             "adsets",
             ADSET_FIELDS,
             &[
@@ -681,9 +685,9 @@ impl MetaServer {
         annotations(title = "List Meta ads", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ListOutput>()
     )]
-    async fn get_ads(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
+    async fn get_ads(&self, Parameters(p): Parameters<ListParams<AdStatus>>) -> ToolResult {
         self.account_list(
-            p,
+            p.into(),
             "ads",
             AD_FIELDS,
             &["id", "name", "adset_id", "effective_status", "creative"],
@@ -706,13 +710,9 @@ impl MetaServer {
         annotations(title = "List Meta ad creatives", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ListOutput>()
     )]
-    async fn get_ad_creatives(&self, Parameters(p): Parameters<ListParams>) -> ToolResult {
-        let p = ListParams {
-            effective_status: Vec::new(),
-            ..p
-        };
+    async fn get_ad_creatives(&self, Parameters(p): Parameters<CreativeListParams>) -> ToolResult {
         self.account_list(
-            p,
+            p.into(),
             "adcreatives",
             CREATIVE_FIELDS,
             &["id", "name", "title", "object_type", "call_to_action_type"],

@@ -27,6 +27,33 @@ pub const EFFECTIVE_STATUSES: &[&str] = &[
     "WITH_ISSUES",
 ];
 
+/// `effective_status` values each edge accepts (the business SDK's `Campaign`, `AdSet` and `Ad`
+/// `EffectiveStatus` enums); a creative has none. Another value is Meta's error #100.
+pub fn effective_statuses(kind: super::nodes::Kind) -> &'static [&'static str] {
+    use super::nodes::Kind;
+    match kind {
+        Kind::Campaign => &[
+            "ACTIVE",
+            "ARCHIVED",
+            "DELETED",
+            "IN_PROCESS",
+            "PAUSED",
+            "WITH_ISSUES",
+        ],
+        Kind::AdSet => &[
+            "ACTIVE",
+            "ARCHIVED",
+            "CAMPAIGN_PAUSED",
+            "DELETED",
+            "IN_PROCESS",
+            "PAUSED",
+            "WITH_ISSUES",
+        ],
+        Kind::Ad => EFFECTIVE_STATUSES,
+        _ => &[],
+    }
+}
+
 /// Operators Meta documents for `filtering`.
 const OPERATORS: &[&str] = &[
     "EQUAL",

@@ -14,7 +14,7 @@ use super::account::{Account, account_digits};
 use super::auth::{self, Principal};
 use super::error::GraphError;
 use super::fields::{self, Field};
-use super::filter::{self, EFFECTIVE_STATUSES};
+use super::filter;
 use super::insights::{self, Query, Renderer};
 use super::nodes::{self, Kind, ObjectSubject, View, with_paging};
 use super::paging::{LinkBase, MAX_INSIGHTS_LIMIT, MAX_OBJECT_LIMIT, PageRequest, paginate};
@@ -332,7 +332,9 @@ fn list_request(
         nodes::validate(sel, kind)?;
     }
     let statuses = match req.get("effective_status") {
-        Some(t) => filter::parse_statuses(&t, "effective_status", EFFECTIVE_STATUSES)?,
+        Some(t) => {
+            filter::parse_statuses(&t, "effective_status", filter::effective_statuses(kind))?
+        }
         None => Vec::new(),
     };
     let filters = match req.get("filtering") {

@@ -1237,3 +1237,38 @@ async fn injected_faults_answer_in_metas_format() {
     );
     sb.stop().await;
 }
+
+/// Each edge takes only its own `effective_status` values (the business SDK's enums): an ad's
+/// `ADSET_PAUSED` on campaigns is Meta's error #100.
+#[tokio::test]
+async fn effective_status_values_belong_to_their_edge() {
+    let sb = Sandbox::start().await;
+    let ad_only = enc(r#"["ADSET_PAUSED"]"#);
+    acme(
+        &sb,
+        &format!("/act_111/ads?fields=id&effective_status={ad_only}"),
+    )
+    .await;
+    let r = graph(
+        &sb,
+        &format!("/act_111/campaigns?fields=id&effective_status={ad_only}"),
+        Some(ACME_TOKEN),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], 100, "{}", r.body);
+    let campaign_paused = enc(r#"["CAMPAIGN_PAUSED"]"#);
+    acme(
+        &sb,
+        &format!("/act_111/adsets?fields=id&effective_status={campaign_paused}"),
+    )
+    .await;
+    let r = graph(
+        &sb,
+        &format!("/act_111/campaigns?fields=id&effective_status={campaign_paused}"),
+        Some(ACME_TOKEN),
+    )
+    .await;
+    assert_eq!(r.body["error"]["code"], 100, "{}", r.body);
+    sb.stop().await;
+}
