@@ -267,6 +267,28 @@ impl TokenService {
         })
     }
 
+    /// Meta's `appsecret_proof` for `token`, when a Meta app is configured: the servers send
+    /// it so apps that "Require App Secret" accept their calls, without ever holding the secret.
+    fn appsecret_proof(&self, provider: Provider, token: &SecretString) -> Option<String> {
+        use hmac::{KeyInit, Mac};
+        let app = self
+            .config
+            .meta
+            .as_ref()
+            .filter(|_| provider == Provider::MetaAds)?;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(app.app_secret.expose_secret().as_bytes())
+                .ok()?;
+        mac.update(token.expose_secret().as_bytes());
+        Some(
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    }
+
     fn slot(&self, integration_id: i64) -> Arc<Slot> {
         lock(&self.slots).entry(integration_id).or_default().clone()
     }
@@ -302,6 +324,7 @@ impl TokenService {
             provider,
             shop_id: shop_id.to_owned(),
             account: account.clone(),
+            appsecret_proof: self.appsecret_proof(provider, &t.token),
         };
         let now = Utc::now();
         let cached = lock(&slot.current).clone();
@@ -759,6 +782,7 @@ impl TokenService {
             provider,
             shop_id: shop_id.to_owned(),
             account: account.clone(),
+            appsecret_proof: self.appsecret_proof(provider, &t.token),
         };
         if let Some(t) = lock(&slot.current).clone()
             && token_fingerprint(t.token.expose_secret()) != fingerprint

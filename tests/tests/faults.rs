@@ -508,7 +508,11 @@ async fn a_hanging_upstream_is_given_up_once_per_call() {
         .await
         .expect("call"),
     );
-    assert!(answer.contains("did not answer in time"), "{answer}");
+    // The request's timeout or the call's (the same 1 s here): either way, said once.
+    assert!(
+        answer.contains("did not answer in time") || answer.contains("did not finish run_report"),
+        "{answer}"
+    );
     let counters = sandbox.counters().await.expect("counters");
     assert_eq!(
         counters["delayed"], 1,

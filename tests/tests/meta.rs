@@ -449,3 +449,47 @@ async fn a_broker_backed_shop_reads_its_own_ad_account() {
         .unwrap());
     client.cancel().await.unwrap();
 }
+
+/// A Meta app with "Require App Secret": calls carry the `appsecret_proof` the broker computes
+/// for the token it vends (the app secret never leaves the broker); without a broker-held
+/// secret, the app refuses the call with Meta's error #100.
+#[tokio::test]
+async fn an_app_that_requires_appsecret_proof_gets_it_from_the_broker() {
+    let fixtures = berryboo_e2e::FIXTURES.replace(
+        "app_secret = \"sandbox-meta-app-secret-e2e\"\n",
+        "app_secret = \"sandbox-meta-app-secret-e2e\"\nrequire_appsecret_proof = true\n",
+    );
+    assert_ne!(
+        fixtures,
+        berryboo_e2e::FIXTURES,
+        "the fixture names the app"
+    );
+    let sandbox = Sandbox::start_with(&fixtures, &[]).await.unwrap();
+    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+    for (config, works) in [(META_APP_CONFIG, true), ("", false)] {
+        let broker = BrokerProc::start(&sandbox, &url, "warn", config)
+            .await
+            .unwrap();
+        let lease = broker
+            .lease(shops::META, &[Provider::MetaAds])
+            .await
+            .unwrap();
+        let client = connect(broker_server_command(
+            "meta-ads-mcp",
+            &sandbox,
+            &broker,
+            shops::META,
+            lease.lease.expose(),
+        ))
+        .await
+        .unwrap();
+        let answer = call(&client, "get_account_info", json!({})).await.unwrap();
+        if works {
+            assert_eq!(ok(&answer)["object"]["id"], "act_111");
+        } else {
+            let e = err(&answer);
+            assert!(e.contains("appsecret_proof"), "{e}");
+        }
+        client.cancel().await.unwrap();
+    }
+}

@@ -513,6 +513,11 @@ pub struct TokenGrant {
     pub shop_id: String,
     /// The integration's account ids, defaults for the tools.
     pub account: Account,
+    /// Meta: `appsecret_proof` for this token (HMAC-SHA256 of it under the app secret, hex),
+    /// when the broker holds the Meta app's secret; sent with every Graph call. The app secret
+    /// itself never leaves the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appsecret_proof: Option<String>,
 }
 
 /// Account ids stored with an integration.
@@ -1008,6 +1013,7 @@ mod tests {
             provider: Provider::Ga4,
             shop_id: "s".into(),
             account: Account::default(),
+            appsecret_proof: None,
         };
         assert!(!format!("{grant:?}").contains("secret-token"));
     }

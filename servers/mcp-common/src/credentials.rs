@@ -32,6 +32,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct AccessToken {
     secret: Arc<SecretString>,
+    /// Meta's `appsecret_proof` for this token, when the broker computed one.
+    proof: Option<Arc<str>>,
     expires_at: Instant,
     /// Increases with every refresh; lets [`TokenProvider::refresh_rejected`] tell whether the
     /// token a caller saw rejected is still the cached one.
@@ -42,6 +44,11 @@ impl AccessToken {
     /// The bearer value, for the `Authorization` header only.
     pub fn expose(&self) -> &str {
         self.secret.expose_secret()
+    }
+
+    /// Meta's `appsecret_proof` to send with this token, if any.
+    pub fn appsecret_proof(&self) -> Option<&str> {
+        self.proof.as_deref()
     }
 
     fn fresh(&self) -> bool {
@@ -222,6 +229,9 @@ pub enum TokenSource {
     },
 }
 
+/// A token, how long to use it, and its Meta `appsecret_proof`.
+type Fetched = (SecretString, Duration, Option<String>);
+
 /// Tokens from the credential broker: one connection, reopened once if it broke.
 pub struct BrokerSource {
     socket: PathBuf,
@@ -264,10 +274,7 @@ impl BrokerSource {
     }
 
     /// A token from the broker; after an upstream refused `rejected`, its replacement.
-    async fn fetch(
-        &self,
-        rejected: Option<&str>,
-    ) -> Result<(SecretString, Duration), CredentialError> {
+    async fn fetch(&self, rejected: Option<&str>) -> Result<Fetched, CredentialError> {
         let mut client = self.client.lock().await;
         for attempt in 0..2 {
             if client.is_none() {
@@ -297,7 +304,7 @@ impl BrokerSource {
                     // dashboard dropped or moved takes effect here within `recheck`.
                     let ttl =
                         Duration::from_secs(left.unsigned_abs()).min(self.recheck + EXPIRY_MARGIN);
-                    return Ok((grant.access_token, ttl));
+                    return Ok((grant.access_token, ttl, grant.appsecret_proof));
                 }
                 Err(ClientError::Broker(e)) => {
                     // Refused now: whatever account was known no longer holds.
@@ -474,19 +481,27 @@ impl TokenProvider {
         &self,
         rejected: Option<&AccessToken>,
     ) -> Result<AccessToken, CredentialError> {
-        let (secret, ttl) = match &self.source {
-            TokenSource::Google(g) => g.refresh(&self.http).await?,
+        let (secret, ttl, proof) = match &self.source {
+            TokenSource::Google(g) => {
+                let (s, ttl) = g.refresh(&self.http).await?;
+                (s, ttl, None)
+            }
             TokenSource::Fixed(s) | TokenSource::Pinned { token: s, .. } => {
-                (s.clone(), Duration::from_secs(365 * 24 * 3600))
+                (s.clone(), Duration::from_secs(365 * 24 * 3600), None)
             }
             TokenSource::Broker(b) => b.fetch(rejected.map(AccessToken::expose)).await?,
         };
-        // Whatever an upstream echoes back, this token leaves the process only in requests.
+        // Whatever an upstream echoes back, this token (and its proof, which travels in URLs
+        // that error messages may quote) leaves the process only in requests.
         redaction::learn(secret.expose_secret());
+        if let Some(p) = &proof {
+            redaction::learn(p);
+        }
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.generation += 1;
         let token = AccessToken {
             secret: Arc::new(secret),
+            proof: proof.map(Arc::from),
             expires_at: Instant::now() + ttl,
             generation: cache.generation,
         };
@@ -563,6 +578,7 @@ mod tests {
             secret: Arc::new(SecretString::from(
                 "ya29.sandbox.0123456789abcdef".to_owned(),
             )),
+            proof: None,
             expires_at: Instant::now(),
             generation: 1,
         };

@@ -178,6 +178,10 @@ impl Upstream {
             if !query.is_empty() {
                 request = request.query(query);
             }
+            // Meta apps that "Require App Secret": the broker's proof for this very token.
+            if let Some(proof) = token.appsecret_proof() {
+                request = request.query(&[("appsecret_proof", proof)]);
+            }
             for (name, value) in headers {
                 request = request.header(*name, value);
             }

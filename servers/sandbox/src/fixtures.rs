@@ -120,6 +120,10 @@ pub struct MetaApp {
     pub app_id: String,
     /// App secret.
     pub app_secret: String,
+    /// The app's "Require App Secret" setting: every Graph call must carry
+    /// `appsecret_proof` = HMAC-SHA256(app secret, access token), hex.
+    #[serde(default)]
+    pub require_appsecret_proof: bool,
 }
 
 /// One Meta access token.

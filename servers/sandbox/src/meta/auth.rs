@@ -124,6 +124,55 @@ pub fn authenticate(
     Ok(principal)
 }
 
+/// `appsecret_proof` = HMAC-SHA256(app secret, `token`), hex.
+pub fn appsecret_proof(app_secret: &str, token: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(token.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// When an app requires it (`require_appsecret_proof`), a call must prove the app secret with
+/// the token it presents, as Meta's "Require App Secret" setting does (error #100 otherwise).
+pub fn check_proof(
+    shared: &Shared,
+    token: Option<&str>,
+    proof: Option<&str>,
+) -> Result<(), GraphError> {
+    let requiring: Vec<_> = shared
+        .config
+        .fixtures
+        .meta_apps
+        .iter()
+        .filter(|a| a.require_appsecret_proof)
+        .collect();
+    let (Some(token), false) = (token, requiring.is_empty()) else {
+        return Ok(());
+    };
+    match proof {
+        None => Err(GraphError::new(
+            100,
+            "API calls from the server require an appsecret_proof argument",
+        )),
+        Some(p)
+            if requiring
+                .iter()
+                .any(|a| appsecret_proof(&a.app_secret, token) == p) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(GraphError::new(
+            100,
+            "Invalid appsecret_proof provided in the API argument",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

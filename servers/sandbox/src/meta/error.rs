@@ -83,7 +83,7 @@ const INSIGHTS_DOC: &str =
 const RATE_DOC: &str = "https://developers.facebook.com/docs/graph-api/overview/rate-limiting";
 
 impl GraphError {
-    fn new(code: u32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u32, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             code,

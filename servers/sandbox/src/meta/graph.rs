@@ -101,6 +101,11 @@ fn route(shared: &Shared, req: &Request<'_>) -> Result<Response, GraphError> {
     let me = segments[0] == "me";
     let token = auth::presented(req.headers, &req.params);
     let principal = auth::authenticate(shared, token.as_deref(), me, Utc::now())?;
+    auth::check_proof(
+        shared,
+        token.as_deref(),
+        req.get("appsecret_proof").as_deref(),
+    )?;
     if req.method != Method::GET {
         return Err(GraphError::read_only(req.method.as_str(), segments[0]));
     }
