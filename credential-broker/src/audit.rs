@@ -167,9 +167,29 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Starts the writer; it runs until every sink is dropped, then flushes and ends.
-pub fn start(store: Store) -> (AuditSink, tokio::task::JoinHandle<()>) {
+/// The running writer.
+pub struct AuditWriter {
+    handle: tokio::task::JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl AuditWriter {
+    /// Writes what is queued and every open summary row, then ends — even while sinks live on
+    /// (connections still open at shutdown hold them) — waiting at most `within`.
+    pub async fn finish(self, within: Duration) {
+        self.stop.notify_one();
+        if tokio::time::timeout(within, self.handle).await.is_err() {
+            tracing::warn!("the audit writer did not finish in {} s", within.as_secs());
+        }
+    }
+}
+
+/// Starts the writer; it runs until every sink is dropped or [`AuditWriter::finish`], then
+/// flushes and ends.
+pub fn start(store: Store) -> (AuditSink, AuditWriter) {
     let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopping = stop.clone();
     let handle = tokio::spawn(async move {
         let mut aggregator = Aggregator::default();
         let mut batch = Vec::with_capacity(BATCH);
@@ -209,6 +229,14 @@ pub fn start(store: Store) -> (AuditSink, tokio::task::JoinHandle<()>) {
                     aggregator.close(Some(now_ms()), &mut batch);
                     true
                 }
+                _ = stopping.notified() => {
+                    rx.close();
+                    while let Ok(e) = rx.try_recv() {
+                        aggregator.push(e, &mut batch);
+                    }
+                    aggregator.close(None, &mut batch);
+                    false
+                }
             };
             write(&store, &mut batch).await;
             if !open {
@@ -221,7 +249,7 @@ pub fn start(store: Store) -> (AuditSink, tokio::task::JoinHandle<()>) {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
         },
-        handle,
+        AuditWriter { handle, stop },
     )
 }
 

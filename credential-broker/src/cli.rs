@@ -508,8 +508,8 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
     sweeper.abort();
     let _ = std::fs::remove_file(&config.socket);
     drop(broker);
-    // The writer ends (after flushing) once the last sink is gone; don't wait forever.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    // Connections still open hold sinks: end the writer explicitly, after it flushed.
+    writer.finish(std::time::Duration::from_secs(10)).await;
     tracing::info!("credential broker stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -548,7 +548,7 @@ async fn refresh_direct(
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     drop(tokens);
-    let _ = writer.await;
+    writer.finish(std::time::Duration::from_secs(60)).await;
     Ok(results)
 }
 
