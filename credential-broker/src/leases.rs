@@ -229,6 +229,22 @@ impl LeaseBook {
         Ok(lease)
     }
 
+    /// The ids of the leases `secrets` name (unknown secrets are skipped).
+    async fn ids_of(&self, secrets: &[LeaseSecret]) -> Result<Vec<String>, BrokerError> {
+        let mut ids = Vec::new();
+        for secret in secrets {
+            if let Some(record) = self
+                .store
+                .lease_by_hash(&hash_secret(secret.expose()))
+                .await
+                .map_err(internal)?
+            {
+                ids.push(record.id);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Notes a token vended under lease `id` at `now`.
     pub fn used(&self, id: &str, now: i64) {
         let mut map = self
@@ -251,17 +267,7 @@ impl LeaseBook {
         expires_at: i64,
         now: i64,
     ) -> Result<Vec<String>, BrokerError> {
-        let mut ids = Vec::new();
-        for secret in secrets {
-            if let Some(record) = self
-                .store
-                .lease_by_hash(&hash_secret(secret.expose()))
-                .await
-                .map_err(internal)?
-            {
-                ids.push(record.id);
-            }
-        }
+        let ids = self.ids_of(secrets).await?;
         let renewed = self
             .store
             .renew_leases(&ids, expires_at, now)
@@ -338,17 +344,7 @@ impl LeaseBook {
         secrets: &[LeaseSecret],
         now: i64,
     ) -> Result<Vec<String>, BrokerError> {
-        let mut ids = Vec::new();
-        for secret in secrets {
-            if let Some(record) = self
-                .store
-                .lease_by_hash(&hash_secret(secret.expose()))
-                .await
-                .map_err(internal)?
-            {
-                ids.push(record.id);
-            }
-        }
+        let ids = self.ids_of(secrets).await?;
         self.store
             .revoke_leases(&ids, now)
             .await

@@ -537,7 +537,7 @@ id = "{STATIC}"
 name = "Static"
 [[shops.integrations]]
 provider = "ga4"
-data = {{ token = "ya29.static-token-without-refresh-e2e", expires_at = "2099-01-01T00:00:00Z", property_id = "326784853", granted_scopes = ["https://www.googleapis.com/auth/analytics.readonly"] }}
+data = {{ token = "static-token-without-refresh-e2e", expires_at = "2099-01-01T00:00:00Z", property_id = "326784853", granted_scopes = ["https://www.googleapis.com/auth/analytics.readonly"] }}
 "#
     );
     BrokerProc::prepare_with(&sandbox, &db, &seed)
