@@ -176,58 +176,36 @@ async fn the_pipeline_stores_and_reports_no_echoed_token() {
             .stdin(Stdio::null());
         cmd
     };
-    let out = host(&[
-        "anomaly",
-        "add",
-        "--shop",
-        SHOP,
-        "--source",
-        "ga4",
-        "--metric",
-        "sessions",
-        "--window",
-        "2026-10-08..2026-10-14",
-        "--baseline",
-        "2026-09-10..2026-10-07",
-        "--observed",
-        "700",
-        "--expected",
-        "1000",
-        "--severity",
-        "high",
-    ])
-    .output()
-    .await
-    .expect("add");
-    assert!(out.status.success());
-    // A second anomaly whose own source is Search Console, which quotes the token back on
-    // every call: it fails (its error lands in the anomaly row and the run's output), while
-    // the GA4 anomaly is processed with Search Console "could not be read: <the echo>" in its
-    // stored recommendation and the report.
-    let out = host(&[
-        "anomaly",
-        "add",
-        "--shop",
-        SHOP,
-        "--source",
-        "gsc",
-        "--metric",
-        "clicks",
-        "--window",
-        "2026-10-08..2026-10-14",
-        "--baseline",
-        "2026-09-10..2026-10-07",
-        "--observed",
-        "700",
-        "--expected",
-        "1000",
-        "--severity",
-        "high",
-    ])
-    .output()
-    .await
-    .expect("add");
-    assert!(out.status.success());
+    // A GA4 anomaly, and one whose own source is Search Console, which quotes the token back
+    // on every call: the second fails (its error lands in the anomaly row and the run's
+    // output), while the first is processed with Search Console "could not be read: <the
+    // echo>" in its stored recommendation and the report.
+    for (source, metric) in [("ga4", "sessions"), ("gsc", "clicks")] {
+        let out = host(&[
+            "anomaly",
+            "add",
+            "--shop",
+            SHOP,
+            "--source",
+            source,
+            "--metric",
+            metric,
+            "--window",
+            "2026-10-08..2026-10-14",
+            "--baseline",
+            "2026-09-10..2026-10-07",
+            "--observed",
+            "700",
+            "--expected",
+            "1000",
+            "--severity",
+            "high",
+        ])
+        .output()
+        .await
+        .expect("add");
+        assert!(out.status.success());
+    }
     sandbox
         .fault(json!({"path_prefix": "/webmasters/v3/sites/", "status": 400, "message": ECHO}))
         .await
