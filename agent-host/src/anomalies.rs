@@ -234,6 +234,7 @@ pub async fn notifications(database: &str, shop: Option<&str>, limit: i64) -> Re
                 (None, None) => String::new(),
             }
         );
+        println!("Reason: {}", redaction::text(&n.reason).replace('\n', " "));
         println!("Subject: {}\n\n{}", n.subject, n.body);
     }
     Ok(ExitCode::SUCCESS)

@@ -90,7 +90,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The notifications the pipeline recorded (connect / reconnect emails), newest first.
+    /// The messages the pipeline recorded for clients, newest first: connect (a source is
+    /// missing), reconnect (a grant was refused or lacks a permission) and expiring (a Meta
+    /// token expires soon: the broker's `reconnect_required` and `token_expiring` findings
+    /// become these), with whether the webhook took them.
     Notifications {
         /// The database.
         #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]

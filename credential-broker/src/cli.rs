@@ -163,8 +163,10 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Notifications recorded for shops (reconnect required, token expiring): what the
-    /// dashboard should tell its clients.
+    /// The broker's findings about shops' credentials (`reconnect_required`: the token
+    /// endpoint refused a grant; `token_expiring`: a Meta token expires within 10 days),
+    /// newest first. `agent-host pipeline` turns each into the client's email/webhook message
+    /// ("Reconnect …"), which `agent-host notifications` lists.
     Notifications {
         #[command(flatten)]
         db: DbArgs,
@@ -366,7 +368,7 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let list: Vec<Value> = results
                     .iter()
                     .map(|r| match &r.error {
-                        None => json!({"shop_id": r.shop_id, "provider": r.provider, "ok": true, "expires_at": r.expires_at}),
+                        None => json!({"shop_id": r.shop_id, "provider": r.provider, "ok": true, "expires_at": r.expires_at, "kept": r.kept}),
                         Some(e) => json!({"shop_id": r.shop_id, "provider": r.provider, "ok": false, "error": e.code, "message": e.message}),
                     })
                     .collect();
@@ -375,6 +377,10 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 for r in &results {
                     let (shop, p) = (&r.shop_id, r.provider);
                     match (&r.error, r.expires_at) {
+                        (None, Some(exp)) if r.kept => println!(
+                            "! {shop} {p}: token kept, valid until {}; nothing here can extend it (no Meta app configured), so the shop must reconnect before then",
+                            fmt_time(exp)
+                        ),
                         (None, Some(exp)) => {
                             println!("✓ {shop} {p}: token valid until {}", fmt_time(exp))
                         }
@@ -382,7 +388,11 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         (Some(e), _) => println!("✗ {shop} {p}: {}", e.message.replace('\n', " ")),
                     }
                 }
-                println!("{} refreshed, {failed} failed", results.len() - failed);
+                let kept = results.iter().filter(|r| r.kept).count();
+                println!(
+                    "{} refreshed, {kept} kept, {failed} failed",
+                    results.len() - failed - kept
+                );
             }
             if failed > 0 {
                 return Ok(std::process::ExitCode::from(1));
@@ -498,9 +508,17 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
         let broker = broker.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut minutes = 0u64;
             loop {
                 tick.tick().await;
                 broker.leases.evict_expired(Utc::now().timestamp());
+                // At start and hourly: an idle shop's Meta token must not lapse unnoticed.
+                if minutes.is_multiple_of(60)
+                    && let Err(e) = broker.tokens.sweep_meta_expiry().await
+                {
+                    tracing::error!("cannot look at expiring Meta tokens: {}", e.message);
+                }
+                minutes += 1;
             }
         })
     };

@@ -5,15 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use broker_proto::{HealthItem, HealthReport, Provider};
+use broker_proto::{HealthItem, HealthReport, META_EXPIRY_WARNING_DAYS, Provider};
 use chrono::Utc;
 
 use crate::config::BrokerConfig;
 use crate::integration;
 use crate::store::{Store, StoreError};
-
-/// Meta tokens expiring within this many days are listed.
-const META_EXPIRY_WARNING_DAYS: i64 = 10;
 
 /// The full report (no list cut).
 pub async fn report(
@@ -23,11 +20,13 @@ pub async fn report(
 ) -> Result<HealthReport, StoreError> {
     let shops = store.shops().await?;
     let rows = store.integrations(None).await?;
-    let statuses: BTreeMap<i64, bool> = store
+    // Integrations marked for reconnection, with when the broker found the grant refused.
+    let refused: BTreeMap<i64, i64> = store
         .integration_statuses()
         .await?
         .into_iter()
-        .map(|s| (s.integration_id, s.needs_reconnect))
+        .filter(|s| s.needs_reconnect)
+        .map(|s| (s.integration_id, s.updated_at))
         .collect();
     let now = Utc::now();
     let mut report = HealthReport {
@@ -80,9 +79,10 @@ pub async fn report(
                 ..item()
             });
         }
-        if statuses.get(&r.id).copied().unwrap_or(false) {
+        if let Some(at) = refused.get(&r.id) {
             report.needs_reconnect.push(HealthItem {
                 integration_id: Some(r.id),
+                updated: chrono::DateTime::from_timestamp(*at, 0).map(|t| t.to_rfc3339()),
                 ..item()
             });
         }

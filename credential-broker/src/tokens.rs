@@ -15,12 +15,13 @@
 //!   when a Meta app is configured and expiry is near, otherwise a `token_expiring` notification
 //!   warns ahead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_proto::{
-    Account, BrokerError, ErrorCode, Provider, RefreshResult, TokenGrant, token_fingerprint,
+    Account, BrokerError, ErrorCode, META_EXPIRY_WARNING_DAYS, Provider, RefreshResult, TokenGrant,
+    token_fingerprint,
 };
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -95,7 +96,7 @@ pub struct TokenService {
     audit: AuditSink,
     resolved: Mutex<HashMap<(String, Provider), ResolveEntry>>,
     slots: Mutex<HashMap<i64, Arc<Slot>>>,
-    /// Integrations warned about an expiring Meta token, with the day of the warning.
+    /// Integrations warned about an expiring Meta token, with that token's expiry (unix s).
     warned: Mutex<HashMap<i64, i64>>,
 }
 
@@ -109,14 +110,6 @@ fn internal(e: StoreError) -> BrokerError {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The message a caller sees when a shop must reconnect.
-pub fn reconnect_message(provider: Provider, shop_id: &str) -> String {
-    let service = provider.service_name();
-    format!(
-        "The {service} authorization for shop {shop_id} was revoked or has expired.\nPlease reconnect your {service} account in the dashboard."
-    )
 }
 
 impl TokenService {
@@ -238,10 +231,7 @@ impl TokenService {
                     .await
                     .map_err(internal)?;
             } else {
-                return Err(BrokerError::new(
-                    ErrorCode::ReconnectRequired,
-                    reconnect_message(provider, shop_id),
-                ));
+                return Err(BrokerError::reconnect_required(provider, shop_id));
             }
         }
         // A newer token written by someone else (`refresh --direct`, another broker, a
@@ -680,15 +670,38 @@ impl TokenService {
         }
     }
 
+    /// Records `token_expiring` for a Meta token that expires within the warning window, once
+    /// per token (a reconnect brings a new expiry), as the pipeline's message to the shop is.
     async fn warn_expiring(&self, row: &IntegrationRow, expires_at: DateTime<Utc>) {
-        let today = Utc::now().timestamp() / 86_400;
-        if lock(&self.warned).insert(row.id, today) == Some(today) {
+        let window = chrono::Duration::days(META_EXPIRY_WARNING_DAYS);
+        if expires_at - Utc::now() >= window
+            || lock(&self.warned).insert(row.id, expires_at.timestamp())
+                == Some(expires_at.timestamp())
+        {
             return;
+        }
+        // A warning about this token from before a restart (or from another broker): any
+        // recorded since its window opened (a day's slack for clocks).
+        let opened = (expires_at - window - chrono::Duration::days(1)).timestamp();
+        match self
+            .store
+            .noted_since(&row.shop_id, row.id, "token_expiring", opened)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(e) => {
+                // Forget it so a later look tries again.
+                lock(&self.warned).remove(&row.id);
+                tracing::error!("cannot read notifications: {e}");
+                return;
+            }
         }
         let days = (expires_at - Utc::now()).num_days();
         let message = format!(
-            "The Meta Ads token of shop {} expires in {days} day(s). Please reconnect your Meta Ads account in the dashboard.",
-            row.shop_id
+            "The Meta Ads token of shop {} expires on {} (in {days} day(s)). Please reconnect your Meta Ads account in the dashboard.",
+            row.shop_id,
+            expires_at.format("%Y-%m-%d")
         );
         tracing::warn!(shop = %row.shop_id, days, "Meta token expiring soon");
         let n = Notification {
@@ -726,17 +739,14 @@ impl TokenService {
             integration_id: Some(row.id),
             kind: "reconnect_required".into(),
             service: provider.service_name().into(),
-            message: reconnect_message(provider, &row.shop_id),
+            message: BrokerError::reconnect_required(provider, &row.shop_id).message,
         };
         if let Err(e) = self.store.insert_notification(&n).await {
             tracing::error!("cannot record notification: {e}");
         }
         tracing::warn!(shop = %row.shop_id, %provider, reason, "integration needs reconnection");
         self.forget(&row.shop_id, provider);
-        BrokerError::new(
-            ErrorCode::ReconnectRequired,
-            reconnect_message(provider, &row.shop_id),
-        )
+        BrokerError::reconnect_required(provider, &row.shop_id)
     }
 
     fn forget(&self, shop_id: &str, provider: Provider) {
@@ -830,6 +840,49 @@ impl TokenService {
         Ok(grant(&fresh))
     }
 
+    /// Looks at every active Meta token, whether or not anything asked for it: one expiring
+    /// within [`META_EXPIRY_WARNING_DAYS`] is extended now when a Meta app is configured, and
+    /// otherwise (or when extending fails) recorded as `token_expiring`; one already expired
+    /// marks its integration for reconnection. An idle shop's token would otherwise lapse
+    /// unnoticed. The broker runs this at start and hourly; returns how many it looked at.
+    pub async fn sweep_meta_expiry(self: &Arc<Self>) -> Result<usize, BrokerError> {
+        let marked: HashSet<i64> = self
+            .store
+            .integration_statuses()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|s| s.needs_reconnect)
+            .map(|s| s.integration_id)
+            .collect();
+        let horizon = Utc::now() + chrono::Duration::days(META_EXPIRY_WARNING_DAYS);
+        let due: Vec<_> = self
+            .store
+            .integrations(None)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|r| r.active && !r.deleted && !marked.contains(&r.id))
+            .filter(|r| self.config.provider_of(r.integration_type) == Some(Provider::MetaAds))
+            .filter(|r| {
+                integration::parse(&r.data)
+                    .expires_at
+                    .is_some_and(|e| e < horizon)
+            })
+            .collect();
+        for row in &due {
+            let slot = self.slot(row.id);
+            let _gate = slot.gate.lock().await;
+            if let Err(e) = self
+                .refresh_locked(&slot, row.id, &row.shop_id, Provider::MetaAds, Why::Forced)
+                .await
+            {
+                tracing::info!(shop = %row.shop_id, "Meta token not extended: {}", e.message);
+            }
+        }
+        Ok(due.len())
+    }
+
     /// Refreshes, now, up to `limit` active integrations of `shop` (all shops when `None`)
     /// with ids above `after`, in id order; returns one result each and the id to continue
     /// after (`None` when none are left). For the operator's `refresh` command.
@@ -855,6 +908,9 @@ impl TokenService {
         for (provider, row) in rows {
             let slot = self.slot(row.id);
             let _gate = slot.gate.lock().await;
+            let stored = integration::parse(&row.data)
+                .token
+                .map(|t| token_fingerprint(t.expose_secret()));
             let result = self
                 .refresh_locked(&slot, row.id, &row.shop_id, provider, Why::Forced)
                 .await;
@@ -866,6 +922,9 @@ impl TokenService {
                     Ok(t) if !t.lasting => Some(t.expires_at.timestamp()),
                     _ => None,
                 },
+                kept: result.as_ref().is_ok_and(|t| {
+                    !t.lasting && stored == Some(token_fingerprint(t.token.expose_secret()))
+                }),
                 error: result.err(),
             });
         }

@@ -1180,6 +1180,31 @@ async fn notifications_newest_first(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
+    // "Noted since": the reconnect of integration 100 at 100, by shop, kind and time.
+    assert!(
+        store
+            .noted_since(SHOP_A, 100, "reconnect_required", 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .noted_since(SHOP_A, 100, "reconnect_required", 101)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .noted_since(SHOP_B, 100, "reconnect_required", 0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .noted_since(SHOP_A, 100, "token_expiring", 0)
+            .await
+            .unwrap()
+    );
 }
 
 async fn statuses_upsert(db: &TestDb) {

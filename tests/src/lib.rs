@@ -570,21 +570,54 @@ pub async fn audit_until(
     database: &str,
     done: impl Fn(&[serde_json::Value]) -> bool,
 ) -> Result<Vec<serde_json::Value>> {
+    cli_list_until(
+        sandbox,
+        &["audit", "--database", database, "--json", "--limit", "5000"],
+        done,
+    )
+    .await
+}
+
+/// The broker's notifications of `database` (as `notifications --json`) once `done` holds for
+/// them: the broker records some in the background (its sweep of expiring Meta tokens).
+pub async fn notifications_until(
+    sandbox: &Sandbox,
+    database: &str,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Result<Vec<serde_json::Value>> {
+    cli_list_until(
+        sandbox,
+        &[
+            "notifications",
+            "--database",
+            database,
+            "--json",
+            "--limit",
+            "1000",
+        ],
+        done,
+    )
+    .await
+}
+
+/// The JSON list `credential-broker ARGS` prints, once `done` holds for it (up to a minute).
+async fn cli_list_until(
+    sandbox: &Sandbox,
+    args: &[&str],
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Result<Vec<serde_json::Value>> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let out = broker_cli(
-            sandbox,
-            &["audit", "--database", database, "--json", "--limit", "5000"],
-        )
-        .await?;
+        let out = broker_cli(sandbox, args).await?;
         anyhow::ensure!(
             out.status.success(),
-            "audit failed: {}",
+            "{} failed: {}",
+            args[0],
             String::from_utf8_lossy(&out.stderr)
         );
-        let events: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
-        if done(&events) || std::time::Instant::now() >= deadline {
-            return Ok(events);
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
+        if done(&list) || std::time::Instant::now() >= deadline {
+            return Ok(list);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

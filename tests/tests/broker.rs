@@ -1159,17 +1159,28 @@ async fn meta_tokens_near_expiry_are_extended_when_an_app_is_configured() {
     let counters = sandbox.counters().await.unwrap();
     assert_eq!(counters["meta_exchanges"]["meta-expiring"], 1, "{counters}");
 
-    // An expired Meta token cannot be extended: reconnect.
-    let lease = broker
+    // An expired Meta token cannot be extended: the broker's sweep at start finds it without
+    // anyone asking, and from then on even the lease is refused, with the reason.
+    let notes = berryboo_e2e::notifications_until(&sandbox, &url, |n| {
+        n.iter()
+            .any(|n| n["shop_id"] == shops::META_EXPIRED && n["kind"] == "reconnect_required")
+    })
+    .await
+    .unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["shop_id"] == shops::META_EXPIRED && n["kind"] == "reconnect_required"),
+        "{notes:?}"
+    );
+    let e = broker
         .lease(shops::META_EXPIRED, &[Provider::MetaAds])
         .await
-        .unwrap()
-        .lease;
-    let e = c
-        .get_token(&lease, Provider::MetaAds, shops::META_EXPIRED)
-        .await
         .unwrap_err();
-    assert_eq!(code(&e), ErrorCode::ReconnectRequired, "{e}");
+    let e = e
+        .downcast_ref::<broker_proto::client::ClientError>()
+        .expect("a broker error");
+    assert_eq!(code(e), ErrorCode::ReconnectRequired, "{e}");
     assert!(
         e.to_string()
             .contains("Please reconnect your Meta Ads account"),
@@ -1215,13 +1226,47 @@ async fn without_a_meta_app_an_expiring_token_is_served_and_warned_about() {
     );
     assert_eq!(notes[0]["kind"], "token_expiring");
     assert_eq!(notes[0]["service"], "Meta Ads");
+    let expiry = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d");
+    let message = notes[0]["message"].as_str().unwrap_or("");
     assert!(
-        notes[0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("expires in"),
+        message.contains(&format!("expires on {expiry} (in 4 day(s))"))
+            || message.contains(&format!("expires on {expiry} (in 5 day(s))")),
         "{notes}"
     );
+
+    // Once per token, not once per broker: a restarted broker that looks at the token again
+    // (a forced refresh answers only after it has) records nothing new.
+    let database = broker.database.clone();
+    drop(broker);
+    let broker = BrokerProc::start(&sandbox, &database, "info", NO_CONFIG)
+        .await
+        .unwrap();
+    let out = tokio::process::Command::new(berryboo_e2e::bin("credential-broker"))
+        .args(["refresh", "--socket"])
+        .arg(&broker.socket)
+        .args(["--shop", shops::META])
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    // Reported as kept (nothing can extend it without a Meta app), not as refreshed.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "! {} meta_ads: token kept, valid until",
+            shops::META
+        )) && String::from_utf8_lossy(&out.stdout).contains("0 refreshed, 1 kept, 0 failed"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let notes = berryboo_e2e::notifications_until(&sandbox, &database, |_| true)
+        .await
+        .unwrap();
+    let warnings = notes
+        .iter()
+        .filter(|n| n["shop_id"] == shops::META && n["kind"] == "token_expiring")
+        .count();
+    assert_eq!(warnings, 1, "{notes:?}");
 }
 
 #[tokio::test]

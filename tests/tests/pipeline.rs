@@ -428,7 +428,9 @@ async fn degradation_isolation_notifications_and_report() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(summary(&out, "processed"), 1, "{out}");
     assert!(
-        out.contains("notifications    0 new (0 connect, 0 reconnect), 4 already sent today"),
+        out.contains(
+            "notifications    0 new (0 connect, 0 reconnect, 0 expiring), 4 already sent today"
+        ),
         "{out}"
     );
     assert_eq!(status(again).await, Status::Processed);
@@ -1201,4 +1203,148 @@ async fn an_anomaly_whose_own_source_fails_is_not_processed() {
         "an upstream outage is not the shop's to fix: {notes:?}"
     );
     store.close().await;
+}
+
+/// The broker's credential findings reach the client whether or not an anomaly ran into them:
+/// a Meta token expiring in 5 days (no Meta app to extend it) gets "Reconnect Meta Ads Before
+/// It Expires", a grant the token endpoint refused gets "Reconnect … Integration"; each once,
+/// and the broker's `notifications` and the agent host's tell the same story.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_and_refused_credentials_reach_the_client_once() {
+    const SOON: &str = "a6666666-6666-4666-8666-666666666666";
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    let expires = chrono::Utc::now() + chrono::Duration::days(5);
+    let seed = format!(
+        r#"{}
+[[shops]]
+id = "{SOON}"
+name = "Soon Shop"
+[[shops.integrations]]
+provider = "meta_ads"
+data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id = "act_111", granted_scopes = ["ads_read"] }}
+"#,
+        seed(),
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    BrokerProc::prepare_with(&sandbox, &db, &seed)
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    // The grant behind BROKEN's GA4 is revoked; an operator's refresh finds out.
+    sandbox.revoke("rotating").await.expect("revoke");
+    let refresh = Command::new(bin("credential-broker"))
+        .args(["refresh", "--socket"])
+        .arg(&broker.socket)
+        .args(["--shop", BROKEN])
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("refresh");
+    assert!(
+        String::from_utf8_lossy(&refresh.stdout).contains("revoked"),
+        "{}{}",
+        String::from_utf8_lossy(&refresh.stdout),
+        String::from_utf8_lossy(&refresh.stderr)
+    );
+    // The broker found both without any anomaly: the expiring token at its start.
+    let found = berryboo_e2e::notifications_until(&sandbox, &db, |n| n.len() >= 2)
+        .await
+        .expect("broker notifications");
+    let finding = |shop: &str, kind: &str| {
+        found
+            .iter()
+            .filter(|n| n["shop_id"] == shop && n["kind"] == kind)
+            .count()
+    };
+    assert_eq!(finding(SOON, "token_expiring"), 1, "{found:?}");
+    assert_eq!(finding(BROKEN, "reconnect_required"), 1, "{found:?}");
+
+    // A run for one shop tells only that shop.
+    let (code, out, err) = output(agent_host(
+        &db,
+        &broker,
+        &sandbox,
+        &["pipeline", "--shop", BROKEN],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("notifications    1 new (0 connect, 1 reconnect, 0 expiring)"),
+        "{out}"
+    );
+    // No anomaly at all: the run still turns the findings into messages, and delivers them.
+    let (hook, deliveries) = webhook().await;
+    let (code, out, err) = output(agent_host(
+        &db,
+        &broker,
+        &sandbox,
+        &["pipeline", "--webhook", &hook],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(summary(&out, "processed"), 0, "{out}");
+    assert!(
+        out.contains("notifications    1 new (0 connect, 0 reconnect, 1 expiring)"),
+        "{out}"
+    );
+    let delivered = deliveries.lock().expect("log").clone();
+    let kinds: Vec<(String, String)> = delivered
+        .iter()
+        .map(|(_, body)| {
+            let v: Value = serde_json::from_str(body).expect("json");
+            (
+                v["shop_id"].as_str().unwrap_or("").to_owned(),
+                v["kind"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&(SOON.into(), "expiring".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(BROKEN.into(), "reconnect".into())),
+        "{kinds:?}"
+    );
+
+    let (code, text, err) = output(agent_host(&db, &broker, &sandbox, &["notifications"])).await;
+    assert_eq!(code, 0, "{err}");
+    let day = expires.format("%Y-%m-%d").to_string();
+    for needle in [
+        format!("{day} · {SOON} · Meta Ads · expiring · delivered"),
+        "Subject: Reconnect Meta Ads Before It Expires".to_owned(),
+        "Hi Soon Shop,\n\nYour Meta Ads integration will stop working soon. Its access expires on "
+            .to_owned(),
+        format!("{BROKEN} · Google Analytics · reconnect"),
+        format!("Reason: The Google Analytics authorization for shop {BROKEN} was revoked"),
+        "Subject: Reconnect Google Analytics Integration".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} not in:\n{text}");
+    }
+    assert!(
+        !text.contains("Full Shop"),
+        "the healthy shop is told nothing"
+    );
+
+    // Again: nothing new, however often the timer runs.
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("notifications    0 new (0 connect, 0 reconnect, 0 expiring)"),
+        "{out}"
+    );
+
+    // Without the broker, the findings cannot be read: the run says so and fails.
+    let mut cmd = agent_host(&db, &broker, &sandbox, &["pipeline"]);
+    cmd.env("BERRYBOO_BROKER_SOCKET", dir.path().join("no-broker.sock"));
+    let (code, out, err) = output(cmd).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("credential check failed: cannot reach the credential broker"),
+        "{out}"
+    );
 }

@@ -163,6 +163,8 @@ struct Summary {
     sets: (usize, Duration),
     /// Claims other workers hold (maybe dead ones), and when the last lapses (ms).
     foreign: (i64, Option<i64>),
+    /// Why the broker's credential findings could not be turned into messages.
+    credential_check: Option<String>,
     outcome: ShopOutcome,
 }
 
@@ -184,21 +186,102 @@ impl Ctx {
             Unavailable::Broken(_) => NotificationKind::Reconnect,
             Unavailable::Failed(_) => return,
         };
-        match notify::record(
-            &self.store,
-            shop,
+        let message = notify::Message {
+            shop_id: shop,
             client,
-            team.service_name(),
+            service: team.service_name(),
             kind,
-            u.reason(),
-            &self.dashboard_url,
-        )
-        .await
-        {
+            reason: u.reason(),
+            day: notify::today(),
+        };
+        match notify::record(&self.store, message, &self.dashboard_url).await {
             Ok(Some(n)) => out.notifications.push(n),
             Ok(None) => out.duplicate_notifications += 1,
             Err(e) => tracing::warn!(shop, "cannot record a notification: {e}"),
         }
+    }
+
+    /// Turns the broker's credential findings into client messages, whether or not an anomaly
+    /// ran into them: a Meta token expiring soon → "Reconnect Meta Ads Before It Expires"
+    /// (once per token: keyed by its expiry date), a grant the token endpoint refused →
+    /// "Reconnect … Integration" (once per refusal: keyed by the day the broker found it; an
+    /// anomaly that ran into it the same day already sent it). So every `token_expiring` and
+    /// `reconnect_required` of `credential-broker notifications` has its message in
+    /// `agent-host notifications`. Returns the new messages (one already sent is not news).
+    async fn credential_warnings(
+        &self,
+        only_shop: Option<&str>,
+    ) -> Result<Vec<Notification>, String> {
+        let mut broker = self
+            .config
+            .broker()
+            .await
+            .map_err(|e| format!("cannot reach the credential broker: {e}"))?;
+        // The stale-token list is not used here; u32::MAX keeps it empty.
+        let health = broker
+            .health(u32::MAX)
+            .await
+            .map_err(|e| format!("the credential broker's health report failed: {e}"))?;
+        let cut: u64 = ["needs_reconnect", "meta_tokens_expiring"]
+            .iter()
+            .filter_map(|k| health.omitted.get(*k))
+            .sum();
+        if cut > 0 {
+            // The report fits one frame; what was cut comes up on a later run once the
+            // listed ones are fixed.
+            tracing::warn!("{cut} credential findings did not fit the broker's health report");
+        }
+        let date = |rfc3339: &Option<String>| {
+            rfc3339
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let mut wanted = Vec::new();
+        for item in &health.meta_tokens_expiring {
+            let Some(expires) = date(&item.expires_at) else {
+                continue;
+            };
+            let days = (expires - chrono::Utc::now()).num_days().max(0);
+            let day = expires.format("%Y-%m-%d").to_string();
+            let reason = format!(
+                "Its access expires on {day} (in {days} day(s)), and {} does not let us renew it without you.",
+                item.provider.service_name()
+            );
+            wanted.push((item, NotificationKind::Expiring, reason, day));
+        }
+        for item in &health.needs_reconnect {
+            let day = date(&item.updated)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(notify::today);
+            let reason = BrokerError::reconnect_required(item.provider, &item.shop_id).message;
+            wanted.push((item, NotificationKind::Reconnect, reason, day));
+        }
+        let mut new = Vec::new();
+        for (item, kind, reason, day) in wanted {
+            if only_shop.is_some_and(|s| s != item.shop_id) {
+                continue;
+            }
+            let client = health
+                .shop_names
+                .get(&item.shop_id)
+                .cloned()
+                .unwrap_or_else(|| item.shop_id.clone());
+            let message = notify::Message {
+                shop_id: &item.shop_id,
+                client: &client,
+                service: item.provider.service_name(),
+                kind,
+                reason: &reason,
+                day,
+            };
+            match notify::record(&self.store, message, &self.dashboard_url).await {
+                Ok(Some(n)) => new.push(n),
+                Ok(None) => {}
+                Err(e) => return Err(format!("cannot record a notification: {e}")),
+            }
+        }
+        Ok(new)
     }
 
     /// Why each of `providers` is unusable, when the broker refused a lease for all of them
@@ -859,6 +942,15 @@ pub async fn run_with(
         .unwrap_or((0, None));
     // A signal between batches (or during a claim that found nothing) stops the run too.
     interrupted |= *stop.borrow();
+    if !interrupted {
+        match ctx.credential_warnings(args.shop.as_deref()).await {
+            Ok(new) => summary.outcome.notifications.extend(new),
+            Err(e) => {
+                tracing::warn!("{e}");
+                summary.credential_check = Some(e);
+            }
+        }
+    }
     let delivered = match &args.webhook {
         Some(url) if !interrupted => {
             let hook = notify::Webhook {
@@ -890,7 +982,7 @@ pub async fn run_with(
     }
     let code = if interrupted {
         ExitCode::from(130)
-    } else if summary.outcome.failures.is_empty() {
+    } else if summary.outcome.failures.is_empty() && summary.credential_check.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -925,15 +1017,18 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
     for ((shop, service), why) in &skipped {
         println!("    {shop}: {service} — {}", redaction::text(why));
     }
-    let connect = o
-        .notifications
-        .iter()
-        .filter(|n| n.kind == "connect")
-        .count();
+    let count = |kind: NotificationKind| {
+        o.notifications
+            .iter()
+            .filter(|n| n.kind == kind.as_str())
+            .count()
+    };
     println!(
-        "  notifications    {} new ({connect} connect, {} reconnect), {} already sent today{}",
+        "  notifications    {} new ({} connect, {} reconnect, {} expiring), {} already sent today{}",
         o.notifications.len(),
-        o.notifications.len() - connect,
+        count(NotificationKind::Connect),
+        count(NotificationKind::Reconnect),
+        count(NotificationKind::Expiring),
         o.duplicate_notifications,
         match delivered {
             Some((ok, failed)) => format!("; webhook: {ok} delivered, {failed} failed"),
@@ -958,6 +1053,12 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
             until
                 .map(|t| format!(" by {}", crate::anomalies::local_time(t)))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(why) = &s.credential_check {
+        println!(
+            "  credential check failed: {}",
+            redaction::text(first_line(why))
         );
     }
     println!("  failures         {}", o.failures.len());

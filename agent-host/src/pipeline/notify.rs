@@ -1,6 +1,7 @@
 //! Client notifications: the old system's two email templates ("Connect [Service] to Enable
-//! AI Insights", "Reconnect [Service] Integration"), recorded once per shop, service, kind and
-//! day, and optionally POSTed to a webhook, signed with HMAC-SHA256 and retried.
+//! AI Insights", "Reconnect [Service] Integration") and a warning before a token expires,
+//! recorded once per shop, service, kind and day, and optionally POSTed to a webhook, signed
+//! with HMAC-SHA256 and retried.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 pub const DEFAULT_DASHBOARD_URL: &str = "https://beryboo.pl/dashboard/integrations";
 
 /// Renders the guide's template for `kind`: (subject, body). `reason` is why (the broker's
-/// words): a grant that lacks a permission is said to, not blamed on an expired token.
+/// words): a grant that lacks a permission is said to, not blamed on an expired token; an
+/// expiring token's reason says when.
 pub fn render(
     kind: NotificationKind,
     service: &str,
@@ -67,27 +69,61 @@ Beryboo Team
 "
             ),
         ),
+        NotificationKind::Expiring => (
+            format!("Reconnect {service} Before It Expires"),
+            format!(
+                "Hi {client},
+
+Your {service} integration will stop working soon. {reason}
+
+To keep receiving AI insights without a gap, please visit: {dashboard_url}
+And reconnect your {service} account before then.
+
+Best regards,
+Beryboo Team
+"
+            ),
+        ),
     }
 }
 
-/// Records a notification for today (UTC) unless one exists; None when it was a duplicate.
+/// Today (UTC) as a notification's day.
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// What to tell one shop.
+pub struct Message<'a> {
+    /// The shop.
+    pub shop_id: &'a str,
+    /// Its name, for the greeting.
+    pub client: &'a str,
+    /// The service as users know it.
+    pub service: &'a str,
+    /// Which template.
+    pub kind: NotificationKind,
+    /// Why, in the broker's or server's words.
+    pub reason: &'a str,
+    /// The de-duplication day: today for what the pipeline ran into, the expiry date for an
+    /// expiring token, the day the broker found a grant refused.
+    pub day: String,
+}
+
+/// Records a notification unless the same (shop, service, kind, day) exists; None when it was
+/// a duplicate.
 pub async fn record(
     store: &Store,
-    shop_id: &str,
-    client: &str,
-    service: &str,
-    kind: NotificationKind,
-    reason: &str,
+    m: Message<'_>,
     dashboard_url: &str,
 ) -> Result<Option<Notification>, StoreError> {
-    let (subject, body) = render(kind, service, client, dashboard_url, reason);
+    let (subject, body) = render(m.kind, m.service, m.client, dashboard_url, m.reason);
     store
         .notify(&NewNotification {
-            shop_id: shop_id.to_owned(),
-            service: service.to_owned(),
-            kind,
-            day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-            reason: reason.to_owned(),
+            shop_id: m.shop_id.to_owned(),
+            service: m.service.to_owned(),
+            kind: m.kind,
+            day: m.day,
+            reason: m.reason.to_owned(),
             subject,
             body,
         })

@@ -1,6 +1,6 @@
-//! What to tell a shop: connect a service it lacks, or reconnect one whose grant broke. At
-//! most one notification per shop, service, kind and day (a unique key), however many
-//! anomalies or workers run into the same problem.
+//! What to tell a shop: connect a service it lacks, reconnect one whose grant broke, or
+//! reconnect one whose token is about to expire. At most one notification per shop, service,
+//! kind and day (a unique key), however many anomalies or workers run into the same problem.
 
 use std::fmt;
 
@@ -10,7 +10,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Store, StoreError, now_ms};
 
-/// The two messages the old system's guide has templates for.
+/// What a notification asks of the shop: the old system's guide's two templates, and the
+/// warning its monitoring section asks for ("automatic client notifications for expired
+/// tokens").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
@@ -18,6 +20,10 @@ pub enum NotificationKind {
     Connect,
     /// The service's grant was revoked, expired or lacks a scope.
     Reconnect,
+    /// The service's token expires soon (Meta's long-lived tokens last about 60 days and
+    /// cannot be refreshed without the client): reconnect before it breaks. Its `day` is the
+    /// expiry date, so one token is warned about once.
+    Expiring,
 }
 
 impl NotificationKind {
@@ -26,6 +32,7 @@ impl NotificationKind {
         match self {
             NotificationKind::Connect => "connect",
             NotificationKind::Reconnect => "reconnect",
+            NotificationKind::Expiring => "expiring",
         }
     }
 }

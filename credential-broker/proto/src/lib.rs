@@ -38,6 +38,10 @@ pub const MAX_LEASES_PER_REQUEST: usize = 64;
 /// bug or an attack and is refused before it is buffered.
 pub const MAX_FRAME_LEN: usize = 64 * 1024;
 
+/// A Meta token expiring within this many days is reported ([`HealthReport`]), warned about
+/// (`token_expiring`) and its shop asked to reconnect before it breaks.
+pub const META_EXPIRY_WARNING_DAYS: i64 = 10;
+
 /// The socket used when none is configured: `$XDG_RUNTIME_DIR/berryboo/broker.sock`, else
 /// `/tmp/berryboo-<uid>/broker.sock`.
 pub fn default_socket_path() -> std::path::PathBuf {
@@ -416,6 +420,10 @@ pub struct RefreshResult {
     /// When the token now expires (Unix seconds); `None` for a token that does not expire
     /// (a Meta system-user token) or when the refresh failed.
     pub expires_at: Option<i64>,
+    /// The stored token stays as it was: nothing here can renew it (a Meta token without a
+    /// Meta app to extend it), so it lapses at `expires_at` unless the shop reconnects.
+    #[serde(default)]
+    pub kept: bool,
     /// Why it failed, if it did.
     pub error: Option<BrokerError>,
 }
@@ -635,7 +643,8 @@ pub struct HealthReport {
     /// selected): they grant nothing until the client finishes connecting them.
     #[serde(default)]
     pub missing_accounts: Vec<HealthItem>,
-    /// Meta tokens expiring within 10 days.
+    /// Meta tokens expiring within [`META_EXPIRY_WARNING_DAYS`] (that the broker cannot
+    /// extend: with a Meta app it extends them first).
     pub meta_tokens_expiring: Vec<HealthItem>,
     /// Per provider, the shops without it.
     pub shops_without: BTreeMap<String, Vec<String>>,
@@ -658,7 +667,8 @@ pub struct HealthItem {
     /// The integration's row id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
-    /// When it was last updated (RFC 3339), for stale tokens.
+    /// When it was last updated (RFC 3339): for stale tokens, the last refresh; for those that
+    /// need reconnection, when the token endpoint refused the grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
     /// The scope it lacks, for missing scopes.
@@ -756,6 +766,7 @@ impl HealthReport {
             for i in items {
                 let detail = match key {
                     "stale_tokens" => day(&i.updated).map(|d| format!(" — last refreshed {d}")),
+                    "needs_reconnect" => day(&i.updated).map(|d| format!(" — grant refused {d}")),
                     "missing_scopes" => i
                         .required
                         .as_ref()
@@ -795,7 +806,7 @@ impl HealthReport {
             &self.missing_accounts,
         );
         section(
-            "Meta tokens expiring within 10 days",
+            &format!("Meta tokens expiring within {META_EXPIRY_WARNING_DAYS} days"),
             "meta_tokens_expiring",
             &self.meta_tokens_expiring,
         );
@@ -862,6 +873,18 @@ impl BrokerError {
             ErrorCode::NoIntegration,
             format!(
                 "No {service} integration found for shop {shop_id}.\nPlease connect your {service} account in the dashboard."
+            ),
+        )
+    }
+
+    /// "The Google Analytics authorization for shop X was revoked or has expired. Please
+    /// reconnect …": the token endpoint refused the grant (`invalid_grant`).
+    pub fn reconnect_required(provider: Provider, shop_id: &str) -> Self {
+        let service = provider.service_name();
+        Self::new(
+            ErrorCode::ReconnectRequired,
+            format!(
+                "The {service} authorization for shop {shop_id} was revoked or has expired.\nPlease reconnect your {service} account in the dashboard."
             ),
         )
     }

@@ -70,6 +70,11 @@ const NOTIFICATIONS_OF_SHOP: Sql = Sql::both(
      FROM broker_notification WHERE shop_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
 );
 
+const NOTED_SINCE: Sql = Sql::both(
+    "SELECT 1 FROM broker_notification \
+     WHERE shop_id = $1 AND integration_id = $2 AND kind = $3 AND created_at >= $4 LIMIT 1",
+);
+
 pub(super) const UPSERT_STATUS: Sql = Sql::both(
     "INSERT INTO broker_integration_status (integration_id, needs_reconnect, reason, updated_at) \
      VALUES ($1, $2, $3, $4) \
@@ -483,6 +488,28 @@ impl Store {
                 )
             }),
         }
+        .map_err(self.db_err("read notifications"))
+    }
+
+    /// Whether a notification of `kind` about the integration was recorded at or after
+    /// `since` (unix seconds): keeps a warning once per token across broker restarts.
+    pub async fn noted_since(
+        &self,
+        shop_id: &str,
+        integration_id: i64,
+        kind: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, NOTED_SINCE, |pool, sql| {
+            sqlx::query(sql)
+                .bind(shop_id)
+                .bind(integration_id)
+                .bind(kind)
+                .bind(since)
+                .fetch_optional(pool)
+                .await
+                .map(|row| row.is_some())
+        })
         .map_err(self.db_err("read notifications"))
     }
 
