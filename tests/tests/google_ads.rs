@@ -501,4 +501,64 @@ async fn an_old_api_version_without_a_developer_token_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("requires a developer token"), "{stderr}");
     assert!(stderr.contains("v25 or later"), "{stderr}");
+
+    // With one, every request carries it: the sandbox refuses v24 calls without it, as Google
+    // does (DEVELOPER_TOKEN_PARAMETER_MISSING).
+    let mut cmd = server_command(
+        "google-ads-mcp",
+        &sandbox,
+        &creds.path(),
+        &["--api-version", "v24", "--customer-id", CUSTOMER],
+    );
+    cmd.env("BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN", "sandbox-dev-token");
+    let client = connect(cmd).await.unwrap();
+    let out = ok(&call(
+        &client,
+        "search",
+        json!({"query": "SELECT campaign.name FROM campaign"}),
+    )
+    .await
+    .unwrap());
+    assert!(!rows(&out).is_empty(), "{out}");
+    client.cancel().await.unwrap();
+}
+
+/// Google may answer the field service with a shorter page than the query matches: the
+/// metadata is the same whole whether it came in one page or in many.
+#[tokio::test]
+async fn resource_metadata_follows_the_field_services_pages() {
+    let whole = Sandbox::start().await.unwrap();
+    let paged = Sandbox::start_with(berryboo_e2e::FIXTURES, &["--ads-fields-page-size", "4"])
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    for sandbox in [&whole, &paged] {
+        let (_c, client) = acme(sandbox).await;
+        let meta = ok(&call(
+            &client,
+            "get_resource_metadata",
+            json!({"resource_name": "campaign"}),
+        )
+        .await
+        .unwrap());
+        client.cancel().await.unwrap();
+        answers.push(meta);
+    }
+    let selectable = answers[0]["selectable"].as_array().map_or(0, Vec::len);
+    assert!(selectable > 8, "{}", answers[0]);
+    assert_eq!(answers[0], answers[1], "paged metadata differs");
+    let calls = |counters: &Value| {
+        counters["api_calls_by_method"]["googleads.googleAdsFields.search"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        calls(&whole.counters().await.unwrap()),
+        2,
+        "one page per query"
+    );
+    assert!(
+        calls(&paged.counters().await.unwrap()) > (selectable / 4) as u64,
+        "every page read"
+    );
 }

@@ -42,10 +42,15 @@ struct Accessible {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(default)]
+#[serde(rename_all = "camelCase", default)]
 struct FieldsPage {
     results: Vec<Value>,
+    next_page_token: Option<String>,
 }
+
+/// Pages of field metadata read for one question at most: the whole catalog is a few
+/// thousand fields, so more means a server that pages forever.
+const MAX_FIELD_PAGES: usize = 100;
 
 impl AdsApi {
     /// A client for API `version` (e.g. `v26`).
@@ -109,13 +114,30 @@ impl AdsApi {
             .await
     }
 
-    /// GoogleAdsFieldService: metadata of fields matching `query`.
+    /// GoogleAdsFieldService: metadata of every field matching `query`, following
+    /// `nextPageToken` (Google may answer with a shorter page than the query matches).
     pub async fn fields(&self, query: &str) -> Result<Vec<Value>, UpstreamError> {
         let url = format!("{BASE}/{}/googleAdsFields:search", self.version);
-        let page: FieldsPage = self
-            .upstream
-            .post_json_with_headers(&url, &json!({ "query": query }), &self.headers(None))
-            .await?;
-        Ok(page.results)
+        let mut all = Vec::new();
+        let mut body = json!({ "query": query });
+        for _ in 0..MAX_FIELD_PAGES {
+            let page: FieldsPage = self
+                .upstream
+                .post_json_with_headers(&url, &body, &self.headers(None))
+                .await?;
+            all.extend(page.results);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) if body["pageToken"] != next.as_str() => body["pageToken"] = json!(next),
+                Some(_) => {
+                    return Err(UpstreamError::Decode(
+                        "Google Ads repeated the same field-metadata page token".into(),
+                    ));
+                }
+                None => return Ok(all),
+            }
+        }
+        Err(UpstreamError::Decode(format!(
+            "Google Ads field metadata did not end after {MAX_FIELD_PAGES} pages"
+        )))
     }
 }

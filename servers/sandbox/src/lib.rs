@@ -61,6 +61,9 @@ pub struct SandboxConfig {
     pub today: Option<chrono::NaiveDate>,
     /// Lifetime of issued access tokens (`expires_in`).
     pub token_ttl: std::time::Duration,
+    /// Largest page `googleAdsFields:search` answers with (Google may cut a page shorter
+    /// than asked: clients must follow `nextPageToken`).
+    pub ads_fields_page_size: usize,
 }
 
 impl SandboxConfig {
@@ -70,6 +73,7 @@ impl SandboxConfig {
             fixtures,
             today: None,
             token_ttl: std::time::Duration::from_secs(3600),
+            ads_fields_page_size: gads::FIELDS_MAX_PAGE,
         }
     }
 }

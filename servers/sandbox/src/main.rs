@@ -35,6 +35,20 @@ struct Args {
     /// Lifetime of issued access tokens in seconds (`expires_in`).
     #[arg(long, env = "SANDBOX_TOKEN_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400 * 365))]
     token_ttl: u64,
+    /// Largest page of Google Ads' field service (`googleAdsFields:search`); smaller values
+    /// make clients follow `nextPageToken`.
+    #[arg(long, env = "SANDBOX_ADS_FIELDS_PAGE_SIZE", default_value_t = upstream_sandbox::gads::FIELDS_MAX_PAGE, value_parser = parse_page_size)]
+    ads_fields_page_size: usize,
+}
+
+fn parse_page_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=upstream_sandbox::gads::FIELDS_MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a page size from 1 to {}",
+            upstream_sandbox::gads::FIELDS_MAX_PAGE
+        )),
+    }
 }
 
 fn parse_day(text: &str) -> Result<NaiveDate, String> {
@@ -68,6 +82,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         fixtures,
         today: args.today,
         token_ttl: Duration::from_secs(args.token_ttl),
+        ads_fields_page_size: args.ads_fields_page_size,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -12,8 +12,9 @@
 //! parameters → bearer token → counters → `adwords` scope → customer id → access rule
 //! (`login-customer-id` for clients of managers) → body → the method. Errors are
 //! `google.rpc.Status` with a `GoogleAdsFailure` detail (array-wrapped for searchStream);
-//! every reply carries a `request-id` header. The `developer-token` header is accepted and
-//! ignored (Google retired it in 2026).
+//! every reply carries a `request-id` header. The `developer-token` header is required before
+//! v25 (`requestError: DEVELOPER_TOKEN_PARAMETER_MISSING`, as Google answers) and accepted and
+//! ignored from v25 on (Google retired it on 2026-09-09).
 //!
 //! # Layout
 //! - `customer`: fixtures, customer metadata, MCC hierarchy, access rule.
@@ -43,6 +44,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use customer::CustomerFixture;
+/// Largest page of `googleAdsFields:search` (Google's documented maximum).
+pub use fields::MAX_PAGE as FIELDS_MAX_PAGE;
 
 use crate::google::auth::{self, Caller};
 use crate::google::rpc::{ApiError, MethodId};
@@ -54,6 +57,8 @@ use error::AdsError;
 /// Oldest and newest versions served (older ones are sunset, newer ones do not exist yet).
 const OLDEST: u32 = 23;
 const NEWEST: u32 = 26;
+/// The first version that no longer requires the `developer-token` header.
+const FIRST_WITHOUT_DEVELOPER_TOKEN: u32 = 25;
 /// The OAuth scope of the Google Ads API.
 const SCOPE: &str = "https://www.googleapis.com/auth/adwords";
 /// Largest request body accepted.
@@ -317,6 +322,20 @@ async fn dispatch(
             ))));
         }
     }
+    // v23/v24 still require the developer token; v25+ accept and ignore it (sunset 2026-09-09).
+    let has_developer_token = parts
+        .headers
+        .get("developer-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty());
+    if version_number(version).is_some_and(|n| n < FIRST_WITHOUT_DEVELOPER_TOKEN)
+        && !has_developer_token
+    {
+        return Err(AdsError::request(
+            "DEVELOPER_TOKEN_PARAMETER_MISSING",
+            "developer-token parameter is missing.",
+        ));
+    }
     let caller = authenticate(state, &parts.headers, query, route.method_id())?;
     let (resource, counter) = route.counter();
     state.count_api_call(&resource, counter);
@@ -395,7 +414,8 @@ async fn dispatch(
                 Some(n) => usize::try_from(n)
                     .unwrap_or(fields::MAX_PAGE)
                     .min(fields::MAX_PAGE),
-            };
+            }
+            .min(state.config.ads_fields_page_size.max(1));
             let (results, total, next) = fields::search(text, version, offset, page_size)?;
             let mut out = serde_json::Map::new();
             if !results.is_empty() {

@@ -655,7 +655,8 @@ async fn access_rules_and_auth_errors() {
         failure(&v)["errorCode"]["requestError"],
         "UNSUPPORTED_VERSION"
     );
-    let (status, _, _) = call(
+    // v23 and v24 still need the developer token; v25 on ignore it.
+    let (status, _, v) = call(
         &sb,
         "/v23/customers/1234567890/googleAds:search",
         &acme,
@@ -663,7 +664,33 @@ async fn access_rules_and_auth_errors() {
         &[],
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        failure(&v)["errorCode"]["requestError"],
+        "DEVELOPER_TOKEN_PARAMETER_MISSING"
+    );
+    assert_eq!(
+        failure(&v)["message"],
+        "developer-token parameter is missing."
+    );
+    let (status, _, v) = call(
+        &sb,
+        "/v24/customers/1234567890/googleAds:search",
+        &acme,
+        &q,
+        &[("developer-token", "sandbox-dev-token")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, _, v) = call(
+        &sb,
+        "/v25/customers/1234567890/googleAds:search",
+        &acme,
+        &q,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
     sb.stop().await;
 }
 

@@ -21,6 +21,7 @@ pub fn example_config() -> SandboxConfig {
         fixtures,
         today: chrono::NaiveDate::from_ymd_opt(2026, 10, 20),
         token_ttl: Duration::from_secs(3600),
+        ads_fields_page_size: upstream_sandbox::gads::FIELDS_MAX_PAGE,
     }
 }
 
