@@ -88,6 +88,15 @@ pub enum SetError {
         /// Why.
         reason: String,
     },
+    /// The set may no longer read the service: its lease was revoked, or the integration went
+    /// away while the set lived.
+    #[error("{service} is no longer available in this session: {reason}")]
+    Ended {
+        /// Which service.
+        service: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The binary serving `provider`.
@@ -104,12 +113,41 @@ type Client = RunningService<RoleClient, ()>;
 
 struct Member {
     provider: Provider,
-    /// This server's lease: for its own provider only.
-    lease: Option<LeaseSecret>,
+    /// This server's lease (secret, id): for its own provider only. Replaced when the set
+    /// recreates a lease that lapsed.
+    lease: std::sync::Mutex<Option<(LeaseSecret, String)>>,
     tools: Arc<[Tool]>,
     client: Mutex<Option<Client>>,
     restarted: AtomicBool,
     pid: std::sync::atomic::AtomicU32,
+    /// Why its tools no longer work (lease revoked, integration gone), once that is known.
+    ended: std::sync::Mutex<Option<String>>,
+}
+
+impl Member {
+    fn lease(&self) -> Option<LeaseSecret> {
+        lock(&self.lease).as_ref().map(|(secret, _)| secret.clone())
+    }
+
+    fn lease_id(&self) -> Option<String> {
+        lock(&self.lease).as_ref().map(|(_, id)| id.clone())
+    }
+
+    fn ended(&self) -> Option<String> {
+        lock(&self.ended).clone()
+    }
+
+    /// Its tools stop working with `reason`; the server is stopped.
+    async fn end(&self, reason: String) {
+        *lock(&self.ended) = Some(reason);
+        if let Some(client) = self.client.lock().await.take() {
+            let _ = client.cancel().await;
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A shop's running servers.
@@ -135,11 +173,22 @@ pub struct ServerSet {
 /// Lifetime of the leases a host holds for its sets (renewed while the set lives).
 pub const HOST_LEASE_TTL: Duration = Duration::from_secs(60);
 
-/// Renews `leases` every third of their lifetime while the set lives, so they stay short: if
-/// the host dies (even by SIGKILL) they end within one `lease_ttl`.
+/// How long one renewal may take: a broker that accepts but never answers (stopped, wedged)
+/// must not stall the renewals until the leases lapse.
+const RENEWAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Renews the members' leases every third of their lifetime while the set lives, so they stay
+/// short: if the host dies (even by SIGKILL) they end within one `lease_ttl`.
+///
+/// Leases that lapsed because the broker could not be reached for a whole lifetime are
+/// recreated, and their servers restarted with the new ones: a broker restart or outage does
+/// not leave a long-lived set (a chat, the gateway's pool) without tools. A lease that ends
+/// while renewals were going through was revoked: it is not recreated (that would undo the
+/// revocation), and its tools say so.
 fn keep_alive(
     config: Arc<SetConfig>,
-    leases: Vec<LeaseSecret>,
+    credentials: Credentials,
+    members: Vec<Arc<Member>>,
     label: String,
 ) -> tokio::task::AbortHandle {
     let every = (config.lease_ttl / 3).max(Duration::from_secs(1));
@@ -148,38 +197,159 @@ fn keep_alive(
     tokio::spawn(async move {
         let mut client = None;
         let mut wait = every;
+        // When the leases were last known to be live (created or renewed), and whether a
+        // recreation is still owed.
+        let mut live_at = tokio::time::Instant::now();
+        let mut owed = false;
         loop {
             tokio::time::sleep(wait).await;
             wait = soon;
+            let held: Vec<&Arc<Member>> = members
+                .iter()
+                .filter(|m| m.ended().is_none() && m.lease_id().is_some())
+                .collect();
+            if held.is_empty() {
+                return;
+            }
             if client.is_none() {
-                match config.broker().await {
-                    Ok(c) => client = Some(c),
-                    Err(e) => {
+                match tokio::time::timeout(RENEWAL_TIMEOUT, config.broker()).await {
+                    Ok(Ok(c)) => client = Some(c),
+                    Ok(Err(e)) => {
                         tracing::warn!("{label}: cannot reach the broker to renew the leases: {e}");
+                        continue;
+                    }
+                    Err(_) => {
+                        tracing::warn!("{label}: the broker did not answer; renewing again soon");
                         continue;
                     }
                 }
             }
             let Some(c) = client.as_mut() else { continue };
-            match c.renew_leases(&leases, config.lease_ttl.as_secs()).await {
-                Ok((renewed, _)) => {
-                    wait = every;
-                    if renewed.len() < leases.len() {
-                        tracing::warn!(
-                            "{label}: {} of {} leases were not renewed (revoked or expired)",
-                            leases.len() - renewed.len(),
-                            leases.len()
-                        );
-                    }
-                }
-                Err(e) => {
+            let leases: Vec<LeaseSecret> = held.iter().filter_map(|m| m.lease()).collect();
+            let renewed = match tokio::time::timeout(
+                RENEWAL_TIMEOUT,
+                c.renew_leases(&leases, config.lease_ttl.as_secs()),
+            )
+            .await
+            {
+                Ok(Ok((renewed, _))) => renewed,
+                Ok(Err(e)) => {
                     tracing::warn!("{label}: cannot renew the leases: {e}");
                     client = None;
+                    continue;
                 }
+                Err(_) => {
+                    tracing::warn!("{label}: the broker did not answer the renewal in time");
+                    client = None;
+                    continue;
+                }
+            };
+            // Lapsed rather than revoked when no renewal went through for most of a lifetime.
+            let lapsed = owed || live_at.elapsed() + every >= config.lease_ttl;
+            live_at = tokio::time::Instant::now();
+            wait = every;
+            let lost: Vec<Arc<Member>> = held
+                .into_iter()
+                .filter(|m| m.lease_id().is_none_or(|id| !renewed.contains(&id)))
+                .cloned()
+                .collect();
+            if lost.is_empty() {
+                continue;
+            }
+            if !lapsed {
+                tracing::warn!(
+                    "{label}: {} of {} leases were revoked; their tools end",
+                    lost.len(),
+                    leases.len()
+                );
+                for m in &lost {
+                    m.end("its lease was revoked".into()).await;
+                }
+                continue;
+            }
+            tracing::warn!(
+                "{label}: {} leases lapsed while the broker was unreachable; recreating them",
+                lost.len()
+            );
+            owed = !recreate(&config, &credentials, &lost, &label).await;
+            if owed {
+                // Not now (the broker went away again): try again on the next turn.
+                client = None;
+                wait = soon;
             }
         }
     })
     .abort_handle()
+}
+
+/// New leases for `lost` members and their servers restarted with them; a provider the broker
+/// no longer grants ends with the broker's reason. False when the broker could not be asked.
+async fn recreate(
+    config: &SetConfig,
+    credentials: &Credentials,
+    lost: &[Arc<Member>],
+    label: &str,
+) -> bool {
+    let Credentials::Broker { shop_id } = credentials else {
+        return true;
+    };
+    let providers: Vec<Provider> = lost.iter().map(|m| m.provider).collect();
+    let asked = match tokio::time::timeout(RENEWAL_TIMEOUT, async {
+        config
+            .broker()
+            .await?
+            .create_leases(shop_id, &providers, config.lease_ttl.as_secs())
+            .await
+    })
+    .await
+    {
+        Ok(asked) => asked,
+        Err(_) => return false,
+    };
+    let set = match asked {
+        Ok(set) => set,
+        Err(e) => match e.broker_error() {
+            // The broker answered: none of them may be read any more.
+            Some(refusal) => {
+                for m in lost {
+                    m.end(refusal.message.replace('\n', " ")).await;
+                }
+                return true;
+            }
+            None => {
+                tracing::warn!("{label}: cannot recreate the leases: {e}");
+                return false;
+            }
+        },
+    };
+    for missing in &set.missing {
+        if let Some(m) = lost.iter().find(|m| m.provider == missing.provider) {
+            m.end(missing.error.message.replace('\n', " ")).await;
+        }
+    }
+    for lease in set.leases {
+        let Some(m) = lost.iter().find(|m| m.provider == lease.provider) else {
+            continue;
+        };
+        let mut slot = m.client.lock().await;
+        if let Some(old) = slot.take() {
+            let _ = old.cancel().await;
+        }
+        *lock(&m.lease) = Some((lease.lease.clone(), lease.lease_id.clone()));
+        match spawn(config, credentials, Some(&lease.lease), m.provider).await {
+            Ok((client, _tools, pid)) => {
+                m.pid.store(pid, Ordering::Relaxed);
+                *slot = Some(client);
+                tracing::info!(provider = %m.provider, lease = %lease.lease_id, "{label}: server restarted with a new lease");
+            }
+            Err(reason) => {
+                drop(slot);
+                m.end(reason).await;
+                revoke(&config.broker_socket, &[lease.lease], label).await;
+            }
+        }
+    }
+    true
 }
 
 /// Server settings a server of `provider` may inherit from the host, beside the system's
@@ -418,7 +588,7 @@ impl ServerSet {
         let mut failed = Vec::new();
         let mut by_tool = HashMap::new();
         let mut unstarted = Vec::new();
-        for ((provider, lease, _), result) in granted.into_iter().zip(started) {
+        for ((provider, lease, lease_id), result) in granted.into_iter().zip(started) {
             match result {
                 Ok((client, tools, pid)) => {
                     let index = members.len();
@@ -427,11 +597,12 @@ impl ServerSet {
                     }
                     members.push(Arc::new(Member {
                         provider,
-                        lease,
+                        lease: std::sync::Mutex::new(lease.zip(lease_id)),
                         tools,
                         client: Mutex::new(Some(client)),
                         restarted: AtomicBool::new(false),
                         pid: std::sync::atomic::AtomicU32::new(pid),
+                        ended: std::sync::Mutex::new(None),
                     }));
                 }
                 Err(reason) => {
@@ -445,8 +616,15 @@ impl ServerSet {
         if !unstarted.is_empty() {
             revoke(&config.broker_socket, &unstarted, &label).await;
         }
-        let held: Vec<LeaseSecret> = members.iter().filter_map(|m| m.lease.clone()).collect();
-        let renewal = (!held.is_empty()).then(|| keep_alive(config.clone(), held, label.clone()));
+        let leased = members.iter().any(|m| m.lease_id().is_some());
+        let renewal = leased.then(|| {
+            keep_alive(
+                config.clone(),
+                credentials.clone(),
+                members.clone(),
+                label.clone(),
+            )
+        });
         let set = Self {
             label,
             credentials,
@@ -522,6 +700,9 @@ impl ServerSet {
             .ok_or_else(|| SetError::UnknownTool(tool.to_owned()))?;
         let member = &self.members[index];
         let service = member.provider.service_name();
+        if let Some(reason) = member.ended() {
+            return Err(SetError::Ended { service, reason });
+        }
         let Value::Object(arguments) = arguments else {
             return Err(SetError::UnknownTool(format!(
                 "{tool} (arguments must be a JSON object)"
@@ -529,6 +710,10 @@ impl ServerSet {
         };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let mut slot = member.client.lock().await;
+        // Ended while this call waited (the renewal holds the slot while it restarts).
+        if let Some(reason) = member.ended() {
+            return Err(SetError::Ended { service, reason });
+        }
         if let Some(client) = slot.as_ref() {
             match client.call_tool(params.clone()).await {
                 Ok(r) => return Ok(r),
@@ -548,7 +733,7 @@ impl ServerSet {
         match spawn(
             &self.config,
             &self.credentials,
-            member.lease.as_ref(),
+            member.lease().as_ref(),
             member.provider,
         )
         .await
@@ -570,10 +755,7 @@ impl ServerSet {
     }
 
     fn leases(&self) -> Vec<LeaseSecret> {
-        self.members
-            .iter()
-            .filter_map(|m| m.lease.clone())
-            .collect()
+        self.members.iter().filter_map(|m| m.lease()).collect()
     }
 
     /// Revokes the leases and ends the children (waiting for them to exit).

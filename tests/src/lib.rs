@@ -697,6 +697,7 @@ pub struct BrokerProc {
     pub database: String,
     /// Everything it wrote to stderr so far (drained by a task).
     pub logs: std::sync::Arc<std::sync::Mutex<String>>,
+    rust_log: String,
 }
 
 impl BrokerProc {
@@ -764,11 +765,52 @@ impl BrokerProc {
         let config_path = dir.path().join("broker.toml");
         std::fs::write(&config_path, config)?;
         std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))?;
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let child = Self::launch(sandbox, database, rust_log, &socket, &config_path, &logs).await?;
+        Ok(Self {
+            child,
+            dir,
+            socket,
+            database: database.to_owned(),
+            logs,
+            rust_log: rust_log.to_owned(),
+        })
+    }
+
+    /// Stops it (SIGKILL: no goodbye to anyone), leaving its socket path and database.
+    pub async fn stop(&mut self) -> Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+
+    /// Starts it again on the same socket, database and config (after [`BrokerProc::stop`]).
+    pub async fn start_again(&mut self, sandbox: &Sandbox) -> Result<()> {
+        let config_path = self.dir.path().join("broker.toml");
+        self.child = Self::launch(
+            sandbox,
+            &self.database,
+            &self.rust_log,
+            &self.socket,
+            &config_path,
+            &self.logs,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn launch(
+        sandbox: &Sandbox,
+        database: &str,
+        rust_log: &str,
+        socket: &Path,
+        config_path: &Path,
+        logs: &std::sync::Arc<std::sync::Mutex<String>>,
+    ) -> Result<Child> {
         let mut child = Command::new(bin("credential-broker"))
             .args(["serve", "--database", database, "--socket"])
-            .arg(&socket)
+            .arg(socket)
             .arg("--config")
-            .arg(&config_path)
+            .arg(config_path)
             .env("BERRYBOO_GOOGLE_CLIENT_ID", CLIENT_ID)
             .env("BERRYBOO_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
             .env("BERRYBOO_API_BASE", &sandbox.base)
@@ -779,7 +821,6 @@ impl BrokerProc {
             .kill_on_drop(true)
             .spawn()
             .context("cannot start credential-broker (run `cargo build` first)")?;
-        let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         if let Some(stderr) = child.stderr.take() {
             let sink = logs.clone();
             tokio::spawn(async move {
@@ -794,11 +835,11 @@ impl BrokerProc {
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if broker_proto::client::BrokerClient::connect(&socket)
+            if broker_proto::client::BrokerClient::connect(socket)
                 .await
                 .is_ok()
             {
-                break;
+                return Ok(child);
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let l = logs.lock().map(|l| l.clone()).unwrap_or_default();
@@ -812,13 +853,6 @@ impl BrokerProc {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Self {
-            child,
-            dir,
-            socket,
-            database: database.to_owned(),
-            logs,
-        })
     }
 
     /// A connected client.

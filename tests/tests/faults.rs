@@ -602,3 +602,144 @@ data = {{ token = "static-token-without-refresh-e2e", expires_at = "2099-01-01T0
         other => panic!("expected BadRequest, got {other:?}"),
     }
 }
+
+/// The broker is down for longer than a host lease lives (restarted, or unreachable): the
+/// session's lease lapses, and once the broker is back the session makes a new one and restarts
+/// its server with it, instead of losing its tools for good. A lease revoked while renewals go
+/// through is not recreated: its tools say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let mut broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let socket = broker.socket.clone();
+    let list = || async {
+        let out = Command::new(bin("credential-broker"))
+            .args(["lease", "list", "--json", "--shop", shops::ACME, "--socket"])
+            .arg(&socket)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("lease list");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
+    };
+    let mut session = Command::new(bin("agent-host"))
+        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "10s"])
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chat");
+    let host = session.id().expect("pid");
+    let mut stdin = session.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
+    loop {
+        match lines.next_line().await.expect("stdout") {
+            Some(l) if l.starts_with("Available tools") => break,
+            Some(_) => {}
+            None => panic!("the session ended before it was ready"),
+        }
+    }
+    // Asks for the property's details; returns the whole answer. An unknown command after the
+    // call marks where its answer ends.
+    let mut asked = 0;
+    let mut ask = async move || -> String {
+        asked += 1;
+        let marker = format!("/end-of-answer-{asked}");
+        stdin
+            .write_all(format!("/call get_property_details {{}}\n{marker}\n").as_bytes())
+            .await
+            .expect("ask");
+        let mut answer = String::new();
+        loop {
+            let l = lines.next_line().await.expect("stdout").expect("a line");
+            if l.contains(&marker) {
+                return answer;
+            }
+            answer.push_str(&l);
+            answer.push('\n');
+        }
+    };
+    let first = ask().await;
+    assert!(first.contains("326784853"), "{first}");
+    let leases = list().await;
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    let (old_id, expiry) = (
+        leases[0]["lease_id"].as_str().expect("id").to_owned(),
+        leases[0]["expires_at"].as_i64().expect("expiry"),
+    );
+
+    // The broker goes away until the lease has lapsed.
+    broker.stop().await.expect("stop");
+    while chrono::Utc::now().timestamp() <= expiry + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    broker.start_again(&sandbox).await.expect("broker back");
+    // The session makes a new lease (same holder) and its server takes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let renewed = loop {
+        let now = list().await;
+        if let [only] = now.as_slice()
+            && only["lease_id"] != old_id.as_str()
+        {
+            break only.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new lease after the outage: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(renewed["holder_pid"], host, "{renewed}");
+    let again = ask().await;
+    assert!(
+        again.contains("326784853"),
+        "tools back after the outage: {again}"
+    );
+
+    // An operator revokes the new lease while renewals go through: it stays revoked.
+    let id = renewed["lease_id"].as_str().expect("id");
+    let out = Command::new(bin("credential-broker"))
+        .args(["lease", "revoke", "--socket"])
+        .arg(&broker.socket)
+        .arg(id)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = loop {
+        let l = ask().await;
+        if l.contains("no longer available") {
+            break l;
+        }
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(60),
+            "the revoked lease's tools still answer: {l}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(ended.contains("its lease was revoked"), "{ended}");
+    assert!(list().await.is_empty(), "nothing recreated it");
+    drop(session);
+}
