@@ -8,6 +8,7 @@
 //! - [`chat`]: `chat-ga4 | chat-gsc | chat-google-ads | chat-meta-ads`.
 //! - [`llm`]: the OpenAI-compatible model loop with the shop's tools.
 //! - [`demo`]: the embedded default end to end.
+//! - [`gateway`]: remote MCP access to one shop's tools per shop key.
 //! - [`children`], [`config`]: binaries, child processes, settings.
 
 pub mod anomalies;
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod children;
 pub mod config;
 pub mod demo;
+pub mod gateway;
 pub mod llm;
 pub mod pipeline;
 pub mod pool;
@@ -58,6 +60,9 @@ pub enum Command {
     /// broker, and the pipeline end to end (summary, notifications, health, report). Needs no
     /// network and no set-up.
     Demo(demo::DemoArgs),
+    /// Serve shops' tools over MCP streamable HTTP to remote hosts and agents: each caller's
+    /// shop key (`credential-broker key create`) decides the one shop it reaches.
+    Gateway(gateway::GatewayArgs),
     /// Chat with one shop's Google Analytics 4 data.
     #[command(name = "chat-ga4")]
     ChatGa4(chat::ChatArgs),
@@ -126,6 +131,7 @@ pub async fn run(cli: Cli, host_key: Option<broker_proto::HostKey>) -> anyhow::R
     file.host_key = host_key;
     match cli.command {
         Command::Demo(args) => demo::run(args, &file).await,
+        Command::Gateway(args) => gateway::run(args, &file).await,
         Command::ChatGa4(args) => chat::run(Provider::Ga4, args, &file).await,
         Command::ChatGsc(args) => chat::run(Provider::Gsc, args, &file).await,
         Command::ChatGoogleAds(args) => chat::run(Provider::GoogleAds, args, &file).await,

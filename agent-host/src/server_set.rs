@@ -122,6 +122,8 @@ struct Member {
     pid: std::sync::atomic::AtomicU32,
     /// Why its tools no longer work (lease revoked, integration gone), once that is known.
     ended: std::sync::Mutex<Option<String>>,
+    /// Its lease was replaced: the server restarts with the new one on the next call.
+    stale: AtomicBool,
 }
 
 impl Member {
@@ -137,12 +139,16 @@ impl Member {
         lock(&self.ended).clone()
     }
 
-    /// Its tools stop working with `reason`; the server is stopped.
-    async fn end(&self, reason: String) {
+    /// Its tools stop working with `reason`; the server is stopped once no call uses it (in
+    /// the background: the renewal of the others must not wait for a long tool call).
+    fn end(self: &Arc<Self>, reason: String) {
         *lock(&self.ended) = Some(reason);
-        if let Some(client) = self.client.lock().await.take() {
-            let _ = client.cancel().await;
-        }
+        let member = self.clone();
+        tokio::spawn(async move {
+            if let Some(client) = member.client.lock().await.take() {
+                let _ = client.cancel().await;
+            }
+        });
     }
 }
 
@@ -180,11 +186,12 @@ const RENEWAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Renews the members' leases every third of their lifetime while the set lives, so they stay
 /// short: if the host dies (even by SIGKILL) they end within one `lease_ttl`.
 ///
-/// Leases that lapsed because the broker could not be reached for a whole lifetime are
-/// recreated, and their servers restarted with the new ones: a broker restart or outage does
-/// not leave a long-lived set (a chat, the gateway's pool) without tools. A lease that ends
-/// while renewals were going through was revoked: it is not recreated (that would undo the
-/// revocation), and its tools say so.
+/// A lease the broker did not renew was either revoked — its member's tools end, and it is
+/// never replaced (that would undo the revocation) — or it expired (the broker was unreachable
+/// or stopped for a whole lifetime): then a new lease is made and the member's server is
+/// restarted with it on its next call, so a broker outage does not leave a long-lived set (a
+/// chat, the gateway's pool) without tools. The broker says which (`Renewal::revoked`); no
+/// clock on this side decides it.
 fn keep_alive(
     config: Arc<SetConfig>,
     credentials: Credentials,
@@ -197,10 +204,6 @@ fn keep_alive(
     tokio::spawn(async move {
         let mut client = None;
         let mut wait = every;
-        // When the leases were last known to be live (created or renewed), and whether a
-        // recreation is still owed.
-        let mut live_at = tokio::time::Instant::now();
-        let mut owed = false;
         loop {
             tokio::time::sleep(wait).await;
             wait = soon;
@@ -226,13 +229,13 @@ fn keep_alive(
             }
             let Some(c) = client.as_mut() else { continue };
             let leases: Vec<LeaseSecret> = held.iter().filter_map(|m| m.lease()).collect();
-            let renewed = match tokio::time::timeout(
+            let renewal = match tokio::time::timeout(
                 RENEWAL_TIMEOUT,
                 c.renew_leases(&leases, config.lease_ttl.as_secs()),
             )
             .await
             {
-                Ok(Ok((renewed, _))) => renewed,
+                Ok(Ok(renewal)) => renewal,
                 Ok(Err(e)) => {
                     tracing::warn!("{label}: cannot renew the leases: {e}");
                     client = None;
@@ -244,36 +247,29 @@ fn keep_alive(
                     continue;
                 }
             };
-            // Lapsed rather than revoked when no renewal went through for most of a lifetime.
-            let lapsed = owed || live_at.elapsed() + every >= config.lease_ttl;
-            live_at = tokio::time::Instant::now();
             wait = every;
-            let lost: Vec<Arc<Member>> = held
-                .into_iter()
-                .filter(|m| m.lease_id().is_none_or(|id| !renewed.contains(&id)))
-                .cloned()
-                .collect();
-            if lost.is_empty() {
-                continue;
-            }
-            if !lapsed {
-                tracing::warn!(
-                    "{label}: {} of {} leases were revoked; their tools end",
-                    lost.len(),
-                    leases.len()
-                );
-                for m in &lost {
-                    m.end("its lease was revoked".into()).await;
+            let mut expired = Vec::new();
+            for m in held {
+                let Some(id) = m.lease_id() else { continue };
+                if renewal.renewed.contains(&id) {
+                    continue;
                 }
+                if renewal.revoked.contains(&id) {
+                    tracing::warn!(provider = %m.provider, lease = %id, "{label}: lease revoked; its tools end");
+                    m.end("its lease was revoked".into());
+                } else {
+                    expired.push(m.clone());
+                }
+            }
+            if expired.is_empty() {
                 continue;
             }
             tracing::warn!(
-                "{label}: {} leases lapsed while the broker was unreachable; recreating them",
-                lost.len()
+                "{label}: {} leases expired while the broker was unreachable; replacing them",
+                expired.len()
             );
-            owed = !recreate(&config, &credentials, &lost, &label).await;
-            if owed {
-                // Not now (the broker went away again): try again on the next turn.
+            if !replace(&config, &credentials, &expired, &label).await {
+                // Not now (the broker went away again): the next turn finds them expired still.
                 client = None;
                 wait = soon;
             }
@@ -282,74 +278,76 @@ fn keep_alive(
     .abort_handle()
 }
 
-/// New leases for `lost` members and their servers restarted with them; a provider the broker
-/// no longer grants ends with the broker's reason. False when the broker could not be asked.
-async fn recreate(
+/// Whether the broker's refusal to lease is the shop's state (lasting), not a passing fault.
+fn lasting(code: broker_proto::ErrorCode) -> bool {
+    use broker_proto::ErrorCode as C;
+    matches!(
+        code,
+        C::UnknownShop
+            | C::NoIntegration
+            | C::IntegrationInactive
+            | C::MissingScope
+            | C::NoAccount
+            | C::ReconnectRequired
+            | C::NotPermitted
+    )
+}
+
+/// New leases for `expired` members; each member's server is restarted with its new lease on
+/// its next call. A provider the broker no longer grants ends with the broker's reason. False
+/// when the broker could not be asked or failed in passing (try again later).
+async fn replace(
     config: &SetConfig,
     credentials: &Credentials,
-    lost: &[Arc<Member>],
+    expired: &[Arc<Member>],
     label: &str,
 ) -> bool {
     let Credentials::Broker { shop_id } = credentials else {
         return true;
     };
-    let providers: Vec<Provider> = lost.iter().map(|m| m.provider).collect();
-    let asked = match tokio::time::timeout(RENEWAL_TIMEOUT, async {
+    let providers: Vec<Provider> = expired.iter().map(|m| m.provider).collect();
+    let asked = tokio::time::timeout(RENEWAL_TIMEOUT, async {
         config
             .broker()
             .await?
             .create_leases(shop_id, &providers, config.lease_ttl.as_secs())
             .await
     })
-    .await
-    {
-        Ok(asked) => asked,
-        Err(_) => return false,
-    };
+    .await;
     let set = match asked {
-        Ok(set) => set,
-        Err(e) => match e.broker_error() {
-            // The broker answered: none of them may be read any more.
-            Some(refusal) => {
-                for m in lost {
-                    m.end(refusal.message.replace('\n', " ")).await;
+        Err(_) => return false,
+        Ok(Ok(set)) => set,
+        Ok(Err(e)) => match e.broker_error() {
+            Some(refusal) if lasting(refusal.code) => {
+                for m in expired {
+                    m.end(refusal.message.replace('\n', " "));
                 }
                 return true;
             }
-            None => {
-                tracing::warn!("{label}: cannot recreate the leases: {e}");
+            _ => {
+                tracing::warn!("{label}: cannot replace the leases: {e}");
                 return false;
             }
         },
     };
+    let mut complete = true;
     for missing in &set.missing {
-        if let Some(m) = lost.iter().find(|m| m.provider == missing.provider) {
-            m.end(missing.error.message.replace('\n', " ")).await;
+        if let Some(m) = expired.iter().find(|m| m.provider == missing.provider) {
+            if lasting(missing.error.code) {
+                m.end(missing.error.message.replace('\n', " "));
+            } else {
+                complete = false;
+            }
         }
     }
     for lease in set.leases {
-        let Some(m) = lost.iter().find(|m| m.provider == lease.provider) else {
-            continue;
-        };
-        let mut slot = m.client.lock().await;
-        if let Some(old) = slot.take() {
-            let _ = old.cancel().await;
-        }
-        *lock(&m.lease) = Some((lease.lease.clone(), lease.lease_id.clone()));
-        match spawn(config, credentials, Some(&lease.lease), m.provider).await {
-            Ok((client, _tools, pid)) => {
-                m.pid.store(pid, Ordering::Relaxed);
-                *slot = Some(client);
-                tracing::info!(provider = %m.provider, lease = %lease.lease_id, "{label}: server restarted with a new lease");
-            }
-            Err(reason) => {
-                drop(slot);
-                m.end(reason).await;
-                revoke(&config.broker_socket, &[lease.lease], label).await;
-            }
+        if let Some(m) = expired.iter().find(|m| m.provider == lease.provider) {
+            tracing::info!(provider = %m.provider, lease = %lease.lease_id, "{label}: new lease; the server restarts with it on its next call");
+            *lock(&m.lease) = Some((lease.lease, lease.lease_id));
+            m.stale.store(true, Ordering::SeqCst);
         }
     }
-    true
+    complete
 }
 
 /// Server settings a server of `provider` may inherit from the host, beside the system's
@@ -603,6 +601,7 @@ impl ServerSet {
                         restarted: AtomicBool::new(false),
                         pid: std::sync::atomic::AtomicU32::new(pid),
                         ended: std::sync::Mutex::new(None),
+                        stale: AtomicBool::new(false),
                     }));
                 }
                 Err(reason) => {
@@ -710,9 +709,30 @@ impl ServerSet {
         };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let mut slot = member.client.lock().await;
-        // Ended while this call waited (the renewal holds the slot while it restarts).
+        // Ended while this call waited for the one before it.
         if let Some(reason) = member.ended() {
             return Err(SetError::Ended { service, reason });
+        }
+        if member.stale.swap(false, Ordering::SeqCst) {
+            // Its lease was replaced: the server restarts with the new one (not counted as a
+            // crash restart).
+            if let Some(old) = slot.take() {
+                let _ = old.cancel().await;
+            }
+            match spawn(
+                &self.config,
+                &self.credentials,
+                member.lease().as_ref(),
+                member.provider,
+            )
+            .await
+            {
+                Ok((client, _tools, pid)) => {
+                    member.pid.store(pid, Ordering::Relaxed);
+                    *slot = Some(client);
+                }
+                Err(reason) => return Err(SetError::Unavailable { service, reason }),
+            }
         }
         if let Some(client) = slot.as_ref() {
             match client.call_tool(params.clone()).await {

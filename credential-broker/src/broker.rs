@@ -37,6 +37,8 @@ pub struct Broker {
     pub store: Store,
     /// Leases.
     pub leases: LeaseBook,
+    /// Shop keys for the gateway.
+    pub keys: crate::keys::KeyBook,
     /// Tokens.
     pub tokens: Arc<TokenService>,
     /// Audit trail.
@@ -323,13 +325,83 @@ impl Broker {
                     self.leases
                         .renew_secrets(&leases, expires_at, now())
                         .await
-                        .map(|lease_ids| {
+                        .map(|(lease_ids, revoked)| {
                             event.lease_id = Some(lease_ids.join(","));
                             Response::Renewed {
                                 lease_ids,
                                 expires_at,
+                                revoked,
                             }
                         })
+                }
+            }
+            Request::CreateKey {
+                shop_id,
+                providers,
+                ttl_secs,
+                label,
+            } => {
+                event.action = "key_create".into();
+                event.shop_id = Some(shop_id.clone());
+                event.provider = Some(names(providers.iter().copied()));
+                if self.is_admin(peer) {
+                    self.keys
+                        .create(
+                            &shop_id,
+                            &providers,
+                            Duration::from_secs(ttl_secs),
+                            label,
+                            peer.uid,
+                            now(),
+                        )
+                        .await
+                        .map(|(info, key)| {
+                            event.lease_id = Some(info.key_id.clone());
+                            Response::KeyCreated { info, key }
+                        })
+                } else {
+                    Err(Self::not_permitted(peer, "create shop keys"))
+                }
+            }
+            Request::ListKeys { shop_id, offset } => {
+                event.action = "key_list".into();
+                event.shop_id = shop_id.clone();
+                if self.is_admin(peer) {
+                    self.keys
+                        .list(
+                            shop_id.as_deref(),
+                            usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX),
+                            broker_proto::MAX_KEYS_PER_LIST,
+                            now(),
+                        )
+                        .await
+                        .map(|(keys, next)| Response::KeyList { keys, next })
+                } else {
+                    Err(Self::not_permitted(peer, "list shop keys"))
+                }
+            }
+            Request::RevokeKey { key_id } => {
+                event.action = "key_revoke".into();
+                event.lease_id = Some(key_id.clone());
+                if self.is_admin(peer) {
+                    self.keys
+                        .revoke(&key_id, now())
+                        .await
+                        .map(|()| Response::KeyRevoked { key_id })
+                } else {
+                    Err(Self::not_permitted(peer, "revoke shop keys"))
+                }
+            }
+            Request::CheckKey { key } => {
+                event.action = "key_check".into();
+                if self.may_lease(peer) {
+                    self.keys.check(&key, now()).await.map(|info| {
+                        event.shop_id = Some(info.shop_id.clone());
+                        event.lease_id = Some(info.key_id.clone());
+                        Response::Key(info)
+                    })
+                } else {
+                    Err(Self::not_permitted(peer, "check shop keys"))
                 }
             }
             Request::ListLeases { shop_id, offset } => {
@@ -387,8 +459,11 @@ impl Broker {
         };
         // Pings and hellos are connection plumbing, not access to anyone's data; a renewal
         // every few seconds per set would bury the trail (its creation and end are there).
+        // A gateway checks a caller's key on each of its requests (cached for a second): the
+        // gateway audits the calls themselves; a refused key is recorded here.
         let routine = matches!(event.action.as_str(), "ping" | "hello")
-            || (event.action == "lease_renew" && event.outcome == "ok");
+            || (matches!(event.action.as_str(), "lease_renew" | "key_check")
+                && event.outcome == "ok");
         if !routine {
             self.audit.record(event);
         }

@@ -145,6 +145,12 @@ pub enum Command {
         #[command(subcommand)]
         action: LeaseCommand,
     },
+    /// Shop keys for the gateway (`bbk_…`): create, list, revoke (admins, through a running
+    /// broker).
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
     /// Make a host key: lets an agent host whose uid is only in allowed_uids create leases.
     /// Prints the line for the broker's config (`host_keys = ["sha256:…"]`), then the key alone
     /// on the last line; give the key to the agent host on a descriptor only it can read
@@ -226,6 +232,50 @@ pub enum LeaseCommand {
     },
 }
 
+/// `key` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Create a shop key; prints what it reaches, then the key alone on the last line of
+    /// stdout (the only time it is shown).
+    Create {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The shop.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+        /// Comma-separated: ga4,gsc,google_ads,meta_ads (default: all four).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        providers: Vec<Provider>,
+        /// Lifetime, e.g. 90d, 12h (at most 400d).
+        #[arg(long, default_value = "90d", value_parser = config::parse_duration)]
+        ttl: std::time::Duration,
+        /// What to call it (who has it, what for).
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+    },
+    /// List live shop keys: id, shop, sources, label, created, expires. Never a key.
+    List {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Only this shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Revoke a shop key by its id (`key_…`): refused on the gateways' next request.
+    Revoke {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The key's id.
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
+    },
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -276,6 +326,12 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 LeaseCommand::Create { socket, .. }
                 | LeaseCommand::Revoke { socket, .. }
                 | LeaseCommand::List { socket, .. },
+        }
+        | Command::Key {
+            action:
+                KeyCommand::Create { socket, .. }
+                | KeyCommand::List { socket, .. }
+                | KeyCommand::Revoke { socket, .. },
         } => (None, socket.clone()),
     };
     let config = config::load(cli.config.as_deref(), database, socket)?;
@@ -399,6 +455,7 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::Lease { action } => lease(&config, action).await?,
+        Command::Key { action } => key(&config, action).await?,
         Command::HostKey => {
             let bytes: [u8; 32] = rand::random();
             let key = format!(
@@ -500,6 +557,7 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
         config: config.clone(),
         store: store.clone(),
         leases: LeaseBook::new(store.clone()),
+        keys: crate::keys::KeyBook::new(store.clone()),
         tokens,
         audit: sink,
     });
@@ -568,6 +626,67 @@ async fn refresh_direct(
     drop(tokens);
     writer.finish(std::time::Duration::from_secs(60)).await;
     Ok(results)
+}
+
+async fn key(config: &BrokerConfig, action: KeyCommand) -> Result<()> {
+    let mut client = BrokerClient::connect(&config.socket).await?;
+    match action {
+        KeyCommand::Create {
+            shop,
+            providers,
+            ttl,
+            label,
+            ..
+        } => {
+            let (info, key) = client
+                .create_key(&shop, &providers, ttl.as_secs(), label.as_deref())
+                .await?;
+            println!(
+                "key {} for shop {} ({}) until {} UTC",
+                info.key_id,
+                info.shop_id,
+                info.providers
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                fmt_time(info.expires_at)
+            );
+            println!("{}", key.expose());
+        }
+        KeyCommand::List { shop, out, .. } => {
+            let keys = client.list_keys(shop.as_deref()).await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                println!(
+                    "{:<20} {:<36} {:<28} {:<19} {:<19} label",
+                    "key", "shop", "sources", "created", "expires"
+                );
+                for k in &keys {
+                    println!(
+                        "{:<20} {:<36} {:<28} {:<19} {:<19} {}",
+                        k.key_id,
+                        k.shop_id,
+                        k.providers
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        fmt_time(k.created_at),
+                        fmt_time(k.expires_at),
+                        k.label.as_deref().unwrap_or("")
+                    );
+                }
+                println!("{} live key(s)", keys.len());
+            }
+        }
+        KeyCommand::Revoke { key_id, .. } => {
+            client.revoke_key(&key_id).await?;
+            println!("revoked {key_id}");
+        }
+    }
+    Ok(())
 }
 
 async fn lease(config: &BrokerConfig, action: LeaseCommand) -> Result<()> {

@@ -86,9 +86,12 @@ pub async fn report(
                 ..item()
             });
         }
+        // Still working but not for long (an expired one needs reconnection, not a warning).
         if p == Provider::MetaAds
-            && d.expires_at
-                .is_some_and(|e| (e - now).num_days() < META_EXPIRY_WARNING_DAYS)
+            && !refused.contains_key(&r.id)
+            && d.expires_at.is_some_and(|e| {
+                e > now && e - now < chrono::Duration::days(META_EXPIRY_WARNING_DAYS)
+            })
         {
             report.meta_tokens_expiring.push(HealthItem {
                 expires_at: d.expires_at.map(|e| e.to_rfc3339()),

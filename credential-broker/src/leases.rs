@@ -230,8 +230,13 @@ impl LeaseBook {
     }
 
     /// The ids of the leases `secrets` name (unknown secrets are skipped).
-    async fn ids_of(&self, secrets: &[LeaseSecret]) -> Result<Vec<String>, BrokerError> {
-        let mut ids = Vec::new();
+    /// The ids of the leases behind `secrets` (unknown ones left out), and of those among
+    /// them that were revoked.
+    async fn ids_of(
+        &self,
+        secrets: &[LeaseSecret],
+    ) -> Result<(Vec<String>, Vec<String>), BrokerError> {
+        let (mut ids, mut revoked) = (Vec::new(), Vec::new());
         for secret in secrets {
             if let Some(record) = self
                 .store
@@ -239,10 +244,13 @@ impl LeaseBook {
                 .await
                 .map_err(internal)?
             {
+                if record.revoked_at.is_some() {
+                    revoked.push(record.id.clone());
+                }
                 ids.push(record.id);
             }
         }
-        Ok(ids)
+        Ok((ids, revoked))
     }
 
     /// Notes a token vended under lease `id` at `now`.
@@ -260,14 +268,15 @@ impl LeaseBook {
     }
 
     /// Extends the live leases among `secrets` to expire at `expires_at`, in one write;
-    /// unknown, revoked and expired ones are left as they are. Returns the ids renewed.
+    /// unknown, revoked and expired ones are left as they are. Returns the ids renewed, and
+    /// the ids of those that were revoked (the rest of the unrenewed expired or are unknown).
     pub async fn renew_secrets(
         &self,
         secrets: &[LeaseSecret],
         expires_at: i64,
         now: i64,
-    ) -> Result<Vec<String>, BrokerError> {
-        let ids = self.ids_of(secrets).await?;
+    ) -> Result<(Vec<String>, Vec<String>), BrokerError> {
+        let (ids, revoked) = self.ids_of(secrets).await?;
         let renewed = self
             .store
             .renew_leases(&ids, expires_at, now)
@@ -277,7 +286,7 @@ impl LeaseBook {
         for cached in map.values_mut().filter(|c| renewed.contains(&c.lease.id)) {
             cached.lease.expires_at = expires_at;
         }
-        Ok(renewed)
+        Ok((renewed, revoked))
     }
 
     /// The live leases (of `shop_id`, if given) at `now`, newest first, `limit` after the
@@ -344,7 +353,7 @@ impl LeaseBook {
         secrets: &[LeaseSecret],
         now: i64,
     ) -> Result<Vec<String>, BrokerError> {
-        let ids = self.ids_of(secrets).await?;
+        let (ids, _) = self.ids_of(secrets).await?;
         self.store
             .revoke_leases(&ids, now)
             .await

@@ -7,6 +7,7 @@
 //! - [`server`]: the socket (0700 dir, 0600 socket, peer uid check, frames).
 //! - [`broker`]: the dispatcher over the closed request set.
 //! - [`leases`]: lease secrets, hashed at rest, cached, expiring.
+//! - [`keys`]: shop keys for the gateway, hashed at rest, checked against the row every time.
 //! - [`tokens`]: resolution, caching and single-flight refresh of access tokens.
 //! - [`integration`]: the dashboard's `data` JSON.
 //! - [`store`]: SQLite / PostgreSQL.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod integration;
+pub mod keys;
 pub mod leases;
 pub mod server;
 pub mod store;

@@ -15,7 +15,7 @@
 //!   when a Meta app is configured and expiry is near, otherwise a `token_expiring` notification
 //!   warns ahead.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -210,29 +210,8 @@ impl TokenService {
         if data.account.id_for(provider).is_none() {
             return Err(BrokerError::no_account(provider, shop_id));
         }
-        let statuses = self.store.integration_statuses().await.map_err(internal)?;
-        if let Some(status) = statuses
-            .iter()
-            .find(|s| s.integration_id == row.id && s.needs_reconnect)
-        {
-            let changed_since = row
-                .updated
-                .is_some_and(|u| u.timestamp() > status.updated_at);
-            if changed_since {
-                // The dashboard rewrote the row after we marked it: the shop reconnected.
-                let cleared = IntegrationStatus {
-                    needs_reconnect: false,
-                    reason: None,
-                    updated_at: Utc::now().timestamp(),
-                    ..status.clone()
-                };
-                self.store
-                    .set_integration_status(&cleared)
-                    .await
-                    .map_err(internal)?;
-            } else {
-                return Err(BrokerError::reconnect_required(provider, shop_id));
-            }
+        if self.marked_for_reconnect(row).await? {
+            return Err(BrokerError::reconnect_required(provider, shop_id));
         }
         // A newer token written by someone else (`refresh --direct`, another broker, a
         // reconnect in the dashboard) replaces the one this broker holds.
@@ -840,36 +819,61 @@ impl TokenService {
         Ok(grant(&fresh))
     }
 
+    /// Whether `row` is marked for reconnection and the dashboard has not rewritten it since
+    /// (a rewrite means the shop reconnected: the mark is cleared then).
+    async fn marked_for_reconnect(&self, row: &IntegrationRow) -> Result<bool, BrokerError> {
+        let Some(status) = self
+            .store
+            .integration_status(row.id)
+            .await
+            .map_err(internal)?
+            .filter(|s| s.needs_reconnect)
+        else {
+            return Ok(false);
+        };
+        let changed_since = row
+            .updated
+            .is_some_and(|u| u.timestamp() > status.updated_at);
+        if !changed_since {
+            return Ok(true);
+        }
+        let cleared = IntegrationStatus {
+            needs_reconnect: false,
+            reason: None,
+            updated_at: Utc::now().timestamp(),
+            ..status
+        };
+        self.store
+            .set_integration_status(&cleared)
+            .await
+            .map_err(internal)?;
+        Ok(false)
+    }
+
     /// Looks at every active Meta token, whether or not anything asked for it: one expiring
     /// within [`META_EXPIRY_WARNING_DAYS`] is extended now when a Meta app is configured, and
     /// otherwise (or when extending fails) recorded as `token_expiring`; one already expired
     /// marks its integration for reconnection. An idle shop's token would otherwise lapse
     /// unnoticed. The broker runs this at start and hourly; returns how many it looked at.
     pub async fn sweep_meta_expiry(self: &Arc<Self>) -> Result<usize, BrokerError> {
-        let marked: HashSet<i64> = self
-            .store
-            .integration_statuses()
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .filter(|s| s.needs_reconnect)
-            .map(|s| s.integration_id)
-            .collect();
-        let horizon = Utc::now() + chrono::Duration::days(META_EXPIRY_WARNING_DAYS);
-        let due: Vec<_> = self
-            .store
-            .integrations(None)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .filter(|r| r.active && !r.deleted && !marked.contains(&r.id))
-            .filter(|r| self.config.provider_of(r.integration_type) == Some(Provider::MetaAds))
-            .filter(|r| {
-                integration::parse(&r.data)
+        // Beyond the warning window by more than one sweep period: with a Meta app, a token is
+        // extended before it could show up as expiring in the health report in between.
+        let horizon = Utc::now()
+            + chrono::Duration::days(META_EXPIRY_WARNING_DAYS)
+            + chrono::Duration::hours(2);
+        let mut due = Vec::new();
+        for r in self.store.integrations(None).await.map_err(internal)? {
+            if r.active
+                && !r.deleted
+                && self.config.provider_of(r.integration_type) == Some(Provider::MetaAds)
+                && integration::parse(&r.data)
                     .expires_at
                     .is_some_and(|e| e < horizon)
-            })
-            .collect();
+                && !self.marked_for_reconnect(&r).await?
+            {
+                due.push(r);
+            }
+        }
         for row in &due {
             let slot = self.slot(row.id);
             let _gate = slot.gate.lock().await;
@@ -906,14 +910,48 @@ impl TokenService {
         rows.truncate(limit);
         let mut out = Vec::with_capacity(rows.len());
         for (provider, row) in rows {
+            if self.marked_for_reconnect(&row).await? {
+                // Asking the token endpoint again would only be refused again (and mark it
+                // anew, as if it had just broken).
+                out.push(RefreshResult {
+                    integration_id: row.id,
+                    shop_id: row.shop_id.clone(),
+                    provider,
+                    expires_at: None,
+                    kept: false,
+                    error: Some(BrokerError::reconnect_required(provider, &row.shop_id)),
+                });
+                continue;
+            }
             let slot = self.slot(row.id);
             let _gate = slot.gate.lock().await;
             let stored = integration::parse(&row.data)
                 .token
                 .map(|t| token_fingerprint(t.expose_secret()));
-            let result = self
+            let mut result = self
                 .refresh_locked(&slot, row.id, &row.shop_id, provider, Why::Forced)
                 .await;
+            let unchanged = result.as_ref().is_ok_and(|t| {
+                !t.lasting && stored == Some(token_fingerprint(t.token.expose_secret()))
+            });
+            // Only a Meta token without a Meta app is kept by design; any other token that
+            // comes back unchanged was not renewed (the token endpoint failed or is backing
+            // off): that is a failed refresh, not a success.
+            let kept_by_design = provider == Provider::MetaAds && self.config.meta.is_none();
+            if unchanged
+                && !kept_by_design
+                && let Ok(t) = &result
+            {
+                result = Err(BrokerError::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "the {} token of shop {} could not be renewed now (the token endpoint failed or is backing off; see the broker's log); the stored one stays valid until {} UTC",
+                        provider.service_name(),
+                        row.shop_id,
+                        t.expires_at.format("%Y-%m-%d %H:%M")
+                    ),
+                ));
+            }
             out.push(RefreshResult {
                 integration_id: row.id,
                 shop_id: row.shop_id.clone(),
@@ -922,9 +960,7 @@ impl TokenService {
                     Ok(t) if !t.lasting => Some(t.expires_at.timestamp()),
                     _ => None,
                 },
-                kept: result.as_ref().is_ok_and(|t| {
-                    !t.lasting && stored == Some(token_fingerprint(t.token.expose_secret()))
-                }),
+                kept: unchanged && kept_by_design,
                 error: result.err(),
             });
         }

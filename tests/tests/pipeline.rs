@@ -1212,6 +1212,7 @@ async fn an_anomaly_whose_own_source_fails_is_not_processed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_and_refused_credentials_reach_the_client_once() {
     const SOON: &str = "a6666666-6666-4666-8666-666666666666";
+    const GONE: &str = "a7777777-7777-4777-8777-777777777777";
     let sandbox = Sandbox::start().await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("shops.db").display());
@@ -1224,6 +1225,13 @@ name = "Soon Shop"
 [[shops.integrations]]
 provider = "meta_ads"
 data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id = "act_111", granted_scopes = ["ads_read"] }}
+
+[[shops]]
+id = "{GONE}"
+name = "Gone Shop"
+[[shops.integrations]]
+provider = "meta_ads"
+data = {{ token = "sandbox-meta-expired-e2e", expires_at = "2020-01-01T00:00:00Z", ad_account_id = "act_222", granted_scopes = ["ads_read"] }}
 "#,
         seed(),
         expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -1250,8 +1258,23 @@ data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id 
         String::from_utf8_lossy(&refresh.stdout),
         String::from_utf8_lossy(&refresh.stderr)
     );
-    // The broker found both without any anomaly: the expiring token at its start.
-    let found = berryboo_e2e::notifications_until(&sandbox, &db, |n| n.len() >= 2)
+    // Asking again does not break it anew (nor tell anyone twice).
+    let again = Command::new(bin("credential-broker"))
+        .args(["refresh", "--socket"])
+        .arg(&broker.socket)
+        .args(["--shop", BROKEN])
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("refresh");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("revoked or has expired"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // The broker found all three without any anomaly: the expiring and the expired token at
+    // its start.
+    let found = berryboo_e2e::notifications_until(&sandbox, &db, |n| n.len() >= 3)
         .await
         .expect("broker notifications");
     let finding = |shop: &str, kind: &str| {
@@ -1262,6 +1285,12 @@ data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id 
     };
     assert_eq!(finding(SOON, "token_expiring"), 1, "{found:?}");
     assert_eq!(finding(BROKEN, "reconnect_required"), 1, "{found:?}");
+    assert_eq!(finding(GONE, "reconnect_required"), 1, "{found:?}");
+    assert_eq!(
+        finding(GONE, "token_expiring"),
+        0,
+        "expired is not expiring: {found:?}"
+    );
 
     // A run for one shop tells only that shop.
     let (code, out, err) = output(agent_host(
@@ -1288,7 +1317,7 @@ data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id 
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(summary(&out, "processed"), 0, "{out}");
     assert!(
-        out.contains("notifications    1 new (0 connect, 0 reconnect, 1 expiring)"),
+        out.contains("notifications    2 new (0 connect, 1 reconnect, 1 expiring)"),
         "{out}"
     );
     let delivered = deliveries.lock().expect("log").clone();
@@ -1304,6 +1333,14 @@ data = {{ token = "sandbox-meta-expiring-e2e", expires_at = "{}", ad_account_id 
         .collect();
     assert!(
         kinds.contains(&(SOON.into(), "expiring".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(GONE.into(), "reconnect".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&(GONE.into(), "expiring".into())),
         "{kinds:?}"
     );
     assert!(

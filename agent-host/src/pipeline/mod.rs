@@ -204,8 +204,8 @@ impl Ctx {
     /// Turns the broker's credential findings into client messages, whether or not an anomaly
     /// ran into them: a Meta token expiring soon → "Reconnect Meta Ads Before It Expires"
     /// (once per token: keyed by its expiry date), a grant the token endpoint refused →
-    /// "Reconnect … Integration" (once per refusal: keyed by the day the broker found it; an
-    /// anomaly that ran into it the same day already sent it). So every `token_expiring` and
+    /// "Reconnect … Integration" (once per refusal: none if one went out since the broker
+    /// found it, from here or from an anomaly that ran into it). So every `token_expiring` and
     /// `reconnect_required` of `credential-broker notifications` has its message in
     /// `agent-host notifications`. Returns the new messages (one already sent is not news).
     async fn credential_warnings(
@@ -251,11 +251,26 @@ impl Ctx {
             wanted.push((item, NotificationKind::Expiring, reason, day));
         }
         for item in &health.needs_reconnect {
-            let day = date(&item.updated)
+            // One message per refusal, whichever path sends it (an anomaly that ran into it
+            // sends one keyed by its own day): nothing if one went out since the refusal.
+            let refused = date(&item.updated)
                 .map(|t| t.format("%Y-%m-%d").to_string())
                 .unwrap_or_else(notify::today);
+            let sent = self
+                .store
+                .notified_since(
+                    &item.shop_id,
+                    item.provider.service_name(),
+                    NotificationKind::Reconnect,
+                    &refused,
+                )
+                .await
+                .map_err(|e| format!("cannot read notifications: {e}"))?;
+            if sent {
+                continue;
+            }
             let reason = BrokerError::reconnect_required(item.provider, &item.shop_id).message;
-            wanted.push((item, NotificationKind::Reconnect, reason, day));
+            wanted.push((item, NotificationKind::Reconnect, reason, notify::today()));
         }
         let mut new = Vec::new();
         for (item, kind, reason, day) in wanted {

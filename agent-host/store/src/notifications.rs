@@ -132,6 +132,30 @@ impl Store {
         row.as_ref().map(decode).transpose()
     }
 
+    /// Whether the shop was sent a `kind` notification about `service` for `day` or later
+    /// (`YYYY-MM-DD` sorts as text): one reconnect message per refused grant, whichever path
+    /// sent it.
+    pub async fn notified_since(
+        &self,
+        shop_id: &str,
+        service: &str,
+        kind: NotificationKind,
+        day: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM pipeline_notification WHERE shop_id = $1 AND service = $2 \
+             AND kind = $3 AND day >= $4 LIMIT 1",
+        )
+        .bind(shop_id)
+        .bind(service)
+        .bind(kind.as_str())
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("read notifications"))?;
+        Ok(row.is_some())
+    }
+
     /// Notifications, newest first, optionally of one shop.
     pub async fn notifications(
         &self,

@@ -10,7 +10,7 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use crate::frame::{self, FrameError};
 use crate::{
     BrokerError, HealthReport, HostKey, LeaseGrant, LeaseSecret, LeaseSet, PROTOCOL_VERSION,
-    Provider, Request, Response, TokenGrant,
+    Provider, Request, Response, ShopKey, ShopKeyInfo, TokenGrant,
 };
 
 /// Why a broker call failed.
@@ -61,6 +61,10 @@ fn kind(r: &Response) -> &'static str {
         Response::Renewed { .. } => "renewed",
         Response::LeaseList { .. } => "lease_list",
         Response::Health(_) => "health",
+        Response::KeyCreated { .. } => "key_created",
+        Response::KeyList { .. } => "key_list",
+        Response::KeyRevoked { .. } => "key_revoked",
+        Response::Key(_) => "key",
         Response::Error(_) => "error",
     }
 }
@@ -152,13 +156,13 @@ impl BrokerClient {
         }
     }
 
-    /// Admin or proven host: extends `leases` to `ttl_secs` from now; returns the ids renewed
-    /// and their expiry.
+    /// Admin or proven host: extends `leases` to `ttl_secs` from now; returns what was
+    /// renewed, until when, and which were revoked.
     pub async fn renew_leases(
         &mut self,
         leases: &[LeaseSecret],
         ttl_secs: u64,
-    ) -> Result<(Vec<String>, i64), ClientError> {
+    ) -> Result<crate::Renewal, ClientError> {
         let request = Request::RenewLeases {
             leases: leases.to_vec(),
             ttl_secs,
@@ -167,9 +171,84 @@ impl BrokerClient {
             Response::Renewed {
                 lease_ids,
                 expires_at,
-            } => Ok((lease_ids, expires_at)),
+                revoked,
+            } => Ok(crate::Renewal {
+                renewed: lease_ids,
+                expires_at,
+                revoked,
+            }),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "renew_leases")),
+        }
+    }
+
+    /// Admin: a shop key for `shop_id` and `providers` (empty: all), living `ttl_secs`.
+    pub async fn create_key(
+        &mut self,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+        label: Option<&str>,
+    ) -> Result<(ShopKeyInfo, ShopKey), ClientError> {
+        let request = Request::CreateKey {
+            shop_id: shop_id.to_owned(),
+            providers: providers.to_vec(),
+            ttl_secs,
+            label: label.map(str::to_owned),
+        };
+        match self.call(&request).await? {
+            Response::KeyCreated { info, key } => Ok((info, key)),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "create_key")),
+        }
+    }
+
+    /// Admin: every live key (of `shop_id`, if given), newest first, all pages.
+    pub async fn list_keys(
+        &mut self,
+        shop_id: Option<&str>,
+    ) -> Result<Vec<ShopKeyInfo>, ClientError> {
+        let mut all = Vec::new();
+        let mut offset = None;
+        loop {
+            let request = Request::ListKeys {
+                shop_id: shop_id.map(str::to_owned),
+                offset,
+            };
+            match self.call(&request).await? {
+                Response::KeyList { keys, next } => {
+                    all.extend(keys);
+                    match next {
+                        Some(n) => offset = Some(n),
+                        None => return Ok(all),
+                    }
+                }
+                Response::Error(e) => return Err(e.into()),
+                other => return Err(ClientError::Unexpected(kind(&other), "list_keys")),
+            }
+        }
+    }
+
+    /// Admin: ends the key `key_id`.
+    pub async fn revoke_key(&mut self, key_id: &str) -> Result<(), ClientError> {
+        match self
+            .call(&Request::RevokeKey {
+                key_id: key_id.to_owned(),
+            })
+            .await?
+        {
+            Response::KeyRevoked { .. } => Ok(()),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "revoke_key")),
+        }
+    }
+
+    /// Admin or proven host: what a presented shop key reaches.
+    pub async fn check_key(&mut self, key: &ShopKey) -> Result<ShopKeyInfo, ClientError> {
+        match self.call(&Request::CheckKey { key: key.clone() }).await? {
+            Response::Key(info) => Ok(info),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "check_key")),
         }
     }
 

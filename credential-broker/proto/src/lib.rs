@@ -211,6 +211,51 @@ impl fmt::Debug for HostKey {
     }
 }
 
+/// A shop key (`bbk_…`): reaches one shop's tools through the gateway for months. Never
+/// printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ShopKey(#[serde(with = "secret_serde")] SecretString);
+
+impl ShopKey {
+    /// Wraps a key.
+    pub fn new(key: String) -> Self {
+        Self(SecretString::from(key))
+    }
+
+    /// The key, for hashing or sending to the broker.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ShopKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ShopKey(****)")
+    }
+}
+
+/// A shop key as an operator or the gateway sees it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopKeyInfo {
+    /// `key_…`.
+    pub key_id: String,
+    /// The one shop it reaches.
+    pub shop_id: String,
+    /// The sources it may use.
+    pub providers: Vec<Provider>,
+    /// What the operator called it.
+    pub label: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Keys per [`Response::KeyList`].
+pub const MAX_KEYS_PER_LIST: usize = 200;
+
 /// A request to the broker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -309,6 +354,38 @@ pub enum Request {
         /// Continue after this many leases (the previous answer's `next`).
         offset: Option<u64>,
     },
+    /// Admin only: a shop key (answered by [`Response::KeyCreated`], the only time the key
+    /// is ever shown).
+    CreateKey {
+        /// The shop.
+        shop_id: String,
+        /// The sources it may use (empty: all four).
+        providers: Vec<Provider>,
+        /// Lifetime in seconds.
+        ttl_secs: u64,
+        /// What the operator calls it.
+        label: Option<String>,
+    },
+    /// Admin only: live keys (of one shop, if given), [`MAX_KEYS_PER_LIST`] per request,
+    /// newest first.
+    ListKeys {
+        /// Only this shop.
+        shop_id: Option<String>,
+        /// Continue after this many keys (the previous answer's `next`).
+        offset: Option<u64>,
+    },
+    /// Admin only: ends the key with this id (`key_…`).
+    RevokeKey {
+        /// The key's id.
+        key_id: String,
+    },
+    /// Admin or a proven host (the gateway): which shop and sources a presented key reaches;
+    /// answered by [`Response::Key`], or `UnknownKey` for a key that is unknown, revoked or
+    /// expired alike.
+    CheckKey {
+        /// The key a caller presented.
+        key: ShopKey,
+    },
     /// Liveness check.
     Ping,
     /// Admin only: integration health across shops (stale tokens, missing scopes,
@@ -362,6 +439,10 @@ pub enum Response {
         lease_ids: Vec<String>,
         /// Their new expiry, Unix seconds.
         expires_at: i64,
+        /// Of the leases not renewed, those an admin revoked (the others expired or are
+        /// unknown): a holder may replace an expired lease, never a revoked one.
+        #[serde(default)]
+        revoked: Vec<String>,
     },
     /// Answer to `ListLeases`.
     LeaseList {
@@ -370,12 +451,44 @@ pub enum Response {
         /// Ask again with `offset: next` for more; `None` when done.
         next: Option<u64>,
     },
+    /// A key was created: shown this once.
+    KeyCreated {
+        /// What it is.
+        info: ShopKeyInfo,
+        /// The key.
+        key: ShopKey,
+    },
+    /// Answer to `ListKeys`.
+    KeyList {
+        /// The keys.
+        keys: Vec<ShopKeyInfo>,
+        /// Ask again with `offset: next` for more; `None` when done.
+        next: Option<u64>,
+    },
+    /// Answer to `RevokeKey`.
+    KeyRevoked {
+        /// Its id.
+        key_id: String,
+    },
+    /// Answer to `CheckKey`: what the key reaches.
+    Key(ShopKeyInfo),
     /// Answer to `Ping`.
     Pong,
     /// Answer to `Health`.
     Health(Box<HealthReport>),
     /// The request failed.
     Error(BrokerError),
+}
+
+/// What a [`Request::RenewLeases`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// The leases renewed.
+    pub renewed: Vec<String>,
+    /// Their new expiry, Unix seconds.
+    pub expires_at: i64,
+    /// Of the others, those an admin revoked.
+    pub revoked: Vec<String>,
 }
 
 /// Leases per [`Response::LeaseList`] (one frame holds them easily).
@@ -611,6 +724,9 @@ pub enum ErrorCode {
     LeaseRevoked,
     /// No such lease.
     UnknownLease,
+    /// A shop key that is unknown, revoked or expired (one answer for all three, so a guesser
+    /// learns nothing).
+    UnknownKey,
     /// The lease does not cover this provider.
     WrongProvider,
     /// The lease is for another shop.

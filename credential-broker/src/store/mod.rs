@@ -8,6 +8,7 @@
 //! - `dashboard`: shops and integrations (reads, and seeding for the embedded default);
 //! - `lock`: [`IntegrationLock`], the cross-process refresh lock;
 //! - `broker_tables`: leases, audit, notifications, integration statuses;
+//! - `shop_keys`: the gateway's long-lived shop keys (hashed);
 //! - `records`: the plain record types; `row`: column decoding shared by both backends;
 //! - `timestamp`, `dburl`, `error`: text timestamps, URL redaction, [`StoreError`].
 //!
@@ -30,6 +31,7 @@ mod lock;
 mod records;
 mod row;
 mod schema;
+mod shop_keys;
 mod timestamp;
 
 use std::fmt;
@@ -44,7 +46,9 @@ use sqlx::{ConnectOptions, Connection};
 
 pub use error::StoreError;
 pub use lock::IntegrationLock;
-pub use records::{AuditEvent, IntegrationRow, IntegrationStatus, LeaseRecord, Notification, Shop};
+pub use records::{
+    AuditEvent, IntegrationRow, IntegrationStatus, LeaseRecord, Notification, Shop, ShopKeyRecord,
+};
 
 /// SQLite waits this long for another connection's write lock before failing with "database is
 /// locked".

@@ -84,6 +84,30 @@ pub struct LeaseRecord {
     pub created_by_pid: Option<u32>,
 }
 
+/// A row of `broker_shop_key`: a long-lived key that reaches one shop's tools through the
+/// gateway (or lets a local server lease for itself). Only the key's hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopKeyRecord {
+    /// Public key id (`key_…`: shown to operators, used to revoke).
+    pub id: String,
+    /// SHA-256 of the key, hex.
+    pub key_hash: String,
+    /// The one shop the key reaches.
+    pub shop_id: String,
+    /// Provider names it may use (`ga4`, …).
+    pub providers: Vec<String>,
+    /// What the operator called it.
+    pub label: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds, once revoked.
+    pub revoked_at: Option<i64>,
+    /// Uid of the admin who created it.
+    pub created_by_uid: u32,
+}
+
 /// A row of `broker_audit`: who asked for what, when, and how it ended. Never a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {

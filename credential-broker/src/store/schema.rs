@@ -64,6 +64,18 @@ CREATE TABLE IF NOT EXISTS broker_lease (
     created_by_pid BIGINT
 );
 CREATE INDEX IF NOT EXISTS broker_lease_shop ON broker_lease (shop_id, created_at);
+CREATE TABLE IF NOT EXISTS broker_shop_key (
+    id             TEXT PRIMARY KEY NOT NULL,
+    key_hash       TEXT NOT NULL UNIQUE,
+    shop_id        TEXT NOT NULL,
+    providers      TEXT NOT NULL,
+    label          TEXT,
+    created_at     BIGINT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    revoked_at     BIGINT,
+    created_by_uid BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS broker_shop_key_shop ON broker_shop_key (shop_id, created_at);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms    BIGINT NOT NULL,
@@ -111,6 +123,18 @@ CREATE TABLE IF NOT EXISTS broker_lease (
     created_by_pid bigint
 );
 CREATE INDEX IF NOT EXISTS broker_lease_shop ON broker_lease (shop_id, created_at);
+CREATE TABLE IF NOT EXISTS broker_shop_key (
+    id             text PRIMARY KEY,
+    key_hash       text NOT NULL UNIQUE,
+    shop_id        text NOT NULL,
+    providers      text NOT NULL,
+    label          text,
+    created_at     bigint NOT NULL,
+    expires_at     bigint NOT NULL,
+    revoked_at     bigint,
+    created_by_uid bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS broker_shop_key_shop ON broker_shop_key (shop_id, created_at);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       bigserial PRIMARY KEY,
     at_ms    bigint NOT NULL,

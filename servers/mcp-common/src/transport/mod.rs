@@ -110,20 +110,32 @@ pub async fn serve_http<S: ToolServer>(
     config: HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-
     if config.key.is_none() {
         tracing::warn!(
             "serving HTTP without a bearer key (--allow-unauthenticated): every local user can call these tools with this server's credentials"
         );
     }
     let cancel = CancellationToken::new();
-    // A client that trickles its headers (slowloris) or parks an idle keep-alive connection
-    // gives its slot back after this long.
     let header_timeout = config.header_timeout;
     let app = router(server, config, cancel.clone());
+    serve_router(app, listener, header_timeout, cancel, shutdown).await
+}
+
+/// Serves `app` on `listener`: each connection with `TCP_NODELAY`, `header_timeout` for
+/// headers and idle keep-alive connections (slowloris), HTTP/1 and HTTP/2, and a graceful stop
+/// when `shutdown` resolves (then `cancel` is cancelled, ending streams). The gateway serves
+/// its own app through this too.
+pub async fn serve_router(
+    app: axum::Router,
+    listener: tokio::net::TcpListener,
+    header_timeout: std::time::Duration,
+    cancel: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -1,0 +1,479 @@
+//! `agent-host gateway`: one HTTP endpoint through which remote MCP hosts and agents reach
+//! exactly one shop's tools.
+//!
+//! A caller presents a shop key (`Authorization: Bearer bbk_…`); the broker says which shop and
+//! sources it reaches (checked again at most a second later, so a revoked key is refused on
+//! the next request, across gateways sharing the broker's database). The key alone decides the
+//! shop: a path naming another shop is refused, and nothing a caller sends reaches another
+//! shop's processes. Each shop's tools run in that shop's own server set (the [`ShopPool`]:
+//! one lease per server, idle eviction, an LRU cap, concurrent callers share one start); the
+//! caller's key never reaches a server or an upstream.
+//!
+//! MCP streamable HTTP, stateless (no sticky sessions: any gateway behind a load balancer can
+//! answer any request): `/mcp` serves the union of the key's sources, `/mcp/{source}` one
+//! source, and `/shops/{shop_id}/mcp[/{source}]` the same for clients that name the shop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use broker_proto::{ErrorCode, Provider, ShopKey, ShopKeyInfo};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tokio_util::sync::CancellationToken;
+
+use crate::pool::ShopPool;
+use crate::server_set::{HOST_LEASE_TTL, SetConfig};
+
+/// `agent-host gateway` flags.
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    /// Address to listen on (port 0 picks a free one; the first stdout line says which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Credential broker socket.
+    #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+    pub broker_socket: Option<PathBuf>,
+    /// Upstream base URL passed on to the servers (the sandbox).
+    #[arg(long, value_name = "URL", env = "BERRYBOO_API_BASE")]
+    pub api_base: Option<String>,
+    /// The URL callers use to reach this gateway (its host is accepted in `Host`).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<url::Url>,
+    /// Shops with live server sets at once (the least recently used idle one goes first).
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_live_shops: u32,
+    /// A shop's servers end after this long without a call.
+    #[arg(long, default_value = "10m", value_parser = crate::chat::parse_duration)]
+    pub idle: Duration,
+    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy in front of
+    /// the gateway is the only way in.
+    #[arg(long)]
+    pub trust_proxy: bool,
+}
+
+/// What the gateway knows of the caller of one request: put into the request's extensions by
+/// [`admit`], read by the MCP handler.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's id (for the audit line; never the key).
+    pub key_id: String,
+    /// The one shop.
+    pub shop_id: String,
+    /// The sources this request may use: the key's, narrowed by the path.
+    pub providers: Vec<Provider>,
+}
+
+/// How long a broker's "yes" about a key is believed: a revocation is seen within this.
+const KEY_CHECK_TTL: Duration = Duration::from_secs(1);
+
+/// Admission: the key, checked by the broker (briefly cached), and the path.
+struct Admission {
+    config: Arc<SetConfig>,
+    checked: Mutex<HashMap<Vec<u8>, (ShopKeyInfo, Instant)>>,
+}
+
+impl Admission {
+    /// What `key` reaches, from the cache or the broker.
+    async fn check(&self, key: &str) -> Result<ShopKeyInfo, Response> {
+        // Held by its hash: the cache must not be a second place the keys live in.
+        let cache_key: Vec<u8> = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()).to_vec();
+        if let Some((info, at)) = lock(&self.checked).get(&cache_key)
+            && at.elapsed() < KEY_CHECK_TTL
+        {
+            return Ok(info.clone());
+        }
+        let answer = async {
+            self.config
+                .broker()
+                .await?
+                .check_key(&ShopKey::new(key.to_owned()))
+                .await
+        }
+        .await;
+        match answer {
+            Ok(info) => {
+                let mut checked = lock(&self.checked);
+                // Bounded: entries older than the TTL are useless anyway.
+                if checked.len() > 10_000 {
+                    checked.retain(|_, (_, at)| at.elapsed() < KEY_CHECK_TTL);
+                }
+                checked.insert(cache_key, (info.clone(), Instant::now()));
+                Ok(info)
+            }
+            Err(e) => {
+                lock(&self.checked).remove(&cache_key);
+                Err(match e.broker_error() {
+                    Some(b) if b.code == ErrorCode::UnknownKey => unauthorized(&b.message),
+                    _ => {
+                        tracing::error!("cannot check a key with the credential broker: {e}");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [(header::RETRY_AFTER, "5")],
+                            "the gateway cannot reach its credential broker; try again shortly",
+                        )
+                            .into_response()
+                    }
+                })
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn unauthorized(why: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"berryboo\"")],
+        format!("{why}: send Authorization: Bearer <shop key> (credential-broker key create)"),
+    )
+        .into_response()
+}
+
+fn forbidden(why: String) -> Response {
+    (StatusCode::FORBIDDEN, why).into_response()
+}
+
+/// The shop and source a path names: `/mcp`, `/mcp/{source}`, `/shops/{id}/mcp[/{source}]`.
+fn route(path: &str) -> Option<(Option<&str>, Option<&str>)> {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match parts.as_slice() {
+        ["mcp"] => Some((None, None)),
+        ["mcp", source] => Some((None, Some(*source))),
+        ["shops", shop, "mcp"] => Some((Some(*shop), None)),
+        ["shops", shop, "mcp", source] => Some((Some(*shop), Some(*source))),
+        _ => None,
+    }
+}
+
+/// Middleware: the caller's key decides the shop; the path may only narrow it.
+async fn admit(
+    State(admission): State<Arc<Admission>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some((shop, source)) = route(request.uri().path()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no such endpoint: use /mcp or /mcp/{source}",
+        )
+            .into_response();
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(presented) = presented else {
+        return unauthorized("no credential");
+    };
+    let info = match admission.check(presented).await {
+        Ok(info) => info,
+        Err(response) => return response,
+    };
+    if let Some(shop) = shop
+        && shop != info.shop_id
+    {
+        tracing::warn!(key = %info.key_id, "refused: the path names another shop");
+        return forbidden(format!("this credential does not reach shop {shop}"));
+    }
+    let providers = match source {
+        None => info.providers.clone(),
+        Some(source) => match source.replace('-', "_").parse::<Provider>() {
+            Ok(p) if info.providers.contains(&p) => vec![p],
+            Ok(p) => {
+                return forbidden(format!(
+                    "this credential does not reach {} (it reaches: {})",
+                    p.service_name(),
+                    info.providers
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Err(_) => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    format!("no source {source:?}: use ga4, gsc, google-ads or meta-ads"),
+                )
+                    .into_response();
+            }
+        },
+    };
+    request.extensions_mut().insert(Caller {
+        key_id: info.key_id,
+        shop_id: info.shop_id,
+        providers,
+    });
+    next.run(request).await
+}
+
+/// The MCP side: each request's tools are its caller's shop's, from the pool.
+#[derive(Clone)]
+struct Gateway {
+    pool: Arc<ShopPool>,
+}
+
+fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        // Admission runs before every MCP request; without its verdict nothing is served.
+        .ok_or_else(|| ErrorData::internal_error("request not admitted", None))
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        let mut implementation = Implementation::new("berryboo-gateway", env!("CARGO_PKG_VERSION"));
+        implementation.title = Some("berryboo shop gateway (read-only marketing data)".into());
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(implementation)
+            .with_instructions(
+                "Read-only marketing data of one shop: its Google Analytics 4, Search Console, \
+                 Google Ads and Meta Ads accounts, as its credential allows. Tools default to \
+                 the shop's own accounts.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller(&context)?;
+        let set = self.pool.get(&caller.shop_id).await.map_err(|e| {
+            ErrorData::internal_error(format!("the shop's tools are not available: {e}"), None)
+        })?;
+        let tools = set
+            .tools()
+            .into_iter()
+            .filter(|(p, _)| caller.providers.contains(p))
+            .map(|(_, t)| t.clone())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&context)?;
+        let started = Instant::now();
+        let tool = request.name.to_string();
+        let outcome = async {
+            let set = self
+                .pool
+                .get(&caller.shop_id)
+                .await
+                .map_err(|e| format!("the shop's tools are not available: {e}"))?;
+            match set.tool(&tool) {
+                Some((p, _)) if caller.providers.contains(&p) => {}
+                _ => {
+                    return Err(format!(
+                        "no tool {tool:?} for this credential (tools/list shows them)"
+                    ));
+                }
+            }
+            let arguments =
+                serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+            set.call(&tool, arguments).await.map_err(|e| e.to_string())
+        }
+        .await;
+        let (result, status) = match outcome {
+            Ok(r) => {
+                let status = if r.is_error == Some(true) {
+                    "tool_error"
+                } else {
+                    "ok"
+                };
+                (r, status)
+            }
+            Err(why) => (
+                CallToolResult::error(vec![ContentBlock::text(redaction::text(&why).into_owned())]),
+                "failed",
+            ),
+        };
+        tracing::info!(
+            target: "audit",
+            key = %caller.key_id,
+            shop = %caller.shop_id,
+            tool = %tool,
+            outcome = status,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "gateway call"
+        );
+        Ok(result.into())
+    }
+}
+
+/// Runs the gateway until SIGINT/SIGTERM.
+pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<ExitCode> {
+    if !args.listen.ip().is_loopback() && !args.trust_proxy {
+        eprintln!(
+            "agent-host: refusing to serve plain HTTP on {}: callers' keys would cross the network in clear. \
+             Put a TLS-terminating proxy in front and pass --trust-proxy, or listen on 127.0.0.1.",
+            args.listen
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let config = Arc::new(SetConfig {
+        broker_socket: args
+            .broker_socket
+            .clone()
+            .unwrap_or_else(broker_proto::default_socket_path),
+        servers_dir: crate::children::servers_dir()?,
+        api_base: args.api_base.clone(),
+        lease_ttl: HOST_LEASE_TTL,
+        child_log: "error".into(),
+        host_key: file.host_key.clone(),
+    });
+    let pool = Arc::new(ShopPool::new(
+        config.clone(),
+        Provider::ALL.to_vec(),
+        args.idle,
+        args.max_live_shops as usize,
+    ));
+    let admission = Arc::new(Admission {
+        config,
+        checked: Mutex::new(HashMap::new()),
+    });
+    let cancel = CancellationToken::new();
+    let mcp = StreamableHttpService::new(
+        {
+            let pool = pool.clone();
+            move || Ok(Gateway { pool: pool.clone() })
+        },
+        Arc::new(NeverSessionManager::default()),
+        StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .disable_allowed_origins()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_cancellation_token(cancel.child_token()),
+    );
+    let http = mcp_common::cli::HttpConfig {
+        bind: args.listen,
+        key: None,
+        allowed_hosts: args
+            .public_url
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .map(|h| vec![h.to_owned()])
+            .unwrap_or_default(),
+        allowed_origins: Vec::new(),
+        max_sessions: 0,
+        session_idle: args.idle,
+        header_timeout: Duration::from_secs(30),
+    };
+    let guard = Arc::new(mcp_common::transport::guard::Guard::new(&http));
+    let app = axum::Router::new()
+        .route_service("/mcp", mcp.clone())
+        .route_service("/mcp/{source}", mcp.clone())
+        .route_service("/shops/{shop}/mcp", mcp.clone())
+        .route_service("/shops/{shop}/mcp/{source}", mcp)
+        .layer(axum::middleware::from_fn_with_state(admission, admit))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(
+            http.header_timeout,
+            mcp_common::transport::limits::cap_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            mcp_common::transport::guard::check,
+        ));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{local}")?;
+        stdout.flush()?;
+    }
+    tracing::info!(%local, "gateway serving MCP at /mcp, /mcp/{{source}}, /shops/{{id}}/mcp");
+    let sweeper = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                tick.tick().await;
+                pool.sweep().await;
+            }
+        })
+    };
+    let served = mcp_common::transport::serve_router(
+        app,
+        listener,
+        http.header_timeout,
+        cancel,
+        shutdown_signal(),
+    )
+    .await;
+    sweeper.abort();
+    pool.shutdown().await;
+    served.context("the gateway's HTTP server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route;
+
+    #[test]
+    fn paths_name_at_most_a_shop_and_a_source() {
+        assert_eq!(route("/mcp"), Some((None, None)));
+        assert_eq!(route("/mcp/"), Some((None, None)));
+        assert_eq!(route("/mcp/ga4"), Some((None, Some("ga4"))));
+        assert_eq!(route("/shops/s1/mcp"), Some((Some("s1"), None)));
+        assert_eq!(
+            route("/shops/s1/mcp/meta-ads"),
+            Some((Some("s1"), Some("meta-ads")))
+        );
+        assert_eq!(route("/healthz"), None);
+        assert_eq!(route("/mcp/ga4/extra"), None);
+        assert_eq!(route("/shops/s1"), None);
+    }
+}

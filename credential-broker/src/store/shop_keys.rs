@@ -1,0 +1,125 @@
+//! `broker_shop_key`: long-lived keys that reach one shop's tools through the gateway. Like
+//! leases, only a key's SHA-256 is stored; unlike leases, they last months and every check reads
+//! the row, so a revocation through one broker is seen by every broker on the database at once.
+
+use super::row::{DbRow, narrow};
+use super::{ShopKeyRecord, Sql, Store, StoreError, on_pool};
+
+const INSERT: Sql = Sql::both(
+    "INSERT INTO broker_shop_key \
+     (id, key_hash, shop_id, providers, label, created_at, expires_at, revoked_at, created_by_uid) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+);
+const BY_HASH: Sql = Sql::both(
+    "SELECT id, key_hash, shop_id, providers, label, created_at, expires_at, revoked_at, \
+     created_by_uid FROM broker_shop_key WHERE key_hash = $1",
+);
+/// `$2` = now: live keys only.
+const LIVE: Sql = Sql::both(
+    "SELECT id, key_hash, shop_id, providers, label, created_at, expires_at, revoked_at, \
+     created_by_uid FROM broker_shop_key \
+     WHERE ($1 IS NULL OR shop_id = $1) AND revoked_at IS NULL AND expires_at > $2 \
+     ORDER BY created_at DESC, id",
+);
+const REVOKE: Sql =
+    Sql::both("UPDATE broker_shop_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL");
+
+fn decode<R: DbRow>(row: &R) -> Result<ShopKeyRecord, sqlx::Error> {
+    Ok(ShopKeyRecord {
+        id: row.string("id")?,
+        key_hash: row.string("key_hash")?,
+        shop_id: row.string("shop_id")?,
+        providers: row
+            .string("providers")?
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        label: row.opt_string("label")?,
+        created_at: row.i64("created_at")?,
+        expires_at: row.i64("expires_at")?,
+        revoked_at: row.opt_i64("revoked_at")?,
+        created_by_uid: narrow(row.i64("created_by_uid")?, "created_by_uid")?,
+    })
+}
+
+impl Store {
+    /// Stores a new key. Fails on a duplicate id or hash, or a provider name that is empty or
+    /// contains a comma.
+    pub async fn insert_shop_key(&self, key: &ShopKeyRecord) -> Result<(), StoreError> {
+        if let Some(bad) = key
+            .providers
+            .iter()
+            .find(|p| p.is_empty() || p.contains(','))
+        {
+            return Err(StoreError::InvalidInput {
+                op: "insert shop key",
+                reason: format!("provider name {bad:?} is empty or contains a comma"),
+            });
+        }
+        let providers = key.providers.join(",");
+        on_pool!(self, INSERT, |pool, sql| {
+            sqlx::query(sql)
+                .bind(key.id.as_str())
+                .bind(key.key_hash.as_str())
+                .bind(key.shop_id.as_str())
+                .bind(providers.as_str())
+                .bind(key.label.as_deref())
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .bind(key.revoked_at)
+                .bind(i64::from(key.created_by_uid))
+                .execute(pool)
+                .await
+                .map_err(self.db_err("insert shop key"))?;
+        });
+        Ok(())
+    }
+
+    /// The key whose hash is `key_hash`, whatever its state (the caller checks expiry and
+    /// revocation).
+    pub async fn shop_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ShopKeyRecord>, StoreError> {
+        on_pool!(self, BY_HASH, |pool, sql| {
+            sqlx::query(sql)
+                .bind(key_hash)
+                .fetch_optional(pool)
+                .await
+                .and_then(|row| row.as_ref().map(decode).transpose())
+        })
+        .map_err(self.db_err("look up shop key"))
+    }
+
+    /// Keys neither revoked nor expired at `now` (of one shop, if given), newest first.
+    pub async fn live_shop_keys(
+        &self,
+        shop_id: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<ShopKeyRecord>, StoreError> {
+        on_pool!(self, LIVE, |pool, sql| {
+            sqlx::query(sql)
+                .bind(shop_id)
+                .bind(now)
+                .fetch_all(pool)
+                .await
+                .and_then(|rows| rows.iter().map(decode).collect())
+        })
+        .map_err(self.db_err("list shop keys"))
+    }
+
+    /// Marks the key revoked at `at`. `false` if it is unknown or already revoked.
+    pub async fn revoke_shop_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let affected = on_pool!(self, REVOKE, |pool, sql| {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(self.db_err("revoke shop key"))?;
+        Ok(affected > 0)
+    }
+}
