@@ -1,0 +1,308 @@
+//! `agent-host gateway` end to end: real broker, gateway, servers and sandbox processes; shop
+//! keys made with the broker's CLI; MCP over streamable HTTP from the official Python SDK and
+//! from raw requests, as an attacker would send them.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use berryboo_e2e::{BrokerProc, Sandbox, bin, first_line, shops};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+/// `credential-broker key create …`: the key (the last stdout line).
+async fn create_key(broker: &BrokerProc, shop: &str, extra: &[&str]) -> String {
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "create", "--socket"])
+        .arg(&broker.socket)
+        .args(["--shop", shop, "--label", "e2e"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key create");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = stdout.lines().last().unwrap_or("").to_owned();
+    assert!(key.starts_with("bbk_"), "{stdout}");
+    key
+}
+
+struct Gateway {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+async fn gateway(broker: &BrokerProc, sandbox: &Sandbox) -> Gateway {
+    let mut child = Command::new(bin("agent-host"))
+        .args(["gateway", "--listen", "127.0.0.1:0", "--broker-socket"])
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway");
+    let (line, _) = first_line(
+        child.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("listening line");
+    let base = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line}"))
+        .to_owned();
+    Gateway {
+        _child: child,
+        base,
+    }
+}
+
+/// One JSON-RPC request to `path` with `key` (if any): (status, headers, body).
+async fn rpc(
+    g: &Gateway,
+    path: &str,
+    key: Option<&str>,
+    method: &str,
+    params: Value,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", g.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+    if let Some(k) = key {
+        request = request.bearer_auth(k);
+    }
+    let r = request.send().await.expect("request");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap_or_default();
+    // A JSON answer, or the data line of a one-event SSE answer.
+    let body = serde_json::from_str(&text)
+        .ok()
+        .or_else(|| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .find_map(|d| serde_json::from_str(d.trim()).ok())
+        })
+        .unwrap_or(Value::String(text));
+    (status, headers, body)
+}
+
+fn tool_names(body: &Value) -> Vec<String> {
+    body["result"]["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_reaches_one_shop_and_nothing_else() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let acme = create_key(&broker, shops::ACME, &[]).await;
+    let bloom = create_key(&broker, shops::BLOOM, &["--providers", "ga4"]).await;
+    let g = gateway(&broker, &sandbox).await;
+
+    // No, unknown or malformed credentials: 401 with the scheme to use.
+    for key in [None, Some("bbk_guessed"), Some("not-a-key")] {
+        let (status, headers, body) = rpc(&g, "/mcp", key, "tools/list", json!({})).await;
+        assert_eq!(status, 401, "{key:?}: {body}");
+        assert!(
+            headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Bearer")),
+            "{headers:?}"
+        );
+    }
+
+    // ACME's key: ACME's tools, ACME's property; another shop's property is refused.
+    let (status, _, body) = rpc(&g, "/mcp", Some(&acme), "tools/list", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let names = tool_names(&body);
+    assert!(names.contains(&"run_report".to_owned()), "{names:?}");
+    let call = |args: Value| {
+        let (g, acme) = (&g, &acme);
+        async move {
+            rpc(
+                g,
+                "/mcp",
+                Some(acme),
+                "tools/call",
+                json!({"name": "get_property_details", "arguments": args}),
+            )
+            .await
+        }
+    };
+    let (status, _, own) = call(json!({})).await;
+    assert_eq!(status, 200, "{own}");
+    assert!(own.to_string().contains("326784853"), "{own}");
+    let (_, _, foreign) = call(json!({"property_id": "412345678"})).await;
+    assert_eq!(foreign["result"]["isError"], true, "{foreign}");
+    assert!(!foreign.to_string().contains("Bloom"), "{foreign}");
+
+    // The path may narrow, never widen: another shop's path is 403, a source the key lacks
+    // is 403, an unknown source 404.
+    let (status, _, _) = rpc(
+        &g,
+        &format!("/shops/{}/mcp", shops::BLOOM),
+        Some(&acme),
+        "tools/list",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, body) = rpc(
+        &g,
+        &format!("/shops/{}/mcp/ga4", shops::ACME),
+        Some(&acme),
+        "tools/list",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = rpc(&g, "/mcp/gsc", Some(&bloom), "tools/list", json!({})).await;
+    assert_eq!(status, 403, "BLOOM's key covers GA4 only");
+    let (status, _, _) = rpc(&g, "/mcp/bing", Some(&acme), "tools/list", json!({})).await;
+    assert_eq!(status, 404);
+
+    // BLOOM's key (GA4 only) sees BLOOM's property, and only GA4's tools.
+    let (_, _, body) = rpc(&g, "/mcp", Some(&bloom), "tools/list", json!({})).await;
+    let names = tool_names(&body);
+    assert!(
+        !names.is_empty() && !names.iter().any(|n| n == "get_search_analytics"),
+        "{names:?}"
+    );
+    let (_, _, own) = rpc(
+        &g,
+        "/mcp",
+        Some(&bloom),
+        "tools/call",
+        json!({"name": "get_property_details", "arguments": {}}),
+    )
+    .await;
+    assert!(own.to_string().contains("412345678"), "{own}");
+    assert!(!own.to_string().contains("326784853"), "{own}");
+
+    // The key list shows both keys, never a key.
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "list", "--json", "--socket"])
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key list");
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&acme) && !text.contains("bbk_"), "{text}");
+    let acme_id = listed
+        .iter()
+        .find(|k| k["shop_id"] == shops::ACME)
+        .and_then(|k| k["key_id"].as_str())
+        .expect("ACME's key id")
+        .to_owned();
+
+    // Revoked: refused on a request after the check's one-second cache, within a few.
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "revoke", "--socket"])
+        .arg(&broker.socket)
+        .arg(&acme_id)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _, _) = rpc(&g, "/mcp", Some(&acme), "tools/list", json!({})).await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked key still works"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The broker's trail has the refusal, and no key in it.
+    let audit = berryboo_e2e::audit_until(&sandbox, &db, |events| {
+        events
+            .iter()
+            .any(|e| e["action"] == "key_check" && e["outcome"] == "UnknownKey")
+    })
+    .await
+    .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "key_check" && e["outcome"] == "UnknownKey"),
+        "the refused key is in the trail: {audit:?}"
+    );
+    let trail = serde_json::to_string(&audit).unwrap_or_default();
+    assert!(trail.contains("key_revoke"), "{trail}");
+    assert!(
+        !trail.contains(&acme) && !trail.contains(&bloom),
+        "a key in the audit trail"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import mcp.client.streamable_http, httpx2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        let msg = "SKIPPED the_official_python_sdk_reaches_a_shop_through_the_gateway: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)";
+        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
+            panic!("{msg}");
+        }
+        eprintln!("\n*** {msg} ***\n");
+        return;
+    }
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::BLOOM, &[]).await;
+    let g = gateway(&broker, &sandbox).await;
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/gateway.py"))
+        .env("GATEWAY", &g.base)
+        .env("SHOP_KEY", &key)
+        .env("PROPERTY", "412345678")
+        .env("OTHER", "326784853")
+        .output()
+        .await
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gateway: ok"));
+}
