@@ -60,10 +60,98 @@ pub struct GatewayArgs {
     /// A shop's servers end after this long without a call.
     #[arg(long, default_value = "10m", value_parser = crate::chat::parse_duration)]
     pub idle: Duration,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "trust_proxy"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy in front of
     /// the gateway is the only way in.
     #[arg(long)]
     pub trust_proxy: bool,
+    /// Requests per second one key may make, sustained (bursts of twice as many pass).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate_per_key: u32,
+    /// Requests one key may have in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency_per_key: u32,
+}
+
+/// One key's budget: a token bucket for its rate and a count of its requests in flight.
+struct Budget {
+    tokens: f64,
+    refilled: Instant,
+    in_flight: Arc<std::sync::atomic::AtomicU32>,
+}
+
+/// Per-key limits, so one caller cannot starve the others (or the shop's API quota).
+struct Limits {
+    rate: f64,
+    burst: f64,
+    concurrency: u32,
+    budgets: Mutex<HashMap<String, Budget>>,
+}
+
+/// A request counted in flight until dropped.
+struct InFlight(Arc<std::sync::atomic::AtomicU32>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Limits {
+    fn new(rate: u32, concurrency: u32) -> Self {
+        Self {
+            rate: f64::from(rate),
+            burst: f64::from(rate) * 2.0,
+            concurrency,
+            budgets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Admits one request of `key_id`, or says how many seconds to wait.
+    fn admit(&self, key_id: &str) -> Result<InFlight, u64> {
+        self.admit_at(key_id, Instant::now())
+    }
+
+    fn admit_at(&self, key_id: &str, now: Instant) -> Result<InFlight, u64> {
+        let mut budgets = lock(&self.budgets);
+        if budgets.len() > 100_000 {
+            // Keys idle long enough to have a full bucket again carry no state worth keeping.
+            let full = Duration::from_secs_f64(self.burst / self.rate);
+            budgets.retain(|_, b| {
+                b.refilled.elapsed() < full
+                    || b.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+            });
+        }
+        let budget = budgets.entry(key_id.to_owned()).or_insert_with(|| Budget {
+            tokens: self.burst,
+            refilled: now,
+            in_flight: Arc::default(),
+        });
+        budget.tokens = (budget.tokens
+            + now.saturating_duration_since(budget.refilled).as_secs_f64() * self.rate)
+            .min(self.burst);
+        budget.refilled = now;
+        if budget.tokens < 1.0 {
+            return Err(((1.0 - budget.tokens) / self.rate).ceil().max(1.0) as u64);
+        }
+        let in_flight = &budget.in_flight;
+        if in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.concurrency {
+            in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(1);
+        }
+        budget.tokens -= 1.0;
+        Ok(InFlight(in_flight.clone()))
+    }
 }
 
 /// What the gateway knows of the caller of one request: put into the request's extensions by
@@ -85,6 +173,7 @@ const KEY_CHECK_TTL: Duration = Duration::from_secs(1);
 struct Admission {
     config: Arc<SetConfig>,
     checked: Mutex<HashMap<Vec<u8>, (ShopKeyInfo, Instant)>>,
+    limits: Limits,
 }
 
 impl Admission {
@@ -223,12 +312,26 @@ async fn admit(
             }
         },
     };
+    let in_flight = match admission.limits.admit(&info.key_id) {
+        Ok(counted) => counted,
+        Err(wait) => {
+            tracing::info!(key = %info.key_id, "refused: over its rate or concurrency limit");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, wait.to_string())],
+                "too many requests for this credential; retry after the given seconds",
+            )
+                .into_response();
+        }
+    };
     request.extensions_mut().insert(Caller {
         key_id: info.key_id,
         shop_id: info.shop_id,
         providers,
     });
-    next.run(request).await
+    let response = next.run(request).await;
+    drop(in_flight);
+    response
 }
 
 /// The MCP side: each request's tools are its caller's shop's, from the pool.
@@ -334,10 +437,21 @@ impl ServerHandler for Gateway {
 
 /// Runs the gateway until SIGINT/SIGTERM.
 pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<ExitCode> {
-    if !args.listen.ip().is_loopback() && !args.trust_proxy {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match mcp_common::transport::tls_acceptor(cert, key) {
+            Ok(acceptor) => Some(acceptor),
+            Err(e) => {
+                eprintln!("agent-host: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().is_loopback() && !args.trust_proxy {
         eprintln!(
             "agent-host: refusing to serve plain HTTP on {}: callers' keys would cross the network in clear. \
-             Put a TLS-terminating proxy in front and pass --trust-proxy, or listen on 127.0.0.1.",
+             Pass --tls-cert and --tls-key, or put a TLS-terminating proxy in front and pass --trust-proxy, \
+             or listen on 127.0.0.1.",
             args.listen
         );
         return Ok(ExitCode::from(2));
@@ -362,6 +476,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
     let admission = Arc::new(Admission {
         config,
         checked: Mutex::new(HashMap::new()),
+        limits: Limits::new(args.rate_per_key, args.concurrency_per_key),
     });
     let cancel = CancellationToken::new();
     let mcp = StreamableHttpService::new(
@@ -414,7 +529,8 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
     {
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{local}")?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        writeln!(stdout, "listening on {scheme}://{local}")?;
         stdout.flush()?;
     }
     tracing::info!(%local, "gateway serving MCP at /mcp, /mcp/{{source}}, /shops/{{id}}/mcp");
@@ -432,6 +548,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         app,
         listener,
         http.header_timeout,
+        tls,
         cancel,
         shutdown_signal(),
     )
@@ -460,7 +577,37 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::route;
+    use super::{Limits, route};
+
+    #[test]
+    fn a_key_gets_its_burst_then_waits_and_its_concurrency_is_capped() {
+        // One instant throughout: no refill, whatever the machine is doing.
+        let t = std::time::Instant::now();
+        let limits = Limits::new(2, 3);
+        let held: Vec<_> = (0..3)
+            .map(|_| limits.admit_at("k", t).expect("within"))
+            .collect();
+        assert_eq!(
+            limits.admit_at("k", t).err(),
+            Some(1),
+            "three in flight at most"
+        );
+        assert!(
+            limits.admit_at("other", t).is_ok(),
+            "another key has its own budget"
+        );
+        drop(held);
+        // Four tokens (twice the rate) in all: three spent above, one left.
+        let one = limits.admit_at("k", t).expect("the fourth");
+        drop(one);
+        assert!(
+            limits.admit_at("k", t).is_err_and(|wait| wait >= 1),
+            "bucket empty"
+        );
+        // Half a second later at 2/s: one token back.
+        let later = t + std::time::Duration::from_millis(500);
+        assert!(limits.admit_at("k", later).is_ok(), "refilled");
+    }
 
     #[test]
     fn paths_name_at_most_a_shop_and_a_source() {

@@ -306,3 +306,103 @@ async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("gateway: ok"));
 }
+
+/// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the
+/// operator vouches for); per-key rate limits answer 429 with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_plain_http_refusal_and_per_key_limits() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::ACME, &[]).await;
+
+    // Plain HTTP on a public address: refused at start, with what to do instead.
+    let out = Command::new(bin("agent-host"))
+        .args(["gateway", "--listen", "0.0.0.0:0", "--broker-socket"])
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("gateway");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--tls-cert") && stderr.contains("--trust-proxy"),
+        "{stderr}"
+    );
+
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, private) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&private, certified.signing_key.serialize_pem()).expect("key");
+    let mut child = Command::new(bin("agent-host"))
+        .args(["gateway", "--listen", "127.0.0.1:0", "--rate-per-key", "1"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&private)
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway");
+    let (line, _) = first_line(
+        child.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("listening line");
+    let base = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line}"))
+        .to_owned();
+    assert!(base.starts_with("https://"), "{base}");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+        )
+        .build()
+        .expect("client");
+    let list = || async {
+        client
+            .post(format!("{base}/mcp"))
+            .bearer_auth(&key)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+            .send()
+            .await
+            .expect("https request")
+    };
+    let first = list().await;
+    assert_eq!(first.status().as_u16(), 200);
+    let body = first.text().await.unwrap_or_default();
+    assert!(body.contains("run_report"), "{body}");
+    // One a second with bursts of two: twelve at once cannot all pass (they would need
+    // eleven seconds of refill).
+    let mut limited = None;
+    for _ in 0..12 {
+        let r = list().await;
+        if r.status().as_u16() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("a 429 among twelve quick requests");
+    let wait: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!(wait >= 1, "{wait}");
+}

@@ -96,7 +96,12 @@ impl Guard {
 /// Middleware: refuse requests that fail a rule, with a message that says which.
 pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // HTTP/2 carries the host in the `:authority` pseudo-header (the request URI), not `Host`.
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or(authority.as_deref());
     if !guard.host_ok(host) {
         tracing::warn!(
             host = host.unwrap_or("-"),
