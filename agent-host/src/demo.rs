@@ -84,6 +84,77 @@ pub struct DemoArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// A shop key for Acme Shop, the gateway started with it, one call through it (Acme's property
+/// answers, Bloom's is refused); then how to do it yourself. True when both held.
+async fn remote_access(socket: &std::path::Path, sandbox: &str, dir: &std::path::Path) -> bool {
+    let attempt = async {
+        let (info, key) = BrokerClient::connect(socket)
+            .await?
+            .create_key(ACME, &[], 90 * 86_400, Some("demo"))
+            .await?;
+        let mut cmd = crate::children::command(std::env::current_exe()?);
+        cmd.args(["gateway", "--listen", "127.0.0.1:0", "--broker-socket"])
+            .arg(socket)
+            .args(["--api-base", sandbox])
+            .env("RUST_LOG", "error");
+        let gateway = start_listening(cmd)
+            .await
+            .context("cannot start the gateway")?;
+        let call = |arguments: serde_json::Value| {
+            reqwest::Client::new()
+                .post(format!("{}/mcp", gateway.url))
+                .bearer_auth(key.expose())
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .json(
+                    &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": {"name": "get_property_details", "arguments": arguments}}),
+                )
+                .send()
+        };
+        let own = call(serde_json::json!({})).await?.text().await?;
+        let foreign = call(serde_json::json!({"property_id": "412345678"}))
+            .await?
+            .text()
+            .await?;
+        let reached = own.contains("properties/326784853");
+        let refused = foreign.contains("\"isError\":true") && !foreign.contains("Bloom");
+        println!(
+            "{} key {} for Acme Shop: get_property_details through {}/mcp answered with Acme's property 326784853",
+            if reached { "✓" } else { "✗" },
+            info.key_id,
+            gateway.url
+        );
+        println!(
+            "{} the same key asking for Bloom Florist's property 412345678 was refused",
+            if refused { "✓" } else { "✗" }
+        );
+        println!(
+            "\nTo try it yourself (the key is shown once; `credential-broker key list|revoke` manage it):\n  \
+             export KEY={key}\n  \
+             target/debug/upstream-sandbox --fixtures {fixtures} --bind 127.0.0.1:8788 &\n  \
+             # the broker needs the sandbox client's id and secret (they are in {fixtures}):\n  \
+             BERRYBOO_GOOGLE_CLIENT_ID={CLIENT_ID} BERRYBOO_GOOGLE_CLIENT_SECRET=… BERRYBOO_API_BASE=http://127.0.0.1:8788 \\\n    \
+             target/debug/credential-broker serve --database sqlite://{db} --socket {socket} &\n  \
+             target/debug/agent-host gateway --broker-socket {socket} --api-base http://127.0.0.1:8788 &\n  \
+             curl -s http://127.0.0.1:8787/mcp -H \"Authorization: Bearer $KEY\" -H 'Accept: application/json, text/event-stream' \\\n    \
+             -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'",
+            key = key.expose(),
+            fixtures = dir.join("sandbox-fixtures.toml").display(),
+            db = dir.join("berryboo.db").display(),
+            socket = socket.display(),
+        );
+        anyhow::Ok(reached && refused)
+    };
+    match attempt.await {
+        Ok(ok) => ok,
+        Err(e) => {
+            println!("✗ the gateway could not be shown: {e:#}");
+            false
+        }
+    }
+}
+
 fn heading(title: &str) {
     println!(
         "\n━━ {title} {}",
@@ -452,8 +523,15 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
         ),
     ];
     store.close().await;
+
+    heading("Remote access");
+    let remote = remote_access(&socket, &sandbox.url, &dir).await;
     heading("Summary");
     let mut ok = code == ExitCode::SUCCESS;
+    let checks = checks.into_iter().chain([(
+        "Acme Shop reached through the gateway with its shop key, and only Acme Shop",
+        remote,
+    )]);
     for (what, passed) in checks {
         println!("{} {what}", if passed { "✓" } else { "✗" });
         ok &= passed;

@@ -406,3 +406,107 @@ async fn tls_plain_http_refusal_and_per_key_limits() {
         .expect("Retry-After seconds");
     assert!(wait >= 1, "{wait}");
 }
+
+/// 200 callers at once over 50 shops, each shop its own GA4 property behind one agency login
+/// (the case where a token could reach every shop): each caller gets its own shop's property
+/// and nothing else, while the pool starts, shares and evicts sets (at most 25 live).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_callers_over_fifty_shops_each_see_only_their_own() {
+    const SHOPS: usize = 50;
+    let property = |i: usize| format!("5{i:08}");
+    let shop = |i: usize| format!("{i:08x}-0000-4000-8000-0000000000aa");
+    let properties: Vec<String> = (0..SHOPS).map(property).collect();
+    let fixtures = format!(
+        "{}\n[[google_grants]]\nname = \"agency\"\nrefresh_token = \"sandbox-refresh-agency-e2e\"\n\
+         client_id = \"{}\"\nscopes = [\"https://www.googleapis.com/auth/analytics.readonly\"]\n\
+         ga4_properties = {:?}\n",
+        berryboo_e2e::FIXTURES,
+        berryboo_e2e::CLIENT_ID,
+        properties
+    );
+    let sandbox = Sandbox::start_with(&fixtures, &[]).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    let mut seed = String::new();
+    for i in 0..SHOPS {
+        seed.push_str(&format!(
+            "\n[[shops]]\nid = \"{}\"\nname = \"Agency client {i}\"\n[[shops.integrations]]\n\
+             provider = \"ga4\"\ndata = {{ refresh_token = \"sandbox-refresh-agency-e2e\", \
+             property_id = \"{}\", granted_scopes = [\"https://www.googleapis.com/auth/analytics.readonly\"] }}\n",
+            shop(i),
+            property(i)
+        ));
+    }
+    BrokerProc::prepare_with(&sandbox, &db, &seed)
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let mut keys = Vec::new();
+    let mut client = broker.client().await.expect("client");
+    for i in 0..SHOPS {
+        let (_, key) = client
+            .create_key(&shop(i), &[], 3600, Some("load"))
+            .await
+            .expect("key");
+        keys.push(key.expose().to_owned());
+    }
+    let mut child = Command::new(bin("agent-host"))
+        .args([
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-live-shops",
+            "25",
+            "--broker-socket",
+        ])
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway");
+    let (line, _) = first_line(
+        child.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("listening line");
+    let base = line.strip_prefix("listening on ").expect("line").to_owned();
+    let http = reqwest::Client::new();
+    let calls = (0..200).map(|n| {
+        let i = n % SHOPS;
+        let (http, base, key) = (http.clone(), base.clone(), keys[i].clone());
+        async move {
+            let r = http
+                .post(format!("{base}/mcp"))
+                .bearer_auth(&key)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .json(&json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                              "params": {"name": "get_property_details", "arguments": {}}}))
+                .send()
+                .await
+                .expect("request");
+            (i, r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    for (i, status, body) in &answers {
+        assert_eq!(*status, 200, "shop {i}: {body}");
+        assert!(
+            body.contains(&format!("properties/{}", property(*i))),
+            "shop {i} did not get its own property: {body}"
+        );
+        for (j, other) in properties.iter().enumerate() {
+            assert!(
+                j == *i || !body.contains(other.as_str()),
+                "shop {i} saw shop {j}'s property: {body}"
+            );
+        }
+    }
+    assert_eq!(answers.len(), 200);
+}
