@@ -510,3 +510,64 @@ async fn two_hundred_callers_over_fifty_shops_each_see_only_their_own() {
     }
     assert_eq!(answers.len(), 200);
 }
+
+/// Two gateways, each beside its own broker, on one PostgreSQL database (what runs behind a
+/// load balancer): one key works through both, and a key revoked through one broker is refused
+/// by both gateways within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
+    let Some(pg) = berryboo_e2e::TestPostgres::create("two_gateways_on_one_postgres") else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    BrokerProc::prepare(&sandbox, &pg.url).await.expect("seed");
+    let first = BrokerProc::start(&sandbox, &pg.url, "warn", "")
+        .await
+        .expect("broker 1");
+    let second = BrokerProc::start(&sandbox, &pg.url, "warn", "")
+        .await
+        .expect("broker 2");
+    let key = create_key(&first, shops::ACME, &[]).await;
+    let gateways = [
+        gateway(&first, &sandbox).await,
+        gateway(&second, &sandbox).await,
+    ];
+    for g in &gateways {
+        let (status, _, body) = rpc(g, "/mcp", Some(&key), "tools/list", json!({})).await;
+        assert_eq!(status, 200, "{}: {body}", g.base);
+    }
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "list", "--json", "--socket"])
+        .arg(&second.socket)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key list");
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let id = listed[0]["key_id"].as_str().expect("the key, listed by the other broker");
+    // Revoked through the second broker.
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "revoke", "--socket"])
+        .arg(&second.socket)
+        .arg(id)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key revoke");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for g in &gateways {
+        loop {
+            let (status, _, _) = rpc(g, "/mcp", Some(&key), "tools/list", json!({})).await;
+            if status == 401 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still takes a revoked key",
+                g.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
