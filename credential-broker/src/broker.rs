@@ -384,13 +384,30 @@ impl Broker {
                 event.action = "key_revoke".into();
                 event.lease_id = Some(key_id.clone());
                 if self.is_admin(peer) {
-                    self.keys
-                        .revoke(&key_id, now())
-                        .await
-                        .map(|()| Response::KeyRevoked { key_id })
+                    self.keys.revoke(&key_id, now()).await.map(|()| {
+                        // The leases made with the key were revoked with it.
+                        self.leases.forget_cached();
+                        Response::KeyRevoked { key_id }
+                    })
                 } else {
                     Err(Self::not_permitted(peer, "revoke shop keys"))
                 }
+            }
+            Request::LeaseByKey {
+                key,
+                shop_id,
+                provider,
+                ttl_secs,
+            } => {
+                event.action = "lease_create".into();
+                event.shop_id = Some(shop_id.clone());
+                event.provider = Some(provider.as_str().into());
+                self.lease_by_key(peer, &key, &shop_id, provider, ttl_secs, &mut event)
+                    .await
+                    .map(|grant| {
+                        event.lease_id = Some(grant.lease_id.clone());
+                        Response::Lease(grant)
+                    })
             }
             Request::CheckKey { key } => {
                 event.action = "key_check".into();
@@ -521,6 +538,17 @@ impl Broker {
         if !self.may_lease(peer) {
             return Err(Self::not_permitted(peer, "create leases"));
         }
+        self.grantable(shop_id, providers, ttl_secs).await
+    }
+
+    /// What a lease for `providers` of `shop_id` would grant (the caller's right to ask is
+    /// checked before).
+    async fn grantable(
+        &self,
+        shop_id: &str,
+        providers: &[Provider],
+        ttl_secs: u64,
+    ) -> Result<(Vec<ProviderAccount>, Vec<MissingProvider>, Duration), BrokerError> {
         if shop_id.trim().is_empty() || shop_id.len() > 200 {
             return Err(BrokerError::new(
                 ErrorCode::BadRequest,
@@ -590,6 +618,68 @@ impl Broker {
             expires_at: record.expires_at,
             granted,
             missing,
+            accounts,
+        })
+    }
+
+    /// A lease for one provider of a key's shop, for whoever holds the key (a desktop client's
+    /// server, started with `--shop-id` and the key): no longer than the key itself lives.
+    async fn lease_by_key(
+        &self,
+        peer: Peer,
+        key: &broker_proto::ShopKey,
+        shop_id: &str,
+        provider: Provider,
+        ttl_secs: u64,
+        event: &mut AuditEvent,
+    ) -> Result<LeaseGrant, BrokerError> {
+        let info = self.keys.check(key, now()).await?;
+        event.detail = Some(format!("by key {}", info.key_id));
+        if info.shop_id != shop_id {
+            return Err(BrokerError::new(
+                ErrorCode::WrongShop,
+                format!(
+                    "key {} is for shop {}, not shop {shop_id}",
+                    info.key_id, info.shop_id
+                ),
+            ));
+        }
+        if !info.providers.contains(&provider) {
+            return Err(BrokerError::new(
+                ErrorCode::WrongProvider,
+                format!(
+                    "key {} does not cover {}",
+                    info.key_id,
+                    provider.service_name()
+                ),
+            ));
+        }
+        let left = u64::try_from(info.expires_at.saturating_sub(now())).unwrap_or(0);
+        let ttl_secs = ttl_secs
+            .min(self.config.max_lease_ttl.as_secs())
+            .min(left)
+            .max(1);
+        let (accounts, missing, ttl) = self.grantable(shop_id, &[provider], ttl_secs).await?;
+        if let Some(m) = missing.into_iter().next() {
+            return Err(m.error);
+        }
+        let granted: Vec<Provider> = accounts.iter().map(|a| a.provider).collect();
+        let (lease, record) = self
+            .leases
+            .create(shop_id, &granted, ttl, now(), peer.holder())
+            .await?;
+        // Revoking the key ends this lease too.
+        if let Err(e) = self.keys.link_lease(&record.id, &info.key_id).await {
+            let _ = self.leases.revoke_id(&record.id, now()).await;
+            return Err(e);
+        }
+        Ok(LeaseGrant {
+            lease,
+            lease_id: record.id,
+            shop_id: shop_id.to_owned(),
+            expires_at: record.expires_at,
+            granted,
+            missing: Vec::new(),
             accounts,
         })
     }

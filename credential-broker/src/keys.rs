@@ -160,6 +160,14 @@ impl KeyBook {
         }
     }
 
+    /// Notes that `lease_id` was made with key `key_id`.
+    pub async fn link_lease(&self, lease_id: &str, key_id: &str) -> Result<(), BrokerError> {
+        self.store
+            .link_key_lease(lease_id, key_id)
+            .await
+            .map_err(internal)
+    }
+
     /// What `key` reaches; one error for unknown, revoked and expired keys.
     pub async fn check(&self, key: &ShopKey, now: i64) -> Result<ShopKeyInfo, BrokerError> {
         let unknown = || {

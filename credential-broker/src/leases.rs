@@ -253,6 +253,16 @@ impl LeaseBook {
         Ok((ids, revoked))
     }
 
+    /// Drops every cached lookup, so the next use of any lease reads its row: after a shop
+    /// key's leases were revoked in the store (rare), they end here at once instead of at the
+    /// next periodic recheck.
+    pub fn forget_cached(&self) {
+        self.by_hash
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Notes a token vended under lease `id` at `now`.
     pub fn used(&self, id: &str, now: i64) {
         let mut map = self

@@ -21,7 +21,8 @@
 use std::time::{Duration, Instant};
 
 use credential_broker::store::{
-    AuditEvent, Backend, IntegrationStatus, LeaseRecord, Notification, Store, StoreError,
+    AuditEvent, Backend, IntegrationStatus, LeaseRecord, Notification, ShopKeyRecord, Store,
+    StoreError,
 };
 use serde_json::{Value, json};
 
@@ -249,6 +250,7 @@ suite!(
     an_earlier_lease_table_is_upgraded,
     audit_batch_of_500_newest_first,
     notifications_newest_first,
+    shop_keys_round_trip_and_revoke_their_leases,
     statuses_upsert,
     connect_errors_hide_the_password,
 );
@@ -1204,6 +1206,101 @@ async fn notifications_newest_first(db: &TestDb) {
             .noted_since(SHOP_A, 100, "token_expiring", 0)
             .await
             .unwrap()
+    );
+}
+
+async fn shop_keys_round_trip_and_revoke_their_leases(db: &TestDb) {
+    let store = db.migrated().await;
+    let now = 1_760_000_000;
+    let key = |id: &str, shop: &str, expires_at: i64| ShopKeyRecord {
+        id: id.into(),
+        key_hash: format!("hash-of-{id}"),
+        shop_id: shop.into(),
+        providers: vec!["ga4".into(), "meta_ads".into()],
+        label: Some("Acme's desktop, ąę".into()),
+        created_at: now - 10,
+        expires_at,
+        revoked_at: None,
+        created_by_uid: u32::MAX,
+    };
+    let a = key("key_a", SHOP_A, now + 3600);
+    let old = key("key_old", SHOP_A, now - 1);
+    let b = key("key_b", SHOP_B, now + 60);
+    for k in [&a, &old, &b] {
+        store.insert_shop_key(k).await.unwrap();
+    }
+    assert_eq!(
+        store.shop_key_by_hash("hash-of-key_a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.shop_key_by_hash("hash-of-nothing").await.unwrap(),
+        None
+    );
+    let mut dup = key("key_dup", SHOP_A, now + 1);
+    dup.key_hash = a.key_hash.clone();
+    assert!(
+        store.insert_shop_key(&dup).await.is_err(),
+        "hashes are unique"
+    );
+    let mut bad = key("key_bad", SHOP_A, now + 1);
+    bad.providers = vec!["ga4,gsc".into()];
+    assert!(store.insert_shop_key(&bad).await.is_err());
+    // Live keys only, newest first, of one shop or all.
+    let ids = |keys: Vec<ShopKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.live_shop_keys(Some(SHOP_A), now).await.unwrap()),
+        ["key_a"]
+    );
+    assert_eq!(store.live_shop_keys(None, now).await.unwrap().len(), 2);
+    // A lease made with key_a ends with it; another lease does not.
+    let lease = |id: &str| LeaseRecord {
+        id: id.into(),
+        secret_hash: format!("hash-of-{id}"),
+        shop_id: SHOP_A.into(),
+        providers: vec!["ga4".into()],
+        created_at: now,
+        expires_at: now + 3600,
+        revoked_at: None,
+        created_by_uid: 1,
+        created_by_pid: None,
+    };
+    for l in ["L-by-key", "L-other"] {
+        store.insert_lease(&lease(l)).await.unwrap();
+    }
+    store.link_key_lease("L-by-key", "key_a").await.unwrap();
+    assert!(store.revoke_shop_key("key_a", now + 5).await.unwrap());
+    assert!(
+        !store.revoke_shop_key("key_a", now + 6).await.unwrap(),
+        "once"
+    );
+    assert!(!store.revoke_shop_key("key_nothing", now).await.unwrap());
+    assert_eq!(
+        store
+            .shop_key_by_hash("hash-of-key_a")
+            .await
+            .unwrap()
+            .and_then(|k| k.revoked_at),
+        Some(now + 5)
+    );
+    let revoked_at = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .lease_by_hash(&format!("hash-of-{id}"))
+                .await
+                .unwrap()
+                .and_then(|l| l.revoked_at)
+        }
+    };
+    assert_eq!(revoked_at("L-by-key").await, Some(now + 5));
+    assert_eq!(revoked_at("L-other").await, None);
+    assert!(
+        store
+            .live_shop_keys(Some(SHOP_A), now)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

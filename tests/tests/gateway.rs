@@ -544,7 +544,9 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
         .await
         .expect("key list");
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
-    let id = listed[0]["key_id"].as_str().expect("the key, listed by the other broker");
+    let id = listed[0]["key_id"]
+        .as_str()
+        .expect("the key, listed by the other broker");
     // Revoked through the second broker.
     let out = Command::new(bin("credential-broker"))
         .args(["key", "revoke", "--socket"])
@@ -554,7 +556,11 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
         .output()
         .await
         .expect("key revoke");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     for g in &gateways {
         loop {
@@ -569,5 +575,122 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The same key works locally: a server started with `--shop-id` and `BERRYBOO_SHOP_KEY` leases
+/// for itself (one provider, the key's shop only) and loses its access when the key is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_server_leases_for_itself_with_a_shop_key() {
+    use berryboo_e2e::{call, connect};
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
+    let server = |binary: &str, shop: &str| {
+        let mut cmd = Command::new(bin(binary));
+        cmd.args(["--shop-id", shop, "--api-base", &sandbox.base])
+            .args(["--broker-recheck", "1", "--broker-socket"])
+            .arg(&broker.socket)
+            .env("BERRYBOO_SHOP_KEY", &key)
+            .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
+            .env("RUST_LOG", "warn")
+            .env_remove("BERRYBOO_LEASE")
+            .env_remove("BERRYBOO_CREDENTIALS_PATH");
+        cmd
+    };
+    let text = |r: &rmcp::model::CallToolResult| {
+        (
+            r.is_error == Some(true),
+            r.content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+
+    let ga4 = connect(server("ga4-mcp", shops::ACME))
+        .await
+        .expect("ga4-mcp");
+    let (failed, out) = text(
+        &call(&ga4, "get_property_details", json!({}))
+            .await
+            .expect("call"),
+    );
+    assert!(!failed && out.contains("326784853"), "{out}");
+    // It made its own lease, for GA4 only.
+    let out = Command::new(bin("credential-broker"))
+        .args(["lease", "list", "--json", "--socket"])
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("lease list");
+    let leases: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(leases[0]["providers"], json!(["ga4"]), "{leases:?}");
+
+    // Another shop, or a source the key lacks: refused with the reason.
+    let other = connect(server("ga4-mcp", shops::BLOOM))
+        .await
+        .expect("ga4-mcp");
+    let (failed, out) = text(
+        &call(&other, "get_property_details", json!({}))
+            .await
+            .expect("call"),
+    );
+    assert!(failed && out.contains("not shop"), "{out}");
+    let meta = connect(server("meta-ads-mcp", shops::ACME))
+        .await
+        .expect("meta-ads-mcp");
+    let (failed, out) = text(
+        &call(&meta, "get_account_info", json!({}))
+            .await
+            .expect("call"),
+    );
+    assert!(failed && out.contains("does not cover Meta Ads"), "{out}");
+
+    // Revoking the key ends the lease made with it: the server's calls stop working.
+    let listed = Command::new(bin("credential-broker"))
+        .args(["key", "list", "--json", "--socket"])
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("key list");
+    let keys: Vec<Value> = serde_json::from_slice(&listed.stdout).expect("json");
+    let id = keys[0]["key_id"].as_str().expect("id");
+    let out = Command::new(bin("credential-broker"))
+        .args(["key", "revoke", "--socket"])
+        .arg(&broker.socket)
+        .arg(id)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (failed, out) = text(
+            &call(&ga4, "get_property_details", json!({}))
+                .await
+                .expect("call"),
+        );
+        if failed {
+            assert!(out.contains("revoked"), "{out}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key's lease still works after the key was revoked"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -243,6 +243,27 @@ impl BrokerClient {
         }
     }
 
+    /// A lease for `provider` of `shop_id` under a shop key.
+    pub async fn lease_by_key(
+        &mut self,
+        key: &ShopKey,
+        shop_id: &str,
+        provider: Provider,
+        ttl_secs: u64,
+    ) -> Result<LeaseGrant, ClientError> {
+        let request = Request::LeaseByKey {
+            key: key.clone(),
+            shop_id: shop_id.to_owned(),
+            provider,
+            ttl_secs,
+        };
+        match self.call(&request).await? {
+            Response::Lease(grant) => Ok(grant),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "lease_by_key")),
+        }
+    }
+
     /// Admin or proven host: what a presented shop key reaches.
     pub async fn check_key(&mut self, key: &ShopKey) -> Result<ShopKeyInfo, ClientError> {
         match self.call(&Request::CheckKey { key: key.clone() }).await? {

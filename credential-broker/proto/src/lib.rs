@@ -379,6 +379,19 @@ pub enum Request {
         /// The key's id.
         key_id: String,
     },
+    /// Whoever holds a shop key: a lease for one provider of the key's shop (answered by
+    /// [`Response::Lease`]), living no longer than the key. A server started with `--shop-id`
+    /// and a key leases for itself this way, and again when its lease ends.
+    LeaseByKey {
+        /// The key.
+        key: ShopKey,
+        /// The shop the caller serves; refused if the key is for another.
+        shop_id: String,
+        /// The one provider.
+        provider: Provider,
+        /// Lifetime in seconds (capped by the broker and by the key's own expiry).
+        ttl_secs: u64,
+    },
     /// Admin or a proven host (the gateway): which shop and sources a presented key reaches;
     /// answered by [`Response::Key`], or `UnknownKey` for a key that is unknown, revoked or
     /// expired alike.

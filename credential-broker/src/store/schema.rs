@@ -76,6 +76,11 @@ CREATE TABLE IF NOT EXISTS broker_shop_key (
     created_by_uid BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS broker_shop_key_shop ON broker_shop_key (shop_id, created_at);
+CREATE TABLE IF NOT EXISTS broker_key_lease (
+    lease_id TEXT PRIMARY KEY NOT NULL,
+    key_id   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS broker_key_lease_key ON broker_key_lease (key_id);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms    BIGINT NOT NULL,
@@ -135,6 +140,11 @@ CREATE TABLE IF NOT EXISTS broker_shop_key (
     created_by_uid bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS broker_shop_key_shop ON broker_shop_key (shop_id, created_at);
+CREATE TABLE IF NOT EXISTS broker_key_lease (
+    lease_id text PRIMARY KEY,
+    key_id   text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS broker_key_lease_key ON broker_key_lease (key_id);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       bigserial PRIMARY KEY,
     at_ms    bigint NOT NULL,

@@ -23,6 +23,13 @@ const LIVE: Sql = Sql::both(
 );
 const REVOKE: Sql =
     Sql::both("UPDATE broker_shop_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL");
+const LINK_LEASE: Sql =
+    Sql::both("INSERT INTO broker_key_lease (lease_id, key_id) VALUES ($1, $2)");
+/// Ends the live leases made with key `$1`, at `$2`.
+const REVOKE_KEY_LEASES: Sql = Sql::both(
+    "UPDATE broker_lease SET revoked_at = $2 WHERE revoked_at IS NULL \
+     AND id IN (SELECT lease_id FROM broker_key_lease WHERE key_id = $1)",
+);
 
 fn decode<R: DbRow>(row: &R) -> Result<ShopKeyRecord, sqlx::Error> {
     Ok(ShopKeyRecord {
@@ -109,7 +116,8 @@ impl Store {
         .map_err(self.db_err("list shop keys"))
     }
 
-    /// Marks the key revoked at `at`. `false` if it is unknown or already revoked.
+    /// Marks the key revoked at `at`, and every live lease made with it. `false` if the key is
+    /// unknown or already revoked.
     pub async fn revoke_shop_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
         let affected = on_pool!(self, REVOKE, |pool, sql| {
             sqlx::query(sql)
@@ -120,6 +128,29 @@ impl Store {
                 .map(|r| r.rows_affected())
         })
         .map_err(self.db_err("revoke shop key"))?;
+        on_pool!(self, REVOKE_KEY_LEASES, |pool, sql| {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(self.db_err("revoke a key's leases"))?;
         Ok(affected > 0)
+    }
+
+    /// Notes that lease `lease_id` was made with key `key_id` (revoking the key ends it).
+    pub async fn link_key_lease(&self, lease_id: &str, key_id: &str) -> Result<(), StoreError> {
+        on_pool!(self, LINK_LEASE, |pool, sql| {
+            sqlx::query(sql)
+                .bind(lease_id)
+                .bind(key_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(self.db_err("link a lease to its key"))?;
+        Ok(())
     }
 }

@@ -46,8 +46,14 @@ pub struct CommonArgs {
     pub broker_socket: Option<PathBuf>,
 
     /// Read the lease secret from this inherited file descriptor, e.g. `--lease-fd 3 3<lease`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "key_fd")]
     pub lease_fd: Option<u32>,
+
+    /// Read a shop key (`bbk_…`, `credential-broker key create`) from this inherited file
+    /// descriptor, e.g. `--key-fd 3 3<shop.key`: the server leases for itself with it, and again
+    /// whenever its lease ends, for as long as the key lives. (Or BERRYBOO_SHOP_KEY.)
+    #[arg(long, value_name = "N")]
+    pub key_fd: Option<u32>,
 
     /// Ask the broker again after this many seconds however long the token lives, so a revoked
     /// lease or a changed integration reaches this server.
@@ -174,8 +180,11 @@ pub enum CredentialsConfig {
         shop_id: String,
         /// The broker's socket.
         socket: PathBuf,
-        /// The lease.
-        lease: broker_proto::LeaseSecret,
+        /// The lease, when one was given.
+        lease: Option<broker_proto::LeaseSecret>,
+        /// A shop key to lease with (at start when no lease was given, and whenever the lease
+        /// ends).
+        key: Option<broker_proto::ShopKey>,
         /// How long a token from the broker is used before asking again.
         recheck: Duration,
     },
@@ -238,8 +247,10 @@ pub enum ConfigError {
     BadOrigin(String),
     /// `--shop-id` without a lease.
     #[error(
-        "--shop-id {0} needs a lease from the credential broker: set BERRYBOO_LEASE or pass --lease-fd N \
-         (an admin creates one with `credential-broker lease create --shop {0} --providers …`)"
+        "--shop-id {0} needs a lease or a shop key from the credential broker: set BERRYBOO_LEASE or pass \
+         --lease-fd N (an admin creates one with `credential-broker lease create --shop {0} --providers …`), \
+         or set BERRYBOO_SHOP_KEY or pass --key-fd N for a key that lasts months \
+         (`credential-broker key create --shop {0}`)"
     )]
     NoLease(String),
     /// The lease descriptor could not be read.
@@ -332,10 +343,15 @@ impl CommonArgs {
             (None, Some(shop_id)) => {
                 let lease = match self.lease_fd {
                     Some(fd) => read_lease_fd(fd)?,
+                    None if self.key_fd.is_some() => String::new(),
                     None => std::env::var("BERRYBOO_LEASE").unwrap_or_default(),
                 };
-                let lease = lease.trim();
-                if lease.is_empty() {
+                let key = match self.key_fd {
+                    Some(fd) => read_lease_fd(fd)?,
+                    None => std::env::var("BERRYBOO_SHOP_KEY").unwrap_or_default(),
+                };
+                let (lease, key) = (lease.trim(), key.trim());
+                if lease.is_empty() && key.is_empty() {
                     return Err(ConfigError::NoLease(shop_id));
                 }
                 CredentialsConfig::Broker {
@@ -343,13 +359,17 @@ impl CommonArgs {
                     socket: self
                         .broker_socket
                         .unwrap_or_else(broker_proto::default_socket_path),
-                    lease: broker_proto::LeaseSecret::new(lease.to_owned()),
+                    lease: (!lease.is_empty())
+                        .then(|| broker_proto::LeaseSecret::new(lease.to_owned())),
+                    key: (!key.is_empty()).then(|| broker_proto::ShopKey::new(key.to_owned())),
                     recheck: Duration::from_secs(self.broker_recheck),
                 }
             }
             (None, None) => CredentialsConfig::None,
         };
-        if !matches!(credentials, CredentialsConfig::Broker { .. }) && self.lease_fd.is_some() {
+        if !matches!(credentials, CredentialsConfig::Broker { .. })
+            && (self.lease_fd.is_some() || self.key_fd.is_some())
+        {
             return Err(ConfigError::BrokerFlagsWithoutShop);
         }
         Ok(CommonConfig {
@@ -572,7 +592,10 @@ mod tests {
         };
         assert_eq!(shop_id, "shop-1");
         assert_eq!(socket.to_str(), Some("/tmp/x.sock"));
-        assert_eq!(lease.expose(), "bbl_lease-from-fd");
+        assert_eq!(
+            lease.map(|l| l.expose().to_owned()).as_deref(),
+            Some("bbl_lease-from-fd")
+        );
         assert!(
             !std::path::Path::new(&format!("/proc/self/fd/{raw}")).exists(),
             "the descriptor is closed once read"
@@ -580,14 +603,49 @@ mod tests {
     }
 
     #[test]
+    fn shop_mode_reads_a_shop_key_from_an_inherited_descriptor() {
+        use std::io::{Seek, Write};
+        use std::os::fd::IntoRawFd;
+        let mut file = tempfile::tempfile().expect("tempfile");
+        file.write_all(b"bbk_key-from-fd\n").expect("write");
+        file.rewind().expect("rewind");
+        let raw = file.into_raw_fd();
+        let fd = raw.to_string();
+        let c = resolve(&["--shop-id", "shop-1", "--key-fd", &fd]).expect("resolve");
+        let CredentialsConfig::Broker { lease, key, .. } = c.credentials else {
+            panic!("broker mode")
+        };
+        assert!(lease.is_none(), "the key leases for itself");
+        assert_eq!(
+            key.map(|k| k.expose().to_owned()).as_deref(),
+            Some("bbk_key-from-fd")
+        );
+        assert!(
+            !std::path::Path::new(&format!("/proc/self/fd/{raw}")).exists(),
+            "the descriptor is closed once read"
+        );
+        assert!(
+            Cli::try_parse_from(["x", "--shop-id", "s", "--lease-fd", "3", "--key-fd", "4"])
+                .is_err()
+        );
+        let e = resolve(&["--key-fd", "3"]).expect_err("a key needs a shop");
+        assert!(matches!(e, ConfigError::BrokerFlagsWithoutShop));
+    }
+
+    #[test]
     fn shop_mode_without_a_lease_says_how_to_get_one() {
         if std::env::var_os("BERRYBOO_LEASE").is_some() {
             return; // the environment provides one; nothing to check here
         }
+        if std::env::var_os("BERRYBOO_SHOP_KEY").is_some() {
+            return;
+        }
         let e = resolve(&["--shop-id", "shop-1"]).expect_err("no lease");
         assert!(
             e.to_string()
-                .contains("credential-broker lease create --shop shop-1"),
+                .contains("credential-broker lease create --shop shop-1")
+                && e.to_string()
+                    .contains("credential-broker key create --shop shop-1"),
             "{e}"
         );
     }

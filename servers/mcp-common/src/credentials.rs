@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_proto::client::{BrokerClient, ClientError};
-use broker_proto::{Account, BrokerError, ErrorCode, LeaseSecret, Provider};
+use broker_proto::{Account, BrokerError, ErrorCode, LeaseSecret, Provider, ShopKey};
 use oauth_refresh::{GoogleClient, RefreshError, refresh_google};
 
 use crate::cli::CredentialsConfig;
@@ -239,28 +239,37 @@ pub struct BrokerSource {
     /// cache in microseconds), so lease revocations and integration changes reach a running
     /// server.
     recheck: Duration,
-    lease: LeaseSecret,
+    /// The current lease (replaced when a key leases again).
+    lease: Mutex<Option<LeaseSecret>>,
+    /// A shop key to lease with when there is no lease or it ended.
+    key: Option<ShopKey>,
     shop_id: String,
     provider: Provider,
     client: tokio::sync::Mutex<Option<BrokerClient>>,
     account: Mutex<Option<Account>>,
 }
 
+/// How long a lease a server makes with its shop key lives (it makes another when it ends).
+const KEY_LEASE_TTL: Duration = Duration::from_secs(8 * 3600);
+
 impl BrokerSource {
     /// A source for `provider` of `shop_id` under `lease`, at `socket`, asking again after
     /// `recheck`. Connects on first use.
     pub fn new(
         socket: PathBuf,
-        lease: LeaseSecret,
+        lease: Option<LeaseSecret>,
         shop_id: String,
         provider: Provider,
         recheck: Duration,
     ) -> Self {
-        redaction::learn_lasting(lease.expose());
+        if let Some(l) = &lease {
+            redaction::learn_lasting(l.expose());
+        }
         Self {
             socket,
             recheck,
-            lease,
+            lease: Mutex::new(lease),
+            key: None,
             shop_id,
             provider,
             client: tokio::sync::Mutex::new(None),
@@ -268,9 +277,46 @@ impl BrokerSource {
         }
     }
 
+    /// Leases with `key` when there is no lease, and again whenever the lease expires.
+    pub fn with_key(mut self, key: Option<ShopKey>) -> Self {
+        if let Some(k) = &key {
+            redaction::learn_lasting(k.expose());
+        }
+        self.key = key;
+        self
+    }
+
     /// The shop served.
     pub fn shop_id(&self) -> &str {
         &self.shop_id
+    }
+
+    /// The lease to present: the current one, or a new one made with the key.
+    async fn lease(&self, client: &mut BrokerClient) -> Result<LeaseSecret, CredentialError> {
+        if let Some(l) = self
+            .lease
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(l);
+        }
+        let Some(key) = &self.key else {
+            return Err(CredentialError::Unreachable(
+                "no lease to present to the credential broker".into(),
+            ));
+        };
+        let grant = client
+            .lease_by_key(key, &self.shop_id, self.provider, KEY_LEASE_TTL.as_secs())
+            .await
+            .map_err(|e| match e {
+                ClientError::Broker(b) => CredentialError::Broker(b),
+                other => CredentialError::Unreachable(other.to_string()),
+            })?;
+        redaction::learn_lasting(grant.lease.expose());
+        tracing::info!(lease = %grant.lease_id, "leased with the shop key");
+        *self.lease.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant.lease.clone());
+        Ok(grant.lease)
     }
 
     /// A token from the broker; after an upstream refused `rejected`, its replacement.
@@ -284,10 +330,11 @@ impl BrokerSource {
                 *client = Some(connected);
             }
             let Some(c) = client.as_mut() else { continue };
+            let lease = self.lease(c).await?;
             let answer = match rejected {
-                None => c.get_token(&self.lease, self.provider, &self.shop_id).await,
+                None => c.get_token(&lease, self.provider, &self.shop_id).await,
                 Some(token) => {
-                    c.token_rejected(&self.lease, self.provider, &self.shop_id, token)
+                    c.token_rejected(&lease, self.provider, &self.shop_id, token)
                         .await
                 }
             };
@@ -305,6 +352,14 @@ impl BrokerSource {
                     let ttl =
                         Duration::from_secs(left.unsigned_abs()).min(self.recheck + EXPIRY_MARGIN);
                     return Ok((grant.access_token, ttl, grant.appsecret_proof));
+                }
+                Err(ClientError::Broker(e))
+                    if self.key.is_some()
+                        && attempt == 0
+                        && matches!(e.code, ErrorCode::LeaseExpired | ErrorCode::UnknownLease) =>
+                {
+                    // The lease ran out (a revoked one stays refused): the key makes another.
+                    *self.lease.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 }
                 Err(ClientError::Broker(e)) => {
                     // Refused now: whatever account was known no longer holds.
@@ -369,14 +424,18 @@ pub fn source_for(
             shop_id,
             socket,
             lease,
+            key,
             recheck,
-        } => Some(TokenSource::Broker(Box::new(BrokerSource::new(
-            socket.clone(),
-            lease.clone(),
-            shop_id.clone(),
-            provider,
-            *recheck,
-        )))),
+        } => Some(TokenSource::Broker(Box::new(
+            BrokerSource::new(
+                socket.clone(),
+                lease.clone(),
+                shop_id.clone(),
+                provider,
+                *recheck,
+            )
+            .with_key(key.clone()),
+        ))),
     })
 }
 
