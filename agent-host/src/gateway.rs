@@ -99,6 +99,7 @@ struct Limits {
 }
 
 /// A request counted in flight until dropped.
+#[derive(Debug)]
 struct InFlight(Arc<std::sync::atomic::AtomicU32>);
 
 impl Drop for InFlight {
@@ -164,6 +165,8 @@ pub struct Caller {
     pub shop_id: String,
     /// The sources this request may use: the key's, narrowed by the path.
     pub providers: Vec<Provider>,
+    /// The key's concurrency slot, held while the request is served.
+    _in_flight: Arc<InFlight>,
 }
 
 /// How long a broker's "yes" about a key is believed: a revocation is seen within this.
@@ -174,9 +177,60 @@ struct Admission {
     config: Arc<SetConfig>,
     checked: Mutex<HashMap<Vec<u8>, (ShopKeyInfo, Instant)>>,
     limits: Limits,
+    /// Unknown keys the broker was asked about, gateway-wide: a guesser's budget.
+    unknown: Bucket,
 }
 
+/// A token bucket (`rate` a second, bursts of twice that).
+struct Bucket {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            state: Mutex::new((rate * 2.0, Instant::now())),
+        }
+    }
+
+    fn refilled(&self, state: &mut (f64, Instant)) {
+        let now = Instant::now();
+        state.0 = (state.0 + now.saturating_duration_since(state.1).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        state.1 = now;
+    }
+
+    /// Whether a token is left (without taking it), or the seconds until one is.
+    fn peek(&self) -> Result<(), u64> {
+        let mut state = lock(&self.state);
+        self.refilled(&mut state);
+        if state.0 >= 1.0 {
+            Ok(())
+        } else {
+            Err(((1.0 - state.0) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+
+    fn take(&self) {
+        let mut state = lock(&self.state);
+        self.refilled(&mut state);
+        state.0 -= 1.0;
+    }
+}
+
+/// Unknown keys per second the gateway asks its broker about before it answers 429.
+const UNKNOWN_KEY_CHECKS_PER_SEC: f64 = 20.0;
+
 impl Admission {
+    fn is_cached(&self, key: &str) -> bool {
+        let hash: Vec<u8> = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()).to_vec();
+        lock(&self.checked)
+            .get(&hash)
+            .is_some_and(|(_, at)| at.elapsed() < KEY_CHECK_TTL)
+    }
+
     /// What `key` reaches, from the cache or the broker.
     async fn check(&self, key: &str) -> Result<ShopKeyInfo, Response> {
         // Held by its hash: the cache must not be a second place the keys live in.
@@ -207,7 +261,10 @@ impl Admission {
             Err(e) => {
                 lock(&self.checked).remove(&cache_key);
                 Err(match e.broker_error() {
-                    Some(b) if b.code == ErrorCode::UnknownKey => unauthorized(&b.message),
+                    Some(b) if b.code == ErrorCode::UnknownKey => {
+                        self.unknown.take();
+                        unauthorized(&b.message)
+                    }
                     _ => {
                         tracing::error!("cannot check a key with the credential broker: {e}");
                         (
@@ -269,15 +326,21 @@ async fn admit(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+        .and_then(mcp_common::transport::guard::bearer)
         .filter(|k| !k.is_empty());
     let Some(presented) = presented else {
         return unauthorized("no credential");
     };
+    // Only our own shape reaches the broker: guesses and garbage cost nothing there.
+    if !looks_like_a_shop_key(presented) {
+        return unauthorized("not a shop key");
+    }
+    if let Err(wait) = admission.unknown.peek() {
+        // Too many unknown keys lately: someone is guessing. Known keys still pass (cached).
+        if !admission.is_cached(presented) {
+            return too_many(wait);
+        }
+    }
     let info = match admission.check(presented).await {
         Ok(info) => info,
         Err(response) => return response,
@@ -316,22 +379,36 @@ async fn admit(
         Ok(counted) => counted,
         Err(wait) => {
             tracing::info!(key = %info.key_id, "refused: over its rate or concurrency limit");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, wait.to_string())],
-                "too many requests for this credential; retry after the given seconds",
-            )
-                .into_response();
+            return too_many(wait);
         }
     };
+    // The slot travels with the request into the MCP handler, which runs as its own task: it
+    // is given back when the call ends, not when the caller hangs up.
     request.extensions_mut().insert(Caller {
         key_id: info.key_id,
         shop_id: info.shop_id,
         providers,
+        _in_flight: Arc::new(in_flight),
     });
-    let response = next.run(request).await;
-    drop(in_flight);
-    response
+    next.run(request).await
+}
+
+fn too_many(wait: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, wait.to_string())],
+        "too many requests for this credential; retry after the given seconds",
+    )
+        .into_response()
+}
+
+/// `bbk_` and 43 base64url characters: what `credential-broker key create` makes.
+fn looks_like_a_shop_key(key: &str) -> bool {
+    key.len() == 47
+        && key.starts_with("bbk_")
+        && key[4..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The MCP side: each request's tools are its caller's shop's, from the pool.
@@ -370,7 +447,10 @@ impl ServerHandler for Gateway {
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = caller(&context)?;
         let set = self.pool.get(&caller.shop_id).await.map_err(|e| {
-            ErrorData::internal_error(format!("the shop's tools are not available: {e}"), None)
+            ErrorData::internal_error(
+                redaction::text(&format!("the shop's tools are not available: {e}")).into_owned(),
+                None,
+            )
         })?;
         let tools = set
             .tools()
@@ -405,7 +485,11 @@ impl ServerHandler for Gateway {
             }
             let arguments =
                 serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
-            set.call(&tool, arguments).await.map_err(|e| e.to_string())
+            // A caller that hung up (or cancelled) frees its server for the next call.
+            tokio::select! {
+                result = set.call(&tool, arguments) => result.map_err(|e| e.to_string()),
+                () = context.ct.cancelled() => Err("the caller went away".to_owned()),
+            }
         }
         .await;
         let (result, status) = match outcome {
@@ -477,6 +561,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         config,
         checked: Mutex::new(HashMap::new()),
         limits: Limits::new(args.rate_per_key, args.concurrency_per_key),
+        unknown: Bucket::new(UNKNOWN_KEY_CHECKS_PER_SEC),
     });
     let cancel = CancellationToken::new();
     let mcp = StreamableHttpService::new(
@@ -512,12 +597,13 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         .route_service("/mcp/{source}", mcp.clone())
         .route_service("/shops/{shop}/mcp", mcp.clone())
         .route_service("/shops/{shop}/mcp/{source}", mcp)
-        .layer(axum::middleware::from_fn_with_state(admission, admit))
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        // Inside admission: nobody without a key makes the gateway hold a body.
         .layer(axum::middleware::from_fn_with_state(
             http.header_timeout,
             mcp_common::transport::limits::cap_body,
         ))
+        .layer(axum::middleware::from_fn_with_state(admission, admit))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             mcp_common::transport::guard::check,

@@ -668,8 +668,14 @@ impl Broker {
             .leases
             .create(shop_id, &granted, ttl, now(), peer.holder())
             .await?;
-        // Revoking the key ends this lease too.
-        if let Err(e) = self.keys.link_lease(&record.id, &info.key_id).await {
+        // Revoking the key ends this lease too. A revocation that ran between the check above
+        // and the link missed this lease: check again, now that the link is there.
+        let linked = self.keys.link_lease(&record.id, &info.key_id).await;
+        let still = match linked {
+            Ok(()) => self.keys.check(key, now()).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = still {
             let _ = self.leases.revoke_id(&record.id, now()).await;
             return Err(e);
         }

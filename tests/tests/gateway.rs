@@ -131,6 +131,43 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
         );
     }
 
+    // Without a key nothing of the body is waited for: the refusal comes right after the
+    // headers, though the announced 4 MB never follow.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = g.base.trim_start_matches("http://").to_owned();
+        let mut socket = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        socket
+            .write_all(
+                format!(
+                    "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                     Content-Length: 4000000\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .expect("headers");
+        let mut head = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(20), socket.read_exact(&mut head))
+            .await
+            .expect("answered before any body arrived")
+            .expect("read");
+        assert_eq!(&head, b"HTTP/1.1 401", "{}", String::from_utf8_lossy(&head));
+    }
+    // The scheme is case-insensitive.
+    let r = reqwest::Client::new()
+        .post(format!("{}/mcp", g.base))
+        .header("authorization", format!("BEARER {acme}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+
     // ACME's key: ACME's tools, ACME's property; another shop's property is refused.
     let (status, _, body) = rpc(&g, "/mcp", Some(&acme), "tools/list", json!({})).await;
     assert_eq!(status, 200, "{body}");

@@ -84,24 +84,31 @@ impl Guard {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(bearer)
             .unwrap_or("");
         constant_time_eq(presented.trim().as_bytes(), key.expose_secret().as_bytes())
     }
 }
 
+/// The credential of an `Authorization: Bearer …` value (the scheme is case-insensitive).
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
 /// Middleware: refuse requests that fail a rule, with a message that says which.
 pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    // HTTP/2 carries the host in the `:authority` pseudo-header (the request URI), not `Host`.
+    // HTTP/2 carries the host in the `:authority` pseudo-header (the request URI), not `Host`;
+    // only without a `Host` header at all does the URI's authority count (an unreadable or
+    // repeated `Host` is refused, never replaced by something else).
     let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or(authority.as_deref());
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) => authority.as_deref(),
+        (Some(h), None) => h.to_str().ok(),
+        (Some(_), Some(_)) => None,
+    };
     if !guard.host_ok(host) {
         tracing::warn!(
             host = host.unwrap_or("-"),

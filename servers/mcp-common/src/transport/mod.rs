@@ -121,6 +121,16 @@ pub async fn serve_http<S: ToolServer>(
     serve_router(app, listener, header_timeout, None, cancel, shutdown).await
 }
 
+/// Three quarters of the descriptors this process may open (at least 64): the rest stay for
+/// files, the broker, child processes' pipes.
+fn max_connections() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    usize::try_from(soft / 4 * 3).unwrap_or(usize::MAX).max(64)
+}
+
 /// A TLS acceptor from PEM files: the certificate chain and its private key. Offers HTTP/2 and
 /// HTTP/1.1 (ALPN).
 pub fn tls_acceptor(
@@ -172,8 +182,18 @@ pub async fn serve_router(
         .keep_alive_interval(header_timeout)
         .keep_alive_timeout(header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Connections held at once: beyond this, new ones wait in the listen backlog instead of
+    // taking the descriptors every connection (and the broker, the children) needs.
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections()));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let (stream, _) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -191,6 +211,7 @@ pub async fn serve_router(
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let served = match tls {
                 None => {
                     let connection =
