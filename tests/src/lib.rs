@@ -855,6 +855,19 @@ impl BrokerProc {
         }
     }
 
+    /// `credential-broker ARGS --socket <its socket>` (an admin's command through this broker):
+    /// its output, whatever the exit status.
+    pub async fn cli(&self, args: &[&str]) -> Result<std::process::Output> {
+        Ok(Command::new(bin("credential-broker"))
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .await?)
+    }
+
     /// A connected client.
     pub async fn client(&self) -> Result<broker_proto::client::BrokerClient> {
         Ok(broker_proto::client::BrokerClient::connect(&self.socket).await?)

@@ -263,52 +263,14 @@ data = {{ token = "sandbox-meta-acme-e2e", ad_account_id = "act_111", granted_sc
 /// they end within one lifetime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let sandbox = Sandbox::start().await.expect("sandbox");
     let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
     let broker = BrokerProc::start(&sandbox, &db, "warn", "")
         .await
         .expect("broker");
-    let list = || async {
-        let out = Command::new(bin("credential-broker"))
-            .args(["lease", "list", "--json", "--shop", shops::ACME, "--socket"])
-            .arg(&broker.socket)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .expect("lease list");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
-    };
-    let mut session = Command::new(bin("agent-host"))
-        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "10s"])
-        .arg("--broker-socket")
-        .arg(&broker.socket)
-        .args(["--api-base", &sandbox.base])
-        .env("RUST_LOG", "warn")
-        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
-        .env_remove("BERRYBOO_LLM_BASE_URL")
-        .env_remove("BERRYBOO_LLM_MODEL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chat");
+    let list = || acme_leases(&broker);
+    let (mut session, mut stdin, mut lines) = acme_session(&broker, &sandbox).await;
     let host = session.id().expect("pid");
-    let mut stdin = session.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
-    loop {
-        match lines.next_line().await.expect("stdout") {
-            Some(l) if l.starts_with("Available tools") => break,
-            Some(_) => {}
-            None => panic!("the session ended before it was ready"),
-        }
-    }
     use tokio::io::AsyncWriteExt;
     stdin
         .write_all(b"/call get_property_details {}\n")
@@ -346,13 +308,7 @@ async fn a_killed_hosts_leases_end_within_their_short_lifetime() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     // The text view names the lease and its holder.
-    let out = Command::new(bin("credential-broker"))
-        .args(["lease", "list", "--socket"])
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("lease list");
+    let out = broker.cli(&["lease", "list"]).await.expect("lease list");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(lease["lease_id"].as_str().expect("id")),
@@ -609,53 +565,14 @@ data = {{ token = "static-token-without-refresh-e2e", expires_at = "2099-01-01T0
 /// through is not recreated: its tools say so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::AsyncWriteExt;
     let sandbox = Sandbox::start().await.expect("sandbox");
     let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
     let mut broker = BrokerProc::start(&sandbox, &db, "warn", "")
         .await
         .expect("broker");
-    let socket = broker.socket.clone();
-    let list = || async {
-        let out = Command::new(bin("credential-broker"))
-            .args(["lease", "list", "--json", "--shop", shops::ACME, "--socket"])
-            .arg(&socket)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .expect("lease list");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
-    };
-    let mut session = Command::new(bin("agent-host"))
-        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "10s"])
-        .arg("--broker-socket")
-        .arg(&broker.socket)
-        .args(["--api-base", &sandbox.base])
-        .env("RUST_LOG", "warn")
-        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
-        .env_remove("BERRYBOO_LLM_BASE_URL")
-        .env_remove("BERRYBOO_LLM_MODEL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chat");
+    let (session, mut stdin, mut lines) = acme_session(&broker, &sandbox).await;
     let host = session.id().expect("pid");
-    let mut stdin = session.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
-    loop {
-        match lines.next_line().await.expect("stdout") {
-            Some(l) if l.starts_with("Available tools") => break,
-            Some(_) => {}
-            None => panic!("the session ended before it was ready"),
-        }
-    }
     // Asks for the property's details; returns the whole answer. An unknown command after the
     // call marks where its answer ends.
     let mut asked = 0;
@@ -678,7 +595,7 @@ async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
     };
     let first = ask().await;
     assert!(first.contains("326784853"), "{first}");
-    let leases = list().await;
+    let leases = acme_leases(&broker).await;
     assert_eq!(leases.len(), 1, "{leases:?}");
     let (old_id, expiry) = (
         leases[0]["lease_id"].as_str().expect("id").to_owned(),
@@ -694,7 +611,7 @@ async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
     // The session makes a new lease (same holder) and its server takes it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let renewed = loop {
-        let now = list().await;
+        let now = acme_leases(&broker).await;
         if let [only] = now.as_slice()
             && only["lease_id"] != old_id.as_str()
         {
@@ -715,14 +632,7 @@ async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
 
     // An operator revokes the new lease while renewals go through: it stays revoked.
     let id = renewed["lease_id"].as_str().expect("id");
-    let out = Command::new(bin("credential-broker"))
-        .args(["lease", "revoke", "--socket"])
-        .arg(&broker.socket)
-        .arg(id)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("revoke");
+    let out = broker.cli(&["lease", "revoke", id]).await.expect("revoke");
     assert!(
         out.status.success(),
         "{}",
@@ -740,6 +650,59 @@ async fn a_session_outlives_a_broker_outage_but_not_a_revocation() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     assert!(ended.contains("its lease was revoked"), "{ended}");
-    assert!(list().await.is_empty(), "nothing recreated it");
+    assert!(
+        acme_leases(&broker).await.is_empty(),
+        "nothing recreated it"
+    );
     drop(session);
+}
+
+/// ACME's live leases, as `credential-broker lease list --json`.
+async fn acme_leases(broker: &BrokerProc) -> Vec<Value> {
+    let out = broker
+        .cli(&["lease", "list", "--json", "--shop", shops::ACME])
+        .await
+        .expect("lease list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("JSON")
+}
+
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// A direct-mode `agent-host chat-ga4` session for ACME with 10 s leases, once it is ready: the
+/// process, its stdin and its stdout lines.
+async fn acme_session(
+    broker: &BrokerProc,
+    sandbox: &Sandbox,
+) -> (tokio::process::Child, tokio::process::ChildStdin, Lines) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut session = Command::new(bin("agent-host"))
+        .args(["chat-ga4", "--shop-id", shops::ACME, "--lease-ttl", "10s"])
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chat");
+    let stdin = session.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(session.stdout.take().expect("stdout")).lines();
+    loop {
+        match lines.next_line().await.expect("stdout") {
+            Some(l) if l.starts_with("Available tools") => break,
+            Some(_) => {}
+            None => panic!("the session ended before it was ready"),
+        }
+    }
+    (session, stdin, lines)
 }

@@ -11,15 +11,9 @@ use tokio::process::Command;
 
 /// `credential-broker key create …`: the key (the last stdout line).
 async fn create_key(broker: &BrokerProc, shop: &str, extra: &[&str]) -> String {
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "create", "--socket"])
-        .arg(&broker.socket)
-        .args(["--shop", shop, "--label", "e2e"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("key create");
+    let mut args = vec!["key", "create", "--shop", shop, "--label", "e2e"];
+    args.extend_from_slice(extra);
+    let out = broker.cli(&args).await.expect("key create");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -37,9 +31,19 @@ struct Gateway {
 }
 
 async fn gateway(broker: &BrokerProc, sandbox: &Sandbox) -> Gateway {
+    gateway_with(broker, sandbox, &[]).await
+}
+
+/// `agent-host gateway` on a free loopback port with `extra` flags, once it announced where.
+async fn gateway_with(
+    broker: &BrokerProc,
+    sandbox: &Sandbox,
+    extra: &[&std::ffi::OsStr],
+) -> Gateway {
     let mut child = Command::new(bin("agent-host"))
         .args(["gateway", "--listen", "127.0.0.1:0", "--broker-socket"])
         .arg(&broker.socket)
+        .args(extra)
         .args(["--api-base", &sandbox.base])
         .env("RUST_LOG", "warn")
         .env("BERRYBOO_TODAY", berryboo_e2e::TODAY)
@@ -237,11 +241,8 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
     assert!(!own.to_string().contains("326784853"), "{own}");
 
     // The key list shows both keys, never a key.
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "list", "--json", "--socket"])
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .output()
+    let out = broker
+        .cli(&["key", "list", "--json"])
         .await
         .expect("key list");
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
@@ -256,12 +257,8 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
         .to_owned();
 
     // Revoked: refused on a request after the check's one-second cache, within a few.
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "revoke", "--socket"])
-        .arg(&broker.socket)
-        .arg(&acme_id)
-        .env("RUST_LOG", "warn")
-        .output()
+    let out = broker
+        .cli(&["key", "revoke", &acme_id])
         .await
         .expect("key revoke");
     assert!(
@@ -377,31 +374,20 @@ async fn tls_plain_http_refusal_and_per_key_limits() {
     let (cert, private) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).expect("cert");
     std::fs::write(&private, certified.signing_key.serialize_pem()).expect("key");
-    let mut child = Command::new(bin("agent-host"))
-        .args(["gateway", "--listen", "127.0.0.1:0", "--rate-per-key", "1"])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&private)
-        .arg("--broker-socket")
-        .arg(&broker.socket)
-        .args(["--api-base", &sandbox.base])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway");
-    let (line, _) = first_line(
-        child.stdout.take().expect("stdout"),
-        Duration::from_secs(20),
+    let g = gateway_with(
+        &broker,
+        &sandbox,
+        &[
+            "--rate-per-key".as_ref(),
+            "1".as_ref(),
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            private.as_os_str(),
+        ],
     )
-    .await
-    .expect("listening line");
-    let base = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line}"))
-        .to_owned();
+    .await;
+    let base = g.base.clone();
     assert!(base.starts_with("https://"), "{base}");
     let client = reqwest::Client::builder()
         .add_root_certificate(
@@ -489,30 +475,13 @@ async fn two_hundred_callers_over_fifty_shops_each_see_only_their_own() {
             .expect("key");
         keys.push(key.expose().to_owned());
     }
-    let mut child = Command::new(bin("agent-host"))
-        .args([
-            "gateway",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-live-shops",
-            "25",
-            "--broker-socket",
-        ])
-        .arg(&broker.socket)
-        .args(["--api-base", &sandbox.base])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway");
-    let (line, _) = first_line(
-        child.stdout.take().expect("stdout"),
-        Duration::from_secs(20),
+    let g = gateway_with(
+        &broker,
+        &sandbox,
+        &["--max-live-shops".as_ref(), "25".as_ref()],
     )
-    .await
-    .expect("listening line");
-    let base = line.strip_prefix("listening on ").expect("line").to_owned();
+    .await;
+    let base = g.base.clone();
     let http = reqwest::Client::new();
     let calls = (0..200).map(|n| {
         let i = n % SHOPS;
@@ -573,11 +542,8 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
         let (status, _, body) = rpc(g, "/mcp", Some(&key), "tools/list", json!({})).await;
         assert_eq!(status, 200, "{}: {body}", g.base);
     }
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "list", "--json", "--socket"])
-        .arg(&second.socket)
-        .env("RUST_LOG", "warn")
-        .output()
+    let out = second
+        .cli(&["key", "list", "--json"])
         .await
         .expect("key list");
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
@@ -585,12 +551,8 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
         .as_str()
         .expect("the key, listed by the other broker");
     // Revoked through the second broker.
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "revoke", "--socket"])
-        .arg(&second.socket)
-        .arg(id)
-        .env("RUST_LOG", "warn")
-        .output()
+    let out = second
+        .cli(&["key", "revoke", id])
         .await
         .expect("key revoke");
     assert!(
@@ -659,11 +621,8 @@ async fn a_local_server_leases_for_itself_with_a_shop_key() {
     );
     assert!(!failed && out.contains("326784853"), "{out}");
     // It made its own lease, for GA4 only.
-    let out = Command::new(bin("credential-broker"))
-        .args(["lease", "list", "--json", "--socket"])
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .output()
+    let out = broker
+        .cli(&["lease", "list", "--json"])
         .await
         .expect("lease list");
     let leases: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
@@ -691,23 +650,13 @@ async fn a_local_server_leases_for_itself_with_a_shop_key() {
     assert!(failed && out.contains("does not cover Meta Ads"), "{out}");
 
     // Revoking the key ends the lease made with it: the server's calls stop working.
-    let listed = Command::new(bin("credential-broker"))
-        .args(["key", "list", "--json", "--socket"])
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .output()
+    let listed = broker
+        .cli(&["key", "list", "--json"])
         .await
         .expect("key list");
     let keys: Vec<Value> = serde_json::from_slice(&listed.stdout).expect("json");
     let id = keys[0]["key_id"].as_str().expect("id");
-    let out = Command::new(bin("credential-broker"))
-        .args(["key", "revoke", "--socket"])
-        .arg(&broker.socket)
-        .arg(id)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("revoke");
+    let out = broker.cli(&["key", "revoke", id]).await.expect("revoke");
     assert!(
         out.status.success(),
         "{}",
