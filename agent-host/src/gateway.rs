@@ -75,6 +75,11 @@ pub struct GatewayArgs {
     /// the gateway is the only way in.
     #[arg(long)]
     pub trust_proxy: bool,
+    /// Trust OAuth 2.1 access tokens (JWTs, RS256/ES256) from this authorization server
+    /// (its issuer URL; repeatable). Needs --public-url: tokens must name it in `aud`. Which
+    /// shops a token's subject reaches is `credential-broker principal add`.
+    #[arg(long, value_name = "URL", requires = "public_url")]
+    pub oauth_issuer: Vec<String>,
     /// Requests per second one key may make, sustained (bursts of twice as many pass).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rate_per_key: u32,
@@ -179,6 +184,119 @@ struct Admission {
     limits: Limits,
     /// Unknown keys the broker was asked about, gateway-wide: a guesser's budget.
     unknown: Bucket,
+    /// OAuth access tokens, when issuers are configured.
+    oauth: Option<OAuth>,
+}
+
+/// Verifies OAuth 2.1 access tokens (JWTs) from the configured issuers, and asks the broker
+/// which shops their subjects reach.
+struct OAuth {
+    issuers: Vec<String>,
+    /// The gateway's public URL: every token must name it in `aud` (RFC 8707).
+    audience: String,
+    /// Where the protected-resource metadata is (RFC 9728), for `WWW-Authenticate`.
+    metadata_url: String,
+    http: reqwest::Client,
+    /// Issuer → its keys and when they were fetched.
+    keys: tokio::sync::Mutex<HashMap<String, (jsonwebtoken::jwk::JwkSet, Instant)>>,
+    /// (issuer, subject) → its shops, believed for [`KEY_CHECK_TTL`].
+    shops: Mutex<HashMap<Subject, (Vec<String>, Instant)>>,
+}
+
+/// (issuer, subject) of an access token.
+type Subject = (String, String);
+
+/// An issuer's keys are fetched again for an unknown `kid` at most this often.
+const JWKS_REFETCH: Duration = Duration::from_secs(10);
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+impl OAuth {
+    /// The token's (issuer, subject) once its signature, issuer, audience and times hold.
+    async fn verify(&self, token: &str) -> Result<(String, String), String> {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("not a JWT: {e}"))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(format!(
+                "{:?} tokens are not accepted (RS256, ES256)",
+                header.alg
+            ));
+        }
+        // The issuer picks the keys; the signature check below covers it.
+        let issuer = unverified_issuer(token).ok_or("the token names no issuer")?;
+        if !self.issuers.contains(&issuer) {
+            return Err("the token's issuer is not trusted here".into());
+        }
+        let kid = header.kid.ok_or("the token names no key (kid)")?;
+        let jwk = self.key(&issuer, &kid).await?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("the issuer's key: {e}"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| format!("the token is not valid here: {e}"))?;
+        Ok((issuer, data.claims.sub))
+    }
+
+    /// The issuer's key `kid`, fetching its keys (RFC 8414 metadata, then `jwks_uri`) when
+    /// unknown, at most every [`JWKS_REFETCH`].
+    async fn key(&self, issuer: &str, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, String> {
+        let mut keys = self.keys.lock().await;
+        if let Some((set, fetched)) = keys.get(issuer) {
+            if let Some(jwk) = set.find(kid) {
+                return Ok(jwk.clone());
+            }
+            if fetched.elapsed() < JWKS_REFETCH {
+                return Err("the token's key is not the issuer's".into());
+            }
+        }
+        let fetch = async {
+            let metadata: serde_json::Value = self
+                .http
+                .get(format!(
+                    "{}/.well-known/oauth-authorization-server",
+                    issuer.trim_end_matches('/')
+                ))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let jwks_uri = metadata["jwks_uri"].as_str().unwrap_or_default().to_owned();
+            let set: jsonwebtoken::jwk::JwkSet = self
+                .http
+                .get(jwks_uri)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            anyhow::Ok(set)
+        };
+        let set = fetch
+            .await
+            .map_err(|e| format!("cannot fetch the issuer's keys: {e}"))?;
+        let found = set.find(kid).cloned();
+        keys.insert(issuer.to_owned(), (set, Instant::now()));
+        found.ok_or_else(|| "the token's key is not the issuer's".into())
+    }
+}
+
+/// The `iss` of a JWT's payload, unverified.
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["iss"].as_str().map(str::to_owned)
 }
 
 /// A token bucket (`rate` a second, bursts of twice that).
@@ -263,7 +381,7 @@ impl Admission {
                 Err(match e.broker_error() {
                     Some(b) if b.code == ErrorCode::UnknownKey => {
                         self.unknown.take();
-                        unauthorized(&b.message)
+                        self.unauthorized(&b.message)
                     }
                     _ => {
                         tracing::error!("cannot check a key with the credential broker: {e}");
@@ -284,13 +402,72 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unauthorized(why: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer realm=\"berryboo\"")],
-        format!("{why}: send Authorization: Bearer <shop key> (credential-broker key create)"),
-    )
-        .into_response()
+impl Admission {
+    /// 401, naming the scheme and (with OAuth) where to learn how to get a token (RFC 9728).
+    fn unauthorized(&self, why: &str) -> Response {
+        let challenge = match &self.oauth {
+            Some(o) => format!(
+                "Bearer realm=\"berryboo\", resource_metadata=\"{}\"",
+                o.metadata_url
+            ),
+            None => "Bearer realm=\"berryboo\"".to_owned(),
+        };
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, challenge)],
+            format!(
+                "{why}: send Authorization: Bearer <shop key (credential-broker key create){}>",
+                if self.oauth.is_some() {
+                    " or OAuth access token"
+                } else {
+                    ""
+                }
+            ),
+        )
+            .into_response()
+    }
+
+    /// The shops an OAuth subject reaches, from the cache or the broker.
+    async fn subject_shops(
+        &self,
+        oauth: &OAuth,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, Response> {
+        let id = (issuer.to_owned(), subject.to_owned());
+        if let Some((shops, at)) = lock(&oauth.shops).get(&id)
+            && at.elapsed() < KEY_CHECK_TTL
+        {
+            return Ok(shops.clone());
+        }
+        let answer = async {
+            self.config
+                .broker()
+                .await?
+                .principal_shops(issuer, subject)
+                .await
+        }
+        .await;
+        match answer {
+            Ok(shops) => {
+                let mut cache = lock(&oauth.shops);
+                if cache.len() > 10_000 {
+                    cache.retain(|_, (_, at)| at.elapsed() < KEY_CHECK_TTL);
+                }
+                cache.insert(id, (shops.clone(), Instant::now()));
+                Ok(shops)
+            }
+            Err(e) => {
+                tracing::error!("cannot ask the credential broker about a subject: {e}");
+                Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "5")],
+                    "the gateway cannot reach its credential broker; try again shortly",
+                )
+                    .into_response())
+            }
+        }
+    }
 }
 
 fn forbidden(why: String) -> Response {
@@ -329,21 +506,65 @@ async fn admit(
         .and_then(mcp_common::transport::guard::bearer)
         .filter(|k| !k.is_empty());
     let Some(presented) = presented else {
-        return unauthorized("no credential");
+        return admission.unauthorized("no credential");
     };
-    // Only our own shape reaches the broker: guesses and garbage cost nothing there.
-    if !looks_like_a_shop_key(presented) {
-        return unauthorized("not a shop key");
-    }
-    if let Err(wait) = admission.unknown.peek() {
-        // Too many unknown keys lately: someone is guessing. Known keys still pass (cached).
-        if !admission.is_cached(presented) {
-            return too_many(wait);
+    let info = if looks_like_a_shop_key(presented) {
+        if let Err(wait) = admission.unknown.peek() {
+            // Too many unknown keys lately: someone is guessing. Known keys still pass (cached).
+            if !admission.is_cached(presented) {
+                return too_many(wait);
+            }
         }
-    }
-    let info = match admission.check(presented).await {
-        Ok(info) => info,
-        Err(response) => return response,
+        match admission.check(presented).await {
+            Ok(info) => info,
+            Err(response) => return response,
+        }
+    } else if let Some(oauth) = &admission.oauth
+        && presented.split('.').count() == 3
+    {
+        let (issuer, subject) = match oauth.verify(presented).await {
+            Ok(who) => who,
+            Err(why) => {
+                tracing::info!("refused an access token: {why}");
+                return admission.unauthorized(&why);
+            }
+        };
+        let shops = match admission.subject_shops(oauth, &issuer, &subject).await {
+            Ok(shops) => shops,
+            Err(response) => return response,
+        };
+        // The path names the shop among those the subject reaches; without one, the subject
+        // must reach exactly one.
+        let chosen = match (shop, shops.as_slice()) {
+            (Some(s), _) if shops.iter().any(|x| x == s) => s.to_owned(),
+            (Some(s), _) => return forbidden(format!("this credential does not reach shop {s}")),
+            (None, [only]) => only.clone(),
+            (None, []) => {
+                return forbidden(format!(
+                    "{subject} of {issuer} reaches no shop (credential-broker principal add)"
+                ));
+            }
+            (None, several) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "this credential reaches {} shops: name one, /shops/{{id}}/mcp",
+                        several.len()
+                    ),
+                )
+                    .into_response();
+            }
+        };
+        ShopKeyInfo {
+            key_id: format!("sub:{subject}@{issuer}"),
+            shop_id: chosen,
+            providers: Provider::ALL.to_vec(),
+            label: None,
+            created_at: 0,
+            expires_at: 0,
+        }
+    } else {
+        return admission.unauthorized("not a shop key");
     };
     if let Some(shop) = shop
         && shop != info.shop_id
@@ -391,6 +612,14 @@ async fn admit(
         _in_flight: Arc::new(in_flight),
     });
     next.run(request).await
+}
+
+/// RFC 9728 metadata, or 404 when OAuth is not configured.
+fn protected_resource(metadata: Option<serde_json::Value>) -> Response {
+    match metadata {
+        Some(m) => axum::Json(m).into_response(),
+        None => (StatusCode::NOT_FOUND, "this gateway takes shop keys only").into_response(),
+    }
 }
 
 fn too_many(wait: u64) -> Response {
@@ -551,6 +780,23 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         child_log: "error".into(),
         host_key: file.host_key.clone(),
     });
+    // The resource this gateway is (its public URL), and where its metadata is (RFC 9728).
+    let oauth_config = (!args.oauth_issuer.is_empty())
+        .then_some(args.public_url.as_ref())
+        .flatten()
+        .map(|u| {
+            let audience = u.as_str().trim_end_matches('/').to_owned();
+            let metadata = format!("{audience}/.well-known/oauth-protected-resource");
+            (audience, metadata)
+        });
+    let resource_metadata = oauth_config.as_ref().map(|(audience, _)| {
+        serde_json::json!({
+            "resource": audience,
+            "authorization_servers": args.oauth_issuer.iter().map(|i| i.trim_end_matches('/')).collect::<Vec<_>>(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": "berryboo shop gateway",
+        })
+    });
     let pool = Arc::new(ShopPool::new(
         config.clone(),
         Provider::ALL.to_vec(),
@@ -562,6 +808,21 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         checked: Mutex::new(HashMap::new()),
         limits: Limits::new(args.rate_per_key, args.concurrency_per_key),
         unknown: Bucket::new(UNKNOWN_KEY_CHECKS_PER_SEC),
+        oauth: oauth_config.as_ref().map(|(audience, metadata_url)| OAuth {
+            issuers: args
+                .oauth_issuer
+                .iter()
+                .map(|i| i.trim_end_matches('/').to_owned())
+                .collect(),
+            audience: audience.clone(),
+            metadata_url: metadata_url.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            keys: tokio::sync::Mutex::new(HashMap::new()),
+            shops: Mutex::new(HashMap::new()),
+        }),
     });
     let cancel = CancellationToken::new();
     let mcp = StreamableHttpService::new(
@@ -604,6 +865,17 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         ))
         .layer(axum::middleware::from_fn_with_state(admission, admit))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            axum::routing::get({
+                let m = resource_metadata.clone();
+                move || async move { protected_resource(m) }
+            }),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*path}",
+            axum::routing::get(move || async move { protected_resource(resource_metadata) }),
+        )
         .layer(axum::middleware::from_fn_with_state(
             guard,
             mcp_common::transport::guard::check,

@@ -409,6 +409,52 @@ impl Broker {
                         Response::Lease(grant)
                     })
             }
+            Request::SetPrincipal {
+                issuer,
+                subject,
+                shop_id,
+                allowed,
+            } => {
+                event.action = if allowed {
+                    "principal_add"
+                } else {
+                    "principal_remove"
+                }
+                .into();
+                event.shop_id = Some(shop_id.clone());
+                event.detail = Some(format!("{issuer} {subject}"));
+                if !self.is_admin(peer) {
+                    Err(Self::not_permitted(peer, "change principals"))
+                } else {
+                    self.keys
+                        .set_principal(&issuer, &subject, &shop_id, allowed, now())
+                        .await
+                        .map(|changed| Response::PrincipalSet { changed })
+                }
+            }
+            Request::ListPrincipals => {
+                event.action = "principal_list".into();
+                if self.is_admin(peer) {
+                    self.keys
+                        .principals()
+                        .await
+                        .map(|principals| Response::Principals { principals })
+                } else {
+                    Err(Self::not_permitted(peer, "list principals"))
+                }
+            }
+            Request::PrincipalShops { issuer, subject } => {
+                event.action = "principal_check".into();
+                event.detail = Some(format!("{issuer} {subject}"));
+                if self.may_lease(peer) {
+                    self.keys
+                        .principal_shops(&issuer, &subject)
+                        .await
+                        .map(|shop_ids| Response::PrincipalShops { shop_ids })
+                } else {
+                    Err(Self::not_permitted(peer, "check principals"))
+                }
+            }
             Request::CheckKey { key } => {
                 event.action = "key_check".into();
                 if self.may_lease(peer) {
@@ -479,8 +525,10 @@ impl Broker {
         // A gateway checks a caller's key on each of its requests (cached for a second): the
         // gateway audits the calls themselves; a refused key is recorded here.
         let routine = matches!(event.action.as_str(), "ping" | "hello")
-            || (matches!(event.action.as_str(), "lease_renew" | "key_check")
-                && event.outcome == "ok");
+            || (matches!(
+                event.action.as_str(),
+                "lease_renew" | "key_check" | "principal_check"
+            ) && event.outcome == "ok");
         if !routine {
             self.audit.record(event);
         }

@@ -151,6 +151,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyCommand,
     },
+    /// Which OAuth subjects may reach which shops through the gateway (admins, through a
+    /// running broker).
+    Principal {
+        #[command(subcommand)]
+        action: PrincipalCommand,
+    },
     /// Make a host key: lets an agent host whose uid is only in allowed_uids create leases.
     /// Prints the line for the broker's config (`host_keys = ["sha256:…"]`), then the key alone
     /// on the last line; give the key to the agent host on a descriptor only it can read
@@ -276,6 +282,49 @@ pub enum KeyCommand {
     },
 }
 
+/// `principal` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PrincipalCommand {
+    /// Let the subject of tokens from this issuer reach this shop.
+    Add {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The authorization server's issuer URL (the tokens' `iss`).
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The tokens' `sub`.
+        #[arg(long, value_name = "SUB")]
+        subject: String,
+        /// The shop.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+    },
+    /// Stop the subject from reaching the shop.
+    Remove {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The issuer URL.
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The subject.
+        #[arg(long, value_name = "SUB")]
+        subject: String,
+        /// The shop.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+    },
+    /// Every subject and the shops it may reach.
+    List {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -332,6 +381,12 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 KeyCommand::Create { socket, .. }
                 | KeyCommand::List { socket, .. }
                 | KeyCommand::Revoke { socket, .. },
+        }
+        | Command::Principal {
+            action:
+                PrincipalCommand::Add { socket, .. }
+                | PrincipalCommand::Remove { socket, .. }
+                | PrincipalCommand::List { socket, .. },
         } => (None, socket.clone()),
     };
     let config = config::load(cli.config.as_deref(), database, socket)?;
@@ -456,6 +511,7 @@ pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Lease { action } => lease(&config, action).await?,
         Command::Key { action } => key(&config, action).await?,
+        Command::Principal { action } => principal(&config, action).await?,
         Command::HostKey => {
             let bytes: [u8; 32] = rand::random();
             let key = format!(
@@ -626,6 +682,64 @@ async fn refresh_direct(
     drop(tokens);
     writer.finish(std::time::Duration::from_secs(60)).await;
     Ok(results)
+}
+
+async fn principal(config: &BrokerConfig, action: PrincipalCommand) -> Result<()> {
+    let mut client = BrokerClient::connect(&config.socket).await?;
+    match action {
+        PrincipalCommand::Add {
+            issuer,
+            subject,
+            shop,
+            ..
+        } => {
+            let changed = client.set_principal(&issuer, &subject, &shop, true).await?;
+            println!(
+                "{subject} of {issuer} {} shop {shop}",
+                if changed {
+                    "may now reach"
+                } else {
+                    "could already reach"
+                }
+            );
+        }
+        PrincipalCommand::Remove {
+            issuer,
+            subject,
+            shop,
+            ..
+        } => {
+            let changed = client
+                .set_principal(&issuer, &subject, &shop, false)
+                .await?;
+            println!(
+                "{subject} of {issuer} {} shop {shop}",
+                if changed {
+                    "may no longer reach"
+                } else {
+                    "could not reach"
+                }
+            );
+        }
+        PrincipalCommand::List { out, .. } => {
+            let all = client.list_principals().await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for p in &all {
+                    println!(
+                        "{}  {}  {}  {}",
+                        p.issuer,
+                        p.subject,
+                        p.shop_id,
+                        fmt_time(p.created_at)
+                    );
+                }
+                println!("{} principal(s)", all.len());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn key(config: &BrokerConfig, action: KeyCommand) -> Result<()> {

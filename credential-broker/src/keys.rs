@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use broker_proto::{BrokerError, ErrorCode, Provider, ShopKey, ShopKeyInfo};
+use broker_proto::{BrokerError, ErrorCode, PrincipalInfo, Provider, ShopKey, ShopKeyInfo};
 
 use crate::leases::hash_secret;
 use crate::store::{ShopKeyRecord, Store, StoreError};
@@ -190,5 +190,76 @@ impl KeyBook {
             return Err(unknown());
         }
         Ok(info(&record))
+    }
+
+    /// Lets (or stops) `subject` of `issuer` reach `shop_id` (which must exist to be added).
+    pub async fn set_principal(
+        &self,
+        issuer: &str,
+        subject: &str,
+        shop_id: &str,
+        allowed: bool,
+        now: i64,
+    ) -> Result<bool, BrokerError> {
+        let bad = |what: &str| BrokerError::new(ErrorCode::BadRequest, what.to_owned());
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.len() > 500
+            || issuer.chars().any(char::is_control)
+        {
+            return Err(bad(
+                "the issuer is the authorization server's URL, as in the tokens' iss",
+            ));
+        }
+        if subject.is_empty() || subject.len() > 500 || subject.chars().any(char::is_control) {
+            return Err(bad(
+                "the subject is the tokens' sub: 1 to 500 printable characters",
+            ));
+        }
+        if !allowed {
+            return self
+                .store
+                .remove_principal(issuer, subject, shop_id)
+                .await
+                .map_err(internal);
+        }
+        if self.store.shop(shop_id).await.map_err(internal)?.is_none() {
+            return Err(BrokerError::new(
+                ErrorCode::UnknownShop,
+                format!("unknown shop {shop_id}: no such shop in the dashboard database"),
+            ));
+        }
+        self.store
+            .add_principal(issuer, subject, shop_id, now)
+            .await
+            .map_err(internal)
+    }
+
+    /// Every allowed (issuer, subject, shop).
+    pub async fn principals(&self) -> Result<Vec<PrincipalInfo>, BrokerError> {
+        Ok(self
+            .store
+            .principals()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(issuer, subject, shop_id, created_at)| PrincipalInfo {
+                issuer,
+                subject,
+                shop_id,
+                created_at,
+            })
+            .collect())
+    }
+
+    /// The shops `subject` of `issuer` may reach.
+    pub async fn principal_shops(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, BrokerError> {
+        self.store
+            .principal_shops(issuer, subject)
+            .await
+            .map_err(internal)
     }
 }

@@ -251,6 +251,7 @@ suite!(
     audit_batch_of_500_newest_first,
     notifications_newest_first,
     shop_keys_round_trip_and_revoke_their_leases,
+    principals_add_list_remove,
     statuses_upsert,
     connect_errors_hide_the_password,
 );
@@ -1302,6 +1303,38 @@ async fn shop_keys_round_trip_and_revoke_their_leases(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn principals_add_list_remove(db: &TestDb) {
+    let store = db.migrated().await;
+    let iss = "https://auth.example";
+    assert!(store.add_principal(iss, "sub-1", SHOP_B, 10).await.unwrap());
+    assert!(store.add_principal(iss, "sub-1", SHOP_A, 11).await.unwrap());
+    assert!(
+        !store.add_principal(iss, "sub-1", SHOP_A, 12).await.unwrap(),
+        "once"
+    );
+    assert!(
+        store
+            .add_principal("https://other.example", "sub-1", SHOP_C, 13)
+            .await
+            .unwrap()
+    );
+    // Sorted; the same subject of another issuer is someone else.
+    let mut want = vec![SHOP_A.to_owned(), SHOP_B.to_owned()];
+    want.sort();
+    assert_eq!(store.principal_shops(iss, "sub-1").await.unwrap(), want);
+    assert!(
+        store
+            .principal_shops(iss, "sub-2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.principals().await.unwrap().len(), 3);
+    assert!(store.remove_principal(iss, "sub-1", SHOP_A).await.unwrap());
+    assert!(!store.remove_principal(iss, "sub-1", SHOP_A).await.unwrap());
+    assert_eq!(store.principal_shops(iss, "sub-1").await.unwrap(), [SHOP_B]);
 }
 
 async fn statuses_upsert(db: &TestDb) {

@@ -680,3 +680,214 @@ async fn a_local_server_leases_for_itself_with_a_shop_key() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// OAuth 2.1 access tokens from a trusted authorization server (the sandbox's), for subjects
+/// the broker allows: the resource metadata, the `resource_metadata` challenge, a subject that
+/// reaches one shop or several, and every token that must not pass — another audience, a
+/// foreign issuer, `alg: none`, an expired one, a forged signature, a subject no longer allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_reach_the_shops_their_subject_is_allowed() {
+    let clients = r#"
+[[oauth_clients]]
+client_id = "acme-agent"
+client_secret = "sandbox-oauth-secret-e2e"
+subject = "agent-acme"
+
+[[oauth_clients]]
+client_id = "stale-agent"
+client_secret = "sandbox-oauth-secret-e2e"
+subject = "agent-acme"
+lifetime_secs = -600
+
+[[oauth_clients]]
+client_id = "multi-agent"
+client_secret = "sandbox-oauth-secret-e2e"
+subject = "agent-multi"
+"#;
+    let fixtures = format!("{}{clients}", berryboo_e2e::FIXTURES);
+    let sandbox = Sandbox::start_with(&fixtures, &[]).await.expect("sandbox");
+    let foreign = Sandbox::start_with(&fixtures, &[])
+        .await
+        .expect("another issuer");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let issuer = sandbox.base.trim_end_matches('/').to_owned();
+    for (subject, shop) in [
+        ("agent-acme", shops::ACME),
+        ("agent-multi", shops::ACME),
+        ("agent-multi", shops::BLOOM),
+    ] {
+        let out = broker
+            .cli(&[
+                "principal",
+                "add",
+                "--issuer",
+                &issuer,
+                "--subject",
+                subject,
+                "--shop",
+                shop,
+            ])
+            .await
+            .expect("principal add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    const RESOURCE: &str = "http://gw.example";
+    let g = gateway_with(
+        &broker,
+        &sandbox,
+        &[
+            "--oauth-issuer".as_ref(),
+            issuer.as_ref(),
+            "--public-url".as_ref(),
+            RESOURCE.as_ref(),
+        ],
+    )
+    .await;
+    let token = |base: String, client: &'static str, resource: &'static str| async move {
+        let v: Value = reqwest::Client::new()
+            .post(format!("{base}/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("client_secret", "sandbox-oauth-secret-e2e"),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token json");
+        v["access_token"].as_str().expect("a token").to_owned()
+    };
+
+    // RFC 9728 metadata, and the challenge that points to it.
+    let metadata: Value = reqwest::get(format!("{}/.well-known/oauth-protected-resource", g.base))
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(metadata["resource"], RESOURCE, "{metadata}");
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([issuer]),
+        "{metadata}"
+    );
+    let (status, headers, _) = rpc(&g, "/mcp", None, "tools/list", json!({})).await;
+    assert_eq!(status, 401);
+    let challenge = headers
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{RESOURCE}/.well-known/oauth-protected-resource\""
+        )),
+        "{challenge}"
+    );
+
+    // A token for this gateway: the subject's one shop, and no other.
+    let good = token(sandbox.base.clone(), "acme-agent", RESOURCE).await;
+    let details = json!({"name": "get_property_details", "arguments": {}});
+    let (status, _, body) = rpc(&g, "/mcp", Some(&good), "tools/call", details.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("326784853"), "{body}");
+    let (status, _, _) = rpc(
+        &g,
+        &format!("/shops/{}/mcp", shops::BLOOM),
+        Some(&good),
+        "tools/list",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Tokens that must not pass.
+    let other_audience = token(sandbox.base.clone(), "acme-agent", "http://other.example").await;
+    let other_issuer = token(foreign.base.clone(), "acme-agent", RESOURCE).await;
+    let expired = token(sandbox.base.clone(), "stale-agent", RESOURCE).await;
+    let parts: Vec<&str> = good.split('.').collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    let mut claims: Value =
+        serde_json::from_slice(&b64.decode(parts[1]).expect("payload")).expect("claims");
+    claims["sub"] = json!("agent-multi");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    for (what, bad) in [
+        ("another audience", &other_audience),
+        ("a foreign issuer", &other_issuer),
+        ("expired", &expired),
+        ("alg none", &unsigned),
+        ("a forged signature", &forged),
+    ] {
+        let (status, headers, body) =
+            rpc(&g, "/mcp", Some(bad), "tools/call", details.clone()).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(headers.contains_key("www-authenticate"), "{what}");
+    }
+
+    // A subject that reaches two shops names one; without, it is told to.
+    let multi = token(sandbox.base.clone(), "multi-agent", RESOURCE).await;
+    let (status, _, body) = rpc(&g, "/mcp", Some(&multi), "tools/list", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = rpc(
+        &g,
+        &format!("/shops/{}/mcp", shops::BLOOM),
+        Some(&multi),
+        "tools/call",
+        details.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("412345678"), "{body}");
+
+    // Removed: refused within a few seconds.
+    let out = broker
+        .cli(&[
+            "principal",
+            "remove",
+            "--issuer",
+            &issuer,
+            "--subject",
+            "agent-acme",
+            "--shop",
+            shops::ACME,
+        ])
+        .await
+        .expect("principal remove");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _, _) = rpc(&g, "/mcp", Some(&good), "tools/list", json!({})).await;
+        if status == 403 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a removed subject still reaches the shop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

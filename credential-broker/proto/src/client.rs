@@ -65,6 +65,9 @@ fn kind(r: &Response) -> &'static str {
         Response::KeyList { .. } => "key_list",
         Response::KeyRevoked { .. } => "key_revoked",
         Response::Key(_) => "key",
+        Response::PrincipalSet { .. } => "principal_set",
+        Response::Principals { .. } => "principals",
+        Response::PrincipalShops { .. } => "principal_shops",
         Response::Error(_) => "error",
     }
 }
@@ -261,6 +264,53 @@ impl BrokerClient {
             Response::Lease(grant) => Ok(grant),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "lease_by_key")),
+        }
+    }
+
+    /// Admin: lets (or stops) `subject` of `issuer` reach `shop_id`; whether anything changed.
+    pub async fn set_principal(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+        shop_id: &str,
+        allowed: bool,
+    ) -> Result<bool, ClientError> {
+        let request = Request::SetPrincipal {
+            issuer: issuer.to_owned(),
+            subject: subject.to_owned(),
+            shop_id: shop_id.to_owned(),
+            allowed,
+        };
+        match self.call(&request).await? {
+            Response::PrincipalSet { changed } => Ok(changed),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "set_principal")),
+        }
+    }
+
+    /// Admin: every allowed (issuer, subject, shop).
+    pub async fn list_principals(&mut self) -> Result<Vec<crate::PrincipalInfo>, ClientError> {
+        match self.call(&Request::ListPrincipals).await? {
+            Response::Principals { principals } => Ok(principals),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "list_principals")),
+        }
+    }
+
+    /// Admin or proven host: the shops `subject` of `issuer` may reach.
+    pub async fn principal_shops(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, ClientError> {
+        let request = Request::PrincipalShops {
+            issuer: issuer.to_owned(),
+            subject: subject.to_owned(),
+        };
+        match self.call(&request).await? {
+            Response::PrincipalShops { shop_ids } => Ok(shop_ids),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "principal_shops")),
         }
     }
 

@@ -253,6 +253,20 @@ pub struct ShopKeyInfo {
     pub expires_at: i64,
 }
 
+/// An OAuth subject allowed to reach a shop through the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalInfo {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Subject.
+    pub subject: String,
+    /// The shop.
+    pub shop_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// Keys per [`Response::KeyList`].
 pub const MAX_KEYS_PER_LIST: usize = 200;
 
@@ -399,6 +413,27 @@ pub enum Request {
         /// The key a caller presented.
         key: ShopKey,
     },
+    /// Admin only: lets (or, with `allowed: false`, stops) an OAuth subject reach a shop
+    /// through the gateway; answered by [`Response::PrincipalSet`].
+    SetPrincipal {
+        /// The authorization server's issuer URL, as in the tokens' `iss`.
+        issuer: String,
+        /// The token's `sub`.
+        subject: String,
+        /// The shop.
+        shop_id: String,
+        /// Allow (true) or stop (false).
+        allowed: bool,
+    },
+    /// Admin only: every subject and the shops it may reach.
+    ListPrincipals,
+    /// Admin or a proven host (the gateway): the shops an OAuth subject may reach.
+    PrincipalShops {
+        /// The token's `iss`.
+        issuer: String,
+        /// The token's `sub`.
+        subject: String,
+    },
     /// Liveness check.
     Ping,
     /// Admin only: integration health across shops (stale tokens, missing scopes,
@@ -485,6 +520,21 @@ pub enum Response {
     },
     /// Answer to `CheckKey`: what the key reaches.
     Key(ShopKeyInfo),
+    /// Answer to `SetPrincipal`: whether anything changed.
+    PrincipalSet {
+        /// False when it was already so.
+        changed: bool,
+    },
+    /// Answer to `ListPrincipals`.
+    Principals {
+        /// One per (issuer, subject, shop).
+        principals: Vec<PrincipalInfo>,
+    },
+    /// Answer to `PrincipalShops`.
+    PrincipalShops {
+        /// The shops, sorted; empty when the subject may reach none.
+        shop_ids: Vec<String>,
+    },
     /// Answer to `Ping`.
     Pong,
     /// Answer to `Health`.

@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS broker_key_lease (
     key_id   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS broker_key_lease_key ON broker_key_lease (key_id);
+CREATE TABLE IF NOT EXISTS broker_principal (
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    shop_id    TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (issuer, subject, shop_id)
+);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms    BIGINT NOT NULL,
@@ -145,6 +152,13 @@ CREATE TABLE IF NOT EXISTS broker_key_lease (
     key_id   text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS broker_key_lease_key ON broker_key_lease (key_id);
+CREATE TABLE IF NOT EXISTS broker_principal (
+    issuer     text NOT NULL,
+    subject    text NOT NULL,
+    shop_id    text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (issuer, subject, shop_id)
+);
 CREATE TABLE IF NOT EXISTS broker_audit (
     id       bigserial PRIMARY KEY,
     at_ms    bigint NOT NULL,

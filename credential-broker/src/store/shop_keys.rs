@@ -1,6 +1,7 @@
 //! `broker_shop_key`: long-lived keys that reach one shop's tools through the gateway. Like
 //! leases, only a key's SHA-256 is stored; unlike leases, they last months and every check reads
 //! the row, so a revocation through one broker is seen by every broker on the database at once.
+//! `broker_principal`: which shops an OAuth subject (issuer and subject) may reach.
 
 use super::row::{DbRow, narrow};
 use super::{ShopKeyRecord, Sql, Store, StoreError, on_pool};
@@ -21,6 +22,20 @@ const LIVE: Sql = Sql::both(
      WHERE ($1 IS NULL OR shop_id = $1) AND revoked_at IS NULL AND expires_at > $2 \
      ORDER BY created_at DESC, id",
 );
+const ADD_PRINCIPAL: Sql = Sql::both(
+    "INSERT INTO broker_principal (issuer, subject, shop_id, created_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (issuer, subject, shop_id) DO NOTHING",
+);
+const REMOVE_PRINCIPAL: Sql =
+    Sql::both("DELETE FROM broker_principal WHERE issuer = $1 AND subject = $2 AND shop_id = $3");
+const PRINCIPAL_SHOPS: Sql = Sql::both(
+    "SELECT shop_id FROM broker_principal WHERE issuer = $1 AND subject = $2 ORDER BY shop_id",
+);
+const PRINCIPALS: Sql = Sql::both(
+    "SELECT issuer, subject, shop_id, created_at FROM broker_principal \
+     ORDER BY issuer, subject, shop_id",
+);
+
 const REVOKE: Sql =
     Sql::both("UPDATE broker_shop_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL");
 const LINK_LEASE: Sql =
@@ -152,5 +167,83 @@ impl Store {
         })
         .map_err(self.db_err("link a lease to its key"))?;
         Ok(())
+    }
+
+    /// Lets `subject` of `issuer` reach `shop_id`; false if it already could.
+    pub async fn add_principal(
+        &self,
+        issuer: &str,
+        subject: &str,
+        shop_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let added = on_pool!(self, ADD_PRINCIPAL, |pool, sql| {
+            sqlx::query(sql)
+                .bind(issuer)
+                .bind(subject)
+                .bind(shop_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(self.db_err("add principal"))?;
+        Ok(added > 0)
+    }
+
+    /// Stops `subject` of `issuer` from reaching `shop_id`; false if it could not.
+    pub async fn remove_principal(
+        &self,
+        issuer: &str,
+        subject: &str,
+        shop_id: &str,
+    ) -> Result<bool, StoreError> {
+        let removed = on_pool!(self, REMOVE_PRINCIPAL, |pool, sql| {
+            sqlx::query(sql)
+                .bind(issuer)
+                .bind(subject)
+                .bind(shop_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(self.db_err("remove principal"))?;
+        Ok(removed > 0)
+    }
+
+    /// The shops `subject` of `issuer` may reach.
+    pub async fn principal_shops(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, PRINCIPAL_SHOPS, |pool, sql| {
+            sqlx::query(sql)
+                .bind(issuer)
+                .bind(subject)
+                .fetch_all(pool)
+                .await
+                .and_then(|rows| rows.iter().map(|r| r.string("shop_id")).collect())
+        })
+        .map_err(self.db_err("read principal"))
+    }
+
+    /// Every (issuer, subject, shop, created) allowed.
+    pub async fn principals(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        on_pool!(self, PRINCIPALS, |pool, sql| {
+            sqlx::query(sql).fetch_all(pool).await.and_then(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.string("issuer")?,
+                            r.string("subject")?,
+                            r.string("shop_id")?,
+                            r.i64("created_at")?,
+                        ))
+                    })
+                    .collect()
+            })
+        })
+        .map_err(self.db_err("list principals"))
     }
 }

@@ -48,6 +48,31 @@ pub struct Fixtures {
     /// days. Search Console, Google Ads and Meta data linked to the property follow.
     #[serde(default)]
     pub incidents: Vec<IncidentFixture>,
+    /// Clients of the sandbox's OAuth authorization server (for the gateway's OAuth mode).
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
+}
+
+/// A client of the sandbox's authorization server: `client_credentials` tokens for `subject`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// The tokens' `sub`.
+    pub subject: String,
+    /// The tokens' `aud` when the request names no `resource` (RFC 8707).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Token lifetime in seconds; negative makes tokens that expired already (for tests).
+    #[serde(default = "default_lifetime")]
+    pub lifetime_secs: i64,
+}
+
+fn default_lifetime() -> i64 {
+    3600
 }
 
 /// A scripted change in a property's traffic, e.g. Organic Search at 40 % for a week.

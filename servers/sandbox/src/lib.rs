@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod authz;
 pub mod error;
 pub mod fixtures;
 pub mod ga4;
@@ -82,6 +83,12 @@ impl SandboxConfig {
 pub fn app(config: SandboxConfig) -> Router {
     let state = Arc::new(state::Shared::new(config));
     Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            axum::routing::get(authz::metadata),
+        )
+        .route("/oauth/jwks", axum::routing::get(authz::jwks))
+        .route("/oauth/token", axum::routing::post(authz::token))
         .route("/token", any(google::oauth::token))
         .route("/oauth2/v4/token", any(google::oauth::token))
         .route("/v1beta/{*rest}", any(ga4::handle))

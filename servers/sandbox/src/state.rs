@@ -168,6 +168,8 @@ pub struct Shared {
     pub ga4: Registry,
     /// Search Console properties.
     pub gsc: crate::gsc::site::Registry,
+    /// The OAuth authorization server's signing key, made at start.
+    pub oauth_key: crate::authz::SigningKey,
     runtime: Mutex<Runtime>,
 }
 
@@ -213,6 +215,7 @@ impl Shared {
             clients,
             ga4,
             gsc,
+            oauth_key: crate::authz::SigningKey::generate(),
             runtime: Mutex::new(runtime),
         }
     }
