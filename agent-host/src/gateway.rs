@@ -197,14 +197,40 @@ struct OAuth {
     /// Where the protected-resource metadata is (RFC 9728), for `WWW-Authenticate`.
     metadata_url: String,
     http: reqwest::Client,
-    /// Issuer → its keys and when they were fetched.
-    keys: tokio::sync::Mutex<HashMap<String, (jsonwebtoken::jwk::JwkSet, Instant)>>,
+    /// Issuer → its keys (read without waiting) and when they were last asked for.
+    keys: Mutex<HashMap<String, IssuerKeys>>,
+    /// Issuer → the lock one fetch of its keys holds: a slow issuer delays only its own
+    /// tokens, and concurrent misses share one fetch.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// (issuer, subject) → its shops, believed for [`KEY_CHECK_TTL`].
     shops: Mutex<HashMap<Subject, (Vec<String>, Instant)>>,
 }
 
 /// (issuer, subject) of an access token.
 type Subject = (String, String);
+
+/// One issuer's keys, and when they were last asked for (successfully or not).
+#[derive(Default)]
+struct IssuerKeys {
+    set: Option<jsonwebtoken::jwk::JwkSet>,
+    asked: Option<Instant>,
+}
+
+/// Why a token was refused: a fixed word for the caller (RFC 6750), details for the log.
+struct Refusal {
+    public: &'static str,
+    detail: String,
+}
+
+fn refused(public: &'static str, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        public,
+        detail: detail.into(),
+    }
+}
+
+/// Longest subject taken (the broker's own limit).
+const MAX_SUBJECT: usize = 500;
 
 /// An issuer's keys are fetched again for an unknown `kid` at most this often.
 const JWKS_REFETCH: Duration = Duration::from_secs(10);
@@ -216,46 +242,77 @@ struct Claims {
 
 impl OAuth {
     /// The token's (issuer, subject) once its signature, issuer, audience and times hold.
-    async fn verify(&self, token: &str) -> Result<(String, String), String> {
+    async fn verify(&self, token: &str) -> Result<(String, String), Refusal> {
         use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("not a JWT: {e}"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| refused("malformed token", format!("{e:?}")))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err(format!(
-                "{:?} tokens are not accepted (RS256, ES256)",
-                header.alg
+            return Err(refused(
+                "unsupported token algorithm (RS256 or ES256)",
+                format!("{:?}", header.alg),
             ));
         }
-        // The issuer picks the keys; the signature check below covers it.
-        let issuer = unverified_issuer(token).ok_or("the token names no issuer")?;
+        // The issuer picks the keys; the signature check below covers it. Compared exactly
+        // as configured: nothing is fetched for any other.
+        let issuer =
+            unverified_issuer(token).ok_or_else(|| refused("malformed token", "no iss"))?;
         if !self.issuers.contains(&issuer) {
-            return Err("the token's issuer is not trusted here".into());
+            return Err(refused("untrusted issuer", format!("{issuer:?}")));
         }
-        let kid = header.kid.ok_or("the token names no key (kid)")?;
+        let kid = header
+            .kid
+            .ok_or_else(|| refused("malformed token", "no kid"))?;
         let jwk = self.key(&issuer, &kid).await?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("the issuer's key: {e}"))?;
+        let key = DecodingKey::from_jwk(&jwk)
+            .map_err(|e| refused("invalid token", format!("the issuer's key: {e:?}")))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&issuer]);
-        validation.set_audience(&[&self.audience]);
+        let with_slash = format!("{}/", self.audience);
+        validation.set_audience(&[self.audience.as_str(), with_slash.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map_err(|e| format!("the token is not valid here: {e}"))?;
-        Ok((issuer, data.claims.sub))
+            .map_err(|e| refused("invalid or expired token", format!("{:?}", e.kind())))?;
+        let subject = data.claims.sub;
+        if subject.is_empty()
+            || subject.len() > MAX_SUBJECT
+            || subject.chars().any(char::is_control)
+        {
+            return Err(refused("invalid token", "unusable sub"));
+        }
+        Ok((issuer, subject))
     }
 
     /// The issuer's key `kid`, fetching its keys (RFC 8414 metadata, then `jwks_uri`) when
-    /// unknown, at most every [`JWKS_REFETCH`].
-    async fn key(&self, issuer: &str, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, String> {
-        let mut keys = self.keys.lock().await;
-        if let Some((set, fetched)) = keys.get(issuer) {
-            if let Some(jwk) = set.find(kid) {
-                return Ok(jwk.clone());
-            }
-            if fetched.elapsed() < JWKS_REFETCH {
-                return Err("the token's key is not the issuer's".into());
-            }
+    /// unknown, at most every [`JWKS_REFETCH`] whether the last attempt worked or not.
+    async fn key(&self, issuer: &str, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, Refusal> {
+        let unknown = || refused("invalid token", "the token's key is not the issuer's");
+        let known = |keys: &HashMap<String, IssuerKeys>| {
+            let entry = keys.get(issuer);
+            let jwk = entry
+                .and_then(|e| e.set.as_ref())
+                .and_then(|set| set.find(kid).cloned());
+            let recently = entry
+                .and_then(|e| e.asked)
+                .is_some_and(|at| at.elapsed() < JWKS_REFETCH);
+            (jwk, recently)
+        };
+        if let (Some(jwk), _) = known(&lock(&self.keys)) {
+            return Ok(jwk);
         }
+        let gate = lock(&self.fetching)
+            .entry(issuer.to_owned())
+            .or_default()
+            .clone();
+        let _fetching = gate.lock().await;
+        // Whoever held the gate before may have fetched them.
+        match known(&lock(&self.keys)) {
+            (Some(jwk), _) => return Ok(jwk),
+            (None, true) => return Err(unknown()),
+            (None, false) => {}
+        }
+        lock(&self.keys).entry(issuer.to_owned()).or_default().asked = Some(Instant::now());
         let fetch = async {
             let metadata: serde_json::Value = self
                 .http
@@ -268,6 +325,10 @@ impl OAuth {
                 .error_for_status()?
                 .json()
                 .await?;
+            anyhow::ensure!(
+                metadata["issuer"].as_str() == Some(issuer),
+                "its metadata names another issuer"
+            );
             let jwks_uri = metadata["jwks_uri"].as_str().unwrap_or_default().to_owned();
             let set: jsonwebtoken::jwk::JwkSet = self
                 .http
@@ -279,12 +340,13 @@ impl OAuth {
                 .await?;
             anyhow::Ok(set)
         };
-        let set = fetch
-            .await
-            .map_err(|e| format!("cannot fetch the issuer's keys: {e}"))?;
+        let set = fetch.await.map_err(|e| {
+            tracing::warn!(issuer, "cannot fetch the issuer's keys: {e}");
+            refused("invalid token", "the issuer's keys are not available")
+        })?;
         let found = set.find(kid).cloned();
-        keys.insert(issuer.to_owned(), (set, Instant::now()));
-        found.ok_or_else(|| "the token's key is not the issuer's".into())
+        lock(&self.keys).entry(issuer.to_owned()).or_default().set = Some(set);
+        found.ok_or_else(unknown)
     }
 }
 
@@ -407,7 +469,7 @@ impl Admission {
     fn unauthorized(&self, why: &str) -> Response {
         let challenge = match &self.oauth {
             Some(o) => format!(
-                "Bearer realm=\"berryboo\", resource_metadata=\"{}\"",
+                "Bearer realm=\"berryboo\", error=\"invalid_token\", resource_metadata=\"{}\"",
                 o.metadata_url
             ),
             None => "Bearer realm=\"berryboo\"".to_owned(),
@@ -525,8 +587,9 @@ async fn admit(
         let (issuer, subject) = match oauth.verify(presented).await {
             Ok(who) => who,
             Err(why) => {
-                tracing::info!("refused an access token: {why}");
-                return admission.unauthorized(&why);
+                let detail: String = why.detail.chars().take(200).collect();
+                tracing::info!(reason = why.public, detail = ?detail, "refused an access token");
+                return admission.unauthorized(why.public);
             }
         };
         let shops = match admission.subject_shops(oauth, &issuer, &subject).await {
@@ -537,12 +600,16 @@ async fn admit(
         // must reach exactly one.
         let chosen = match (shop, shops.as_slice()) {
             (Some(s), _) if shops.iter().any(|x| x == s) => s.to_owned(),
-            (Some(s), _) => return forbidden(format!("this credential does not reach shop {s}")),
+            (Some(s), _) => {
+                tracing::warn!(subject = ?subject, issuer = ?issuer, "refused: the path names a shop the subject does not reach");
+                return forbidden(format!("this credential does not reach shop {s}"));
+            }
             (None, [only]) => only.clone(),
             (None, []) => {
-                return forbidden(format!(
-                    "{subject} of {issuer} reaches no shop (credential-broker principal add)"
-                ));
+                tracing::warn!(subject = ?subject, issuer = ?issuer, "refused: the subject reaches no shop");
+                return forbidden(
+                    "this credential reaches no shop (credential-broker principal add)".to_owned(),
+                );
             }
             (None, several) => {
                 return (
@@ -737,7 +804,7 @@ impl ServerHandler for Gateway {
         };
         tracing::info!(
             target: "audit",
-            key = %caller.key_id,
+            key = ?caller.key_id,
             shop = %caller.shop_id,
             tool = %tool,
             outcome = status,
@@ -750,6 +817,18 @@ impl ServerHandler for Gateway {
 
 /// Runs the gateway until SIGINT/SIGTERM.
 pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<ExitCode> {
+    for issuer in &args.oauth_issuer {
+        let loopback = url::Url::parse(issuer).ok().is_some_and(|u| {
+            u.scheme() == "http"
+                && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        });
+        if !issuer.starts_with("https://") && !loopback {
+            eprintln!(
+                "agent-host: --oauth-issuer {issuer:?} must be an https:// URL (its keys decide who gets in)"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => match mcp_common::transport::tls_acceptor(cert, key) {
             Ok(acceptor) => Some(acceptor),
@@ -792,7 +871,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
     let resource_metadata = oauth_config.as_ref().map(|(audience, _)| {
         serde_json::json!({
             "resource": audience,
-            "authorization_servers": args.oauth_issuer.iter().map(|i| i.trim_end_matches('/')).collect::<Vec<_>>(),
+            "authorization_servers": args.oauth_issuer.clone(),
             "bearer_methods_supported": ["header"],
             "resource_name": "berryboo shop gateway",
         })
@@ -809,18 +888,15 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         limits: Limits::new(args.rate_per_key, args.concurrency_per_key),
         unknown: Bucket::new(UNKNOWN_KEY_CHECKS_PER_SEC),
         oauth: oauth_config.as_ref().map(|(audience, metadata_url)| OAuth {
-            issuers: args
-                .oauth_issuer
-                .iter()
-                .map(|i| i.trim_end_matches('/').to_owned())
-                .collect(),
+            issuers: args.oauth_issuer.clone(),
             audience: audience.clone(),
             metadata_url: metadata_url.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            keys: tokio::sync::Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
             shops: Mutex::new(HashMap::new()),
         }),
     });

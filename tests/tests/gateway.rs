@@ -831,6 +831,23 @@ subject = "agent-multi"
         b64.encode(claims.to_string()),
         parts[2]
     );
+    let injected = format!(
+        "{}.{}.{}",
+        b64.encode("{\"alg\":\"X\\nINJECTED WARN forged line\",\"typ\":\"JWT\"}"),
+        parts[1],
+        parts[2]
+    );
+    let (status, headers, body) =
+        rpc(&g, "/mcp", Some(&injected), "tools/call", details.clone()).await;
+    assert_eq!(status, 401);
+    assert!(!body.to_string().contains("INJECTED"), "echoed: {body}");
+    assert!(
+        headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("error=\"invalid_token\"")),
+        "{headers:?}"
+    );
     for (what, bad) in [
         ("another audience", &other_audience),
         ("a foreign issuer", &other_issuer),
