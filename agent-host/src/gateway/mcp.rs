@@ -1,0 +1,122 @@
+//! The MCP side: each request's tools are its caller's shop's, from the pool.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use super::Caller;
+use crate::pool::ShopPool;
+
+/// The MCP side: each request's tools are its caller's shop's, from the pool.
+#[derive(Clone)]
+pub(super) struct Gateway {
+    pub(super) pool: Arc<ShopPool>,
+}
+
+pub(super) fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        // Admission runs before every MCP request; without its verdict nothing is served.
+        .ok_or_else(|| ErrorData::internal_error("request not admitted", None))
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        let mut implementation = Implementation::new("berryboo-gateway", env!("CARGO_PKG_VERSION"));
+        implementation.title = Some("berryboo shop gateway (read-only marketing data)".into());
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(implementation)
+            .with_instructions(
+                "Read-only marketing data of one shop: its Google Analytics 4, Search Console, \
+                 Google Ads and Meta Ads accounts, as its credential allows. Tools default to \
+                 the shop's own accounts.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller(&context)?;
+        let set = self.pool.get(&caller.shop_id).await.map_err(|e| {
+            ErrorData::internal_error(
+                redaction::text(&format!("the shop's tools are not available: {e}")).into_owned(),
+                None,
+            )
+        })?;
+        let tools = set
+            .tools()
+            .into_iter()
+            .filter(|(p, _)| caller.providers.contains(p))
+            .map(|(_, t)| t.clone())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&context)?;
+        let started = Instant::now();
+        let tool = request.name.to_string();
+        let outcome = async {
+            let set = self
+                .pool
+                .get(&caller.shop_id)
+                .await
+                .map_err(|e| format!("the shop's tools are not available: {e}"))?;
+            match set.tool(&tool) {
+                Some((p, _)) if caller.providers.contains(&p) => {}
+                _ => {
+                    return Err(format!(
+                        "no tool {tool:?} for this credential (tools/list shows them)"
+                    ));
+                }
+            }
+            let arguments =
+                serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+            // A caller that hung up (or cancelled) frees its server for the next call.
+            tokio::select! {
+                result = set.call(&tool, arguments) => result.map_err(|e| e.to_string()),
+                () = context.ct.cancelled() => Err("the caller went away".to_owned()),
+            }
+        }
+        .await;
+        let (result, status) = match outcome {
+            Ok(r) => {
+                let status = if r.is_error == Some(true) {
+                    "tool_error"
+                } else {
+                    "ok"
+                };
+                (r, status)
+            }
+            Err(why) => (
+                CallToolResult::error(vec![ContentBlock::text(redaction::text(&why).into_owned())]),
+                "failed",
+            ),
+        };
+        tracing::info!(
+            target: "audit",
+            key = ?caller.key_id,
+            shop = %caller.shop_id,
+            tool = %tool,
+            outcome = status,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "gateway call"
+        );
+        Ok(result.into())
+    }
+}
