@@ -100,6 +100,23 @@ async fn rpc(
     (status, headers, body)
 }
 
+/// Waits (up to 30 s) until `tools/list` at `path` with `credential` answers `want`: a
+/// revocation or removal reaches the gateway within its one-second check cache.
+async fn until_status(g: &Gateway, path: &str, credential: &str, want: u16, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _, _) = rpc(g, path, Some(credential), "tools/list", json!({})).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn tool_names(body: &Value) -> Vec<String> {
     body["result"]["tools"]
         .as_array()
@@ -266,18 +283,7 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, _, _) = rpc(&g, "/mcp", Some(&acme), "tools/list", json!({})).await;
-        if status == 401 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a revoked key still works"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_status(&g, "/mcp", &acme, 401, "a revoked key still works").await;
     // The broker's trail has the refusal, and no key in it.
     let audit = berryboo_e2e::audit_until(&sandbox, &db, |events| {
         events
@@ -560,20 +566,15 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     for g in &gateways {
-        loop {
-            let (status, _, _) = rpc(g, "/mcp", Some(&key), "tools/list", json!({})).await;
-            if status == 401 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} still takes a revoked key",
-                g.base
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_status(
+            g,
+            "/mcp",
+            &key,
+            401,
+            &format!("{} takes a revoked key", g.base),
+        )
+        .await;
     }
 }
 
@@ -895,16 +896,12 @@ subject = "agent-multi"
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, _, _) = rpc(&g, "/mcp", Some(&good), "tools/list", json!({})).await;
-        if status == 403 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a removed subject still reaches the shop"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_status(
+        &g,
+        "/mcp",
+        &good,
+        403,
+        "a removed subject still reaches the shop",
+    )
+    .await;
 }

@@ -1244,12 +1244,8 @@ data = {{ token = "sandbox-meta-expired-e2e", expires_at = "2020-01-01T00:00:00Z
         .expect("broker");
     // The grant behind BROKEN's GA4 is revoked; an operator's refresh finds out.
     sandbox.revoke("rotating").await.expect("revoke");
-    let refresh = Command::new(bin("credential-broker"))
-        .args(["refresh", "--socket"])
-        .arg(&broker.socket)
-        .args(["--shop", BROKEN])
-        .env("RUST_LOG", "warn")
-        .output()
+    let refresh = broker
+        .cli(&["refresh", "--shop", BROKEN])
         .await
         .expect("refresh");
     assert!(
@@ -1259,12 +1255,8 @@ data = {{ token = "sandbox-meta-expired-e2e", expires_at = "2020-01-01T00:00:00Z
         String::from_utf8_lossy(&refresh.stderr)
     );
     // Asking again does not break it anew (nor tell anyone twice).
-    let again = Command::new(bin("credential-broker"))
-        .args(["refresh", "--socket"])
-        .arg(&broker.socket)
-        .args(["--shop", BROKEN])
-        .env("RUST_LOG", "warn")
-        .output()
+    let again = broker
+        .cli(&["refresh", "--shop", BROKEN])
         .await
         .expect("refresh");
     assert!(
