@@ -40,8 +40,18 @@ async fn gateway_with(
     sandbox: &Sandbox,
     extra: &[&std::ffi::OsStr],
 ) -> Gateway {
+    gateway_at("127.0.0.1:0", broker, sandbox, extra).await
+}
+
+/// A gateway listening at `listen` (an OAuth client needs the public URL to be where it listens).
+async fn gateway_at(
+    listen: &str,
+    broker: &BrokerProc,
+    sandbox: &Sandbox,
+    extra: &[&std::ffi::OsStr],
+) -> Gateway {
     let mut child = Command::new(bin("agent-host"))
-        .args(["gateway", "--listen", "127.0.0.1:0", "--broker-socket"])
+        .args(["gateway", "--listen", listen, "--broker-socket"])
         .arg(&broker.socket)
         .args(extra)
         .args(["--api-base", &sandbox.base])
@@ -308,18 +318,7 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
-    let available = std::process::Command::new("python3")
-        .args(["-c", "import mcp.client.streamable_http, httpx2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        let msg = "SKIPPED the_official_python_sdk_reaches_a_shop_through_the_gateway: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)";
-        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        eprintln!("\n*** {msg} ***\n");
+    if !python_sdk_available("the_official_python_sdk_reaches_a_shop_through_the_gateway") {
         return;
     }
     let sandbox = Sandbox::start().await.expect("sandbox");
@@ -345,6 +344,111 @@ async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("gateway: ok"));
+}
+
+/// Whether the official Python SDK is installed; when it is not, the test says it skipped
+/// (and fails instead where every test must run, as in CI).
+fn python_sdk_available(test: &str) -> bool {
+    let available = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import mcp.client.streamable_http, mcp.client.auth, httpx2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        let msg = format!(
+            "SKIPPED {test}: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)"
+        );
+        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
+            panic!("{msg}");
+        }
+        eprintln!("\n*** {msg} ***\n");
+    }
+    available
+}
+
+/// The official Python SDK's OAuth client, as a desktop host runs it: discovery from the
+/// gateway's 401, dynamic registration, the authorization-code flow with PKCE against the
+/// sandbox's authorization server, then the shop's tools with the token; and on a restart with
+/// what it kept, no second consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed() {
+    if !python_sdk_available("the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed") {
+        return;
+    }
+    let sandbox = Sandbox::start_with(
+        &format!(
+            "{}\n[[oauth_users]]\nsubject = \"owner@bloom.example\"\n",
+            berryboo_e2e::FIXTURES
+        ),
+        &[],
+    )
+    .await
+    .expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let issuer = sandbox.base.trim_end_matches('/').to_owned();
+    let out = broker
+        .cli(&[
+            "principal",
+            "add",
+            "--issuer",
+            &issuer,
+            "--subject",
+            "owner@bloom.example",
+            "--shop",
+            shops::BLOOM,
+        ])
+        .await
+        .expect("principal add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The public URL is where the gateway listens, as the SDK checks (RFC 9728 §3.3).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let public = format!("http://127.0.0.1:{port}");
+    let g = gateway_at(
+        &format!("127.0.0.1:{port}"),
+        &broker,
+        &sandbox,
+        &[
+            "--oauth-issuer".as_ref(),
+            issuer.as_ref(),
+            "--public-url".as_ref(),
+            public.as_ref(),
+        ],
+    )
+    .await;
+    assert_eq!(g.base, public);
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/python/gateway_oauth.py"
+        ))
+        .env("GATEWAY", &g.base)
+        .env("LOGIN_HINT", "owner@bloom.example")
+        .env("PROPERTY", "412345678")
+        .env("OTHER", "326784853")
+        .output()
+        .await
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gateway oauth: ok"));
 }
 
 /// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the

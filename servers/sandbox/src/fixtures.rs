@@ -51,6 +51,18 @@ pub struct Fixtures {
     /// Clients of the sandbox's OAuth authorization server (for the gateway's OAuth mode).
     #[serde(default)]
     pub oauth_clients: Vec<OAuthClient>,
+    /// People the authorization server signs in for the `authorization_code` flow; it
+    /// consents at once as the one a request's `login_hint` names, else the first.
+    #[serde(default)]
+    pub oauth_users: Vec<OAuthUser>,
+}
+
+/// A person of the sandbox's authorization server.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthUser {
+    /// The tokens' `sub`.
+    pub subject: String,
 }
 
 /// A client of the sandbox's authorization server: `client_credentials` tokens for `subject`.
@@ -583,7 +595,37 @@ impl Fixtures {
                 ));
             }
         }
+        self.validate_oauth()?;
         crate::gsc::validate_fixtures(self)
+    }
+
+    /// The authorization server's clients and users: ids and subjects present and unique
+    /// (a subject is what the broker's allow-list names, so a blank one would be a trap).
+    fn validate_oauth(&self) -> Result<(), Error> {
+        let mut ids = HashSet::new();
+        for (i, client) in self.oauth_clients.iter().enumerate() {
+            let at = |field: &str| format!("oauth_clients[{i}].{field}");
+            if client.client_id.trim().is_empty() {
+                return Err(Error::invalid(at("client_id"), "must not be empty"));
+            }
+            if !ids.insert(client.client_id.as_str()) {
+                return Err(Error::invalid(at("client_id"), "duplicate client id"));
+            }
+            if client.subject.trim().is_empty() {
+                return Err(Error::invalid(at("subject"), "must not be empty"));
+            }
+        }
+        let mut subjects = HashSet::new();
+        for (i, user) in self.oauth_users.iter().enumerate() {
+            let at = format!("oauth_users[{i}].subject");
+            if user.subject.trim().is_empty() || user.subject.len() > 500 {
+                return Err(Error::invalid(at, "must be 1-500 characters"));
+            }
+            if !subjects.insert(user.subject.as_str()) {
+                return Err(Error::invalid(at, "duplicate subject"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -89,6 +89,8 @@ pub fn app(config: SandboxConfig) -> Router {
         )
         .route("/oauth/jwks", axum::routing::get(authz::jwks))
         .route("/oauth/token", axum::routing::post(authz::token))
+        .route("/oauth/register", axum::routing::post(authz::register))
+        .route("/oauth/authorize", axum::routing::get(authz::authorize))
         .route("/token", any(google::oauth::token))
         .route("/oauth2/v4/token", any(google::oauth::token))
         .route("/v1beta/{*rest}", any(ga4::handle))

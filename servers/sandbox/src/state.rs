@@ -168,8 +168,8 @@ pub struct Shared {
     pub ga4: Registry,
     /// Search Console properties.
     pub gsc: crate::gsc::site::Registry,
-    /// The OAuth authorization server's signing key, made at start.
-    pub oauth_key: crate::authz::SigningKey,
+    /// The OAuth authorization server: its signing key (made at start) and flows.
+    pub authz: crate::authz::AuthServer,
     runtime: Mutex<Runtime>,
 }
 
@@ -215,7 +215,7 @@ impl Shared {
             clients,
             ga4,
             gsc,
-            oauth_key: crate::authz::SigningKey::generate(),
+            authz: crate::authz::AuthServer::new(),
             runtime: Mutex::new(runtime),
         }
     }

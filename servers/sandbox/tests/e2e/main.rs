@@ -8,6 +8,8 @@ mod util;
 mod admin;
 /// Bearer auth, scopes, property permissions, error envelopes, routing.
 mod auth;
+/// The OAuth authorization server's code flow (for the gateway).
+mod authz;
 /// The built binary: first stdout line, SIGTERM.
 mod binary;
 /// Control plane: faults, revoke, expire, counters, reset.
