@@ -451,6 +451,113 @@ async fn the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("gateway oauth: ok"));
 }
 
+/// The MCP Inspector's CLI (the tool developers reach for first) with the key in `--header`:
+/// the shop's tools answer, and the same call with another shop's key reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_cli_reaches_a_shop_with_a_header() {
+    let inspector = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
+    if !inspector.exists() {
+        let msg = "SKIPPED the_inspector_cli_reaches_a_shop_with_a_header: the Inspector is not installed (npm ci --prefix tests/node)";
+        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
+            panic!("{msg}");
+        }
+        eprintln!("\n*** {msg} ***\n");
+        return;
+    }
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let acme = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
+    let g = gateway(&broker, &sandbox).await;
+    let inspect = |key: String, args: &'static [&'static str]| {
+        let url = format!("{}/mcp", g.base);
+        let inspector = inspector.clone();
+        async move {
+            Command::new("node")
+                .arg(&inspector)
+                .args(["--cli", &url, "--transport", "http", "--header"])
+                .arg(format!("Authorization: Bearer {key}"))
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .expect("node")
+        }
+    };
+
+    let out = inspect(acme.clone(), &["--method", "tools/list"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_str(&stdout).expect("tools/list JSON");
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"run_report"), "{names:?}");
+    assert!(
+        !names.contains(&"get_search_analytics"),
+        "a GA4-only key lists Search Console: {names:?}"
+    );
+
+    let out = inspect(
+        acme.clone(),
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "get_property_details",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("326784853"), "{stdout}");
+
+    let out = inspect(
+        acme,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "get_property_details",
+            "--tool-arg",
+            "property_id=412345678",
+        ],
+    )
+    .await;
+    let refused: Value = serde_json::from_slice(&out.stdout).expect("tools/call JSON");
+    assert_eq!(
+        refused["isError"], true,
+        "another shop's property was read: {refused}"
+    );
+    assert!(
+        refused.to_string().contains("is not this shop's"),
+        "{refused}"
+    );
+
+    let out = inspect("bbk_not-a-key".to_owned(), &["--method", "tools/list"]).await;
+    assert!(!out.status.success(), "an unknown key listed tools");
+    // The 401 sends the Inspector to look for OAuth, which it cannot do without a person.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("auth_required"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the
 /// operator vouches for); per-key rate limits answer 429 with `Retry-After`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
