@@ -558,6 +558,109 @@ async fn the_inspector_cli_reaches_a_shop_with_a_header() {
     );
 }
 
+/// A web page's requests carry its Origin: a foreign one is refused before anything else
+/// (DNS rebinding, drive-by pages), one the operator allowed gets CORS answers and its shop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_origins_pass_only_when_allowed() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::ACME, &[]).await;
+    let g = gateway_with(
+        &broker,
+        &sandbox,
+        &["--allowed-origin".as_ref(), "https://App.example/".as_ref()],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let post = |origin: &'static str| {
+        http.post(format!("{}/mcp", g.base))
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth(&key)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+            .send()
+    };
+    for foreign in [
+        "https://evil.example",
+        "https://app.example.evil.example",
+        "null",
+    ] {
+        let r = post(foreign).await.expect("post");
+        assert_eq!(r.status(), 403, "{foreign}");
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+    }
+    let r = post("https://app.example").await.expect("post");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
+    // The browser's preflight carries no key and is answered.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{}/mcp", g.base))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = r
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("mcp-protocol-version"),
+        "{allowed}"
+    );
+    // Without a key, a browser can read the challenge that starts its OAuth flow.
+    let r = http
+        .post(format!("{}/mcp", g.base))
+        .header("origin", "https://app.example")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+    let exposed = r
+        .headers()
+        .get("access-control-expose-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+
+    // Bad flags are refused at start with the reason.
+    let out = Command::new(bin("agent-host"))
+        .args([
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--allowed-origin",
+            "https://app.example/path",
+        ])
+        .output()
+        .await
+        .expect("agent-host");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no path"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the
 /// operator vouches for); per-key rate limits answer 429 with `Retry-After`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,12 @@ pub struct GatewayArgs {
     /// shops a token's subject reaches is `credential-broker principal add`.
     #[arg(long, value_name = "URL", requires = "public_url")]
     pub oauth_issuer: Vec<String>,
+    /// A browser origin whose pages may call the gateway (repeatable), e.g.
+    /// `https://app.example.com`: it passes the Origin check and gets CORS answers. Other
+    /// origins are refused (403) unless they are loopback; clients that are not browsers send
+    /// no Origin and are not affected.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
     /// Requests per second one key may make, sustained (bursts of twice as many pass).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rate_per_key: u32,
@@ -204,7 +210,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
             .and_then(|u| u.host_str())
             .map(|h| vec![h.to_owned()])
             .unwrap_or_default(),
-        allowed_origins: Vec::new(),
+        allowed_origins: args.allowed_origins.clone(),
         max_sessions: 0,
         session_idle: args.idle,
         header_timeout: Duration::from_secs(30),
@@ -233,6 +239,9 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
             "/.well-known/oauth-protected-resource/{*path}",
             axum::routing::get(move || async move { protected_resource(resource_metadata) }),
         )
+        // Inside the guard (an origin it refuses gets no CORS answer), outside admission (a
+        // preflight carries no key).
+        .layer(cors(&args.allowed_origins))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             mcp_common::transport::guard::check,
@@ -272,6 +281,58 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
     pool.shutdown().await;
     served.context("the gateway's HTTP server failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--allowed-origin`: `scheme://host[:port]`, nothing after it (browsers send no path).
+fn parse_origin(value: &str) -> Result<String, String> {
+    let origin = value.trim_end_matches('/').to_ascii_lowercase();
+    let url = url::Url::parse(&origin).map_err(|e| format!("{e}; e.g. https://app.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("an origin is http(s)://host[:port], e.g. https://app.example.com".into());
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err("an origin has no path, query or user, e.g. https://app.example.com".into());
+    }
+    Ok(origin)
+}
+
+/// CORS for browser clients on `origins` (nothing without them): the headers an MCP client
+/// sends and reads, no cookies (the credential is a bearer header).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let origins = origins.to_vec();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| {
+                let o = o.to_ascii_lowercase();
+                origins
+                    .iter()
+                    .any(|a| mcp_common::transport::guard::origin_matches(a, &o))
+            })
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            HeaderName::from_static("mcp-session-id"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// SIGINT or SIGTERM.

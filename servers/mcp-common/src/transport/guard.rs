@@ -164,8 +164,8 @@ fn is_loopback_name(host: &str) -> bool {
 }
 
 /// `https://app.example.com` matches any port of that origin; `:*` too; an explicit port only
-/// itself.
-fn origin_matches(allowed: &str, origin: &str) -> bool {
+/// itself. Both lowercase.
+pub fn origin_matches(allowed: &str, origin: &str) -> bool {
     if allowed == origin {
         return true;
     }
