@@ -1,6 +1,7 @@
 //! Server sets for many shops at once: one set per shop, created on first use (concurrent
 //! creations for one shop share one start), reused while in use, evicted after an idle time, and
-//! capped — the least recently used idle set goes first when the cap is reached.
+//! capped — the least recently used idle set goes first when the cap is reached. A shop whose
+//! set failed to start gets that failure back for [`RETRY_FAILED_START`] before the next try.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,15 @@ use broker_proto::Provider;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::server_set::{Credentials, ServerSet, SetConfig, SetError};
+
+/// How long a shop whose set could not start (no such shop, nothing connected, the broker
+/// refusing) is answered with that failure before the pool tries again: a caller repeating
+/// its request must not cost a broker request and four process starts every time, and an
+/// operator's fix is still picked up within seconds.
+pub const RETRY_FAILED_START: Duration = Duration::from_secs(5);
+
+/// At most this many failed shops are remembered (the oldest are forgotten first).
+const MAX_REMEMBERED_FAILURES: usize = 10_000;
 
 struct Entry {
     set: Arc<OnceCell<Arc<ServerSet>>>,
@@ -23,6 +33,8 @@ pub struct ShopPool {
     idle: Duration,
     cap: usize,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Shops whose set failed to start: when, and why.
+    failures: std::sync::Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl ShopPool {
@@ -39,11 +51,41 @@ impl ShopPool {
             idle,
             cap: cap.max(1),
             entries: Mutex::new(HashMap::new()),
+            failures: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, String)>> {
+        // Plain inserts and removals: a poisoned map is still consistent.
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shop's last start failure, while it is recent enough to repeat.
+    fn recent_failure(&self, shop_id: &str) -> Option<SetError> {
+        let failures = self.failures();
+        let (at, reason) = failures.get(shop_id)?;
+        let left = RETRY_FAILED_START.checked_sub(at.elapsed())?;
+        Some(SetError::NotYet {
+            reason: reason.clone(),
+            retry_in_secs: left.as_secs().max(1),
+        })
+    }
+
+    fn remember_failure(&self, shop_id: &str, error: &SetError) {
+        let mut failures = self.failures();
+        if failures.len() >= MAX_REMEMBERED_FAILURES {
+            failures.retain(|_, (at, _)| at.elapsed() < RETRY_FAILED_START);
+        }
+        if failures.len() < MAX_REMEMBERED_FAILURES {
+            failures.insert(shop_id.to_owned(), (Instant::now(), error.to_string()));
         }
     }
 
     /// The shop's set, starting it if needed.
     pub async fn get(&self, shop_id: &str) -> Result<Arc<ServerSet>, SetError> {
+        if let Some(failed) = self.recent_failure(shop_id) {
+            return Err(failed);
+        }
         let cell = {
             let mut entries = self.entries.lock().await;
             let evicted = self.evict(&mut entries, shop_id, self.idle);
@@ -75,9 +117,12 @@ impl ShopPool {
             .cloned();
         let mut entries = self.entries.lock().await;
         match &result {
-            // Don't cache failures: the next caller tries again.
-            Err(_) => {
+            // The failed cell goes: after the pause, the next caller tries again.
+            Err(e) => {
                 entries.remove(shop_id);
+                drop(entries);
+                self.remember_failure(shop_id, e);
+                return result;
             }
             // Idle time counts from when the caller got the set, not from when it asked: a
             // slow start must not make a set look idle the moment it is ready.
@@ -85,6 +130,7 @@ impl ShopPool {
                 if let Some(e) = entries.get_mut(shop_id) {
                     e.last_used = Instant::now();
                 }
+                self.failures().remove(shop_id);
             }
         }
         result

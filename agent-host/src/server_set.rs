@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use broker_proto::client::BrokerClient;
@@ -23,7 +23,7 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::process::Command;
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 /// How the servers get their credentials.
 #[derive(Debug, Clone)]
@@ -77,6 +77,15 @@ pub enum SetError {
     /// No server of the set could start.
     #[error("no server could start for {0}: {1}")]
     NoServer(String, String),
+    /// The shop's set failed to start moments ago: the same failure, until the pool tries
+    /// again.
+    #[error("{reason} (the next try is in {retry_in_secs} s)")]
+    NotYet {
+        /// The failure of the last start.
+        reason: String,
+        /// Seconds until the pool tries to start the set again.
+        retry_in_secs: u64,
+    },
     /// No tool of that name.
     #[error("no tool {0:?} in this session (/tools lists them)")]
     UnknownTool(String),
@@ -117,7 +126,11 @@ struct Member {
     /// recreates a lease that lapsed.
     lease: std::sync::Mutex<Option<(LeaseSecret, String)>>,
     tools: Arc<[Tool]>,
-    client: Mutex<Option<Client>>,
+    /// The running server. Calls share it (an MCP client multiplexes requests, and the
+    /// server answers them concurrently); a restart takes it exclusively.
+    client: RwLock<Option<Client>>,
+    /// Counts restarts, so of several calls that saw one server fail only the first restarts it.
+    generation: AtomicU64,
     restarted: AtomicBool,
     pid: std::sync::atomic::AtomicU32,
     /// Why its tools no longer work (lease revoked, integration gone), once that is known.
@@ -145,7 +158,7 @@ impl Member {
         *lock(&self.ended) = Some(reason);
         let member = self.clone();
         tokio::spawn(async move {
-            if let Some(client) = member.client.lock().await.take() {
+            if let Some(client) = member.client.write().await.take() {
                 let _ = client.cancel().await;
             }
         });
@@ -597,7 +610,8 @@ impl ServerSet {
                         provider,
                         lease: std::sync::Mutex::new(lease.zip(lease_id)),
                         tools,
-                        client: Mutex::new(Some(client)),
+                        client: RwLock::new(Some(client)),
+                        generation: AtomicU64::new(0),
                         restarted: AtomicBool::new(false),
                         pid: std::sync::atomic::AtomicU32::new(pid),
                         ended: std::sync::Mutex::new(None),
@@ -708,8 +722,31 @@ impl ServerSet {
             )));
         };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
-        let mut slot = member.client.lock().await;
-        // Ended while this call waited for the one before it.
+
+        // The common case: the server runs, and this call shares it with any others.
+        let failed_generation = {
+            let slot = member.client.read().await;
+            // Ended while this call waited for a restart.
+            if let Some(reason) = member.ended() {
+                return Err(SetError::Ended { service, reason });
+            }
+            match slot.as_ref() {
+                Some(client) if !member.stale.load(Ordering::SeqCst) => {
+                    let generation = member.generation.load(Ordering::SeqCst);
+                    match client.call_tool(params.clone()).await {
+                        Ok(r) => return Ok(r),
+                        Err(e) => {
+                            tracing::warn!(%service, "{}: server call failed ({e}); restarting it once", self.label);
+                            Some(generation)
+                        }
+                    }
+                }
+                _ => None,
+            }
+        };
+
+        // Something to change first: a replaced lease, a failed or missing server.
+        let mut slot = member.client.write().await;
         if let Some(reason) = member.ended() {
             return Err(SetError::Ended { service, reason });
         }
@@ -729,18 +766,30 @@ impl ServerSet {
             {
                 Ok((client, _tools, pid)) => {
                     member.pid.store(pid, Ordering::Relaxed);
+                    member.generation.fetch_add(1, Ordering::SeqCst);
                     *slot = Some(client);
                 }
                 Err(reason) => return Err(SetError::Unavailable { service, reason }),
             }
         }
-        if let Some(client) = slot.as_ref() {
-            match client.call_tool(params.clone()).await {
-                Ok(r) => return Ok(r),
-                Err(e) => {
-                    tracing::warn!(%service, "{}: server call failed ({e}); restarting it once", self.label)
-                }
-            }
+        let restarted_since =
+            failed_generation.is_some_and(|g| g != member.generation.load(Ordering::SeqCst));
+        if slot.is_some() && (failed_generation.is_none() || restarted_since) {
+            // Another call restarted it meanwhile (or the lease change just did): use it.
+            let slot = slot.downgrade();
+            let Some(client) = slot.as_ref() else {
+                return Err(SetError::Unavailable {
+                    service,
+                    reason: "it stopped".into(),
+                });
+            };
+            return client
+                .call_tool(params)
+                .await
+                .map_err(|e| SetError::Unavailable {
+                    service,
+                    reason: e.to_string(),
+                });
         }
         if member.restarted.swap(true, Ordering::SeqCst) {
             *slot = None;
@@ -760,12 +809,17 @@ impl ServerSet {
         {
             Ok((client, _tools, pid)) => {
                 member.pid.store(pid, Ordering::Relaxed);
-                let result = client.call_tool(params).await;
+                member.generation.fetch_add(1, Ordering::SeqCst);
                 *slot = Some(client);
-                result.map_err(|e| SetError::Unavailable {
-                    service,
-                    reason: e.to_string(),
-                })
+                let slot = slot.downgrade();
+                let client = slot.as_ref().expect("just started");
+                client
+                    .call_tool(params)
+                    .await
+                    .map_err(|e| SetError::Unavailable {
+                        service,
+                        reason: e.to_string(),
+                    })
             }
             Err(reason) => {
                 *slot = None;
@@ -789,7 +843,7 @@ impl ServerSet {
         revoke(&self.config.broker_socket, &self.leases(), &self.label).await;
         // Closes each child's stdin, waits briefly, then kills: reaped either way, all at once.
         futures::future::join_all(self.members.iter().map(|m| async move {
-            if let Some(client) = m.client.lock().await.take() {
+            if let Some(client) = m.client.write().await.take() {
                 let _ = client.cancel().await;
             }
         }))

@@ -250,6 +250,11 @@ impl Sandbox {
             .await
     }
 
+    /// The faults still active (a spent one is gone).
+    pub async fn faults(&self) -> Result<Value> {
+        self.control(reqwest::Method::GET, "faults", None).await
+    }
+
     /// Clears every fault.
     pub async fn clear_faults(&self) -> Result<()> {
         self.control(reqwest::Method::DELETE, "faults", None)

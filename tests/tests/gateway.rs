@@ -3,6 +3,7 @@
 //! from raw requests, as an attacker would send them.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use berryboo_e2e::{BrokerProc, Sandbox, bin, first_line, shops};
@@ -659,6 +660,65 @@ async fn browser_origins_pass_only_when_allowed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A shop's calls run side by side: one waiting on a slow upstream answer holds up no other
+/// call to the same shop (an agent's parallel tool calls stay parallel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_call_holds_up_no_other_call_of_the_shop() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
+    let g = Arc::new(gateway(&broker, &sandbox).await);
+    let details = json!({"name": "get_property_details", "arguments": {}});
+    let (status, _, body) = rpc(&g, "/mcp", Some(&key), "tools/call", details.clone()).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The next report waits a minute upstream.
+    sandbox
+        .fault(json!({"path_prefix": "/v1beta/properties/326784853:runReport", "delay_ms": 60_000, "count": 1}))
+        .await
+        .expect("fault");
+    let slow = tokio::spawn({
+        let (g, key) = (g.clone(), key.clone());
+        async move {
+            let report = json!({"name": "run_report", "arguments": {
+                "date_ranges": [{"start_date": "2026-10-01", "end_date": "2026-10-07"}],
+                "metrics": ["sessions"]}});
+            rpc(&g, "/mcp", Some(&key), "tools/call", report).await
+        }
+    });
+    // Until the report's request is held at the sandbox (the fault is spent).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let faults = sandbox.faults().await.expect("faults");
+        let spent = faults["faults"]
+            .as_array()
+            .is_none_or(|f| f.iter().all(|f| f["remaining"] == json!(0)));
+        if spent {
+            break;
+        }
+        assert!(
+            !slow.is_finished(),
+            "the report ended before reaching the sandbox"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the report never reached the sandbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _, body) = rpc(&g, "/mcp", Some(&key), "tools/call", details).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("326784853"), "{body}");
+    assert!(
+        !slow.is_finished(),
+        "the quick call waited for the slow one"
+    );
+    slow.abort();
 }
 
 /// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the

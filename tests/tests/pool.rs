@@ -93,13 +93,33 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
     assert_eq!(pool.live().await, 0);
     assert!(gone(&pids2).await);
 
-    // An unknown shop is the broker's message, and is not cached.
-    let e = match pool.get("no-such-shop").await {
+    // An unknown shop is the broker's message; asked again at once, the pool repeats it
+    // without asking the broker, and asks again once the pause is over.
+    let failure = |r: Result<_, agent_host::server_set::SetError>| match r {
         Ok(_) => panic!("a set for an unknown shop"),
         Err(e) => e.to_string(),
     };
-    assert!(e.contains("no-such-shop"), "{e}");
+    let e = failure(pool.get("no-such-shop").await);
+    assert!(e.contains("no-such-shop") && !e.contains("next try"), "{e}");
+    let again = failure(pool.get("no-such-shop").await);
+    assert!(
+        again.starts_with(&e) && again.contains("next try"),
+        "{again}"
+    );
     assert_eq!(pool.live().await, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let e = failure(pool.get("no-such-shop").await);
+        if !e.contains("next try") {
+            assert!(e.contains("no-such-shop"), "{e}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool never tried again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Every lease the pool took was revoked: 3 sets, one lease per server (4 each). The audit
     // trail is written behind the requests, so wait until its rows land.
