@@ -60,6 +60,10 @@ struct Args {
     /// Callers at once in the gateway bench.
     #[arg(long, default_value_t = 20)]
     gateway_callers: usize,
+    /// Shop keys the gateway bench makes, spread over its shops (at least one per shop); the
+    /// callers use all of them.
+    #[arg(long, default_value_t = 1000)]
+    gateway_keys: usize,
     /// Run only these parts (default: all).
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Vec<Part>,
@@ -481,9 +485,12 @@ async fn gateway_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
     BrokerProc::prepare_with(sandbox, &url, &full_shops_seed(args.gateway_shops)).await?;
     let broker = BrokerProc::start(sandbox, &url, "warn", "").await?;
     let mut admin = broker.client().await?;
-    let mut keys = Vec::with_capacity(args.gateway_shops);
-    for i in 0..args.gateway_shops {
-        let (_, key) = admin.create_key(&full_shop_id(i), &[], 3600, None).await?;
+    // Key i is shop (i mod shops)'s: the first `gateway_shops` keys are one per shop.
+    let key_count = args.gateway_keys.max(args.gateway_shops);
+    let mut keys = Vec::with_capacity(key_count);
+    for i in 0..key_count {
+        let shop = full_shop_id(i % args.gateway_shops);
+        let (_, key) = admin.create_key(&shop, &[], 3600, None).await?;
         keys.push(key.expose().to_owned());
     }
     let tool = json!({"name": "get_property_details", "arguments": {}});
@@ -556,7 +563,13 @@ async fn gateway_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
     // Every shop live, then one caller on a warm shop: the gateway's added latency, against
     // the stdio call taken in turn with it, so both see the same machine (800 live servers,
     // their renewals and rechecks).
-    futures::future::try_join_all(keys.iter().skip(cold_n).map(|k| one(k.clone()))).await?;
+    futures::future::try_join_all(
+        keys[..args.gateway_shops]
+            .iter()
+            .skip(cold_n)
+            .map(|k| one(k.clone())),
+    )
+    .await?;
     let mut through = Vec::with_capacity(args.calls);
     for i in 0..args.calls + 50 {
         let started = Instant::now();
