@@ -117,11 +117,17 @@ impl ShopPool {
             .cloned();
         let mut entries = self.entries.lock().await;
         match &result {
-            // The failed cell goes: after the pause, the next caller tries again.
+            // The failed cell goes (unless a newer start replaced it, or another caller's
+            // retry on it succeeded): after the pause, the next caller tries again.
             Err(e) => {
-                entries.remove(shop_id);
-                drop(entries);
-                self.remember_failure(shop_id, e);
+                let ours = entries
+                    .get(shop_id)
+                    .is_some_and(|en| Arc::ptr_eq(&en.set, &cell) && en.set.get().is_none());
+                if ours {
+                    entries.remove(shop_id);
+                    drop(entries);
+                    self.remember_failure(shop_id, e);
+                }
                 return result;
             }
             // Idle time counts from when the caller got the set, not from when it asked: a

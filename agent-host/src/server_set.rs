@@ -86,6 +86,15 @@ pub enum SetError {
         /// Seconds until the pool tries to start the set again.
         retry_in_secs: u64,
     },
+    /// The server refused the call (e.g. arguments its schema does not accept): the caller's
+    /// to correct; the server is fine.
+    #[error("{service} refused the call: {}", error.message)]
+    Rejected {
+        /// Which service.
+        service: &'static str,
+        /// The server's JSON-RPC error.
+        error: rmcp::ErrorData,
+    },
     /// No tool of that name.
     #[error("no tool {0:?} in this session (/tools lists them)")]
     UnknownTool(String),
@@ -119,6 +128,25 @@ pub fn binary(provider: Provider) -> &'static str {
 }
 
 type Client = RunningService<RoleClient, ()>;
+
+/// Puts a member's lease change back as pending if dropped before [`StillStale::settled`]:
+/// a restart for a new lease whose call was dropped part-way is tried by the next call.
+struct StillStale<'a>(Option<&'a AtomicBool>);
+
+impl StillStale<'_> {
+    /// The restart ran to its end (started or failed): nothing is pending any more.
+    fn settled(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StillStale<'_> {
+    fn drop(&mut self) {
+        if let Some(stale) = self.0 {
+            stale.store(true, Ordering::SeqCst);
+        }
+    }
+}
 
 struct Member {
     provider: Provider,
@@ -704,8 +732,10 @@ impl ServerSet {
             .collect()
     }
 
-    /// Calls `tool` with `arguments`. A server that died is restarted once; after that its
-    /// tools fail fast with [`SetError::Unavailable`].
+    /// Calls `tool` with `arguments`. Calls share the running server; a server that died is
+    /// restarted once (after that its tools fail fast with [`SetError::Unavailable`]), and
+    /// a call the server refuses (bad arguments) is the caller's [`SetError::Rejected`], not a
+    /// reason to restart anything.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult, SetError> {
         let index = *self
             .by_tool
@@ -722,6 +752,14 @@ impl ServerSet {
             )));
         };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        let answer = |result: Result<CallToolResult, rmcp::ServiceError>| match result {
+            Ok(r) => Ok(r),
+            Err(rmcp::ServiceError::McpError(error)) => Err(SetError::Rejected { service, error }),
+            Err(e) => Err(SetError::Unavailable {
+                service,
+                reason: e.to_string(),
+            }),
+        };
 
         // The common case: the server runs, and this call shares it with any others.
         let failed_generation = {
@@ -735,6 +773,9 @@ impl ServerSet {
                     let generation = member.generation.load(Ordering::SeqCst);
                     match client.call_tool(params.clone()).await {
                         Ok(r) => return Ok(r),
+                        Err(rmcp::ServiceError::McpError(error)) => {
+                            return Err(SetError::Rejected { service, error });
+                        }
                         Err(e) => {
                             tracing::warn!(%service, "{}: server call failed ({e}); restarting it once", self.label);
                             Some(generation)
@@ -745,32 +786,34 @@ impl ServerSet {
             }
         };
 
-        // Something to change first: a replaced lease, a failed or missing server.
+        // Something to change first: a replaced lease, a dead or missing server. Every step
+        // below leaves the member as it found it if this call is dropped part-way (its caller
+        // hung up): the flags change only once the new server is in place.
         let mut slot = member.client.write().await;
         if let Some(reason) = member.ended() {
             return Err(SetError::Ended { service, reason });
         }
         if member.stale.swap(false, Ordering::SeqCst) {
             // Its lease was replaced: the server restarts with the new one (not counted as a
-            // crash restart).
+            // crash restart). Until it runs, the lease change stays pending.
+            let pending = StillStale(Some(&member.stale));
             if let Some(old) = slot.take() {
                 let _ = old.cancel().await;
             }
-            match spawn(
+            let started = spawn(
                 &self.config,
                 &self.credentials,
                 member.lease().as_ref(),
                 member.provider,
             )
-            .await
-            {
-                Ok((client, _tools, pid)) => {
-                    member.pid.store(pid, Ordering::Relaxed);
-                    member.generation.fetch_add(1, Ordering::SeqCst);
-                    *slot = Some(client);
-                }
-                Err(reason) => return Err(SetError::Unavailable { service, reason }),
-            }
+            .await;
+            // A failed start leaves no server: the next call gets the one crash restart.
+            pending.settled();
+            let (client, _tools, pid) =
+                started.map_err(|reason| SetError::Unavailable { service, reason })?;
+            member.pid.store(pid, Ordering::Relaxed);
+            member.generation.fetch_add(1, Ordering::SeqCst);
+            *slot = Some(client);
         }
         let restarted_since =
             failed_generation.is_some_and(|g| g != member.generation.load(Ordering::SeqCst));
@@ -783,15 +826,9 @@ impl ServerSet {
                     reason: "it stopped".into(),
                 });
             };
-            return client
-                .call_tool(params)
-                .await
-                .map_err(|e| SetError::Unavailable {
-                    service,
-                    reason: e.to_string(),
-                });
+            return answer(client.call_tool(params).await);
         }
-        if member.restarted.swap(true, Ordering::SeqCst) {
+        if member.restarted.load(Ordering::SeqCst) {
             *slot = None;
             return Err(SetError::Unavailable {
                 service,
@@ -799,27 +836,35 @@ impl ServerSet {
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        match spawn(
+        let started = spawn(
             &self.config,
             &self.credentials,
             member.lease().as_ref(),
             member.provider,
         )
-        .await
-        {
+        .await;
+        // The one restart is spent once it was tried, whatever came of it.
+        member.restarted.store(true, Ordering::SeqCst);
+        match started {
             Ok((client, _tools, pid)) => {
                 member.pid.store(pid, Ordering::Relaxed);
                 member.generation.fetch_add(1, Ordering::SeqCst);
                 *slot = Some(client);
+                // Ended (lease revoked) while it started: it serves nothing.
+                if let Some(reason) = member.ended() {
+                    if let Some(client) = slot.take() {
+                        let _ = client.cancel().await;
+                    }
+                    return Err(SetError::Ended { service, reason });
+                }
                 let slot = slot.downgrade();
-                let client = slot.as_ref().expect("just started");
-                client
-                    .call_tool(params)
-                    .await
-                    .map_err(|e| SetError::Unavailable {
+                let Some(client) = slot.as_ref() else {
+                    return Err(SetError::Unavailable {
                         service,
-                        reason: e.to_string(),
-                    })
+                        reason: "it stopped".into(),
+                    });
+                };
+                answer(client.call_tool(params).await)
             }
             Err(reason) => {
                 *slot = None;

@@ -12,6 +12,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::Caller;
 use crate::pool::ShopPool;
+use crate::server_set::SetError;
 
 /// The MCP side: each request's tools are its caller's shop's, from the pool.
 #[derive(Clone)]
@@ -76,21 +77,25 @@ impl ServerHandler for Gateway {
                 .pool
                 .get(&caller.shop_id)
                 .await
-                .map_err(|e| format!("the shop's tools are not available: {e}"))?;
+                .map_err(|e| Failure::Text(format!("the shop's tools are not available: {e}")))?;
             match set.tool(&tool) {
                 Some((p, _)) if caller.providers.contains(&p) => {}
                 _ => {
-                    return Err(format!(
+                    return Err(Failure::Text(format!(
                         "no tool {tool:?} for this credential (tools/list shows them)"
-                    ));
+                    )));
                 }
             }
             let arguments =
                 serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
             // A caller that hung up (or cancelled) frees its server for the next call.
             tokio::select! {
-                result = set.call(&tool, arguments) => result.map_err(|e| e.to_string()),
-                () = context.ct.cancelled() => Err("the caller went away".to_owned()),
+                result = set.call(&tool, arguments) => result.map_err(|e| match e {
+                    // The server's own refusal (bad arguments) goes back as it is.
+                    SetError::Rejected { error, .. } => Failure::Rejected(error),
+                    e => Failure::Text(e.to_string()),
+                }),
+                () = context.ct.cancelled() => Err(Failure::Text("the caller went away".to_owned())),
             }
         }
         .await;
@@ -101,10 +106,16 @@ impl ServerHandler for Gateway {
                 } else {
                     "ok"
                 };
-                (r, status)
+                (Ok(r), status)
             }
-            Err(why) => (
-                CallToolResult::error(vec![ContentBlock::text(redaction::text(&why).into_owned())]),
+            Err(Failure::Rejected(mut error)) => {
+                error.message = redaction::text(&error.message).into_owned().into();
+                (Err(error), "rejected")
+            }
+            Err(Failure::Text(why)) => (
+                Ok(CallToolResult::error(vec![ContentBlock::text(
+                    redaction::text(&why).into_owned(),
+                )])),
                 "failed",
             ),
         };
@@ -117,6 +128,14 @@ impl ServerHandler for Gateway {
             duration_ms = started.elapsed().as_millis() as u64,
             "gateway call"
         );
-        Ok(result.into())
+        result.map(Into::into)
     }
+}
+
+/// Why a call did not produce the tool's result.
+enum Failure {
+    /// The server refused the call with a JSON-RPC error, passed back as it is.
+    Rejected(ErrorData),
+    /// Anything else, as a tool error the model can read.
+    Text(String),
 }
