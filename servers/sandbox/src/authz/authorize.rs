@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{IssuedCode, issuer, random_token};
+use super::{IssuedCode, MAX_CODES, MAX_FIELD, issuer, random_token};
 use crate::state::AppState;
 
 /// How long a code may wait for its exchange (RFC 6749 §4.1.2 recommends at most 10 minutes;
@@ -145,9 +145,17 @@ pub async fn authorize(
     if request.code_challenge_method.as_deref() != Some("S256") {
         return fail("invalid_request", "code_challenge_method must be S256");
     }
+    if request
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.len() > MAX_FIELD)
+    {
+        return fail("invalid_scope", "scope is too long");
+    }
     let Some(resource) = request
         .resource
         .as_deref()
+        .filter(|r| r.len() <= MAX_FIELD)
         .filter(|r| url::Url::parse(r).is_ok_and(|u| u.fragment().is_none()))
     else {
         return fail(
@@ -171,7 +179,16 @@ pub async fn authorize(
     {
         let mut flows = state.authz.flows();
         let now = Instant::now();
-        flows.codes.retain(|_, c| c.expires > now);
+        if flows.codes.len() >= MAX_CODES {
+            flows.codes.retain(|_, c| c.expires > now);
+        }
+        if flows.codes.len() >= MAX_CODES {
+            drop(flows);
+            return fail(
+                "temporarily_unavailable",
+                "too many authorizations in flight; try again in a minute",
+            );
+        }
         flows.codes.insert(
             code.clone(),
             IssuedCode {

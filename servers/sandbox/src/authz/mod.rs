@@ -70,11 +70,19 @@ struct Flows {
     clients: HashMap<String, RegisteredClient>,
     codes: HashMap<String, IssuedCode>,
     refresh_tokens: HashMap<String, RefreshGrant>,
+    /// Refresh tokens already exchanged, with the code their chain started from: one shown
+    /// again means it was stolen or replayed, and the chain is revoked (OAuth 2.1 §4.3.1).
+    spent_refresh_tokens: HashMap<String, String>,
 }
 
-/// How many dynamically registered clients the sandbox keeps: a test suite makes a handful, a
-/// runaway client should get an error rather than grow the process without bound.
+/// How much the flows keep at once: a test suite needs a handful of each, a runaway client
+/// should get `temporarily_unavailable` rather than grow the process without bound.
 const MAX_CLIENTS: usize = 10_000;
+const MAX_CODES: usize = 10_000;
+const MAX_REFRESH_TOKENS: usize = 100_000;
+
+/// The longest URI, scope or name a request may carry.
+const MAX_FIELD: usize = 2_000;
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AuthMethod, MAX_CLIENTS, RegisteredClient, oauth_error, random_token};
+use super::{AuthMethod, MAX_CLIENTS, MAX_FIELD, RegisteredClient, oauth_error, random_token};
+
+/// Redirect URIs one client may register.
+const MAX_REDIRECT_URIS: usize = 10;
 use crate::state::AppState;
 
 /// The client metadata the sandbox reads; other RFC 7591 fields are accepted and ignored.
@@ -55,6 +58,16 @@ pub async fn register(
     if metadata.redirect_uris.is_empty() {
         return bad("invalid_redirect_uri", "register at least one redirect_uri");
     }
+    if metadata.redirect_uris.len() > MAX_REDIRECT_URIS
+        || metadata.redirect_uris.iter().any(|u| u.len() > MAX_FIELD)
+    {
+        return bad(
+            "invalid_redirect_uri",
+            &format!(
+                "register at most {MAX_REDIRECT_URIS} redirect URIs of at most {MAX_FIELD} characters"
+            ),
+        );
+    }
     if let Some(uri) = metadata
         .redirect_uris
         .iter()
@@ -93,6 +106,12 @@ pub async fn register(
             "grant_types may hold authorization_code and refresh_token",
         );
     }
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        return bad(
+            "invalid_client_metadata",
+            "registered clients use authorization_code (client_credentials is for fixture clients)",
+        );
+    }
     let response_types = metadata
         .response_types
         .unwrap_or_else(|| vec!["code".to_owned()]);
@@ -111,6 +130,13 @@ pub async fn register(
             "invalid_client_metadata",
             "client_name is over 200 characters",
         );
+    }
+    if metadata
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.len() > MAX_FIELD)
+    {
+        return bad("invalid_client_metadata", "scope is too long");
     }
 
     let client_id = format!("sbx-{}", random_token());

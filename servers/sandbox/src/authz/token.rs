@@ -9,7 +9,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{AuthMethod, Flows, RefreshGrant, access_token, issuer, oauth_error, random_token};
+use super::{
+    AuthMethod, Flows, MAX_REFRESH_TOKENS, RefreshGrant, access_token, issuer, oauth_error,
+    random_token,
+};
 use crate::state::AppState;
 
 /// The token request (form-encoded, RFC 6749).
@@ -84,11 +87,17 @@ fn credentials(headers: &HeaderMap, request: &TokenRequest) -> Option<Credential
 }
 
 fn invalid_client() -> Response {
-    oauth_error(
+    let mut response = oauth_error(
         StatusCode::UNAUTHORIZED,
         "invalid_client",
         "unknown client or wrong credentials",
-    )
+    );
+    // RFC 6749 §5.2: a 401 names the scheme the client may authenticate with.
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Basic realm=\"sandbox\""),
+    );
+    response
 }
 
 fn invalid_grant(description: &str) -> Response {
@@ -100,7 +109,8 @@ fn invalid_grant(description: &str) -> Response {
 fn registered_client(flows: &Flows, creds: &Credentials) -> Option<(String, bool)> {
     let client = flows.clients.get(&creds.id)?;
     let ok = match client.method {
-        AuthMethod::None => creds.secret.is_none(),
+        // Some libraries send an empty secret for a public client.
+        AuthMethod::None => creds.secret.as_deref().is_none_or(str::is_empty),
         AuthMethod::ClientSecretPost => !creds.basic && creds.secret == client.secret,
         AuthMethod::ClientSecretBasic => creds.basic && creds.secret == client.secret,
     };
@@ -195,7 +205,7 @@ fn authorization_code(
         // RFC 6749 §4.1.2: a replayed code revokes what it gave.
         let code = code.to_owned();
         flows.codes.remove(&code);
-        flows.refresh_tokens.retain(|_, g| g.code != code);
+        revoke_chain(&mut flows, &code);
         return invalid_grant("the code was used already; the tokens it gave are revoked");
     }
     if issued_code.redirect_uri.is_some() && issued_code.redirect_uri != request.redirect_uri {
@@ -224,7 +234,8 @@ fn authorization_code(
         scope: issued_code.scope.clone(),
         code: code.to_owned(),
     };
-    let refresh_token = may_refresh.then(random_token);
+    let refresh_token =
+        (may_refresh && flows.refresh_tokens.len() < MAX_REFRESH_TOKENS).then(random_token);
     let response = grant_tokens(state, headers, &grant, refresh_token.clone());
     if let Some(token) = refresh_token {
         flows.refresh_tokens.insert(token, grant);
@@ -250,7 +261,15 @@ fn refresh(
         return invalid_client();
     };
     match flows.refresh_tokens.get(presented) {
-        None => return invalid_grant("unknown or revoked refresh token"),
+        None => {
+            if let Some(chain) = flows.spent_refresh_tokens.get(presented).cloned() {
+                revoke_chain(&mut flows, &chain);
+                return invalid_grant(
+                    "the refresh token was used already; every token of its grant is revoked",
+                );
+            }
+            return invalid_grant("unknown or revoked refresh token");
+        }
         Some(g) if g.client_id != client_id => {
             return invalid_grant("the refresh token was issued to another client");
         }
@@ -264,14 +283,23 @@ fn refresh(
         Some(_) => {}
     }
     // Rotation (OAuth 2.1 §4.3.1): the presented token is spent, a new one replaces it.
-    let grant = flows
-        .refresh_tokens
-        .remove(presented)
-        .expect("looked up above, under the same lock");
+    let Some(grant) = flows.refresh_tokens.remove(presented) else {
+        return invalid_grant("unknown or revoked refresh token");
+    };
+    if flows.spent_refresh_tokens.len() < MAX_REFRESH_TOKENS {
+        flows
+            .spent_refresh_tokens
+            .insert(presented.to_owned(), grant.code.clone());
+    }
     let next = random_token();
     let response = grant_tokens(state, headers, &grant, Some(next.clone()));
     flows.refresh_tokens.insert(next, grant);
     response
+}
+
+/// Revokes every live refresh token of the grant that started with `code`.
+fn revoke_chain(flows: &mut Flows, code: &str) {
+    flows.refresh_tokens.retain(|_, g| g.code != code);
 }
 
 /// An access token for `grant`, and the refresh token if there is one.

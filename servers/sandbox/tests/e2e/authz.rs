@@ -84,7 +84,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-async fn token(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
+async fn token_call(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = sb
         .http
         .post(sb.url("/oauth/token"))
@@ -153,7 +153,7 @@ async fn a_public_client_gets_a_token_for_the_resource_once_per_code() {
     let exchange = |verifier: &'static str, code: String| {
         let sb = &sb;
         async move {
-            token(
+            token_call(
                 sb,
                 &[
                     ("grant_type", "authorization_code"),
@@ -191,7 +191,7 @@ async fn a_public_client_gets_a_token_for_the_resource_once_per_code() {
         .to_owned();
 
     // Refresh rotates: the new token works, the spent one does not.
-    let (status, body) = token(
+    let (status, body) = token_call(
         &sb,
         &[
             ("grant_type", "refresh_token"),
@@ -207,19 +207,20 @@ async fn a_public_client_gets_a_token_for_the_resource_once_per_code() {
     );
     let rotated = body["refresh_token"].as_str().expect("rotated").to_owned();
     assert_ne!(rotated, refresh);
-    let (status, body) = token(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", id),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    let refresh_with = |token: String| {
+        let sb = &sb;
+        async move {
+            token_call(
+                sb,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", id),
+                    ("refresh_token", &token),
+                ],
+            )
+            .await
+        }
+    };
 
     // A replayed code is refused and revokes the chain it started.
     let (status, body) = exchange(VERIFIER, code).await;
@@ -227,19 +228,31 @@ async fn a_public_client_gets_a_token_for_the_resource_once_per_code() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    let (status, body) = token(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", id),
-            ("refresh_token", &rotated),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_with(rotated).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
         "a replayed code must revoke its refresh tokens"
+    );
+
+    // A spent refresh token shown again revokes its chain too (it was stolen or replayed).
+    let (_, params) = authorize(&sb, id, &[]).await;
+    let (status, body) = exchange(VERIFIER, param(&params, "code").expect("code").to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = body["refresh_token"].as_str().expect("refresh").to_owned();
+    let (status, body) = refresh_with(first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let live = body["refresh_token"].as_str().expect("rotated").to_owned();
+    let (status, body) = refresh_with(first).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, body) = refresh_with(live).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "reusing a spent refresh token must revoke the live one"
     );
 }
 
@@ -262,7 +275,7 @@ async fn a_confidential_client_authenticates_the_way_it_registered() {
     // The secret in the body is not how this client registered.
     let mut in_body = form.to_vec();
     in_body.extend([("client_id", id), ("client_secret", secret)]);
-    let (status, body) = token(&sb, &in_body).await;
+    let (status, body) = token_call(&sb, &in_body).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
