@@ -86,6 +86,7 @@ async def session_round(base: str, provider: OAuthClientProvider, prop: str, oth
                 check(prop in str(details.structured_content), f"not the shop's property: {details.structured_content}")
                 foreign = await session.call_tool("get_property_details", {"property_id": other})
                 check(foreign.is_error, f"another shop's property was read: {foreign.content}")
+                check("is not this shop's" in str(foreign.content), f"refused for another reason: {foreign.content}")
                 return len(tools.tools)
 
 

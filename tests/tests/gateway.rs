@@ -12,7 +12,10 @@ use tokio::process::Command;
 
 /// `credential-broker key create …`: the key (the last stdout line).
 async fn create_key(broker: &BrokerProc, shop: &str, extra: &[&str]) -> String {
-    let mut args = vec!["key", "create", "--shop", shop, "--label", "e2e"];
+    let mut args = vec!["key", "create", "--shop", shop];
+    if !extra.contains(&"--label") {
+        args.extend(["--label", "e2e"]);
+    }
     args.extend_from_slice(extra);
     let out = broker.cli(&args).await.expect("key create");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -41,16 +44,19 @@ async fn gateway_with(
     sandbox: &Sandbox,
     extra: &[&std::ffi::OsStr],
 ) -> Gateway {
-    gateway_at("127.0.0.1:0", broker, sandbox, extra).await
+    try_gateway_at("127.0.0.1:0", broker, sandbox, extra)
+        .await
+        .expect("the gateway's listening line")
 }
 
-/// A gateway listening at `listen` (an OAuth client needs the public URL to be where it listens).
-async fn gateway_at(
+/// A gateway listening at `listen` (an OAuth client needs the public URL to be where it
+/// listens), or `None` if it could not start there (the port was taken).
+async fn try_gateway_at(
     listen: &str,
     broker: &BrokerProc,
     sandbox: &Sandbox,
     extra: &[&std::ffi::OsStr],
-) -> Gateway {
+) -> Option<Gateway> {
     let mut child = Command::new(bin("agent-host"))
         .args(["gateway", "--listen", listen, "--broker-socket"])
         .arg(&broker.socket)
@@ -63,20 +69,21 @@ async fn gateway_at(
         .kill_on_drop(true)
         .spawn()
         .expect("gateway");
+    // A gateway that cannot bind exits without its line.
     let (line, _) = first_line(
         child.stdout.take().expect("stdout"),
         Duration::from_secs(20),
     )
     .await
-    .expect("listening line");
+    .ok()?;
     let base = line
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("first line: {line}"))
         .to_owned();
-    Gateway {
+    Some(Gateway {
         _child: child,
         base,
-    }
+    })
 }
 
 /// One JSON-RPC request to `path` with `key` (if any): (status, headers, body).
@@ -412,25 +419,31 @@ async fn the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The public URL is where the gateway listens, as the SDK checks (RFC 9728 §3.3).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let public = format!("http://127.0.0.1:{port}");
-    let g = gateway_at(
-        &format!("127.0.0.1:{port}"),
-        &broker,
-        &sandbox,
-        &[
+    // The public URL is where the gateway listens, as the SDK checks (RFC 9728 §3.3): a
+    // free port, found by binding; another test may take it before the gateway does, so a
+    // few tries.
+    let mut started = None;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let public = format!("http://127.0.0.1:{port}");
+        let extra: [&std::ffi::OsStr; 4] = [
             "--oauth-issuer".as_ref(),
             issuer.as_ref(),
             "--public-url".as_ref(),
             public.as_ref(),
-        ],
-    )
-    .await;
-    assert_eq!(g.base, public);
+        ];
+        if let Some(g) =
+            try_gateway_at(&format!("127.0.0.1:{port}"), &broker, &sandbox, &extra).await
+        {
+            assert_eq!(g.base, public);
+            started = Some(g);
+            break;
+        }
+    }
+    let g = started.expect("a gateway on a free port");
     let out = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -477,14 +490,17 @@ async fn the_inspector_cli_reaches_a_shop_with_a_header() {
         let url = format!("{}/mcp", g.base);
         let inspector = inspector.clone();
         async move {
-            Command::new("node")
+            let run = Command::new("node")
                 .arg(&inspector)
                 .args(["--cli", &url, "--transport", "http", "--header"])
                 .arg(format!("Authorization: Bearer {key}"))
                 .args(args)
                 .stdin(Stdio::null())
-                .output()
+                .kill_on_drop(true)
+                .output();
+            tokio::time::timeout(Duration::from_secs(120), run)
                 .await
+                .expect("the Inspector did not finish in two minutes")
                 .expect("node")
         }
     };
@@ -594,6 +610,23 @@ async fn browser_origins_pass_only_when_allowed() {
         assert_eq!(r.status(), 403, "{foreign}");
         assert!(r.headers().get("access-control-allow-origin").is_none());
     }
+    // Only the origin named gets CORS answers: not another port of it, not loopback.
+    for unnamed in ["https://app.example:8443", "http://127.0.0.1:3000"] {
+        let r = post(unnamed).await.expect("post");
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{unnamed}"
+        );
+    }
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{}/mcp", g.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(r.status(), 403, "a refused origin's preflight");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
     let r = post("https://app.example").await.expect("post");
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -677,7 +710,19 @@ async fn a_slow_call_holds_up_no_other_call_of_the_shop() {
     let (status, _, body) = rpc(&g, "/mcp", Some(&key), "tools/call", details.clone()).await;
     assert_eq!(status, 200, "{body}");
 
-    // The next report waits a minute upstream.
+    // Arguments the server refuses are the caller's error, again and again: they neither
+    // restart the shop's server nor use up its one restart.
+    for _ in 0..3 {
+        let bad = json!({"name": "run_report", "arguments": {"date_ranges": "last week"}});
+        let (_, _, body) = rpc(&g, "/mcp", Some(&key), "tools/call", bad).await;
+        assert_eq!(body["result"]["isError"], true, "{body}");
+        assert!(body.to_string().contains("Invalid arguments"), "{body}");
+    }
+    let (status, _, body) = rpc(&g, "/mcp", Some(&key), "tools/call", details.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("326784853"), "{body}");
+
+    // The next report waits upstream (until the server gives up, after its 30 s timeout).
     sandbox
         .fault(json!({"path_prefix": "/v1beta/properties/326784853:runReport", "delay_ms": 60_000, "count": 1}))
         .await
@@ -719,6 +764,74 @@ async fn a_slow_call_holds_up_no_other_call_of_the_shop() {
         "the quick call waited for the slow one"
     );
     slow.abort();
+}
+
+/// A key past its expiry is refused like an unknown one (401, the challenge), as soon as the
+/// gateway asks the broker again; and a client on the 2026-07-28 revision (no initialize, every
+/// request stateless) reaches the shop with a live key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_refused_and_the_2026_revision_works() {
+    use rmcp::model::ProtocolVersion;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::{ClientLifecycleMode, ClientServiceExt};
+
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    let key = create_key(&broker, shops::ACME, &[]).await;
+    let aging = create_key(&broker, shops::ACME, &["--label", "aging"]).await;
+    let g = gateway(&broker, &sandbox).await;
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", g.base)).auth_header(key),
+    );
+    let modern = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("a 2026-07-28 client");
+    let result = berryboo_e2e::call(&modern, "get_property_details", json!({}))
+        .await
+        .expect("call");
+    let text = serde_json::to_string(&result).unwrap_or_default();
+    assert!(
+        text.contains("326784853") && result.is_error != Some(true),
+        "{text}"
+    );
+    let _ = modern.cancel().await;
+
+    let (status, _, _) = rpc(&g, "/mcp", Some(&aging), "tools/list", json!({})).await;
+    assert_eq!(status, 200);
+    // Its expiry passes (in the database, as time would: no key lives under a minute).
+    let pool = sqlx::SqlitePool::connect(&db).await.expect("sqlite");
+    let aged = sqlx::query("UPDATE broker_shop_key SET expires_at = 1 WHERE label = 'aging'")
+        .execute(&pool)
+        .await
+        .expect("update");
+    assert_eq!(aged.rows_affected(), 1);
+    until_status(
+        &g,
+        "/mcp",
+        &aging,
+        401,
+        "an expired key still reaches the shop",
+    )
+    .await;
+    let (_, headers, _) = rpc(&g, "/mcp", Some(&aging), "tools/list", json!({})).await;
+    assert!(
+        headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer")),
+        "{headers:?}"
+    );
 }
 
 /// HTTPS with the operator's certificate; plain HTTP only on loopback (or behind a proxy the

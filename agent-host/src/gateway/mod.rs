@@ -238,14 +238,18 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         .route(
             "/.well-known/oauth-protected-resource/{*path}",
             axum::routing::get(move || async move { protected_resource(resource_metadata) }),
-        )
-        // Inside the guard (an origin it refuses gets no CORS answer), outside admission (a
-        // preflight carries no key).
-        .layer(cors(&args.allowed_origins))
-        .layer(axum::middleware::from_fn_with_state(
-            guard,
-            mcp_common::transport::guard::check,
-        ));
+        );
+    // Inside the guard (an origin it refuses gets no CORS answer), outside admission (a
+    // preflight carries no key); without --allowed-origin, no CORS at all.
+    let app = if args.allowed_origins.is_empty() {
+        app
+    } else {
+        app.layer(cors(&args.allowed_origins))
+    };
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        guard,
+        mcp_common::transport::guard::check,
+    ));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -283,39 +287,54 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--allowed-origin`: `scheme://host[:port]`, nothing after it (browsers send no path).
+/// `--allowed-origin`: `scheme://host[:port]` (or `:*` for any port), nothing after it, kept
+/// in the form browsers send (lowercase, punycode, no default port).
 fn parse_origin(value: &str) -> Result<String, String> {
-    let origin = value.trim_end_matches('/').to_ascii_lowercase();
-    let url = url::Url::parse(&origin).map_err(|e| format!("{e}; e.g. https://app.example.com"))?;
+    let example = "e.g. https://app.example.com";
+    let trimmed = value.trim_end_matches('/');
+    let (base, any_port) = match trimmed.strip_suffix(":*") {
+        Some(base) => (base, true),
+        None => (trimmed, false),
+    };
+    let url = url::Url::parse(base).map_err(|e| format!("{e}; {example}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err("an origin is http(s)://host[:port], e.g. https://app.example.com".into());
+        return Err(format!("an origin is http(s)://host[:port], {example}"));
     }
     if url.path() != "/"
         || url.query().is_some()
         || url.fragment().is_some()
         || !url.username().is_empty()
+        || url.password().is_some()
     {
-        return Err("an origin has no path, query or user, e.g. https://app.example.com".into());
+        return Err(format!("an origin has no path, query or user, {example}"));
     }
-    Ok(origin)
+    if any_port && url.port().is_some() {
+        return Err(format!("a port, or :* for any port, not both; {example}"));
+    }
+    let origin = url.origin().ascii_serialization();
+    Ok(if any_port {
+        format!("{origin}:*")
+    } else {
+        origin
+    })
 }
 
-/// CORS for browser clients on `origins` (nothing without them): the headers an MCP client
-/// sends and reads, no cookies (the credential is a bearer header).
+/// CORS for browser clients on `origins`: the headers an MCP client sends and reads, no
+/// cookies (the credential is a bearer header). An origin matches exactly, or on any port
+/// with `:*`.
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method, header};
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    if origins.is_empty() {
-        return CorsLayer::new();
-    }
     let origins = origins.to_vec();
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
             origin.to_str().is_ok_and(|o| {
                 let o = o.to_ascii_lowercase();
-                origins
-                    .iter()
-                    .any(|a| mcp_common::transport::guard::origin_matches(a, &o))
+                origins.iter().any(|a| {
+                    *a == o
+                        || (a.ends_with(":*")
+                            && mcp_common::transport::guard::origin_matches(a, &o))
+                })
             })
         }))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
@@ -347,6 +366,37 @@ async fn shutdown_signal() {
         }
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_kept_as_browsers_send_them() {
+        for (flag, kept) in [
+            ("https://App.Example.com/", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            (
+                "https://app.example.com:8443",
+                "https://app.example.com:8443",
+            ),
+            ("http://localhost:*", "http://localhost:*"),
+            ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ] {
+            assert_eq!(parse_origin(flag).as_deref(), Ok(kept), "{flag}");
+        }
+        for bad in [
+            "app.example.com",
+            "https://user:pw@app.example.com",
+            "https://app.example.com/path",
+            "https://app.example.com?q=1",
+            "ftp://app.example.com",
+            "https://app.example.com:8443:*",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
         }
     }
 }
