@@ -16,6 +16,7 @@
 //! - [`notify`]: the guide's email templates, the signed webhook;
 //! - [`report`]: the HTML / Markdown / JSON report.
 
+pub mod decode;
 pub mod notify;
 pub mod report;
 pub mod teams;
@@ -67,13 +68,13 @@ pub struct PipelineArgs {
     pub worker_id: Option<String>,
     /// How long a claim lasts without a heartbeat (a dead worker's anomalies are taken again
     /// after this).
-    #[arg(long, default_value = "5m", value_parser = crate::chat::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = cli_kit::parse_duration)]
     pub claim_ttl: Duration,
     /// Attempts before an anomaly is marked failed.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: i64,
     /// How long a failed anomaly waits before it may be claimed again.
-    #[arg(long, default_value = "5m", value_parser = crate::chat::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = cli_kit::parse_duration)]
     pub retry_delay: Duration,
     /// POST each new notification here as JSON (signed with BERRYBOO_NOTIFY_WEBHOOK_SECRET).
     #[arg(long, value_name = "URL", env = "BERRYBOO_NOTIFY_WEBHOOK")]

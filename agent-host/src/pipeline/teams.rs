@@ -9,6 +9,7 @@ use pipeline_store::{Anomaly, Evidence};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::decode::{self, AdsPage, Ga4Report, GscComparison, GscOverview, MetaPage, Row};
 use crate::server_set::{ServerSet, SetError};
 
 /// The teams that analyse an anomaly: its own source's first, then the related ones (a
@@ -58,6 +59,14 @@ pub enum TeamError {
     /// The server is gone.
     #[error(transparent)]
     Set(#[from] SetError),
+}
+
+/// A result that does not decode (a field missing, renamed or of the wrong type) fails the
+/// team like any other tool failure, with the tool and the field named.
+impl From<String> for TeamError {
+    fn from(why: String) -> Self {
+        Self::Tool(why)
+    }
 }
 
 /// The anomaly's dates: the window, the baseline, and the span a chart shows.
@@ -260,21 +269,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        Value::String(s) => s.parse().unwrap_or(0.0),
-        _ => 0.0,
-    }
-}
-
-fn rows(v: &Value) -> &[Value] {
-    v.get("rows")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
 /// Movers in the direction of the total change, biggest first.
 fn breakdown(dimension: &str, totals: &Totals, scale: f64, total_delta: f64) -> Breakdown {
     let mut contributors: Vec<Contributor> = totals
@@ -384,19 +378,20 @@ async fn ga4(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analys
             "limit": 500
         });
         let v = r.call(&format!("by {dim}"), "run_report", args).await?;
+        let report: Ga4Report = decode::result("run_report", &v)?;
         let mut totals = Totals::new();
-        for row in rows(&v) {
-            let key = row
-                .get(*dim)
-                .and_then(Value::as_str)
-                .unwrap_or("(not set)")
-                .to_owned();
-            let value = num(row.get(name).unwrap_or(&Value::Null));
+        for row in &report.rows {
+            let key = decode::text("run_report", row, dim)?.to_owned();
+            let value = decode::number("run_report", row, name)?;
             let e = totals.entry(key).or_default();
-            if row.get("dateRange").and_then(Value::as_str) == Some("anomaly") {
-                e.0 += value;
-            } else {
-                e.1 += value;
+            match decode::text("run_report", row, "dateRange")? {
+                "anomaly" => e.0 += value,
+                "baseline" => e.1 += value,
+                other => {
+                    return Err(TeamError::Tool(format!(
+                        "run_report: a row of date range {other:?}, asked for anomaly and baseline"
+                    )));
+                }
             }
         }
         if i == 0 {
@@ -415,17 +410,20 @@ async fn ga4(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analys
         "limit": 1000
     });
     let v = r.call("daily", "run_report", series_args).await?;
-    let series = rows(&v)
+    let report: Ga4Report = decode::result("run_report", &v)?;
+    let series = report
+        .rows
         .iter()
-        .filter_map(|row| {
-            let d = row.get("date")?.as_str()?;
-            let date = NaiveDate::parse_from_str(d, "%Y%m%d").ok()?;
-            Some(Point {
+        .map(|row| {
+            let d = decode::text("run_report", row, "date")?;
+            let date = NaiveDate::parse_from_str(d, "%Y%m%d")
+                .map_err(|_| format!("run_report: date {d:?} is not YYYYMMDD"))?;
+            Ok(Point {
                 date: ymd(date),
-                value: num(row.get(name)?),
+                value: decode::number("run_report", row, name)?,
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, String>>()?;
     let scale = ranges.scale();
     Ok(finish(Provider::Ga4, r, label, total, raw, scale, series))
 }
@@ -445,25 +443,26 @@ async fn gsc(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analys
             "dimension": dim,
             "limit": 100
         });
-        let v = r
-            .call(&format!("compare by {dim}"), "compare_search_periods", args)
-            .await?;
-        let side = |p: &str| {
-            num(v
-                .pointer(&format!("/{p}/totals/{key}"))
-                .unwrap_or(&Value::Null))
+        const TOOL: &str = "compare_search_periods";
+        let v = r.call(&format!("compare by {dim}"), TOOL, args).await?;
+        let comparison: GscComparison = decode::result(TOOL, &v)?;
+        // A period without data has no totals row at all; one with data names every total.
+        let side = |totals: &Row| -> Result<f64, String> {
+            if totals.is_empty() {
+                Ok(0.0)
+            } else {
+                decode::number(TOOL, totals, key)
+            }
         };
-        total = (side("period_b"), side("period_a"));
+        total = (
+            side(&comparison.period_b.totals)?,
+            side(&comparison.period_a.totals)?,
+        );
         let mut totals = Totals::new();
-        for m in v
-            .get("movers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = m.get(dim).and_then(Value::as_str).unwrap_or("").to_owned();
-            let a = num(m.get(format!("{key}_a")).unwrap_or(&Value::Null));
-            let b = num(m.get(format!("{key}_b")).unwrap_or(&Value::Null));
+        for m in &comparison.movers {
+            let name = decode::text(TOOL, m, dim)?.to_owned();
+            let a = decode::number(TOOL, m, &format!("{key}_a"))?;
+            let b = decode::number(TOOL, m, &format!("{key}_b"))?;
             totals.insert(name, (b, a));
         }
         raw.push((dim_label, totals));
@@ -475,24 +474,24 @@ async fn gsc(r: &mut Reader<'_>, ranges: &Ranges, metric: &str) -> Result<Analys
             json!({"start_date": ymd(ranges.chart.0), "end_date": ymd(ranges.chart.1)}),
         )
         .await?;
-    let series = v
-        .get("daily")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| {
-            Some(Point {
-                date: d.get("date")?.as_str()?.to_owned(),
-                value: num(d.get(key)?),
+    const OVERVIEW: &str = "get_performance_overview";
+    let overview: GscOverview = decode::result(OVERVIEW, &v)?;
+    let series = overview
+        .daily
+        .iter()
+        .map(|d| {
+            Ok(Point {
+                date: decode::text(OVERVIEW, d, "date")?.to_owned(),
+                value: decode::number(OVERVIEW, d, key)?,
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, String>>()?;
     let scale = ranges.scale();
     Ok(finish(Provider::Gsc, r, key, total, raw, scale, series))
 }
 
 /// Every page of a GAQL query's rows.
-async fn gaql(r: &mut Reader<'_>, label: &str, query: String) -> Result<Vec<Value>, TeamError> {
+async fn gaql(r: &mut Reader<'_>, label: &str, query: String) -> Result<Vec<Row>, TeamError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     for page in 0..50 {
@@ -501,9 +500,10 @@ async fn gaql(r: &mut Reader<'_>, label: &str, query: String) -> Result<Vec<Valu
             args["page_token"] = json!(t);
         }
         let v = r.call(&format!("{label} #{page}"), "search", args).await?;
-        out.extend(rows(&v).iter().cloned());
-        match v.get("next_page_token").and_then(Value::as_str) {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+        let page: AdsPage = decode::result("search", &v)?;
+        out.extend(page.rows);
+        match page.next_page_token {
+            Some(t) if !t.is_empty() => token = Some(t),
             _ => break,
         }
     }
@@ -553,12 +553,9 @@ async fn google_ads(
             between(range)
         );
         for row in gaql(r, &format!("campaigns {which}"), q).await? {
-            let name = row
-                .get("campaign.name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
-            let value = num(row.get(field).unwrap_or(&Value::Null)) / divisor;
+            let name = decode::text("search", &row, "campaign.name")?.to_owned();
+            // Google Ads leaves zero metrics out of its rows (proto3 JSON).
+            let value = decode::number_or_zero("search", &row, field)? / divisor;
             let e = campaigns.entry(name).or_default();
             let m = if which == "window" {
                 e.0 += value;
@@ -568,7 +565,7 @@ async fn google_ads(
                 1
             };
             for ((f, _, div), total) in headline.iter().zip(measures.iter_mut()) {
-                let v = num(row.get(*f).unwrap_or(&Value::Null)) / div;
+                let v = decode::number_or_zero("search", &row, f)? / div;
                 if m == 0 {
                     total.0 += v;
                 } else {
@@ -586,10 +583,9 @@ async fn google_ads(
     );
     let mut by_day = std::collections::BTreeMap::<String, f64>::new();
     for row in gaql(r, "daily", q).await? {
-        if let Some(d) = row.get("segments.date").and_then(Value::as_str) {
-            *by_day.entry(d.to_owned()).or_default() +=
-                num(row.get(field).unwrap_or(&Value::Null)) / divisor;
-        }
+        let d = decode::text("search", &row, "segments.date")?;
+        *by_day.entry(d.to_owned()).or_default() +=
+            decode::number_or_zero("search", &row, field)? / divisor;
     }
     let series = by_day
         .into_iter()
@@ -625,8 +621,10 @@ fn with_measures(mut a: Analysis, measures: Vec<Measure>) -> Analysis {
 }
 
 /// A Meta insights row's value of `key`: a plain field, or the purchase entry of an
-/// `actions`/`action_values` list (Meta lists one purchase under several action types).
-fn meta_value(row: &Value, key: &str) -> f64 {
+/// `actions`/`action_values` list (Meta lists one purchase under several action types, and
+/// leaves the list out when there were none).
+fn meta_value(row: &Row, key: &str) -> Result<f64, String> {
+    const TOOL: &str = "get_insights";
     match key {
         "purchases" | "purchase value" => {
             let list = if key == "purchases" {
@@ -634,34 +632,36 @@ fn meta_value(row: &Value, key: &str) -> f64 {
             } else {
                 "action_values"
             };
-            let entries = row.get(list).and_then(Value::as_array);
-            let pick = |t: &str| {
-                entries.into_iter().flatten().find_map(|a| {
-                    (a.get("action_type").and_then(Value::as_str) == Some(t))
-                        .then(|| num(a.get("value").unwrap_or(&Value::Null)))
-                })
+            let entries: Vec<&Row> = match row.get(list) {
+                None => return Ok(0.0),
+                Some(Value::Array(entries)) => {
+                    entries.iter().filter_map(Value::as_object).collect()
+                }
+                Some(other) => return Err(format!("{TOOL}: `{list}` is not a list: {other}")),
             };
-            pick("omni_purchase")
-                .or_else(|| pick("purchase"))
-                .unwrap_or(0.0)
+            for wanted in ["omni_purchase", "purchase"] {
+                for entry in &entries {
+                    if decode::text(TOOL, entry, "action_type")? == wanted {
+                        return decode::number(TOOL, entry, "value");
+                    }
+                }
+            }
+            Ok(0.0)
         }
-        _ => num(row.get(key).unwrap_or(&Value::Null)),
+        _ => decode::number(TOOL, row, key),
     }
 }
 
 /// Every page of an insights request.
-async fn insights(
-    r: &mut Reader<'_>,
-    label: &str,
-    mut args: Value,
-) -> Result<Vec<Value>, TeamError> {
+async fn insights(r: &mut Reader<'_>, label: &str, mut args: Value) -> Result<Vec<Row>, TeamError> {
     let mut out = Vec::new();
     for page in 0..50 {
         let v = r
             .call(&format!("{label} #{page}"), "get_insights", args.clone())
             .await?;
-        out.extend(rows(&v).iter().cloned());
-        match v.get("next_after").and_then(Value::as_str) {
+        let page: MetaPage = decode::result("get_insights", &v)?;
+        out.extend(page.rows);
+        match page.next_after {
             Some(after) if !after.is_empty() => args["after"] = json!(after),
             _ => break,
         }
@@ -706,21 +706,17 @@ async fn meta_ads(
         let args =
             json!({"level": "campaign", "time_range": range(span), "fields": fields, "limit": 500});
         for row in insights(r, &format!("campaigns {which}"), args).await? {
-            let name = row
-                .get("campaign_name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
+            let name = decode::text("get_insights", &row, "campaign_name")?.to_owned();
             let e = campaigns.entry(name).or_default();
             let window = which == "window";
-            let v = meta_value(&row, key);
+            let v = meta_value(&row, key)?;
             if window {
                 e.0 += v;
             } else {
                 e.1 += v;
             }
             for (m, t) in headline.iter().zip(measures.iter_mut()) {
-                let v = meta_value(&row, m);
+                let v = meta_value(&row, m)?;
                 if window {
                     t.0 += v;
                 } else {
@@ -739,13 +735,13 @@ async fn meta_ads(
     let series = insights(r, "daily", args)
         .await?
         .iter()
-        .filter_map(|row| {
-            Some(Point {
-                date: row.get("date_start")?.as_str()?.to_owned(),
-                value: meta_value(row, key),
+        .map(|row| {
+            Ok(Point {
+                date: decode::text("get_insights", row, "date_start")?.to_owned(),
+                value: meta_value(row, key)?,
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, String>>()?;
     let scale = ranges.scale();
     let measures = headline
         .iter()

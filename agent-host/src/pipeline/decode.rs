@@ -1,0 +1,150 @@
+//! Tool results as the pipeline reads them: each tool's structured content decoded by the field
+//! names of its output schema. A result without a field its schema promises is an error that
+//! names the tool and the field, never a zero: a field renamed in a server must fail the team
+//! where it shows, not turn every finding into "no material change". Only what an upstream
+//! itself leaves out when it is zero counts as zero ([`number_or_zero`]): Google Ads omits
+//! zero metrics (proto3 JSON), Meta omits `actions` a campaign had none of, Search Console
+//! returns no totals row for a period without data.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// One row of a result, by its schema's column names.
+pub type Row = Map<String, Value>;
+
+/// GA4 `run_report` (the page the pipeline asks for).
+#[derive(Debug, Deserialize)]
+pub struct Ga4Report {
+    /// Dimension values by dimension name, metric values by metric name.
+    pub rows: Vec<Row>,
+}
+
+/// Search Console `compare_search_periods`.
+#[derive(Debug, Deserialize)]
+pub struct GscComparison {
+    /// The earlier period.
+    pub period_a: GscPeriod,
+    /// The later period.
+    pub period_b: GscPeriod,
+    /// Per key: `{key}_a`, `{key}_b` for clicks and impressions.
+    pub movers: Vec<Row>,
+}
+
+/// One period of a comparison.
+#[derive(Debug, Deserialize)]
+pub struct GscPeriod {
+    /// Clicks, impressions, ctr, position (empty when the period has no data).
+    pub totals: Row,
+}
+
+/// Search Console `get_performance_overview`.
+#[derive(Debug, Deserialize)]
+pub struct GscOverview {
+    /// One row per day: `date`, `clicks`, `impressions`, …
+    pub daily: Vec<Row>,
+}
+
+/// A Google Ads `search` page.
+#[derive(Debug, Deserialize)]
+pub struct AdsPage {
+    /// Rows by GAQL field name.
+    pub rows: Vec<Row>,
+    /// The next page, if any.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+/// A Meta `get_insights` page.
+#[derive(Debug, Deserialize)]
+pub struct MetaPage {
+    /// Insights rows by field name.
+    pub rows: Vec<Row>,
+    /// The next page's cursor, if any.
+    #[serde(default)]
+    pub next_after: Option<String>,
+}
+
+/// `value` (a tool's structured content) as `T`, or why not.
+pub fn result<T: DeserializeOwned>(tool: &str, value: &Value) -> Result<T, String> {
+    if value.is_null() {
+        return Err(format!("{tool}: the result has no structured content"));
+    }
+    T::deserialize(value).map_err(|e| format!("{tool}: the result does not match its schema: {e}"))
+}
+
+/// A required text column.
+pub fn text<'a>(tool: &str, row: &'a Row, column: &str) -> Result<&'a str, String> {
+    match row.get(column) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!("{tool}: `{column}` is not text: {other}")),
+        None => Err(missing(tool, row, column)),
+    }
+}
+
+/// A required number column (JSON numbers, or numbers as text as int64 and Meta's values
+/// come).
+pub fn number(tool: &str, row: &Row, column: &str) -> Result<f64, String> {
+    match row.get(column) {
+        Some(v) => as_number(tool, column, v),
+        None => Err(missing(tool, row, column)),
+    }
+}
+
+/// A number column the upstream leaves out when it is zero.
+pub fn number_or_zero(tool: &str, row: &Row, column: &str) -> Result<f64, String> {
+    match row.get(column) {
+        Some(v) => as_number(tool, column, v),
+        None => Ok(0.0),
+    }
+}
+
+fn as_number(tool: &str, column: &str, v: &Value) -> Result<f64, String> {
+    let n = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    n.filter(|n| n.is_finite())
+        .ok_or_else(|| format!("{tool}: `{column}` is not a number: {v}"))
+}
+
+fn missing(tool: &str, row: &Row, column: &str) -> String {
+    let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+    format!(
+        "{tool}: the result has no `{column}` (its columns: {})",
+        columns.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_missing_or_renamed_field_is_an_error_not_a_zero() {
+        let err = result::<Ga4Report>("run_report", &json!({"results": []})).unwrap_err();
+        assert!(err.contains("missing field `rows`"), "{err}");
+        assert!(result::<Ga4Report>("run_report", &Value::Null).is_err());
+
+        let row: Row =
+            json!({"sessionDefaultChannelGroup": "Direct", "sessions": 12, "cost": "1.5"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        assert_eq!(number("t", &row, "sessions"), Ok(12.0));
+        assert_eq!(number("t", &row, "cost"), Ok(1.5));
+        let err = number("t", &row, "totalUsers").unwrap_err();
+        assert!(
+            err.contains("no `totalUsers`") && err.contains("sessions"),
+            "{err}"
+        );
+        assert_eq!(number_or_zero("t", &row, "metrics.clicks"), Ok(0.0));
+        assert!(number("t", &row, "sessionDefaultChannelGroup").is_err());
+        assert_eq!(text("t", &row, "sessionDefaultChannelGroup"), Ok("Direct"));
+        assert!(text("t", &row, "sessions").is_err());
+        assert!(text("t", &row, "deviceCategory").is_err());
+    }
+}
