@@ -35,7 +35,7 @@ pub enum AnomalyCommand {
         #[arg(long, value_name = "URL", env = "BERRYBOO_DATABASE_URL")]
         database: String,
         /// Age, e.g. 90d.
-        #[arg(long, value_name = "AGE", value_parser = crate::chat::parse_duration)]
+        #[arg(long, value_name = "AGE", value_parser = cli_kit::parse_duration)]
         older_than: std::time::Duration,
     },
     /// Put anomalies back to open (e.g. failed ones, after fixing the cause).

@@ -47,34 +47,13 @@ pub struct ChatArgs {
 /// `--lease-ttl`: a duration of at least 10 s, so a renewal every third of it has room to
 /// retry before the leases lapse.
 fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text)?;
+    let d = cli_kit::parse_duration(text)?;
     if d < Duration::from_secs(10) {
         return Err(format!(
             "{text} is too short for a lease renewed while the session lives; use 10s or more"
         ));
     }
     Ok(d)
-}
-
-/// A duration written as `90s`, `30m`, `8h`, `7d` or plain seconds, at most 100 years (beyond,
-/// clocks and timers overflow).
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    const MAX_SECS: u64 = 100 * 365 * 86_400;
-    let t = text.trim();
-    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let not_one = || format!("{text:?} is not a duration like 30m or 8h");
-    let n: u64 = n.parse().map_err(|_| not_one())?;
-    let unit_secs: u64 = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(not_one()),
-    };
-    match n.checked_mul(unit_secs) {
-        Some(secs) if secs <= MAX_SECS => Ok(Duration::from_secs(secs)),
-        _ => Err(format!("{text:?} is too long: at most 36500d")),
-    }
 }
 
 const HELP: &str = "Commands: /tools  /describe NAME  /call NAME {json}  /help  /quit — anything else is a question for the model.";
@@ -365,11 +344,13 @@ async fn session(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn durations_are_bounded() {
-        use super::parse_duration;
-        assert_eq!(parse_duration("8h").ok().map(|d| d.as_secs()), Some(28_800));
-        assert!(parse_duration("999999999999999d").is_err_and(|e| e.contains("too long")));
-        assert!(parse_duration("18446744073709551615").is_err());
-        assert!(parse_duration("8 hours").is_err());
+    fn lease_ttls_leave_room_to_renew() {
+        use super::parse_lease_ttl;
+        assert_eq!(
+            parse_lease_ttl("8h").ok().map(|d| d.as_secs()),
+            Some(28_800)
+        );
+        assert!(parse_lease_ttl("5s").is_err_and(|e| e.contains("too short")));
+        assert!(parse_lease_ttl("8 hours").is_err());
     }
 }

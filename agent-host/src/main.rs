@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     // the same uid, must not read its memory or trace it, and it leaves no core dump.
     agent_host::harden();
     let cli = agent_host::Cli::parse();
-    cli_exit::quiet_when_stdout_closes();
+    cli_kit::quiet_when_stdout_closes();
     // Before the runtime opens its own descriptors (and before any child exists to inherit it).
     let host_key = match cli
         .host_key_fd
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     match runtime.block_on(agent_host::run(cli, host_key)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("agent-host: {}", redaction::text(&cli_exit::said_once(&e)));
+            eprintln!("agent-host: {}", redaction::text(&cli_kit::said_once(&e)));
             ExitCode::from(2)
         }
     }

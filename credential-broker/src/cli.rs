@@ -208,7 +208,7 @@ pub enum LeaseCommand {
         #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
         providers: Vec<Provider>,
         /// Lifetime, e.g. 8h, 30m, 7d.
-        #[arg(long, default_value = "8h", value_parser = config::parse_duration)]
+        #[arg(long, default_value = "8h", value_parser = cli_kit::parse_duration)]
         ttl: std::time::Duration,
     },
     /// Revoke a lease: by its secret, read from stdin (`-`) or a file (`--secret-file`) —
@@ -254,7 +254,7 @@ pub enum KeyCommand {
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
         providers: Vec<Provider>,
         /// Lifetime, e.g. 90d, 12h (at most 400d).
-        #[arg(long, default_value = "90d", value_parser = config::parse_duration)]
+        #[arg(long, default_value = "90d", value_parser = cli_kit::parse_duration)]
         ttl: std::time::Duration,
         /// What to call it (who has it, what for).
         #[arg(long, value_name = "TEXT")]
@@ -596,7 +596,6 @@ fn fmt_time(secs: i64) -> String {
 }
 
 async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
-    crate::harden();
     let store = open(&config, false).await?;
     store.check_dashboard_tables().await?;
     store.ensure_broker_tables().await?;
@@ -636,7 +635,7 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
             }
         })
     };
-    server::serve(broker.clone(), listener, shutdown_signal()).await;
+    server::serve(broker.clone(), listener, cli_kit::shutdown_signal()).await;
     sweeper.abort();
     let _ = std::fs::remove_file(&config.socket);
     drop(broker);
@@ -644,21 +643,6 @@ async fn serve(config: BrokerConfig) -> Result<std::process::ExitCode> {
     writer.finish(std::time::Duration::from_secs(10)).await;
     tracing::info!("credential broker stopped");
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// `refresh --direct`: refreshes in the database with this process's own OAuth clients.

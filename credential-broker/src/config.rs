@@ -86,28 +86,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The longest duration any setting accepts (100 years): beyond it, clocks and timers overflow.
-pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
-
-/// A duration written as `90s`, `10m`, `8h`, `30d` or plain seconds, at most 100 years.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let not_one = || format!("{text:?} is not a duration like 90s, 10m, 8h or 30d");
-    let n: u64 = number.parse().map_err(|_| not_one())?;
-    let unit_secs: u64 = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(not_one()),
-    };
-    match n.checked_mul(unit_secs) {
-        Some(secs) if secs <= MAX_DURATION_SECS => Ok(Duration::from_secs(secs)),
-        _ => Err(format!("{text:?} is too long: at most 36500d")),
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -354,7 +332,8 @@ pub fn load(
     let dur = |v: Option<String>, default: Duration, what: &str| -> Result<Duration, ConfigError> {
         match v {
             None => Ok(default),
-            Some(t) => parse_duration(&t).map_err(|e| ConfigError::Invalid(format!("{what}: {e}"))),
+            Some(t) => cli_kit::parse_duration(&t)
+                .map_err(|e| ConfigError::Invalid(format!("{what}: {e}"))),
         }
     };
     let refresh = RefreshTiming {
@@ -431,19 +410,6 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert!(parse_duration("8 hours").is_err());
-        let e = parse_duration("999999999999999d").expect_err("overflow is an error");
-        assert!(e.contains("too long"), "{e}");
-        assert!(parse_duration("36500d").is_ok());
-        assert!(parse_duration("36501d").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn secret_configs_must_be_private() {

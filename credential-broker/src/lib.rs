@@ -27,12 +27,13 @@ pub mod store;
 pub mod tokens;
 
 /// No core dumps and no ptrace from same-uid processes: the broker's memory holds every
-/// shop's refresh tokens (ssh-agent does the same from the first line of `main`).
+/// shop's refresh tokens (ssh-agent does the same from the first line of `main`). Runs before
+/// logging is set up, so a failure goes straight to stderr.
 pub fn harden() {
     if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
-        tracing::warn!("cannot disable core dumps: {e}");
+        eprintln!("credential-broker: cannot disable core dumps: {e}");
     }
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        tracing::warn!("cannot mark the process undumpable: {e}");
+        eprintln!("credential-broker: cannot mark the process undumpable: {e}");
     }
 }

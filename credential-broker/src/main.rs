@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First, before any command can load a refresh token (`serve`, `refresh --direct`, `seed`,
+    // the admin commands' answers): no core dumps, no ptrace from same-uid processes.
+    credential_broker::harden();
     let cli = credential_broker::cli::Cli::parse();
-    cli_exit::quiet_when_stdout_closes();
+    cli_kit::quiet_when_stdout_closes();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -19,7 +22,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "credential-broker: {}",
-                redaction::text(&cli_exit::said_once(&e))
+                redaction::text(&cli_kit::said_once(&e))
             );
             ExitCode::from(2)
         }

@@ -1424,3 +1424,53 @@ async fn careless_operators_and_guessers_lose_nothing() {
         "{guesses:?}"
     );
 }
+
+/// Every broker command that may load a refresh token runs hardened from its first line, not
+/// only `serve`: a `refresh --direct` caught mid-refresh (the token endpoint holding its
+/// answer) may leave no core dump.
+#[tokio::test]
+async fn a_direct_refresh_runs_hardened() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.unwrap();
+    sandbox
+        .fault(json!({"path_prefix": "/token", "delay_ms": 60_000}))
+        .await
+        .unwrap();
+    let mut child = tokio::process::Command::new(berryboo_e2e::bin("credential-broker"))
+        .args([
+            "refresh",
+            "--direct",
+            "--database",
+            &db,
+            "--shop",
+            shops::ACME,
+        ])
+        .env("BERRYBOO_GOOGLE_CLIENT_ID", berryboo_e2e::CLIENT_ID)
+        .env("BERRYBOO_GOOGLE_CLIENT_SECRET", berryboo_e2e::CLIENT_SECRET)
+        .env("BERRYBOO_API_BASE", &sandbox.base)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    // Until its refresh waits at the token endpoint: it holds the refresh token now.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sandbox.counters().await.unwrap()["delayed"].as_u64() < Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh never reached the token endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_default();
+    let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(values, ["0", "0"], "{core}");
+    let _ = child.kill().await;
+}

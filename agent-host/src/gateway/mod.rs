@@ -66,7 +66,7 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_live_shops: u32,
     /// A shop's servers end after this long without a call.
-    #[arg(long, default_value = "10m", value_parser = crate::chat::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = cli_kit::parse_duration)]
     pub idle: Duration,
     /// Serve HTTPS with this certificate chain (PEM).
     #[arg(
@@ -278,7 +278,7 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         http.header_timeout,
         tls,
         cancel,
-        shutdown_signal(),
+        cli_kit::shutdown_signal(),
     )
     .await;
     sweeper.abort();
@@ -352,22 +352,6 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             HeaderName::from_static("mcp-session-id"),
         ])
         .max_age(Duration::from_secs(600))
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 #[cfg(test)]

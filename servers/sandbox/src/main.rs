@@ -97,34 +97,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{addr}").context("writing to stdout")?;
         stdout.flush().context("flushing stdout")?;
         drop(stdout);
-        upstream_sandbox::run(listener, config, shutdown_signal())
+        upstream_sandbox::run(listener, config, cli_kit::shutdown_signal())
             .await
             .context("serving")?;
         tracing::info!("shut down");
         Ok(())
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[cfg(test)]
