@@ -1,15 +1,20 @@
-//! `agent-host`: runs MCP server sets for shops — chat sessions today, the anomaly pipeline
-//! next — and the offline demo. It never holds a shop's OAuth token: it asks the credential
-//! broker for a lease and hands the lease to the servers it spawns.
+//! `agent-host`: runs MCP server sets for shops — chat sessions, the anomaly pipeline, the
+//! gateway through which remote MCP hosts reach one shop's tools — and the offline demo. It
+//! never holds a shop's OAuth token: it asks the credential broker for a lease and hands the
+//! lease to the servers it spawns.
 //!
 //! # Layout
 //! - [`server_set`]: one shop's lease and server processes, the union of their tools;
-//!   [`pool`]: sets for many shops, evicted when idle, capped.
+//!   [`pool`]: sets for many shops, evicted when idle, capped (the gateway's).
 //! - [`chat`]: `chat-ga4 | chat-gsc | chat-google-ads | chat-meta-ads`.
 //! - [`llm`]: the OpenAI-compatible model loop with the shop's tools.
+//! - [`pipeline`]: anomalies claimed, read by source teams, concluded, notified, reported;
+//!   [`anomalies`]: the operator's commands over its tables.
+//! - [`gateway`]: remote MCP access to one shop's tools per shop key or OAuth subject.
 //! - [`demo`]: the embedded default end to end.
-//! - [`gateway`]: remote MCP access to one shop's tools per shop key.
 //! - [`children`], [`config`]: binaries, child processes, settings.
+
+#![deny(missing_docs)]
 
 pub mod anomalies;
 pub mod chat;

@@ -3,6 +3,8 @@
 //! output quietly, an error is said once), how an operator writes a duration, and which
 //! signals stop them.
 
+#![deny(missing_docs)]
+
 use std::time::Duration;
 
 /// `… | head -1`: a reader that stopped reading is the end of the output, not a failure worth

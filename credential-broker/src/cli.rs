@@ -71,6 +71,9 @@ pub struct OutArgs {
 }
 
 /// Subcommands.
+// Their variants' fields are clap's flattened groups (database, output) and nested
+// subcommands: the flags inside carry the help, a doc comment here would only repeat it.
+#[allow(missing_docs)]
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Create the tables (the dashboard's, if absent, and the broker's own).
@@ -194,6 +197,9 @@ pub enum Command {
 }
 
 /// `lease` subcommands.
+// Their variants' fields are clap's flattened groups (database, output) and nested
+// subcommands: the flags inside carry the help, a doc comment here would only repeat it.
+#[allow(missing_docs)]
 #[derive(Debug, clap::Subcommand)]
 pub enum LeaseCommand {
     /// Create a lease; prints the lease secret alone on the last line of stdout.
@@ -239,6 +245,9 @@ pub enum LeaseCommand {
 }
 
 /// `key` subcommands.
+// Their variants' fields are clap's flattened groups (database, output) and nested
+// subcommands: the flags inside carry the help, a doc comment here would only repeat it.
+#[allow(missing_docs)]
 #[derive(Debug, clap::Subcommand)]
 pub enum KeyCommand {
     /// Create a shop key; prints what it reaches, then the key alone on the last line of
@@ -283,6 +292,9 @@ pub enum KeyCommand {
 }
 
 /// `principal` subcommands.
+// Their variants' fields are clap's flattened groups (database, output) and nested
+// subcommands: the flags inside carry the help, a doc comment here would only repeat it.
+#[allow(missing_docs)]
 #[derive(Debug, clap::Subcommand)]
 pub enum PrincipalCommand {
     /// Let the subject of tokens from this issuer reach this shop.

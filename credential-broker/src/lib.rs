@@ -14,6 +14,8 @@
 //! - [`audit`]: batched audit trail.
 //! - [`config`]: file, env and flags.
 
+#![deny(missing_docs)]
+
 pub mod audit;
 pub mod broker;
 pub mod cli;

@@ -4,6 +4,8 @@
 //! Binaries are found next to the running executable (target/<profile>/, one level up from
 //! deps/), as ripgrep's tests do, because `CARGO_BIN_EXE_*` only covers this package's own.
 
+#![deny(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -21,6 +21,8 @@
 //! redaction step first ([`redaction`]): evidence holds what upstreams said, and an upstream
 //! may echo a token.
 
+#![deny(missing_docs)]
+
 mod anomalies;
 mod notifications;
 mod outputs;
