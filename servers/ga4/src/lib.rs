@@ -60,7 +60,7 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     };
     let connection = mcp_common::connect(
         &config,
-        broker_proto::Provider::Ga4,
+        mcp_common::Provider::Ga4,
         "a Google authorized_user JSON with the analytics.readonly scope",
         concat!("berryboo-ga4-mcp/", env!("CARGO_PKG_VERSION")),
     )?;

@@ -98,7 +98,7 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     }
     let connection = mcp_common::connect(
         &config,
-        broker_proto::Provider::GoogleAds,
+        mcp_common::Provider::GoogleAds,
         "a Google authorized_user JSON with the adwords scope",
         concat!("berryboo-google-ads-mcp/", env!("CARGO_PKG_VERSION")),
     )?;

@@ -54,7 +54,7 @@ pub enum RunError {
 pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     let connection = mcp_common::connect(
         &config,
-        broker_proto::Provider::Gsc,
+        mcp_common::Provider::Gsc,
         "a Google authorized_user JSON with the webmasters.readonly scope",
         concat!("berryboo-gsc-mcp/", env!("CARGO_PKG_VERSION")),
     )?;

@@ -19,8 +19,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::http::{HttpClient, rebase};
 use crate::secret_file::{self, SecretFileError};
-use crate::upstream::{HttpClient, rebase};
 
 pub use oauth_refresh::GOOGLE_TOKEN_URI;
 

@@ -6,7 +6,9 @@
 //! # Layout
 //! - [`cli`]: shared flags ([`cli::CommonArgs`]) and their checked form ([`cli::CommonConfig`]).
 //! - [`credentials`]: access tokens from a static file or the broker, cached, single-flight.
-//! - [`upstream`]: HTTP client with base-URL rewriting, retries/backoff, 401 refresh-and-retry.
+//! - [`http`]: the lazily built HTTP client and `--api-base` rewriting (a leaf both of the
+//!   next two use).
+//! - [`upstream`]: API calls with retries/backoff, 401 refresh-and-retry, typed errors.
 //! - [`scope`]: under a broker lease, the shop's account is the only one a server reads.
 //! - [`error`]: typed upstream errors and the actionable text tools show for them.
 //! - [`handler`]: the one `ServerHandler` ([`handler::Served`]) over a [`handler::ToolServer`].
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod credentials;
 pub mod error;
 pub mod handler;
+pub mod http;
 pub mod logging;
 pub mod output;
 pub mod params;

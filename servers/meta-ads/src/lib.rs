@@ -82,7 +82,7 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     };
     let connection = mcp_common::connect(
         &config,
-        broker_proto::Provider::MetaAds,
+        mcp_common::Provider::MetaAds,
         "a JSON file {\"access_token\": \"…\"} with the ads_read permission",
         concat!("berryboo-meta-ads-mcp/", env!("CARGO_PKG_VERSION")),
     )?;
