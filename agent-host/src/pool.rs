@@ -21,9 +21,20 @@ pub const RETRY_FAILED_START: Duration = Duration::from_secs(5);
 /// At most this many failed shops are remembered (the oldest are forgotten first).
 const MAX_REMEMBERED_FAILURES: usize = 10_000;
 
+/// A shop's set, or why it could not start: one outcome every concurrent caller shares (a
+/// failed start is not tried again by each caller waiting on it).
+type Started = Result<Arc<ServerSet>, Arc<SetError>>;
+
 struct Entry {
-    set: Arc<OnceCell<Arc<ServerSet>>>,
+    set: Arc<OnceCell<Started>>,
     last_used: Instant,
+}
+
+impl Entry {
+    /// The running set, if its start succeeded.
+    fn running(&self) -> Option<&Arc<ServerSet>> {
+        self.set.get().and_then(|started| started.as_ref().ok())
+    }
 }
 
 /// Server sets keyed by shop.
@@ -101,8 +112,8 @@ impl ShopPool {
             entry.last_used = Instant::now();
             entry.set.clone()
         };
-        let result = cell
-            .get_or_try_init(|| async {
+        let started = cell
+            .get_or_init(|| async {
                 ServerSet::start(
                     self.config.clone(),
                     Credentials::Broker {
@@ -112,20 +123,21 @@ impl ShopPool {
                 )
                 .await
                 .map(Arc::new)
+                .map_err(Arc::new)
             })
             .await
-            .cloned();
+            .clone();
         let mut entries = self.entries.lock().await;
+        let result = started.map_err(SetError::StartFailed);
         match &result {
-            // The failed cell goes (unless a newer start replaced it, or another caller's
-            // retry on it succeeded): after the pause, the next caller tries again.
+            // The failed cell goes (unless a newer start already replaced it), remembered under
+            // the same lock: after the pause, the next caller tries again.
             Err(e) => {
-                let ours = entries
+                if entries
                     .get(shop_id)
-                    .is_some_and(|en| Arc::ptr_eq(&en.set, &cell) && en.set.get().is_none());
-                if ours {
+                    .is_some_and(|en| Arc::ptr_eq(&en.set, &cell))
+                {
                     entries.remove(shop_id);
-                    drop(entries);
                     self.remember_failure(shop_id, e);
                 }
                 return result;
@@ -154,7 +166,7 @@ impl ShopPool {
         let mut out = Vec::new();
         let mut take = |entries: &mut HashMap<String, Entry>, shop: &str| {
             if let Some(e) = entries.remove(shop)
-                && let Some(set) = e.set.get()
+                && let Some(set) = e.running()
             {
                 out.push(set.clone());
             }
@@ -196,7 +208,7 @@ impl ShopPool {
             .lock()
             .await
             .drain()
-            .filter_map(|(_, e)| e.set.get().cloned())
+            .filter_map(|(_, e)| e.running().cloned())
             .collect();
         futures::future::join_all(sets.iter().map(|s| s.shutdown())).await;
     }
@@ -207,7 +219,7 @@ impl ShopPool {
             .lock()
             .await
             .values()
-            .filter(|e| e.set.get().is_some())
+            .filter(|e| e.running().is_some())
             .count()
     }
 
@@ -229,10 +241,13 @@ impl ShopPool {
     }
 }
 
-/// Holders of the set besides the pool (an Arc clone handed to a caller still running).
+/// Holders of the set besides the pool: a caller still running with it, or one between
+/// getting the cell and the set (its start under way or just done).
 fn in_use(e: &Entry) -> usize {
-    e.set
-        .get()
+    let waiting = Arc::strong_count(&e.set).saturating_sub(1);
+    let running = e
+        .running()
         .map(|s| Arc::strong_count(s).saturating_sub(1))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    waiting + running
 }

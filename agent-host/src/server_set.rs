@@ -86,6 +86,9 @@ pub enum SetError {
         /// Seconds until the pool tries to start the set again.
         retry_in_secs: u64,
     },
+    /// The shop's set could not start (shared by every caller that waited on that start).
+    #[error(transparent)]
+    StartFailed(Arc<SetError>),
     /// The server refused the call (e.g. arguments its schema does not accept): the caller's
     /// to correct; the server is fine.
     #[error("{service} refused the call: {}", error.message)]
@@ -743,6 +746,14 @@ impl ServerSet {
             .ok_or_else(|| SetError::UnknownTool(tool.to_owned()))?;
         let member = &self.members[index];
         let service = member.provider.service_name();
+        // Shut down (leases revoked, servers reaped): a late call must not start a server
+        // with a lease that no longer holds.
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(SetError::Ended {
+                service,
+                reason: "the session ended".into(),
+            });
+        }
         if let Some(reason) = member.ended() {
             return Err(SetError::Ended { service, reason });
         }
@@ -811,6 +822,11 @@ impl ServerSet {
             pending.settled();
             let (client, _tools, pid) =
                 started.map_err(|reason| SetError::Unavailable { service, reason })?;
+            // Ended (lease revoked) while it started: it serves nothing.
+            if let Some(reason) = member.ended() {
+                let _ = client.cancel().await;
+                return Err(SetError::Ended { service, reason });
+            }
             member.pid.store(pid, Ordering::Relaxed);
             member.generation.fetch_add(1, Ordering::SeqCst);
             *slot = Some(client);

@@ -48,6 +48,9 @@ pub struct GscOverview {
 /// A Google Ads `search` page.
 #[derive(Debug, Deserialize)]
 pub struct AdsPage {
+    /// The GAQL fields the answer carries (its field mask): a selected field missing from a
+    /// row is zero only if it is here.
+    pub columns: Vec<String>,
     /// Rows by GAQL field name.
     pub rows: Vec<Row>,
     /// The next page, if any.

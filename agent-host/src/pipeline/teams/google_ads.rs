@@ -10,24 +10,46 @@ use super::{
 };
 use broker_proto::Provider;
 
-/// Every page of a GAQL query's rows.
-async fn gaql(r: &mut Reader<'_>, label: &str, query: String) -> Result<Vec<Row>, TeamError> {
+/// Pages of one GAQL query the team reads at most (10,000 rows each).
+const MAX_PAGES: usize = 50;
+
+/// Every page of a GAQL query's rows. Google Ads leaves zero metrics out of a row, so the
+/// answer's own column list (its field mask) must name every field in `fields`: then a field
+/// missing from a row is a zero, not a renamed or dropped column.
+async fn gaql(
+    r: &mut Reader<'_>,
+    label: &str,
+    query: String,
+    fields: &[&str],
+) -> Result<Vec<Row>, TeamError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
-    for page in 0..50 {
+    for page in 0..MAX_PAGES {
         let mut args = json!({"query": query, "max_rows": 10000});
         if let Some(t) = &token {
             args["page_token"] = json!(t);
         }
         let v = r.call(&format!("{label} #{page}"), "search", args).await?;
         let page: AdsPage = decode::result("search", &v)?;
+        if !page.rows.is_empty()
+            && let Some(lost) = fields
+                .iter()
+                .find(|f| !page.columns.iter().any(|c| c == *f))
+        {
+            return Err(TeamError::Tool(format!(
+                "search: the answer has no column `{lost}` (its columns: {})",
+                page.columns.join(", ")
+            )));
+        }
         out.extend(page.rows);
         match page.next_page_token {
             Some(t) if !t.is_empty() => token = Some(t),
-            _ => break,
+            _ => return Ok(out),
         }
     }
-    Ok(out)
+    Err(TeamError::Tool(format!(
+        "search: more than {MAX_PAGES} pages of rows for {label}; the team reads no partial answer"
+    )))
 }
 
 pub(super) async fn analyse(
@@ -72,7 +94,7 @@ pub(super) async fn analyse(
             selected.join(", "),
             between(range)
         );
-        for row in gaql(r, &format!("campaigns {which}"), q).await? {
+        for row in gaql(r, &format!("campaigns {which}"), q, &selected).await? {
             let name = decode::text("search", &row, "campaign.name")?.to_owned();
             // Google Ads leaves zero metrics out of its rows (proto3 JSON).
             let value = decode::number_or_zero("search", &row, field)? / divisor;
@@ -102,7 +124,7 @@ pub(super) async fn analyse(
         between(ranges.chart)
     );
     let mut by_day = std::collections::BTreeMap::<String, f64>::new();
-    for row in gaql(r, "daily", q).await? {
+    for row in gaql(r, "daily", q, &["segments.date", field]).await? {
         let d = decode::text("search", &row, "segments.date")?;
         *by_day.entry(d.to_owned()).or_default() +=
             decode::number_or_zero("search", &row, field)? / divisor;

@@ -24,9 +24,14 @@ fn meta_value(row: &Row, key: &str) -> Result<f64, String> {
             };
             let entries: Vec<&Row> = match row.get(list) {
                 None => return Ok(0.0),
-                Some(Value::Array(entries)) => {
-                    entries.iter().filter_map(Value::as_object).collect()
-                }
+                Some(Value::Array(entries)) => entries
+                    .iter()
+                    .map(|e| {
+                        e.as_object().ok_or_else(|| {
+                            format!("{TOOL}: an entry of `{list}` is not an object: {e}")
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
                 Some(other) => return Err(format!("{TOOL}: `{list}` is not a list: {other}")),
             };
             for wanted in ["omni_purchase", "purchase"] {
@@ -42,10 +47,13 @@ fn meta_value(row: &Row, key: &str) -> Result<f64, String> {
     }
 }
 
+/// Pages of one insights request the team reads at most.
+const MAX_PAGES: usize = 50;
+
 /// Every page of an insights request.
 async fn insights(r: &mut Reader<'_>, label: &str, mut args: Value) -> Result<Vec<Row>, TeamError> {
     let mut out = Vec::new();
-    for page in 0..50 {
+    for page in 0..MAX_PAGES {
         let v = r
             .call(&format!("{label} #{page}"), "get_insights", args.clone())
             .await?;
@@ -53,10 +61,12 @@ async fn insights(r: &mut Reader<'_>, label: &str, mut args: Value) -> Result<Ve
         out.extend(page.rows);
         match page.next_after {
             Some(after) if !after.is_empty() => args["after"] = json!(after),
-            _ => break,
+            _ => return Ok(out),
         }
     }
-    Ok(out)
+    Err(TeamError::Tool(format!(
+        "get_insights: more than {MAX_PAGES} pages of rows for {label}; the team reads no partial answer"
+    )))
 }
 
 pub(super) async fn analyse(

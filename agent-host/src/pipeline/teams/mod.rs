@@ -243,7 +243,14 @@ impl<'a> Reader<'a> {
                         "{tool} did not answer in {} s",
                         TOOL_CALL_TIMEOUT.as_secs()
                     ))
-                })??;
+                })?
+                .map_err(|e| match e {
+                    // The server refused this one call: the team fails, the server is fine.
+                    SetError::Rejected { error, .. } => {
+                        TeamError::Tool(format!("{tool}: {}", error.message))
+                    }
+                    e => TeamError::Set(e),
+                })?;
         let text = || {
             result
                 .content
