@@ -3,13 +3,16 @@
 //! # Layout
 //! - [`server`]: `AdsServer`, the tools (Google's Ads MCP names: `list_accessible_customers`,
 //!   `search`, `get_resource_metadata`).
+//! - [`params`]: tool inputs; [`report`]: structured outputs.
 //! - [`query`]: GAQL assembly, customer ids, the paging cursor, row flattening.
 //! - [`api`]: typed Google Ads REST client.
 
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod params;
 pub mod query;
+pub mod report;
 pub mod server;
 
 use mcp_common::cli::{CommonArgs, CommonConfig};

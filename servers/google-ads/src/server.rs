@@ -14,12 +14,12 @@ use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::AdsApi;
+use crate::params::{MetadataParams, SearchParams};
 use crate::query::{self, Cursor};
+use crate::report::{CustomersOutput, MetadataOutput, SearchOutput};
 
 const SERVICE: &str = "Google Ads";
 const CUSTOMER: AccountKind = AccountKind {
@@ -50,98 +50,6 @@ struct Inner {
 
 fn fail(message: impl Into<String>) -> ToolResult {
     Ok(output::error(message))
-}
-
-/// Input of `search`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    /// Customer id (ten digits, dashes allowed). Optional when the server has a default (the
-    /// shop's account).
-    #[serde(default)]
-    pub customer_id: Option<FlexibleId>,
-    /// A complete GAQL query, e.g. `SELECT campaign.name, metrics.clicks FROM campaign WHERE
-    /// segments.date DURING LAST_30_DAYS ORDER BY metrics.clicks DESC`. Give this OR
-    /// resource + fields (+ conditions, orderings, limit).
-    #[serde(default)]
-    pub query: Option<String>,
-    /// The resource to read (FROM), e.g. `campaign`, `ad_group`, `keyword_view`,
-    /// `search_term_view`, `customer`.
-    #[serde(default)]
-    pub resource: Option<String>,
-    /// Full field names to select, e.g. `["campaign.name", "metrics.clicks",
-    /// "metrics.cost_micros", "segments.date"]`. Money is in micros (1,000,000 = 1 unit).
-    #[serde(default)]
-    pub fields: Vec<String>,
-    /// WHERE conditions, ANDed, e.g. `["segments.date DURING LAST_7_DAYS",
-    /// "campaign.status = 'ENABLED'"]`. Dates: `BETWEEN '2026-10-01' AND '2026-10-31'`.
-    #[serde(default)]
-    pub conditions: Vec<String>,
-    /// ORDER BY terms, e.g. `["metrics.clicks DESC"]`.
-    #[serde(default)]
-    pub orderings: Vec<String>,
-    /// GAQL LIMIT: the most rows the query yields in total.
-    #[serde(default)]
-    pub limit: Option<u32>,
-    /// Manager (MCC) account to act through, needed for a client of a manager. Default: the
-    /// integration's.
-    #[serde(default)]
-    pub login_customer_id: Option<FlexibleId>,
-    /// Rows to return in this call (default 200, max 10000); more come with `page_token`.
-    #[serde(default)]
-    pub max_rows: Option<u32>,
-    /// `next_page_token` from the previous answer, with the same query.
-    #[serde(default)]
-    pub page_token: Option<String>,
-}
-
-/// Input of `get_resource_metadata`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MetadataParams {
-    /// Resource name, e.g. `campaign`, `ad_group`, `keyword_view`.
-    pub resource_name: String,
-}
-
-/// Accessible customers.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CustomersOutput {
-    /// One per customer: id and, where readable, name, currency, time zone, manager flag.
-    pub customers: Vec<Value>,
-}
-
-/// A slice of query results.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SearchOutput {
-    /// The customer queried.
-    pub customer_id: String,
-    /// The GAQL that ran.
-    pub query: String,
-    /// Selected fields in GAQL names, in order.
-    pub columns: Vec<String>,
-    /// Rows keyed by GAQL field name; metric integers as numbers, money in micros.
-    pub rows: Vec<Map<String, Value>>,
-    /// Rows the query yields in total, when Google reports it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_rows: Option<u64>,
-    /// Pass as `page_token` with the same query for more rows; absent when there are none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
-}
-
-/// Fields of a resource.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MetadataOutput {
-    /// The resource.
-    pub resource: String,
-    /// Fields you can SELECT.
-    pub selectable: Vec<String>,
-    /// Fields you can use in WHERE.
-    pub filterable: Vec<String>,
-    /// Fields you can ORDER BY.
-    pub sortable: Vec<String>,
-    /// Metrics and segments that can be selected with this resource.
-    pub selectable_with: Vec<String>,
 }
 
 /// Google Ads errors: the GoogleAdsFailure details, one line each.

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`server`]: `GscServer`, the tools.
-//! - [`params`]: tool inputs.
+//! - [`params`]: tool inputs; [`request`]: checking them and building requests.
+//! - [`report`]: structured outputs and text tables.
 //! - [`api`]: typed Search Console client.
 //! - [`dates`]: relative dates resolved in Pacific time.
 
@@ -11,6 +12,8 @@
 pub mod api;
 pub mod dates;
 pub mod params;
+pub mod report;
+pub mod request;
 pub mod server;
 
 use mcp_common::cli::{CommonArgs, CommonConfig};

@@ -1,7 +1,7 @@
 //! `GscServer`: the Search Console tools. Each checks its arguments, calls the typed client
 //! ([`crate::api`]) and shapes a structured result plus a compact text table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -16,8 +16,6 @@ use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
-use schemars::JsonSchema;
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::api::{AnalyticsQuery, AnalyticsResponse, GscApi};
@@ -26,6 +24,12 @@ use crate::params::{
     BatchInspectParams, CompareParams, Dimension, Filter, IndexingIssuesParams, InspectParams,
     Operator, OverviewParams, PageQueryParams, SearchAnalyticsParams, SiteParams, SitemapParams,
 };
+use crate::report::{
+    AnalyticsOutput, CompareOutput, InspectOutput, InspectionsOutput, IssuesOutput, OverviewOutput,
+    SiteOutput, SitemapsOutput, SitesOutput, advice, inspection_summary, metrics_table, row_map,
+    sitemap_table, summarise,
+};
+use crate::request::{MAX_ROWS, check_site, enum_str, filter_groups, outside_property, row_limit};
 
 const SERVICE: &str = "Search Console";
 const SITE: AccountKind = AccountKind {
@@ -33,8 +37,6 @@ const SITE: AccountKind = AccountKind {
     noun: "Search Console property",
     provider: Provider::Gsc,
 };
-const DEFAULT_ROWS: u32 = 100;
-const MAX_ROWS: u32 = 25_000;
 const MAX_BATCH: usize = 50;
 /// Inspections in flight at once (the API allows 600 a minute per property).
 const INSPECT_CONCURRENCY: usize = 5;
@@ -59,288 +61,6 @@ struct Inner {
 
 fn fail(message: impl Into<String>) -> ToolResult {
     Ok(output::error(message))
-}
-
-/// Why `url` cannot be inspected in the property `site`, if it cannot: Google answers such a
-/// request with a 403 that reads like missing access. A domain property (`sc-domain:`) holds its
-/// domain and every subdomain over http and https; a URL-prefix property holds what starts with
-/// its prefix.
-fn outside_property(site: &str, url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url.trim()).ok();
-    let inside = match (site.strip_prefix("sc-domain:"), &parsed) {
-        (_, None) => false,
-        (Some(domain), Some(u)) => {
-            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some_and(|h| {
-                    let h = h.to_ascii_lowercase();
-                    h == domain || h.ends_with(&format!(".{domain}"))
-                })
-        }
-        (None, Some(u)) => url::Url::parse(site)
-            .ok()
-            .is_some_and(|prefix| u.as_str().starts_with(prefix.as_str())),
-    };
-    (!inside).then(|| {
-        format!(
-            "{url} is not part of the Search Console property {site}: a property inspects only its own URLs (sc-domain: covers the domain and its subdomains; a URL-prefix property only URLs under its prefix). Pass a full URL under {site}."
-        )
-    })
-}
-
-/// Checks a property's spelling; the API treats `http://`/`https://`, `www.` and the trailing
-/// slash as different properties, so guessing would read the wrong one.
-fn check_site(site: &str) -> Result<String, String> {
-    let s = site.trim();
-    if let Some(domain) = s.strip_prefix("sc-domain:") {
-        if domain.is_empty() || domain.contains('/') {
-            return Err(format!(
-                "site_url {site:?}: a domain property is sc-domain:example.com (no scheme, no path)"
-            ));
-        }
-        return Ok(s.to_owned());
-    }
-    if s.starts_with("https://") || s.starts_with("http://") {
-        if !s.ends_with('/') {
-            return Err(format!(
-                "site_url {site:?}: a URL-prefix property ends with '/' exactly as registered, e.g. {s}/ (call list_properties to see the exact spelling)"
-            ));
-        }
-        return Ok(s.to_owned());
-    }
-    Err(format!(
-        "site_url {site:?} is not a Search Console property: use sc-domain:{site} (domain property) or https://{site}/ (URL prefix); list_properties shows the exact spelling"
-    ))
-}
-
-fn row_limit(given: Option<u32>) -> Result<u32, String> {
-    match given {
-        None => Ok(DEFAULT_ROWS),
-        Some(0) => Err("row_limit must be at least 1".into()),
-        Some(n) if n > MAX_ROWS => Err(format!(
-            "row_limit {n} is above the API's maximum of {MAX_ROWS}; page with start_row"
-        )),
-        Some(n) => Ok(n),
-    }
-}
-
-fn filter_groups(filters: &[Filter]) -> Vec<Value> {
-    if filters.is_empty() {
-        return Vec::new();
-    }
-    let list: Vec<Value> = filters
-        .iter()
-        .map(|f| {
-            json!({
-                "dimension": f.dimension.as_str(),
-                "operator": serde_json::to_value(f.operator.unwrap_or(Operator::Contains)).unwrap_or(Value::Null),
-                "expression": f.expression,
-            })
-        })
-        .collect();
-    vec![json!({ "groupType": "and", "filters": list })]
-}
-
-fn enum_str<T: Serialize>(v: &T) -> Option<String> {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-}
-
-/// A searchAnalytics row keyed by dimension name, with the four metrics.
-fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> Map<String, Value> {
-    let mut m = Map::new();
-    for (i, d) in dimensions.iter().enumerate() {
-        m.insert(
-            d.clone(),
-            Value::String(row.keys.get(i).cloned().unwrap_or_default()),
-        );
-    }
-    m.insert("clicks".into(), json!(row.clicks));
-    m.insert("impressions".into(), json!(row.impressions));
-    m.insert("ctr".into(), json!(row.ctr));
-    m.insert("position".into(), json!(row.position));
-    m
-}
-
-fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) -> Table {
-    let mut headers: Vec<String> = dimensions.to_vec();
-    headers.extend(["clicks", "impressions", "ctr", "position"].map(String::from));
-    let mut t = Table::new(headers);
-    for r in rows {
-        let mut cells: Vec<String> = dimensions
-            .iter()
-            .map(|d| r.get(d).and_then(Value::as_str).unwrap_or("").to_owned())
-            .collect();
-        let n = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        cells.push(number(n("clicks")));
-        cells.push(number(n("impressions")));
-        cells.push(format!("{:.2}%", n("ctr") * 100.0));
-        cells.push(format!("{:.1}", n("position")));
-        t.push(cells);
-    }
-    t
-}
-
-/// A page of search analytics.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AnalyticsOutput {
-    /// The property.
-    pub site_url: String,
-    /// First day (resolved, YYYY-MM-DD).
-    pub start_date: String,
-    /// Last day (resolved).
-    pub end_date: String,
-    /// Grouping dimensions, in order.
-    pub dimensions: Vec<String>,
-    /// Rows: dimension values by name, then clicks, impressions, ctr (0–1), position.
-    pub rows: Vec<Map<String, Value>>,
-    /// Index of the first row of this page.
-    pub start_row: u64,
-    /// `start_row` for the next page; absent when this page is the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_start_row: Option<u64>,
-    /// How Google aggregated (`byProperty`, `byPage`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aggregation: Option<String>,
-    /// Fresh-data notes (`first_incomplete_date`), with data_state `all`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Value>,
-}
-
-/// Properties the credentials can read.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SitesOutput {
-    /// The properties, with the permission level.
-    pub sites: Vec<Value>,
-}
-
-/// One property.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SiteOutput {
-    /// The property.
-    pub site_url: String,
-    /// `siteOwner`, `siteFullUser`, `siteRestrictedUser`, `siteUnverifiedUser`.
-    pub permission_level: String,
-    /// Sitemaps submitted for it.
-    pub sitemaps: usize,
-}
-
-/// Totals and the daily trend.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct OverviewOutput {
-    /// The property.
-    pub site_url: String,
-    /// First day.
-    pub start_date: String,
-    /// Last day.
-    pub end_date: String,
-    /// Clicks, impressions, ctr, position over the whole range.
-    pub totals: Map<String, Value>,
-    /// One row per day.
-    pub daily: Vec<Map<String, Value>>,
-}
-
-/// Two periods compared.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CompareOutput {
-    /// The property.
-    pub site_url: String,
-    /// The dimension compared.
-    pub dimension: String,
-    /// Earlier period: dates and totals.
-    pub period_a: Value,
-    /// Later period: dates and totals.
-    pub period_b: Value,
-    /// Keys with the biggest click change first; `clicks_change` = b − a.
-    pub movers: Vec<Value>,
-}
-
-/// URL inspection results.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct InspectionsOutput {
-    /// The property.
-    pub site_url: String,
-    /// One entry per URL: the index status (verdict, coverage, crawl) or the error.
-    pub results: Vec<Value>,
-    /// Count per verdict (PASS, NEUTRAL, FAIL, PARTIAL, ERROR).
-    pub summary: BTreeMap<String, usize>,
-}
-
-/// One inspection.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct InspectOutput {
-    /// The property.
-    pub site_url: String,
-    /// The URL.
-    pub url: String,
-    /// Index status, mobile usability and rich results, as the API reports them.
-    pub inspection: Value,
-}
-
-/// Indexing problems found.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct IssuesOutput {
-    /// The property.
-    pub site_url: String,
-    /// URLs checked.
-    pub checked: usize,
-    /// URLs not indexed or at risk, with the coverage state and what to do.
-    pub issues: Vec<Value>,
-}
-
-/// Sitemaps.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SitemapsOutput {
-    /// The property.
-    pub site_url: String,
-    /// Sitemaps as the API reports them (path, type, lastSubmitted, lastDownloaded, isPending,
-    /// warnings, errors, contents).
-    pub sitemaps: Vec<Value>,
-}
-
-fn inspection_summary(url: &str, inspection: &Value) -> Value {
-    let r = &inspection["inspectionResult"];
-    let s = &r["indexStatusResult"];
-    json!({
-        "url": url,
-        "verdict": s["verdict"],
-        "coverage_state": s["coverageState"],
-        "indexing_state": s["indexingState"],
-        "robots_txt_state": s["robotsTxtState"],
-        "page_fetch_state": s["pageFetchState"],
-        "last_crawl_time": s["lastCrawlTime"],
-        "google_canonical": s["googleCanonical"],
-        "user_canonical": s["userCanonical"],
-        "crawled_as": s["crawledAs"],
-        "mobile_usability": r["mobileUsabilityResult"]["verdict"],
-        "rich_results": r["richResultsResult"]["verdict"],
-        "link": r["inspectionResultLink"],
-    })
-}
-
-/// What a coverage state means for the shop, and what to do.
-fn advice(coverage: &str) -> &'static str {
-    let c = coverage.to_ascii_lowercase();
-    if c.contains("noindex") {
-        "A noindex tag or header keeps it out of Google: remove it if the page should rank."
-    } else if c.contains("robots") {
-        "robots.txt blocks Googlebot: allow the path if the page should be indexed."
-    } else if c.contains("404") || c.contains("not found") {
-        "Google gets 404: restore the page, redirect it, or drop it from sitemaps and links."
-    } else if c.contains("soft 404") {
-        "The page looks empty or like an error: add real content or return 404/410."
-    } else if c.contains("redirect") {
-        "The URL redirects: link and list the final URL instead."
-    } else if c.contains("crawled") {
-        "Crawled but not indexed: usually thin or duplicate content; improve it and link to it internally."
-    } else if c.contains("discovered") {
-        "Known but not crawled yet: improve internal links, keep it in the sitemap, check crawl budget."
-    } else if c.contains("canonical") || c.contains("duplicate") {
-        "Google chose another canonical: check rel=canonical and consolidate duplicates."
-    } else {
-        "Inspect the page in Search Console for details."
-    }
 }
 
 impl GscServer {
@@ -1039,66 +759,6 @@ impl GscServer {
     }
 }
 
-fn sitemap_table(list: &[Value]) -> Table {
-    let mut t = Table::new([
-        "path",
-        "type",
-        "last_downloaded",
-        "pending",
-        "warnings",
-        "errors",
-    ]);
-    for s in list {
-        let text = |k: &str| {
-            s[k].as_str().map(str::to_owned).unwrap_or_else(|| {
-                if s[k].is_null() {
-                    String::new()
-                } else {
-                    s[k].to_string()
-                }
-            })
-        };
-        t.push([
-            text("path"),
-            text("type"),
-            text("lastDownloaded"),
-            text("isPending"),
-            text("warnings"),
-            text("errors"),
-        ]);
-    }
-    t
-}
-
-fn summarise(results: &[Value]) -> (BTreeMap<String, usize>, String) {
-    let mut summary = BTreeMap::new();
-    let mut t = Table::new(["url", "verdict", "coverage_state", "last_crawl_time"]);
-    for r in results {
-        let verdict = r["verdict"].as_str().unwrap_or("ERROR").to_owned();
-        *summary.entry(verdict.clone()).or_insert(0) += 1;
-        t.push([
-            r["url"].as_str().unwrap_or("").to_owned(),
-            verdict,
-            r["coverage_state"]
-                .as_str()
-                .or_else(|| r["error"].as_str())
-                .unwrap_or("")
-                .to_owned(),
-            r["last_crawl_time"].as_str().unwrap_or("").to_owned(),
-        ]);
-    }
-    let counts: Vec<String> = summary.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    (
-        summary,
-        format!(
-            "{} URL(s): {}\n{}",
-            results.len(),
-            counts.join(", "),
-            t.render()
-        ),
-    )
-}
-
 impl GscServer {
     async fn inspect_many(&self, site: &str, urls: Vec<String>) -> Vec<Value> {
         futures::stream::iter(urls)
@@ -1144,84 +804,5 @@ impl ToolServer for GscServer {
 
     fn scope(&self) -> (&TokenProvider, AccountKind) {
         (&self.inner.tokens, SITE)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inspection_stays_inside_the_property() {
-        let domain = "sc-domain:acme-shop.example";
-        for inside in [
-            "https://acme-shop.example/",
-            "http://www.acme-shop.example/p?x=1",
-            "https://SHOP.Acme-Shop.example/a",
-        ] {
-            assert_eq!(outside_property(domain, inside), None, "{inside}");
-        }
-        for outside in [
-            "https://other.example/",
-            "https://evilacme-shop.example/",
-            "ftp://acme-shop.example/",
-            "acme-shop.example/page",
-        ] {
-            let why = outside_property(domain, outside).expect(outside);
-            assert!(why.contains("is not part of"), "{why}");
-        }
-        let prefix = "https://www.acme-shop.example/shop/";
-        assert_eq!(
-            outside_property(prefix, "https://www.acme-shop.example/shop/item"),
-            None
-        );
-        assert!(outside_property(prefix, "https://www.acme-shop.example/blog/").is_some());
-        assert!(outside_property(prefix, "http://www.acme-shop.example/shop/item").is_some());
-    }
-
-    #[test]
-    fn property_spellings_are_checked_with_a_suggestion() {
-        assert_eq!(
-            check_site("sc-domain:example.com").unwrap(),
-            "sc-domain:example.com"
-        );
-        assert_eq!(
-            check_site("https://www.example.com/").unwrap(),
-            "https://www.example.com/"
-        );
-        assert!(
-            check_site("https://www.example.com")
-                .unwrap_err()
-                .contains("ends with '/'")
-        );
-        assert!(
-            check_site("example.com")
-                .unwrap_err()
-                .contains("sc-domain:example.com")
-        );
-        assert!(check_site("sc-domain:https://x/").is_err());
-    }
-
-    #[test]
-    fn filters_become_one_and_group() {
-        let f = vec![Filter {
-            dimension: Dimension::Country,
-            operator: Some(Operator::Equals),
-            expression: "pol".into(),
-        }];
-        assert_eq!(
-            filter_groups(&f),
-            vec![
-                json!({"groupType": "and", "filters": [{"dimension": "country", "operator": "equals", "expression": "pol"}]})
-            ]
-        );
-        assert!(filter_groups(&[]).is_empty());
-    }
-
-    #[test]
-    fn row_limits() {
-        assert_eq!(row_limit(None), Ok(100));
-        assert!(row_limit(Some(0)).is_err());
-        assert!(row_limit(Some(25_001)).is_err());
     }
 }

@@ -1,0 +1,265 @@
+//! What the tools return: the structured outputs (their schemas are the tools' output
+//! schemas) and the compact text tables beside them.
+
+use std::collections::BTreeMap;
+
+use mcp_common::output::{Table, number};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// A searchAnalytics row keyed by dimension name, with the four metrics.
+pub(crate) fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (i, d) in dimensions.iter().enumerate() {
+        m.insert(
+            d.clone(),
+            Value::String(row.keys.get(i).cloned().unwrap_or_default()),
+        );
+    }
+    m.insert("clicks".into(), json!(row.clicks));
+    m.insert("impressions".into(), json!(row.impressions));
+    m.insert("ctr".into(), json!(row.ctr));
+    m.insert("position".into(), json!(row.position));
+    m
+}
+
+pub(crate) fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) -> Table {
+    let mut headers: Vec<String> = dimensions.to_vec();
+    headers.extend(["clicks", "impressions", "ctr", "position"].map(String::from));
+    let mut t = Table::new(headers);
+    for r in rows {
+        let mut cells: Vec<String> = dimensions
+            .iter()
+            .map(|d| r.get(d).and_then(Value::as_str).unwrap_or("").to_owned())
+            .collect();
+        let n = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        cells.push(number(n("clicks")));
+        cells.push(number(n("impressions")));
+        cells.push(format!("{:.2}%", n("ctr") * 100.0));
+        cells.push(format!("{:.1}", n("position")));
+        t.push(cells);
+    }
+    t
+}
+
+/// A page of search analytics.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AnalyticsOutput {
+    /// The property.
+    pub site_url: String,
+    /// First day (resolved, YYYY-MM-DD).
+    pub start_date: String,
+    /// Last day (resolved).
+    pub end_date: String,
+    /// Grouping dimensions, in order.
+    pub dimensions: Vec<String>,
+    /// Rows: dimension values by name, then clicks, impressions, ctr (0–1), position.
+    pub rows: Vec<Map<String, Value>>,
+    /// Index of the first row of this page.
+    pub start_row: u64,
+    /// `start_row` for the next page; absent when this page is the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start_row: Option<u64>,
+    /// How Google aggregated (`byProperty`, `byPage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<String>,
+    /// Fresh-data notes (`first_incomplete_date`), with data_state `all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
+/// Properties the credentials can read.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SitesOutput {
+    /// The properties, with the permission level.
+    pub sites: Vec<Value>,
+}
+
+/// One property.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SiteOutput {
+    /// The property.
+    pub site_url: String,
+    /// `siteOwner`, `siteFullUser`, `siteRestrictedUser`, `siteUnverifiedUser`.
+    pub permission_level: String,
+    /// Sitemaps submitted for it.
+    pub sitemaps: usize,
+}
+
+/// Totals and the daily trend.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OverviewOutput {
+    /// The property.
+    pub site_url: String,
+    /// First day.
+    pub start_date: String,
+    /// Last day.
+    pub end_date: String,
+    /// Clicks, impressions, ctr, position over the whole range.
+    pub totals: Map<String, Value>,
+    /// One row per day.
+    pub daily: Vec<Map<String, Value>>,
+}
+
+/// Two periods compared.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CompareOutput {
+    /// The property.
+    pub site_url: String,
+    /// The dimension compared.
+    pub dimension: String,
+    /// Earlier period: dates and totals.
+    pub period_a: Value,
+    /// Later period: dates and totals.
+    pub period_b: Value,
+    /// Keys with the biggest click change first; `clicks_change` = b − a.
+    pub movers: Vec<Value>,
+}
+
+/// URL inspection results.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InspectionsOutput {
+    /// The property.
+    pub site_url: String,
+    /// One entry per URL: the index status (verdict, coverage, crawl) or the error.
+    pub results: Vec<Value>,
+    /// Count per verdict (PASS, NEUTRAL, FAIL, PARTIAL, ERROR).
+    pub summary: BTreeMap<String, usize>,
+}
+
+/// One inspection.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InspectOutput {
+    /// The property.
+    pub site_url: String,
+    /// The URL.
+    pub url: String,
+    /// Index status, mobile usability and rich results, as the API reports them.
+    pub inspection: Value,
+}
+
+/// Indexing problems found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IssuesOutput {
+    /// The property.
+    pub site_url: String,
+    /// URLs checked.
+    pub checked: usize,
+    /// URLs not indexed or at risk, with the coverage state and what to do.
+    pub issues: Vec<Value>,
+}
+
+/// Sitemaps.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SitemapsOutput {
+    /// The property.
+    pub site_url: String,
+    /// Sitemaps as the API reports them (path, type, lastSubmitted, lastDownloaded, isPending,
+    /// warnings, errors, contents).
+    pub sitemaps: Vec<Value>,
+}
+
+pub(crate) fn inspection_summary(url: &str, inspection: &Value) -> Value {
+    let r = &inspection["inspectionResult"];
+    let s = &r["indexStatusResult"];
+    json!({
+        "url": url,
+        "verdict": s["verdict"],
+        "coverage_state": s["coverageState"],
+        "indexing_state": s["indexingState"],
+        "robots_txt_state": s["robotsTxtState"],
+        "page_fetch_state": s["pageFetchState"],
+        "last_crawl_time": s["lastCrawlTime"],
+        "google_canonical": s["googleCanonical"],
+        "user_canonical": s["userCanonical"],
+        "crawled_as": s["crawledAs"],
+        "mobile_usability": r["mobileUsabilityResult"]["verdict"],
+        "rich_results": r["richResultsResult"]["verdict"],
+        "link": r["inspectionResultLink"],
+    })
+}
+
+/// What a coverage state means for the shop, and what to do.
+pub(crate) fn advice(coverage: &str) -> &'static str {
+    let c = coverage.to_ascii_lowercase();
+    if c.contains("noindex") {
+        "A noindex tag or header keeps it out of Google: remove it if the page should rank."
+    } else if c.contains("robots") {
+        "robots.txt blocks Googlebot: allow the path if the page should be indexed."
+    } else if c.contains("404") || c.contains("not found") {
+        "Google gets 404: restore the page, redirect it, or drop it from sitemaps and links."
+    } else if c.contains("soft 404") {
+        "The page looks empty or like an error: add real content or return 404/410."
+    } else if c.contains("redirect") {
+        "The URL redirects: link and list the final URL instead."
+    } else if c.contains("crawled") {
+        "Crawled but not indexed: usually thin or duplicate content; improve it and link to it internally."
+    } else if c.contains("discovered") {
+        "Known but not crawled yet: improve internal links, keep it in the sitemap, check crawl budget."
+    } else if c.contains("canonical") || c.contains("duplicate") {
+        "Google chose another canonical: check rel=canonical and consolidate duplicates."
+    } else {
+        "Inspect the page in Search Console for details."
+    }
+}
+
+pub(crate) fn sitemap_table(list: &[Value]) -> Table {
+    let mut t = Table::new([
+        "path",
+        "type",
+        "last_downloaded",
+        "pending",
+        "warnings",
+        "errors",
+    ]);
+    for s in list {
+        let text = |k: &str| {
+            s[k].as_str().map(str::to_owned).unwrap_or_else(|| {
+                if s[k].is_null() {
+                    String::new()
+                } else {
+                    s[k].to_string()
+                }
+            })
+        };
+        t.push([
+            text("path"),
+            text("type"),
+            text("lastDownloaded"),
+            text("isPending"),
+            text("warnings"),
+            text("errors"),
+        ]);
+    }
+    t
+}
+
+pub(crate) fn summarise(results: &[Value]) -> (BTreeMap<String, usize>, String) {
+    let mut summary = BTreeMap::new();
+    let mut t = Table::new(["url", "verdict", "coverage_state", "last_crawl_time"]);
+    for r in results {
+        let verdict = r["verdict"].as_str().unwrap_or("ERROR").to_owned();
+        *summary.entry(verdict.clone()).or_insert(0) += 1;
+        t.push([
+            r["url"].as_str().unwrap_or("").to_owned(),
+            verdict,
+            r["coverage_state"]
+                .as_str()
+                .or_else(|| r["error"].as_str())
+                .unwrap_or("")
+                .to_owned(),
+            r["last_crawl_time"].as_str().unwrap_or("").to_owned(),
+        ]);
+    }
+    let counts: Vec<String> = summary.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    (
+        summary,
+        format!(
+            "{} URL(s): {}\n{}",
+            results.len(),
+            counts.join(", "),
+            t.render()
+        ),
+    )
+}
