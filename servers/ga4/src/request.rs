@@ -3,6 +3,7 @@
 //! Errors name the argument and say how to fix it, so the model can correct its call; they
 //! come back as tool errors (the model reads them), never as protocol errors.
 
+use mcp_common::params::{BadArgument, Checked, bad};
 use serde_json::{Map, Value, json};
 
 use crate::params::{
@@ -18,16 +19,6 @@ pub const MAX_LIMIT: u32 = 250_000;
 const MAX_DIMENSIONS: usize = 9;
 const MAX_METRICS: usize = 10;
 const MAX_DATE_RANGES: usize = 4;
-
-/// A tool argument that cannot work; the text is shown to the model.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadArgument(pub String);
-
-type Checked<T> = Result<T, BadArgument>;
-
-fn bad<T>(message: impl Into<String>) -> Checked<T> {
-    Err(BadArgument(message.into()))
-}
 
 /// The numeric property id from an argument or the server's default.
 pub fn property_id(raw: &str) -> Checked<String> {

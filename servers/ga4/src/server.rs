@@ -25,8 +25,9 @@ use crate::params::{
     RunRealtimeReportParams, RunReportParams,
 };
 use crate::report::{self, FunnelOutput, ReportOutput};
-use crate::request::{self, BadArgument};
+use crate::request;
 use crate::suggest;
+use mcp_common::params::BadArgument;
 
 const SERVICE: &str = "Google Analytics";
 const PROPERTY: AccountKind = AccountKind {
@@ -86,8 +87,14 @@ impl Ga4Server {
         let requested = given
             .map(|g| g.0.as_str())
             .or(self.inner.default_property.as_deref());
-        let check = |id: &str| request::property_id(id).map_err(|e| e.0);
-        match scope::resolve(&self.inner.tokens, PROPERTY, requested, check).await {
+        match scope::resolve(
+            &self.inner.tokens,
+            PROPERTY,
+            requested,
+            request::property_id,
+        )
+        .await
+        {
             Ok(Some(id)) => Ok(id),
             Ok(None) => Err(request::property_required()),
             Err(e) => Err(BadArgument(e)),
@@ -175,7 +182,7 @@ impl Ga4Server {
 }
 
 fn bad_argument(e: BadArgument) -> ToolResult {
-    Ok(output::error(e.0))
+    output::fail(e)
 }
 
 /// Accounts and properties the credentials can read.

@@ -78,12 +78,12 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
         .customer_id
         .map(|c| query::customer_id(&c, "--customer-id"))
         .transpose()
-        .map_err(RunError::BadFlag)?;
+        .map_err(|e| RunError::BadFlag(e.0))?;
     let login = cli
         .login_customer_id
         .map(|c| query::customer_id(&c, "--login-customer-id"))
         .transpose()
-        .map_err(RunError::BadFlag)?;
+        .map_err(|e| RunError::BadFlag(e.0))?;
     // The developer token is a credential: environment only (retired by Google in 2026; sent
     // only when set).
     let developer_token = std::env::var("BERRYBOO_GOOGLE_ADS_DEVELOPER_TOKEN")

@@ -1,11 +1,12 @@
 //! GAQL assembly, customer ids, the paging cursor and row flattening for `google-ads-mcp`.
 
 use base64::Engine as _;
+use mcp_common::params::{BadArgument, Checked, bad};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Ten digits, from `123-456-7890`, `1234567890` or `customers/1234567890`.
-pub fn customer_id(raw: &str, field: &str) -> Result<String, String> {
+pub fn customer_id(raw: &str, field: &str) -> Checked<String> {
     let digits: String = raw
         .trim()
         .trim_start_matches("customers/")
@@ -15,7 +16,7 @@ pub fn customer_id(raw: &str, field: &str) -> Result<String, String> {
     if digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(digits)
     } else {
-        Err(format!(
+        bad(format!(
             "{field} {raw:?} is not a Google Ads customer id: ten digits, e.g. 1234567890 or 123-456-7890 (list_accessible_customers shows them)"
         ))
     }
@@ -41,22 +42,21 @@ pub fn build(
     conditions: &[String],
     orderings: &[String],
     limit: Option<u32>,
-) -> Result<String, String> {
+) -> Checked<String> {
     let resource = resource.trim();
     if !is_identifier(resource) {
-        return Err(format!(
+        return bad(format!(
             "resource {resource:?} is not a GAQL resource name like campaign, ad_group or keyword_view"
         ));
     }
     if fields.is_empty() {
-        return Err(
-            "fields must name at least one field, e.g. [\"campaign.name\", \"metrics.clicks\"]"
-                .into(),
+        return bad(
+            "fields must name at least one field, e.g. [\"campaign.name\", \"metrics.clicks\"]",
         );
     }
     for f in fields {
         if !is_field(f.trim()) {
-            return Err(format!(
+            return bad(format!(
                 "field {f:?} is not a full GAQL field name like campaign.name or metrics.clicks (get_resource_metadata lists them)"
             ));
         }
@@ -89,7 +89,7 @@ pub fn build(
     }
     if let Some(n) = limit {
         if n == 0 {
-            return Err("limit must be at least 1".into());
+            return bad("limit must be at least 1");
         }
         q.push_str(&format!(" LIMIT {n}"));
     }
@@ -127,14 +127,16 @@ impl Cursor {
     }
 
     /// Reads a token back, checking it belongs to `query`.
-    pub fn decode(token: &str, query: &str) -> Result<Self, String> {
+    pub fn decode(token: &str, query: &str) -> Checked<Self> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token.trim())
-            .map_err(|_| "page_token is not one this tool returned".to_owned())?;
+            .map_err(|_| BadArgument("page_token is not one this tool returned".to_owned()))?;
         let cursor: Cursor = serde_json::from_slice(&bytes)
-            .map_err(|_| "page_token is not one this tool returned".to_owned())?;
+            .map_err(|_| BadArgument("page_token is not one this tool returned".to_owned()))?;
         if cursor.query != fingerprint(query) {
-            return Err("page_token belongs to a different query: repeat the same query (or fields/conditions) with it".into());
+            return bad(
+                "page_token belongs to a different query: repeat the same query (or fields/conditions) with it",
+            );
         }
         Ok(cursor)
     }
@@ -214,6 +216,7 @@ mod tests {
         assert!(
             customer_id("12345", "customer_id")
                 .unwrap_err()
+                .0
                 .contains("ten digits")
         );
     }
@@ -239,6 +242,7 @@ mod tests {
         assert!(
             build("campaign", &["name".into()], &[], &[], None)
                 .unwrap_err()
+                .0
                 .contains("full GAQL field")
         );
         assert!(build("Campaign; DROP", &["campaign.id".into()], &[], &[], None).is_err());
@@ -255,6 +259,7 @@ mod tests {
         assert!(
             Cursor::decode(&c.encode(), "SELECT a.c FROM a")
                 .unwrap_err()
+                .0
                 .contains("different query")
         );
         assert!(Cursor::decode("garbage!", "x").is_err());

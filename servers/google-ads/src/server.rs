@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
-use mcp_common::output::{self, Table};
+use mcp_common::output::{self, Table, fail};
 use mcp_common::params::{FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
@@ -46,10 +46,6 @@ struct Inner {
     default_login_customer: Option<String>,
     tokens: Arc<TokenProvider>,
     tenant: String,
-}
-
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(output::error(message))
 }
 
 /// Google Ads errors: the GoogleAdsFailure details, one line each.

@@ -3,6 +3,7 @@
 //! against today's date in America/Los_Angeles.
 
 use chrono::{Duration, NaiveDate, Utc};
+use mcp_common::params::{BadArgument, Checked, bad};
 
 /// Today in Pacific time (or the fixed date a reproducible run was given).
 pub fn pacific_today(fixed: Option<NaiveDate>) -> NaiveDate {
@@ -14,7 +15,7 @@ pub fn pacific_today(fixed: Option<NaiveDate>) -> NaiveDate {
 }
 
 /// `value` as a date: `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`.
-pub fn resolve(value: &str, today: NaiveDate, field: &str) -> Result<NaiveDate, String> {
+pub fn resolve(value: &str, today: NaiveDate, field: &str) -> Checked<NaiveDate> {
     let v = value.trim();
     let days_ago = match v {
         "today" => Some(0),
@@ -28,16 +29,16 @@ pub fn resolve(value: &str, today: NaiveDate, field: &str) -> Result<NaiveDate, 
         return Ok(today - Duration::days(n));
     }
     NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-        format!("{field} {value:?} is not a date: use YYYY-MM-DD, \"today\", \"yesterday\" or \"NdaysAgo\" (e.g. \"28daysAgo\")")
+        BadArgument(format!("{field} {value:?} is not a date: use YYYY-MM-DD, \"today\", \"yesterday\" or \"NdaysAgo\" (e.g. \"28daysAgo\")"))
     })
 }
 
 /// A checked, ordered date range.
-pub fn range(start: &str, end: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), String> {
+pub fn range(start: &str, end: &str, today: NaiveDate) -> Checked<(NaiveDate, NaiveDate)> {
     let a = resolve(start, today, "start_date")?;
     let b = resolve(end, today, "end_date")?;
     if a > b {
-        return Err(format!("start_date {a} is after end_date {b}"));
+        return bad(format!("start_date {a} is after end_date {b}"));
     }
     Ok((a, b))
 }
@@ -64,11 +65,13 @@ mod tests {
         assert!(
             resolve("last week", today, "start_date")
                 .unwrap_err()
+                .0
                 .contains("start_date")
         );
         assert!(
             range("today", "yesterday", today)
                 .unwrap_err()
+                .0
                 .contains("after")
         );
     }

@@ -1,6 +1,7 @@
 //! Checking a tool's arguments and building its API request: property spellings, the rows a
 //! query may ask for, inspection URLs inside the property, filter groups.
 
+use mcp_common::params::{Checked, bad};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -40,11 +41,11 @@ pub(crate) fn outside_property(site: &str, url: &str) -> Option<String> {
 
 /// Checks a property's spelling; the API treats `http://`/`https://`, `www.` and the trailing
 /// slash as different properties, so guessing would read the wrong one.
-pub(crate) fn check_site(site: &str) -> Result<String, String> {
+pub(crate) fn check_site(site: &str) -> Checked<String> {
     let s = site.trim();
     if let Some(domain) = s.strip_prefix("sc-domain:") {
         if domain.is_empty() || domain.contains('/') {
-            return Err(format!(
+            return bad(format!(
                 "site_url {site:?}: a domain property is sc-domain:example.com (no scheme, no path)"
             ));
         }
@@ -52,22 +53,22 @@ pub(crate) fn check_site(site: &str) -> Result<String, String> {
     }
     if s.starts_with("https://") || s.starts_with("http://") {
         if !s.ends_with('/') {
-            return Err(format!(
+            return bad(format!(
                 "site_url {site:?}: a URL-prefix property ends with '/' exactly as registered, e.g. {s}/ (call list_properties to see the exact spelling)"
             ));
         }
         return Ok(s.to_owned());
     }
-    Err(format!(
+    bad(format!(
         "site_url {site:?} is not a Search Console property: use sc-domain:{site} (domain property) or https://{site}/ (URL prefix); list_properties shows the exact spelling"
     ))
 }
 
-pub(crate) fn row_limit(given: Option<u32>) -> Result<u32, String> {
+pub(crate) fn row_limit(given: Option<u32>) -> Checked<u32> {
     match given {
         None => Ok(DEFAULT_ROWS),
-        Some(0) => Err("row_limit must be at least 1".into()),
-        Some(n) if n > MAX_ROWS => Err(format!(
+        Some(0) => bad("row_limit must be at least 1"),
+        Some(n) if n > MAX_ROWS => bad(format!(
             "row_limit {n} is above the API's maximum of {MAX_ROWS}; page with start_row"
         )),
         Some(n) => Ok(n),
@@ -143,11 +144,13 @@ mod tests {
         assert!(
             check_site("https://www.example.com")
                 .unwrap_err()
+                .0
                 .contains("ends with '/'")
         );
         assert!(
             check_site("example.com")
                 .unwrap_err()
+                .0
                 .contains("sc-domain:example.com")
         );
         assert!(check_site("sc-domain:https://x/").is_err());

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
-use mcp_common::output::{self, Table, number};
+use mcp_common::output::{self, Table, fail, number};
 use mcp_common::params::Parameters;
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
@@ -57,10 +57,6 @@ struct Inner {
     tenant: String,
     /// A fixed "today" for reproducible runs (tests against the sandbox); None = real clock.
     today: Option<NaiveDate>,
-}
-
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(output::error(message))
 }
 
 impl GscServer {

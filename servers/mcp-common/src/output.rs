@@ -25,6 +25,11 @@ pub fn error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
 }
 
+/// A tool's answer that it could not do what was asked: [`error`] as a tool result.
+pub fn fail(message: impl Into<String>) -> Result<CallToolResult, rmcp::ErrorData> {
+    Ok(error(message))
+}
+
 /// Widest a cell gets in the text rendering; longer values end with `…` there (the structured
 /// content always has the whole value).
 const MAX_CELL: usize = 80;

@@ -10,6 +10,27 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// A tool argument that cannot work: the text names it and says how to fix it. Tools show it
+/// as their error text (the model reads it and corrects its call), never as a protocol error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadArgument(pub String);
+
+/// A checked argument.
+pub type Checked<T> = Result<T, BadArgument>;
+
+/// An argument refused with `message`.
+pub fn bad<T>(message: impl Into<String>) -> Checked<T> {
+    Err(BadArgument(message.into()))
+}
+
+/// The text a tool shows for it (so `?` and [`crate::output::fail`] take it as it is).
+impl From<BadArgument> for String {
+    fn from(bad: BadArgument) -> String {
+        bad.0
+    }
+}
+
 /// Tool arguments deserialised into `T`. Like rmcp's own `Parameters` (the `#[tool]` macro
 /// takes its input schema from `T` the same way), but a bad argument is reported with its path
 /// — `date_ranges[0].start_date: missing field` — so the model knows what to fix.

@@ -78,7 +78,7 @@ pub async fn resolve(
     tokens: &TokenProvider,
     kind: AccountKind,
     requested: Option<&str>,
-    normalize: impl Fn(&str) -> Result<String, String>,
+    normalize: impl Fn(&str) -> crate::params::Checked<String>,
 ) -> Result<Option<String>, String> {
     let requested = requested.map(&normalize).transpose()?;
     match shop_account(tokens, kind).await? {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
-use mcp_common::output::{self, Table};
-use mcp_common::params::{FlexibleId, Parameters};
+use mcp_common::output::{self, Table, fail};
+use mcp_common::params::{Checked, FlexibleId, Parameters, bad};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
@@ -143,23 +143,19 @@ struct Inner {
     tenant: String,
 }
 
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(output::error(message))
-}
-
 /// `act_123` from `123`, `act_123`.
-fn account_id(raw: &str) -> Result<String, String> {
+fn account_id(raw: &str) -> Checked<String> {
     let digits = raw.trim().trim_start_matches("act_");
     if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(format!("act_{digits}"))
     } else {
-        Err(format!(
+        bad(format!(
             "account_id {raw:?} is not an ad account id like act_1234567890 (get_ad_accounts lists them)"
         ))
     }
 }
 
-fn object_id(raw: &str) -> Result<String, String> {
+fn object_id(raw: &str) -> Checked<String> {
     let id = raw.trim();
     if !id.is_empty()
         && id.len() <= 40
@@ -169,18 +165,18 @@ fn object_id(raw: &str) -> Result<String, String> {
     {
         Ok(id.to_owned())
     } else {
-        Err(format!(
+        bad(format!(
             "id {raw:?} is not a Meta object id (digits, e.g. 120210000000001)"
         ))
     }
 }
 
-fn limit(given: Option<u32>) -> Result<u32, String> {
+fn limit(given: Option<u32>) -> Checked<u32> {
     match given {
         None => Ok(DEFAULT_LIMIT),
-        Some(0) => Err("limit must be at least 1".into()),
+        Some(0) => bad("limit must be at least 1"),
         Some(n) if n > MAX_LIMIT => {
-            Err(format!("limit {n} is above {MAX_LIMIT}; page with `after`"))
+            bad(format!("limit {n} is above {MAX_LIMIT}; page with `after`"))
         }
         Some(n) => Ok(n),
     }
@@ -189,7 +185,7 @@ fn limit(given: Option<u32>) -> Result<u32, String> {
 /// The `fields` parameter. `pinned` (a server serving one shop) refuses field expansion
 /// (`business{owned_ad_accounts{…}}`, `x.limit(…)`): it reads other objects than the one asked
 /// for, past the check that it belongs to the shop's ad account.
-fn field_list(given: &[String], default: &[&str], pinned: bool) -> Result<String, String> {
+fn field_list(given: &[String], default: &[&str], pinned: bool) -> Checked<String> {
     if given.is_empty() {
         return Ok(default.join(","));
     }
@@ -198,10 +194,10 @@ fn field_list(given: &[String], default: &[&str], pinned: bool) -> Result<String
             && f.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_{},.".contains(c));
         if !ok {
-            return Err(format!("field {f:?} is not a Marketing API field name"));
+            return bad(format!("field {f:?} is not a Marketing API field name"));
         }
         if pinned && f.contains(['{', '}', '.']) {
-            return Err(format!(
+            return bad(format!(
                 "field {f:?} expands into other objects; this server serves one shop and reads only the named object's own fields (call the tool for the related object instead)"
             ));
         }
@@ -333,6 +329,7 @@ impl MetaServer {
             .await?
             .map(|a| account_id(&a))
             .transpose()
+            .map_err(String::from)
     }
 
     /// Refuses an object (campaign, ad set, ad, creative) of another ad account than the
@@ -1000,7 +997,7 @@ mod tests {
             "creative{id}",
         ] {
             let e = field_list(&[f.into()], &[], true).unwrap_err();
-            assert!(e.contains("serves one shop"), "{e}");
+            assert!(e.0.contains("serves one shop"), "{e}");
         }
     }
 }
