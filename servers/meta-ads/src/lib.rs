@@ -29,7 +29,7 @@ pub struct Cli {
     pub common: CommonArgs,
 
     /// Ad account used when a tool call gives none (`act_…`).
-    #[arg(long, value_name = "ID", env = "BERRYBOO_META_AD_ACCOUNT_ID")]
+    #[arg(long, value_name = "ID", env = "BERRYBOO_META_AD_ACCOUNT_ID", value_parser = ad_account_flag)]
     pub ad_account_id: Option<String>,
 
     /// Graph API version.
@@ -37,9 +37,29 @@ pub struct Cli {
         long,
         value_name = "VERSION",
         env = "BERRYBOO_META_GRAPH_VERSION",
-        default_value = "v26.0"
+        default_value = "v26.0",
+        value_parser = graph_version_flag
     )]
     pub graph_version: String,
+}
+
+/// An ad account flag, checked by the same rule as the tools' `account_id`.
+fn ad_account_flag(raw: &str) -> Result<String, String> {
+    server::account_id(raw).map_err(String::from)
+}
+
+/// `v26.0`, not `v26` or `26.0`.
+fn graph_version_flag(raw: &str) -> Result<String, String> {
+    let version = raw.trim();
+    let valid = version
+        .strip_prefix('v')
+        .and_then(|v| v.split_once('.'))
+        .is_some_and(|(a, b)| !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b == "0");
+    if valid {
+        Ok(version.to_owned())
+    } else {
+        Err(format!("{version:?} must look like v26.0"))
+    }
 }
 
 /// Why the server could not run.
@@ -48,9 +68,6 @@ pub enum RunError {
     /// Credentials missing or unusable.
     #[error(transparent)]
     Setup(#[from] mcp_common::SetupError),
-    /// A flag value is wrong.
-    #[error("{0}")]
-    BadFlag(String),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] mcp_common::transport::ServeError),
@@ -58,28 +75,8 @@ pub enum RunError {
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.
 pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
-    let version = cli.graph_version.trim().to_owned();
-    let valid = version
-        .strip_prefix('v')
-        .and_then(|v| v.split_once('.'))
-        .is_some_and(|(a, b)| !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b == "0");
-    if !valid {
-        return Err(RunError::BadFlag(format!(
-            "--graph-version {version:?} must look like v26.0"
-        )));
-    }
-    let account = match cli.ad_account_id {
-        Some(a) => {
-            let digits = a.trim().trim_start_matches("act_").to_owned();
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(RunError::BadFlag(format!(
-                    "--ad-account-id {a:?} must look like act_1234567890"
-                )));
-            }
-            Some(format!("act_{digits}"))
-        }
-        None => None,
-    };
+    // The flags were checked as they were parsed.
+    let (version, account) = (cli.graph_version, cli.ad_account_id);
     let connection = mcp_common::connect(
         &config,
         mcp_common::Provider::MetaAds,
@@ -94,4 +91,30 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     );
     mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn the_account_and_version_are_checked_as_flags_are_parsed() {
+        let cli =
+            Cli::try_parse_from(["meta-ads-mcp", "--ad-account-id", "111"]).expect("valid flags");
+        assert_eq!(cli.ad_account_id.as_deref(), Some("act_111"));
+        assert_eq!(cli.graph_version, "v26.0");
+        // The tools' rule, not a looser one: at most 20 digits.
+        for bad in [
+            ["--ad-account-id", "act_x"],
+            ["--ad-account-id", "act_123456789012345678901"],
+            ["--graph-version", "v26"],
+        ] {
+            let e = Cli::try_parse_from(["meta-ads-mcp", bad[0], bad[1]])
+                .expect_err("refused at parse time")
+                .to_string();
+            assert!(e.contains(bad[0]), "{e}");
+        }
+    }
 }

@@ -144,7 +144,7 @@ struct Inner {
 }
 
 /// `act_123` from `123`, `act_123`.
-fn account_id(raw: &str) -> Checked<String> {
+pub(crate) fn account_id(raw: &str) -> Checked<String> {
     let digits = raw.trim().trim_start_matches("act_");
     if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(format!("act_{digits}"))
