@@ -12,7 +12,7 @@ pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const ACME: &str = "326784853";
 
 pub fn example_fixtures_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox-fixtures.toml")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sandbox-fixtures.toml")
 }
 
 pub fn example_config() -> SandboxConfig {
