@@ -27,18 +27,7 @@ fn main() -> ExitCode {
         agent_host::Command::Demo(_) => "error",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-        )
-        .with_writer(redaction::MakeRedacted(std::io::stderr))
-        // Colour only for a person at a terminal who did not ask for none.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
-        .init();
+    cli_kit::init_logging(cli_kit::LogFormat::Text, default);
     // The gateway only moves requests between sockets and its shops' server processes, which
     // do the work: on one thread, a request's hops between tasks (HTTP, rmcp's service, the
     // server's client) cost no wakeups across threads — a third less added latency, p99

@@ -1,11 +1,15 @@
 //! What the command-line tools (`agent-host`, `credential-broker`, the servers, the sandbox)
 //! share, so they behave the same way: how they end (a reader that stopped reading ends the
-//! output quietly, an error is said once), how an operator writes a duration, and which
-//! signals stop them.
+//! output quietly, an error is said once), how an operator writes a duration, which signals
+//! stop them, and how they log ([`init_logging`]).
 
 #![deny(missing_docs)]
 
 use std::time::Duration;
+
+mod logging;
+
+pub use logging::{LogFormat, init_logging};
 
 /// `… | head -1`: a reader that stopped reading is the end of the output, not a failure worth
 /// a panic and a backtrace. (SIGPIPE stays ignored: a write to a dead child must stay an error.)

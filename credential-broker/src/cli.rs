@@ -45,14 +45,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Lines for people.
-    Text,
-    /// JSON objects.
-    Json,
-}
+pub use cli_kit::LogFormat;
 
 /// Database selection shared by the commands that open it.
 #[derive(Debug, Clone, clap::Args)]
@@ -337,19 +330,6 @@ pub enum PrincipalCommand {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(redaction::MakeRedacted(std::io::stderr))
-        .with_ansi(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
 async fn open(config: &BrokerConfig, create: bool) -> Result<Store> {
     let url = config.database.as_deref().context("no database: pass --database URL or set BERRYBOO_DATABASE_URL (sqlite://PATH or postgres://…)")?;
     Ok(Store::open(url, create).await?)
@@ -369,7 +349,7 @@ fn http_client() -> Result<reqwest::Client> {
 
 /// Runs the command; the exit code is 0 on success, 1 when the command ran but found problems.
 pub async fn run(cli: Cli) -> Result<std::process::ExitCode> {
-    init_logging(cli.log_format);
+    cli_kit::init_logging(cli.log_format, "info");
     let (database, socket) = match &cli.command {
         Command::Migrate(db)
         | Command::Seed { db, .. }

@@ -68,13 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    cli_kit::init_logging(cli_kit::LogFormat::Text, "info");
 
     let fixtures = Fixtures::load(&args.fixtures)
         .with_context(|| format!("loading fixtures from {}", args.fixtures.display()))?;

@@ -14,14 +14,7 @@ use url::Url;
 
 use crate::secret_file::{self, SecretFileError};
 
-/// How log lines on stderr are formatted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable single lines.
-    Text,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
+pub use cli_kit::LogFormat;
 
 /// Flags shared by `ga4-mcp`, `gsc-mcp`, `google-ads-mcp` and `meta-ads-mcp`.
 #[derive(Debug, Clone, clap::Args)]
