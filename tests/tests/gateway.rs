@@ -10,6 +10,29 @@ use berryboo_e2e::{BrokerProc, Sandbox, bin, first_line, shops};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+/// A sandbox with the test fixtures and a broker on a fresh SQLite database of them; `dir`
+/// holds the database and must live as long as the test.
+struct Setup {
+    sandbox: Sandbox,
+    db: String,
+    broker: BrokerProc,
+    dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    Setup {
+        sandbox,
+        db,
+        broker,
+        dir,
+    }
+}
+
 /// `credential-broker key create …`: the key (the last stdout line).
 async fn create_key(broker: &BrokerProc, shop: &str, extra: &[&str]) -> String {
     let mut args = vec!["key", "create", "--shop", shop];
@@ -148,11 +171,12 @@ fn tool_names(body: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_key_reaches_one_shop_and_nothing_else() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        db,
+        broker,
+        dir: _dir,
+    } = setup().await;
     let acme = create_key(&broker, shops::ACME, &[]).await;
     let bloom = create_key(&broker, shops::BLOOM, &["--providers", "ga4"]).await;
     let g = gateway(&broker, &sandbox).await;
@@ -329,11 +353,12 @@ async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
     if !python_sdk_available("the_official_python_sdk_reaches_a_shop_through_the_gateway") {
         return;
     }
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let key = create_key(&broker, shops::BLOOM, &[]).await;
     let g = gateway(&broker, &sandbox).await;
     let out = Command::new("python3")
@@ -479,11 +504,12 @@ async fn the_inspector_cli_reaches_a_shop_with_a_header() {
         eprintln!("\n*** {msg} ***\n");
         return;
     }
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let acme = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
     let g = gateway(&broker, &sandbox).await;
     let inspect = |key: String, args: &'static [&'static str]| {
@@ -579,11 +605,12 @@ async fn the_inspector_cli_reaches_a_shop_with_a_header() {
 /// (DNS rebinding, drive-by pages), one the operator allowed gets CORS answers and its shop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_origins_pass_only_when_allowed() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let key = create_key(&broker, shops::ACME, &[]).await;
     let g = gateway_with(
         &broker,
@@ -699,11 +726,12 @@ async fn browser_origins_pass_only_when_allowed() {
 /// call to the same shop (an agent's parallel tool calls stay parallel).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_holds_up_no_other_call_of_the_shop() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let key = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
     let g = Arc::new(gateway(&broker, &sandbox).await);
     let details = json!({"name": "get_property_details", "arguments": {}});
@@ -776,11 +804,12 @@ async fn an_expired_key_is_refused_and_the_2026_revision_works() {
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     use rmcp::{ClientLifecycleMode, ClientServiceExt};
 
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        db,
+        broker,
+        dir: _dir,
+    } = setup().await;
     let key = create_key(&broker, shops::ACME, &[]).await;
     let aging = create_key(&broker, shops::ACME, &["--label", "aging"]).await;
     let g = gateway(&broker, &sandbox).await;
@@ -838,11 +867,12 @@ async fn an_expired_key_is_refused_and_the_2026_revision_works() {
 /// operator vouches for); per-key rate limits answer 429 with `Retry-After`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_plain_http_refusal_and_per_key_limits() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let key = create_key(&broker, shops::ACME, &[]).await;
 
     // Plain HTTP on a public address: refused at start, with what to do instead.
@@ -1070,11 +1100,12 @@ async fn two_gateways_on_one_postgres_refuse_a_key_revoked_through_either() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_server_leases_for_itself_with_a_shop_key() {
     use berryboo_e2e::{call, connect};
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_dir, db) = BrokerProc::sqlite_db(&sandbox).await.expect("db");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let Setup {
+        sandbox,
+        broker,
+        dir: _dir,
+        ..
+    } = setup().await;
     let key = create_key(&broker, shops::ACME, &["--providers", "ga4"]).await;
     let server = |binary: &str, shop: &str| {
         let mut cmd = Command::new(bin(binary));
