@@ -645,11 +645,9 @@ impl TestPostgres {
     /// A fresh, empty database, or `None` (skip) without PostgreSQL.
     pub fn create(test: &str) -> Option<Self> {
         let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-            let msg = format!("SKIPPED {test} on PostgreSQL: TEST_POSTGRES_URL is not set");
-            if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-                panic!("{msg}");
-            }
-            eprintln!("\n*** {msg} ***\n");
+            skip(&format!(
+                "SKIPPED {test} on PostgreSQL: TEST_POSTGRES_URL is not set"
+            ));
             return None;
         };
         let name = format!("berryboo_e2e_{:016x}", rand::random::<u64>());
@@ -964,16 +962,42 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Skips (returns false) when not root — or fails in CI (`BERRYBOO_REQUIRE_ALL_TESTS=1`), so a
-/// skip never passes for green.
-pub fn require_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    let msg = format!("SKIPPED {test}: switching to another uid needs root");
+/// Says loudly that a test skipped, and why — or fails it where every test must run
+/// (`BERRYBOO_REQUIRE_ALL_TESTS=1`, as in CI), so a skip never passes for green.
+pub fn skip(msg: &str) {
     if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
         panic!("{msg}");
     }
     eprintln!("\n*** {msg} ***\n");
+}
+
+/// Skips (returns false) when not root — see [`skip`].
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(&format!(
+        "SKIPPED {test}: switching to another uid needs root"
+    ));
     false
+}
+
+/// Whether the official Python MCP SDK (tests/python/requirements.txt) is installed; when it
+/// is not, `test` [`skip`]s.
+pub fn python_sdk_available(test: &str) -> bool {
+    let available = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import mcp.client.sse, mcp.client.streamable_http, mcp.client.auth, httpx2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        skip(&format!(
+            "SKIPPED {test}: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)"
+        ));
+    }
+    available
 }

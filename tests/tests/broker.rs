@@ -1,7 +1,7 @@
 //! `credential-broker` end to end: the real broker process on a real socket, the real sandbox
 //! as Google's token endpoint, SQLite always and PostgreSQL when `TEST_POSTGRES_URL` is set.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use berryboo_e2e::{
@@ -455,15 +455,7 @@ async fn a_refresh_race_with_a_reconnect_is_not_taken_for_revocation() {
 
 #[tokio::test]
 async fn nobody_cannot_reach_the_socket() {
-    let is_root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if !is_root {
-        let msg = "SKIPPED nobody_cannot_reach_the_socket: switching to uid nobody needs root";
-        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        eprintln!("\n*** {msg} ***\n");
+    if !berryboo_e2e::require_root("nobody_cannot_reach_the_socket") {
         return;
     }
     let sandbox = Sandbox::start().await.unwrap();

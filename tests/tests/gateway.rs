@@ -350,7 +350,9 @@ async fn one_key_reaches_one_shop_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
-    if !python_sdk_available("the_official_python_sdk_reaches_a_shop_through_the_gateway") {
+    if !berryboo_e2e::python_sdk_available(
+        "the_official_python_sdk_reaches_a_shop_through_the_gateway",
+    ) {
         return;
     }
     let Setup {
@@ -379,37 +381,15 @@ async fn the_official_python_sdk_reaches_a_shop_through_the_gateway() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("gateway: ok"));
 }
 
-/// Whether the official Python SDK is installed; when it is not, the test says it skipped
-/// (and fails instead where every test must run, as in CI).
-fn python_sdk_available(test: &str) -> bool {
-    let available = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import mcp.client.streamable_http, mcp.client.auth, httpx2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        let msg = format!(
-            "SKIPPED {test}: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)"
-        );
-        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        eprintln!("\n*** {msg} ***\n");
-    }
-    available
-}
-
 /// The official Python SDK's OAuth client, as a desktop host runs it: discovery from the
 /// gateway's 401, dynamic registration, the authorization-code flow with PKCE against the
 /// sandbox's authorization server, then the shop's tools with the token; and on a restart with
 /// what it kept, no second consent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed() {
-    if !python_sdk_available("the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed") {
+    if !berryboo_e2e::python_sdk_available(
+        "the_python_sdks_oauth_client_reaches_the_shop_its_user_is_allowed",
+    ) {
         return;
     }
     let sandbox = Sandbox::start_with(
@@ -497,11 +477,9 @@ async fn the_inspector_cli_reaches_a_shop_with_a_header() {
     let inspector = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
     if !inspector.exists() {
-        let msg = "SKIPPED the_inspector_cli_reaches_a_shop_with_a_header: the Inspector is not installed (npm ci --prefix tests/node)";
-        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        eprintln!("\n*** {msg} ***\n");
+        berryboo_e2e::skip(
+            "SKIPPED the_inspector_cli_reaches_a_shop_with_a_header: the Inspector is not installed (npm ci --prefix tests/node --ignore-scripts)",
+        );
         return;
     }
     let Setup {

@@ -8,24 +8,9 @@ use std::time::Duration;
 
 use berryboo_e2e::{Credentials, Sandbox, bin, first_line, ga4_command};
 
-fn python_sdk_available() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import mcp.client.sse, mcp.client.streamable_http"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[tokio::test]
 async fn official_python_sdk_talks_to_ga4_mcp() {
-    if !python_sdk_available() {
-        let msg = "SKIPPED official_python_sdk_talks_to_ga4_mcp: the `mcp` Python package is missing \
-                   (pip install -r tests/python/requirements.txt)";
-        if std::env::var("BERRYBOO_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        eprintln!("\n*** {msg} ***\n");
+    if !berryboo_e2e::python_sdk_available("official_python_sdk_talks_to_ga4_mcp") {
         return;
     }
     let sandbox = Sandbox::start().await.unwrap();
