@@ -19,6 +19,29 @@ const ADMIN_PAGE_SIZE: u32 = 200;
 /// misbehaving upstream cannot keep a tool call looping.
 const MAX_ADMIN_PAGES: usize = 50;
 
+/// The Data API methods whose answer is a [`ReportResponse`] (rows of dimension and metric
+/// values), and the tool that calls each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportEndpoint {
+    /// v1beta `runReport` (`run_report`).
+    Standard,
+    /// v1beta `runRealtimeReport` (`run_realtime_report`).
+    Realtime,
+    /// v1alpha `runReport` with a `conversionSpec` (`run_conversions_report`).
+    Conversions,
+}
+
+impl ReportEndpoint {
+    /// The tool that calls this endpoint, named in the result's paging hint.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Self::Standard => "run_report",
+            Self::Realtime => "run_realtime_report",
+            Self::Conversions => "run_conversions_report",
+        }
+    }
+}
+
 /// The GA4 APIs, reached through one [`Upstream`].
 #[derive(Clone)]
 pub struct Ga4Api {
@@ -243,43 +266,20 @@ impl Ga4Api {
             .await
     }
 
-    /// `runReport`.
-    pub async fn run_report(
+    /// One of the three Data API methods that answer with a [`ReportResponse`].
+    pub async fn report(
         &self,
+        endpoint: ReportEndpoint,
         id: &str,
         request: &Value,
     ) -> Result<ReportResponse, UpstreamError> {
-        self.upstream
-            .post_json(&format!("{DATA}/v1beta/properties/{id}:runReport"), request)
-            .await
-    }
-
-    /// `runRealtimeReport`.
-    pub async fn run_realtime_report(
-        &self,
-        id: &str,
-        request: &Value,
-    ) -> Result<ReportResponse, UpstreamError> {
-        self.upstream
-            .post_json(
-                &format!("{DATA}/v1beta/properties/{id}:runRealtimeReport"),
-                request,
-            )
-            .await
-    }
-
-    /// v1alpha `runReport` with a `conversionSpec` (the conversions report).
-    pub async fn run_conversions_report(
-        &self,
-        id: &str,
-        request: &Value,
-    ) -> Result<ReportResponse, UpstreamError> {
-        self.upstream
-            .post_json(
-                &format!("{DATA}/v1alpha/properties/{id}:runReport"),
-                request,
-            )
-            .await
+        let method = match endpoint {
+            ReportEndpoint::Standard => "v1beta/properties/{id}:runReport",
+            ReportEndpoint::Realtime => "v1beta/properties/{id}:runRealtimeReport",
+            ReportEndpoint::Conversions => "v1alpha/properties/{id}:runReport",
+        };
+        let url = format!("{DATA}/{}", method.replace("{id}", id));
+        self.upstream.post_json(&url, request).await
     }
 
     /// v1alpha `runFunnelReport`.

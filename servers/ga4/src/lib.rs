@@ -17,6 +17,7 @@ pub mod request;
 pub mod server;
 pub mod suggest;
 
+use mcp_common::RunError;
 use mcp_common::cli::{CommonArgs, CommonConfig};
 
 pub use server::Ga4Server;
@@ -34,30 +35,19 @@ pub struct Cli {
     pub common: CommonArgs,
 
     /// Property used when a tool call gives no property_id (numeric id or properties/ID).
-    #[arg(long, value_name = "ID", env = "BERRYBOO_GA4_PROPERTY_ID")]
+    #[arg(long, value_name = "ID", env = "BERRYBOO_GA4_PROPERTY_ID", value_parser = property_flag)]
     pub property_id: Option<String>,
 }
 
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Credentials missing or unusable.
-    #[error(transparent)]
-    Setup(#[from] mcp_common::SetupError),
-    /// The default property is not a property id.
-    #[error("--property-id: {0}")]
-    BadProperty(String),
-    /// Serving failed.
-    #[error(transparent)]
-    Serve(#[from] mcp_common::transport::ServeError),
+/// A property flag, checked as the tools check `property_id`; kept as the numeric id.
+fn property_flag(raw: &str) -> Result<String, String> {
+    request::property_id(raw).map_err(String::from)
 }
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.
 pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
-    let default_property = match &cli.property_id {
-        Some(p) => Some(request::property_id(p).map_err(|e| RunError::BadProperty(e.0))?),
-        None => None,
-    };
+    // The flags were checked as they were parsed.
+    let default_property = cli.property_id;
     let connection = mcp_common::connect(
         &config,
         mcp_common::Provider::Ga4,
@@ -73,4 +63,24 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     tracing::info!(transport = ?std::mem::discriminant(&config.transport), "ga4-mcp starting");
     mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn the_default_property_is_checked_as_flags_are_parsed() {
+        let cli = Cli::try_parse_from(["ga4-mcp", "--property-id", "properties/326784853"])
+            .expect("valid flags");
+        assert_eq!(cli.property_id.as_deref(), Some("326784853"));
+        for bad in ["G-ABC123", "UA-1234-1", "properties/", "12a"] {
+            let e = Cli::try_parse_from(["ga4-mcp", "--property-id", bad])
+                .expect_err("refused at parse time")
+                .to_string();
+            assert!(e.contains("--property-id") && e.contains("not a GA4 property id"), "{e}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Tool outputs: report responses turned into rows keyed by column name with typed numbers
 //! (the structured content), and their compact text rendering (what a model reads).
 
-use mcp_common::output::{Table, number};
+use mcp_common::output::{self, Table, number};
+use rmcp::model::CallToolResult;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
@@ -282,6 +283,130 @@ pub fn render_funnel(out: &FunnelOutput) -> String {
         out.property_id,
         table(&t.dimension_headers, &t.metric_headers, &t.rows).render()
     )
+}
+
+/// Accounts and properties the credentials can read.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountSummariesOutput {
+    /// Accounts on this page.
+    pub accounts: Vec<AccountOut>,
+    /// Pass as `page_token` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// An account and its properties.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountOut {
+    /// Numeric account id.
+    pub account_id: String,
+    /// Display name.
+    pub account_name: String,
+    /// Its properties.
+    pub properties: Vec<PropertyOut>,
+}
+
+/// A property.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PropertyOut {
+    /// Numeric property id (what `property_id` takes).
+    pub property_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `PROPERTY_TYPE_ORDINARY`, `PROPERTY_TYPE_SUBPROPERTY` or `PROPERTY_TYPE_ROLLUP`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property_type: Option<String>,
+}
+
+/// A property's settings.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PropertyDetailsOutput {
+    /// `properties/ID`.
+    pub property_id: String,
+    /// The Admin API's Property fields (displayName, timeZone, currencyCode,
+    /// industryCategory, serviceLevel, createTime, …).
+    pub property: serde_json::Map<String, Value>,
+}
+
+/// A list returned by the Admin API.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AdminListOutput {
+    /// `properties/ID`.
+    pub property_id: String,
+    /// The items, as the Admin API returns them.
+    pub items: Vec<Value>,
+}
+
+/// Custom dimensions and metrics, with the API names reports take.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CustomDefinitionsOutput {
+    /// `properties/ID`.
+    pub property_id: String,
+    /// Custom dimensions.
+    pub custom_dimensions: Vec<CustomField>,
+    /// Custom metrics.
+    pub custom_metrics: Vec<CustomField>,
+}
+
+/// A custom dimension or metric.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CustomField {
+    /// Name to use in reports, e.g. `customEvent:shoe_size`.
+    pub api_name: String,
+    /// Event parameter or user property it reads.
+    pub parameter_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// `EVENT`, `USER` or `ITEM`.
+    pub scope: String,
+    /// Description.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Unit of a metric (`STANDARD`, `CURRENCY`, `SECONDS`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measurement_unit: Option<String>,
+}
+
+/// An Admin API list as a tool result.
+pub(crate) fn admin_list(id: &str, items: Vec<Value>, text: String) -> CallToolResult {
+    output::success(
+        &AdminListOutput {
+            property_id: format!("properties/{id}"),
+            items,
+        },
+        text,
+    )
+}
+
+pub(crate) fn str_field(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+pub(crate) fn custom_field(v: &Value) -> CustomField {
+    let scope = str_field(v, "scope");
+    let parameter_name = str_field(v, "parameterName");
+    let prefix = match scope.as_str() {
+        "USER" => "customUser",
+        "ITEM" => "customItem",
+        _ => "customEvent",
+    };
+    CustomField {
+        api_name: format!("{prefix}:{parameter_name}"),
+        display_name: str_field(v, "displayName"),
+        description: str_field(v, "description"),
+        measurement_unit: v
+            .get("measurementUnit")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        parameter_name,
+        scope,
+    }
+}
+
+pub(crate) fn google_date(v: Option<&Value>) -> String {
+    let Some(v) = v else { return String::new() };
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    format!("{:04}-{:02}-{:02}", n("year"), n("month"), n("day"))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use mcp_common::params::{BadArgument, Checked, bad};
 use serde_json::{Map, Value, json};
 
+use crate::api::ReportEndpoint;
 use crate::params::{
     DateRange, FilterExpression, OrderBy, RunConversionsReportParams, RunFunnelReportParams,
     RunRealtimeReportParams, RunReportParams,
@@ -226,8 +227,8 @@ struct Common<'a> {
     return_property_quota: bool,
 }
 
-/// Checks and builds the fields realtime and standard reports share.
-fn common_body(c: Common<'_>) -> Checked<(Map<String, Value>, u32)> {
+/// Checks and adds the fields every report shares; returns the rows per page.
+fn common_body(body: &mut Map<String, Value>, c: Common<'_>) -> Checked<u32> {
     check_fields(c.dimensions, c.metrics)?;
     if let Some(f) = c.dimension_filter {
         check_filter(f, "dimension_filter")?;
@@ -237,7 +238,6 @@ fn common_body(c: Common<'_>) -> Checked<(Map<String, Value>, u32)> {
     }
     check_order_bys(c.order_bys)?;
     let limit = check_limit(c.limit)?;
-    let mut body = Map::new();
     if !c.dimensions.is_empty() {
         body.insert("dimensions".into(), names(c.dimensions));
     }
@@ -257,12 +257,14 @@ fn common_body(c: Common<'_>) -> Checked<(Map<String, Value>, u32)> {
     if c.return_property_quota {
         body.insert("returnPropertyQuota".into(), Value::Bool(true));
     }
-    Ok((body, limit))
+    Ok(limit)
 }
 
-/// A checked report request: the body plus the paging it asked for.
+/// A checked report request: which endpoint, the body, and the paging it asked for.
 #[derive(Debug)]
 pub struct ReportRequest {
+    /// The Data API method that answers it.
+    pub endpoint: ReportEndpoint,
     /// REST body.
     pub body: Value,
     /// Rows per page.
@@ -271,27 +273,52 @@ pub struct ReportRequest {
     pub offset: u64,
 }
 
-/// `runReport` body.
-pub fn run_report(p: &RunReportParams) -> Checked<ReportRequest> {
-    check_date_ranges(&p.date_ranges, true)?;
-    check_currency(p.currency_code.as_deref())?;
-    let (mut body, limit) = common_body(Common {
-        dimensions: &p.dimensions,
-        metrics: &p.metrics,
-        dimension_filter: p.dimension_filter.as_ref(),
-        metric_filter: p.metric_filter.as_ref(),
-        order_bys: &p.order_bys,
-        limit: p.limit,
-        return_property_quota: p.return_property_quota,
-    })?;
-    body.insert("dateRanges".into(), to_value(&p.date_ranges));
-    let offset = p.offset.unwrap_or(0);
+/// What standard and conversions reports add to the common fields: date ranges, paging and
+/// the reporting currency.
+struct Dated<'a> {
+    date_ranges: &'a [DateRange],
+    offset: Option<u64>,
+    currency_code: Option<&'a str>,
+}
+
+/// Checks and adds [`Dated`]'s fields; returns the first row asked for.
+fn dated_body(body: &mut Map<String, Value>, d: Dated<'_>) -> Checked<u64> {
+    check_date_ranges(d.date_ranges, true)?;
+    check_currency(d.currency_code)?;
+    body.insert("dateRanges".into(), to_value(&d.date_ranges));
+    let offset = d.offset.unwrap_or(0);
     if offset > 0 {
         body.insert("offset".into(), Value::String(offset.to_string()));
     }
-    if let Some(c) = &p.currency_code {
-        body.insert("currencyCode".into(), Value::String(c.clone()));
+    if let Some(c) = d.currency_code {
+        body.insert("currencyCode".into(), Value::String(c.to_owned()));
     }
+    Ok(offset)
+}
+
+/// `runReport` body.
+pub fn run_report(p: &RunReportParams) -> Checked<ReportRequest> {
+    let mut body = Map::new();
+    let offset = dated_body(
+        &mut body,
+        Dated {
+            date_ranges: &p.date_ranges,
+            offset: p.offset,
+            currency_code: p.currency_code.as_deref(),
+        },
+    )?;
+    let limit = common_body(
+        &mut body,
+        Common {
+            dimensions: &p.dimensions,
+            metrics: &p.metrics,
+            dimension_filter: p.dimension_filter.as_ref(),
+            metric_filter: p.metric_filter.as_ref(),
+            order_bys: &p.order_bys,
+            limit: p.limit,
+            return_property_quota: p.return_property_quota,
+        },
+    )?;
     if !p.metric_aggregations.is_empty() {
         body.insert(
             "metricAggregations".into(),
@@ -299,6 +326,7 @@ pub fn run_report(p: &RunReportParams) -> Checked<ReportRequest> {
         );
     }
     Ok(ReportRequest {
+        endpoint: ReportEndpoint::Standard,
         body: Value::Object(body),
         limit,
         offset,
@@ -322,19 +350,24 @@ pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest
             ));
         }
     }
-    let (mut body, limit) = common_body(Common {
-        dimensions: &p.dimensions,
-        metrics: &p.metrics,
-        dimension_filter: p.dimension_filter.as_ref(),
-        metric_filter: p.metric_filter.as_ref(),
-        order_bys: &p.order_bys,
-        limit: p.limit,
-        return_property_quota: p.return_property_quota,
-    })?;
+    let mut body = Map::new();
+    let limit = common_body(
+        &mut body,
+        Common {
+            dimensions: &p.dimensions,
+            metrics: &p.metrics,
+            dimension_filter: p.dimension_filter.as_ref(),
+            metric_filter: p.metric_filter.as_ref(),
+            order_bys: &p.order_bys,
+            limit: p.limit,
+            return_property_quota: p.return_property_quota,
+        },
+    )?;
     if !p.minute_ranges.is_empty() {
         body.insert("minuteRanges".into(), to_value(&p.minute_ranges));
     }
     Ok(ReportRequest {
+        endpoint: ReportEndpoint::Realtime,
         body: Value::Object(body),
         limit,
         offset: 0,
@@ -343,27 +376,30 @@ pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest
 
 /// v1alpha `runReport` body with a conversion spec.
 pub fn run_conversions_report(p: &RunConversionsReportParams) -> Checked<ReportRequest> {
-    check_date_ranges(&p.date_ranges, true)?;
-    check_currency(p.currency_code.as_deref())?;
-    let (mut body, limit) = common_body(Common {
-        dimensions: &p.dimensions,
-        metrics: &p.metrics,
-        dimension_filter: p.dimension_filter.as_ref(),
-        metric_filter: p.metric_filter.as_ref(),
-        order_bys: &p.order_bys,
-        limit: p.limit,
-        return_property_quota: p.return_property_quota,
-    })?;
-    body.insert("dateRanges".into(), to_value(&p.date_ranges));
+    let mut body = Map::new();
+    let offset = dated_body(
+        &mut body,
+        Dated {
+            date_ranges: &p.date_ranges,
+            offset: p.offset,
+            currency_code: p.currency_code.as_deref(),
+        },
+    )?;
+    let limit = common_body(
+        &mut body,
+        Common {
+            dimensions: &p.dimensions,
+            metrics: &p.metrics,
+            dimension_filter: p.dimension_filter.as_ref(),
+            metric_filter: p.metric_filter.as_ref(),
+            order_bys: &p.order_bys,
+            limit: p.limit,
+            return_property_quota: p.return_property_quota,
+        },
+    )?;
     body.insert("conversionSpec".into(), to_value(&p.conversion_spec));
-    let offset = p.offset.unwrap_or(0);
-    if offset > 0 {
-        body.insert("offset".into(), Value::String(offset.to_string()));
-    }
-    if let Some(c) = &p.currency_code {
-        body.insert("currencyCode".into(), Value::String(c.clone()));
-    }
     Ok(ReportRequest {
+        endpoint: ReportEndpoint::Conversions,
         body: Value::Object(body),
         limit,
         offset,

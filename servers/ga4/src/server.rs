@@ -8,15 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
-use mcp_common::params::Parameters;
+use mcp_common::params::{BadArgument, Checked, FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
-use schemars::JsonSchema;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::Ga4Api;
@@ -24,10 +22,13 @@ use crate::params::{
     AccountSummariesParams, PropertyParams, RunConversionsReportParams, RunFunnelReportParams,
     RunRealtimeReportParams, RunReportParams,
 };
-use crate::report::{self, FunnelOutput, ReportOutput};
-use crate::request;
+use crate::report::{
+    self, AccountOut, AccountSummariesOutput, AdminListOutput, CustomDefinitionsOutput,
+    FunnelOutput, PropertyDetailsOutput, PropertyOut, ReportOutput, admin_list, custom_field,
+    google_date, str_field,
+};
+use crate::request::{self, ReportRequest};
 use crate::suggest;
-use mcp_common::params::BadArgument;
 
 const SERVICE: &str = "Google Analytics";
 const PROPERTY: AccountKind = AccountKind {
@@ -80,10 +81,7 @@ impl Ga4Server {
     /// The property a call is about: its argument, else `--property-id`, else the shop's
     /// property from the broker's integration record.
     /// Under a lease, the shop's property is the only one.
-    async fn property(
-        &self,
-        given: Option<&mcp_common::params::FlexibleId>,
-    ) -> Result<String, BadArgument> {
+    async fn property(&self, given: Option<&FlexibleId>) -> Result<String, BadArgument> {
         let requested = given
             .map(|g| g.0.as_str())
             .or(self.inner.default_property.as_deref());
@@ -179,123 +177,50 @@ impl Ga4Server {
         tracing::info!(error = %err, "upstream call failed");
         Ok(output::error(text))
     }
+
+    /// The one path of every tool about a property, after its arguments were checked (no I/O):
+    /// resolve the property (may ask the broker), call the API, render, or explain the failure.
+    async fn on_property<T>(
+        &self,
+        given: Option<&FlexibleId>,
+        call: impl AsyncFnOnce(&Ga4Api, &str) -> Result<T, UpstreamError>,
+        render: impl FnOnce(&str, T) -> CallToolResult,
+    ) -> ToolResult {
+        let id = match self.property(given).await {
+            Ok(id) => id,
+            Err(e) => return bad_argument(e),
+        };
+        match call(&self.inner.api, &id).await {
+            Ok(answer) => Ok(render(&id, answer)),
+            Err(e) => self.upstream_error(e, Some(&id)).await,
+        }
+    }
+
+    /// `run_report`, `run_realtime_report` and `run_conversions_report`: one report path.
+    async fn report(
+        &self,
+        given: Option<&FlexibleId>,
+        checked: Checked<ReportRequest>,
+    ) -> ToolResult {
+        let req = match checked {
+            Ok(r) => r,
+            Err(e) => return bad_argument(e),
+        };
+        self.on_property(
+            given,
+            async |api, id| api.report(req.endpoint, id, &req.body).await,
+            |id, answer| {
+                let out = report::report_output(id, answer, req.offset);
+                let text = report::render_report(&out, req.endpoint.tool());
+                output::success(&out, text)
+            },
+        )
+        .await
+    }
 }
 
 fn bad_argument(e: BadArgument) -> ToolResult {
     output::fail(e)
-}
-
-/// Accounts and properties the credentials can read.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AccountSummariesOutput {
-    /// Accounts on this page.
-    pub accounts: Vec<AccountOut>,
-    /// Pass as `page_token` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
-}
-
-/// An account and its properties.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AccountOut {
-    /// Numeric account id.
-    pub account_id: String,
-    /// Display name.
-    pub account_name: String,
-    /// Its properties.
-    pub properties: Vec<PropertyOut>,
-}
-
-/// A property.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PropertyOut {
-    /// Numeric property id (what `property_id` takes).
-    pub property_id: String,
-    /// Display name.
-    pub display_name: String,
-    /// `PROPERTY_TYPE_ORDINARY`, `PROPERTY_TYPE_SUBPROPERTY` or `PROPERTY_TYPE_ROLLUP`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub property_type: Option<String>,
-}
-
-/// A property's settings.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PropertyDetailsOutput {
-    /// `properties/ID`.
-    pub property_id: String,
-    /// The Admin API's Property fields (displayName, timeZone, currencyCode,
-    /// industryCategory, serviceLevel, createTime, …).
-    pub property: serde_json::Map<String, Value>,
-}
-
-/// A list returned by the Admin API.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AdminListOutput {
-    /// `properties/ID`.
-    pub property_id: String,
-    /// The items, as the Admin API returns them.
-    pub items: Vec<Value>,
-}
-
-/// Custom dimensions and metrics, with the API names reports take.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CustomDefinitionsOutput {
-    /// `properties/ID`.
-    pub property_id: String,
-    /// Custom dimensions.
-    pub custom_dimensions: Vec<CustomField>,
-    /// Custom metrics.
-    pub custom_metrics: Vec<CustomField>,
-}
-
-/// A custom dimension or metric.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CustomField {
-    /// Name to use in reports, e.g. `customEvent:shoe_size`.
-    pub api_name: String,
-    /// Event parameter or user property it reads.
-    pub parameter_name: String,
-    /// Display name.
-    pub display_name: String,
-    /// `EVENT`, `USER` or `ITEM`.
-    pub scope: String,
-    /// Description.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    /// Unit of a metric (`STANDARD`, `CURRENCY`, `SECONDS`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measurement_unit: Option<String>,
-}
-
-fn str_field(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
-}
-
-fn custom_field(v: &Value) -> CustomField {
-    let scope = str_field(v, "scope");
-    let parameter_name = str_field(v, "parameterName");
-    let prefix = match scope.as_str() {
-        "USER" => "customUser",
-        "ITEM" => "customItem",
-        _ => "customEvent",
-    };
-    CustomField {
-        api_name: format!("{prefix}:{parameter_name}"),
-        display_name: str_field(v, "displayName"),
-        description: str_field(v, "description"),
-        measurement_unit: v
-            .get("measurementUnit")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        parameter_name,
-        scope,
-    }
-}
-
-fn google_date(v: Option<&Value>) -> String {
-    let Some(v) = v else { return String::new() };
-    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    format!("{:04}-{:02}-{:02}", n("year"), n("month"), n("day"))
 }
 
 #[tool_router]
@@ -389,29 +314,28 @@ impl Ga4Server {
         output_schema = schema_for_output::<PropertyDetailsOutput>()
     )]
     async fn get_property_details(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        let mut property = match self.inner.api.property(&id).await {
-            Ok(p) => p,
-            Err(e) => return self.upstream_error(e, Some(&id)).await,
-        };
-        property.remove("parent");
-        let mut table = Table::new(["field", "value"]);
-        for (k, v) in &property {
-            let shown = v
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string());
-            table.push([k.as_str(), &shown]);
-        }
-        let text = format!("properties/{id}:\n{}", table.render());
-        let out = PropertyDetailsOutput {
-            property_id: format!("properties/{id}"),
-            property: property.into_iter().collect(),
-        };
-        Ok(output::success(&out, text))
+        self.on_property(
+            p.property_id.as_ref(),
+            async |api, id| api.property(id).await,
+            |id, mut property| {
+                property.remove("parent");
+                let mut table = Table::new(["field", "value"]);
+                for (k, v) in &property {
+                    let shown = v
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string());
+                    table.push([k.as_str(), &shown]);
+                }
+                let text = format!("properties/{id}:\n{}", table.render());
+                let out = PropertyDetailsOutput {
+                    property_id: format!("properties/{id}"),
+                    property: property.into_iter().collect(),
+                };
+                output::success(&out, text)
+            },
+        )
+        .await
     }
 
     /// Google Ads accounts linked to a GA4 property (customer ids), useful before comparing GA4
@@ -421,45 +345,38 @@ impl Ga4Server {
         output_schema = schema_for_output::<AdminListOutput>()
     )]
     async fn list_google_ads_links(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        let items = match self.inner.api.google_ads_links(&id).await {
-            Ok(items) => items,
-            Err(e) => return self.upstream_error(e, Some(&id)).await,
-        };
-        let mut table = Table::new([
-            "customer_id",
-            "can_manage_clients",
-            "ads_personalization",
-            "created",
-        ]);
-        for l in &items {
-            table.push([
-                str_field(l, "customerId"),
-                l.get("canManageClients")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                    .to_string(),
-                l.get("adsPersonalizationEnabled")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-                str_field(l, "createTime"),
-            ]);
-        }
-        let text = format!(
-            "properties/{id}: {} Google Ads link(s)\n{}",
-            items.len(),
-            table.render()
-        );
-        Ok(output::success(
-            &AdminListOutput {
-                property_id: format!("properties/{id}"),
-                items,
+        self.on_property(
+            p.property_id.as_ref(),
+            async |api, id| api.google_ads_links(id).await,
+            |id, items| {
+                let mut table = Table::new([
+                    "customer_id",
+                    "can_manage_clients",
+                    "ads_personalization",
+                    "created",
+                ]);
+                for l in &items {
+                    table.push([
+                        str_field(l, "customerId"),
+                        l.get("canManageClients")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                            .to_string(),
+                        l.get("adsPersonalizationEnabled")
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                        str_field(l, "createTime"),
+                    ]);
+                }
+                let text = format!(
+                    "properties/{id}: {} Google Ads link(s)\n{}",
+                    items.len(),
+                    table.render()
+                );
+                admin_list(id, items, text)
             },
-            text,
-        ))
+        )
+        .await
     }
 
     /// Annotations on a GA4 property's reports: notes such as campaign launches, site releases
@@ -472,38 +389,31 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<PropertyParams>,
     ) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        let items = match self.inner.api.annotations(&id).await {
-            Ok(items) => items,
-            Err(e) => return self.upstream_error(e, Some(&id)).await,
-        };
-        let mut table = Table::new(["date", "title", "description"]);
-        for a in &items {
-            let date = match a.get("annotationDateRange") {
-                Some(r) => format!(
-                    "{}..{}",
-                    google_date(r.get("startDate")),
-                    google_date(r.get("endDate"))
-                ),
-                None => google_date(a.get("annotationDate")),
-            };
-            table.push([date, str_field(a, "title"), str_field(a, "description")]);
-        }
-        let text = format!(
-            "properties/{id}: {} annotation(s)\n{}",
-            items.len(),
-            table.render()
-        );
-        Ok(output::success(
-            &AdminListOutput {
-                property_id: format!("properties/{id}"),
-                items,
+        self.on_property(
+            p.property_id.as_ref(),
+            async |api, id| api.annotations(id).await,
+            |id, items| {
+                let mut table = Table::new(["date", "title", "description"]);
+                for a in &items {
+                    let date = match a.get("annotationDateRange") {
+                        Some(r) => format!(
+                            "{}..{}",
+                            google_date(r.get("startDate")),
+                            google_date(r.get("endDate"))
+                        ),
+                        None => google_date(a.get("annotationDate")),
+                    };
+                    table.push([date, str_field(a, "title"), str_field(a, "description")]);
+                }
+                let text = format!(
+                    "properties/{id}: {} annotation(s)\n{}",
+                    items.len(),
+                    table.render()
+                );
+                admin_list(id, items, text)
             },
-            text,
-        ))
+        )
+        .await
     }
 
     /// Custom dimensions and metrics defined on a GA4 property, with the `api_name` to use in
@@ -516,39 +426,38 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<PropertyParams>,
     ) -> ToolResult {
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        let (dims, metrics) = tokio::join!(
-            self.inner.api.custom_dimensions(&id),
-            self.inner.api.custom_metrics(&id)
-        );
-        let (dims, metrics) = match (dims, metrics) {
-            (Ok(d), Ok(m)) => (d, m),
-            (Err(e), _) | (_, Err(e)) => return self.upstream_error(e, Some(&id)).await,
-        };
-        let out = CustomDefinitionsOutput {
-            property_id: format!("properties/{id}"),
-            custom_dimensions: dims.iter().map(custom_field).collect(),
-            custom_metrics: metrics.iter().map(custom_field).collect(),
-        };
-        let mut table = Table::new(["kind", "api_name", "display_name", "scope"]);
-        for (kind, list) in [
-            ("dimension", &out.custom_dimensions),
-            ("metric", &out.custom_metrics),
-        ] {
-            for f in list {
-                table.push([kind, f.api_name.as_str(), &f.display_name, &f.scope]);
-            }
-        }
-        let text = format!(
-            "properties/{id}: {} custom dimension(s), {} custom metric(s)\n{}",
-            out.custom_dimensions.len(),
-            out.custom_metrics.len(),
-            table.render()
-        );
-        Ok(output::success(&out, text))
+        self.on_property(
+            p.property_id.as_ref(),
+            async |api, id| {
+                let (dims, metrics) =
+                    tokio::join!(api.custom_dimensions(id), api.custom_metrics(id));
+                Ok((dims?, metrics?))
+            },
+            |id, (dims, metrics)| {
+                let out = CustomDefinitionsOutput {
+                    property_id: format!("properties/{id}"),
+                    custom_dimensions: dims.iter().map(custom_field).collect(),
+                    custom_metrics: metrics.iter().map(custom_field).collect(),
+                };
+                let mut table = Table::new(["kind", "api_name", "display_name", "scope"]);
+                for (kind, list) in [
+                    ("dimension", &out.custom_dimensions),
+                    ("metric", &out.custom_metrics),
+                ] {
+                    for f in list {
+                        table.push([kind, f.api_name.as_str(), &f.display_name, &f.scope]);
+                    }
+                }
+                let text = format!(
+                    "properties/{id}: {} custom dimension(s), {} custom metric(s)\n{}",
+                    out.custom_dimensions.len(),
+                    out.custom_metrics.len(),
+                    table.render()
+                );
+                output::success(&out, text)
+            },
+        )
+        .await
     }
 
     /// Run a Google Analytics 4 report (Data API runReport): metrics such as sessions,
@@ -566,23 +475,8 @@ impl Ga4Server {
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_report(&self, Parameters(p): Parameters<RunReportParams>) -> ToolResult {
-        // Arguments first (no I/O), then the property (may ask the broker).
-        let req = match request::run_report(&p) {
-            Ok(r) => r,
-            Err(e) => return bad_argument(e),
-        };
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        match self.inner.api.run_report(&id, &req.body).await {
-            Ok(r) => {
-                let out = report::report_output(&id, r, req.offset);
-                let text = report::render_report(&out, "run_report");
-                Ok(output::success(&out, text))
-            }
-            Err(e) => self.upstream_error(e, Some(&id)).await,
-        }
+        self.report(p.property_id.as_ref(), request::run_report(&p))
+            .await
     }
 
     /// Realtime GA4 data for the last 30 minutes (Data API runRealtimeReport): e.g. activeUsers
@@ -596,23 +490,8 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunRealtimeReportParams>,
     ) -> ToolResult {
-        // Arguments first (no I/O), then the property (may ask the broker).
-        let req = match request::run_realtime_report(&p) {
-            Ok(r) => r,
-            Err(e) => return bad_argument(e),
-        };
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        match self.inner.api.run_realtime_report(&id, &req.body).await {
-            Ok(r) => {
-                let out = report::report_output(&id, r, 0);
-                let text = report::render_report(&out, "run_realtime_report");
-                Ok(output::success(&out, text))
-            }
-            Err(e) => self.upstream_error(e, Some(&id)).await,
-        }
+        self.report(p.property_id.as_ref(), request::run_realtime_report(&p))
+            .await
     }
 
     /// Run a GA4 funnel report (Data API v1alpha runFunnelReport): how many users reach each
@@ -627,23 +506,20 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunFunnelReportParams>,
     ) -> ToolResult {
-        // Arguments first (no I/O), then the property (may ask the broker).
         let body = match request::run_funnel_report(&p) {
-            Ok(r) => r,
+            Ok(body) => body,
             Err(e) => return bad_argument(e),
         };
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        match self.inner.api.run_funnel_report(&id, &body).await {
-            Ok(r) => {
-                let out = report::funnel_output(&id, r);
+        self.on_property(
+            p.property_id.as_ref(),
+            async |api, id| api.run_funnel_report(id, &body).await,
+            |id, answer| {
+                let out = report::funnel_output(id, answer);
                 let text = report::render_funnel(&out);
-                Ok(output::success(&out, text))
-            }
-            Err(e) => self.upstream_error(e, Some(&id)).await,
-        }
+                output::success(&out, text)
+            },
+        )
+        .await
     }
 
     /// Run a GA4 conversions report (Data API v1alpha runReport with a conversion spec): ad
@@ -658,23 +534,8 @@ impl Ga4Server {
         &self,
         Parameters(p): Parameters<RunConversionsReportParams>,
     ) -> ToolResult {
-        // Arguments first (no I/O), then the property (may ask the broker).
-        let req = match request::run_conversions_report(&p) {
-            Ok(r) => r,
-            Err(e) => return bad_argument(e),
-        };
-        let id = match self.property(p.property_id.as_ref()).await {
-            Ok(id) => id,
-            Err(e) => return bad_argument(e),
-        };
-        match self.inner.api.run_conversions_report(&id, &req.body).await {
-            Ok(r) => {
-                let out = report::report_output(&id, r, req.offset);
-                let text = report::render_report(&out, "run_conversions_report");
-                Ok(output::success(&out, text))
-            }
-            Err(e) => self.upstream_error(e, Some(&id)).await,
-        }
+        self.report(p.property_id.as_ref(), request::run_conversions_report(&p))
+            .await
     }
 }
 

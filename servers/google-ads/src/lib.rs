@@ -15,6 +15,7 @@ pub mod query;
 pub mod report;
 pub mod server;
 
+use mcp_common::RunError;
 use mcp_common::cli::{CommonArgs, CommonConfig};
 
 pub use server::AdsServer;
@@ -66,20 +67,6 @@ fn api_version_flag(raw: &str) -> Result<String, String> {
     } else {
         Err(format!("{version:?} must look like v26"))
     }
-}
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Credentials missing or unusable.
-    #[error(transparent)]
-    Setup(#[from] mcp_common::SetupError),
-    /// A flag value is wrong.
-    #[error("{0}")]
-    BadFlag(String),
-    /// Serving failed.
-    #[error(transparent)]
-    Serve(#[from] mcp_common::transport::ServeError),
 }
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.

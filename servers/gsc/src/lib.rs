@@ -16,6 +16,7 @@ pub mod report;
 pub mod request;
 pub mod server;
 
+use mcp_common::RunError;
 use mcp_common::cli::{CommonArgs, CommonConfig};
 
 pub use server::GscServer;
@@ -40,17 +41,6 @@ pub struct Cli {
     /// runs against the sandbox.
     #[arg(long, value_name = "DATE", env = "BERRYBOO_TODAY", hide = true)]
     pub today: Option<chrono::NaiveDate>,
-}
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Credentials missing or unusable.
-    #[error(transparent)]
-    Setup(#[from] mcp_common::SetupError),
-    /// Serving failed.
-    #[error(transparent)]
-    Serve(#[from] mcp_common::transport::ServeError),
 }
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.

@@ -60,6 +60,22 @@ pub enum SetupError {
     Credentials(#[from] credentials::CredentialError),
 }
 
+/// Why a server could not run: what every server's `run` returns, and what [`run_main`] turns
+/// into exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Credentials missing or unusable.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Flags that parsed but cannot work together (e.g. an API version that needs a credential
+    /// that is not set).
+    #[error("{0}")]
+    BadFlag(String),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] transport::ServeError),
+}
+
 /// Builds the upstream connection for `provider` from the checked configuration.
 /// `static_hint` says what a static credentials file must be for this server.
 pub fn connect(
@@ -88,15 +104,14 @@ pub fn connect(
 /// The whole `main` of a server binary: parse argv into `C` (its [`cli::CommonArgs`] found
 /// through `common`), set up logging on stderr, run `run` on the runtime the transport wants,
 /// and map the outcome to an exit code (2 on error, the message redacted like every log line).
-pub fn run_main<C, E, F>(
+pub fn run_main<C, F>(
     name: &str,
     common: impl FnOnce(&mut C) -> &mut cli::CommonArgs,
     run: impl FnOnce(C, cli::CommonConfig) -> F,
 ) -> std::process::ExitCode
 where
     C: clap::Parser,
-    E: std::fmt::Display,
-    F: std::future::Future<Output = Result<(), E>>,
+    F: std::future::Future<Output = Result<(), RunError>>,
 {
     // First, before any flag is read (a lease arrives while the flags are parsed): from here on
     // no other process of this uid can trace this one or open its descriptors.

@@ -11,6 +11,7 @@ pub mod api;
 pub mod params;
 pub mod server;
 
+use mcp_common::RunError;
 use mcp_common::cli::{CommonArgs, CommonConfig};
 
 pub use server::MetaServer;
@@ -60,17 +61,6 @@ fn graph_version_flag(raw: &str) -> Result<String, String> {
     } else {
         Err(format!("{version:?} must look like v26.0"))
     }
-}
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Credentials missing or unusable.
-    #[error(transparent)]
-    Setup(#[from] mcp_common::SetupError),
-    /// Serving failed.
-    #[error(transparent)]
-    Serve(#[from] mcp_common::transport::ServeError),
 }
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.
