@@ -80,7 +80,10 @@ mod tests {
             let e = Cli::try_parse_from(["ga4-mcp", "--property-id", bad])
                 .expect_err("refused at parse time")
                 .to_string();
-            assert!(e.contains("--property-id") && e.contains("not a GA4 property id"), "{e}");
+            assert!(
+                e.contains("--property-id") && e.contains("not a GA4 property id"),
+                "{e}"
+            );
         }
     }
 }

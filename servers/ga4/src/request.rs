@@ -227,6 +227,21 @@ struct Common<'a> {
     return_property_quota: bool,
 }
 
+/// [`Common`] from report parameters, whose shared fields have the same names in every tool.
+macro_rules! common {
+    ($p:expr) => {
+        Common {
+            dimensions: &$p.dimensions,
+            metrics: &$p.metrics,
+            dimension_filter: $p.dimension_filter.as_ref(),
+            metric_filter: $p.metric_filter.as_ref(),
+            order_bys: &$p.order_bys,
+            limit: $p.limit,
+            return_property_quota: $p.return_property_quota,
+        }
+    };
+}
+
 /// Checks and adds the fields every report shares; returns the rows per page.
 fn common_body(body: &mut Map<String, Value>, c: Common<'_>) -> Checked<u32> {
     check_fields(c.dimensions, c.metrics)?;
@@ -281,6 +296,17 @@ struct Dated<'a> {
     currency_code: Option<&'a str>,
 }
 
+/// [`Dated`] from the parameters of a report over date ranges.
+macro_rules! dated {
+    ($p:expr) => {
+        Dated {
+            date_ranges: &$p.date_ranges,
+            offset: $p.offset,
+            currency_code: $p.currency_code.as_deref(),
+        }
+    };
+}
+
 /// Checks and adds [`Dated`]'s fields; returns the first row asked for.
 fn dated_body(body: &mut Map<String, Value>, d: Dated<'_>) -> Checked<u64> {
     check_date_ranges(d.date_ranges, true)?;
@@ -299,26 +325,8 @@ fn dated_body(body: &mut Map<String, Value>, d: Dated<'_>) -> Checked<u64> {
 /// `runReport` body.
 pub fn run_report(p: &RunReportParams) -> Checked<ReportRequest> {
     let mut body = Map::new();
-    let offset = dated_body(
-        &mut body,
-        Dated {
-            date_ranges: &p.date_ranges,
-            offset: p.offset,
-            currency_code: p.currency_code.as_deref(),
-        },
-    )?;
-    let limit = common_body(
-        &mut body,
-        Common {
-            dimensions: &p.dimensions,
-            metrics: &p.metrics,
-            dimension_filter: p.dimension_filter.as_ref(),
-            metric_filter: p.metric_filter.as_ref(),
-            order_bys: &p.order_bys,
-            limit: p.limit,
-            return_property_quota: p.return_property_quota,
-        },
-    )?;
+    let offset = dated_body(&mut body, dated!(p))?;
+    let limit = common_body(&mut body, common!(p))?;
     if !p.metric_aggregations.is_empty() {
         body.insert(
             "metricAggregations".into(),
@@ -351,18 +359,7 @@ pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest
         }
     }
     let mut body = Map::new();
-    let limit = common_body(
-        &mut body,
-        Common {
-            dimensions: &p.dimensions,
-            metrics: &p.metrics,
-            dimension_filter: p.dimension_filter.as_ref(),
-            metric_filter: p.metric_filter.as_ref(),
-            order_bys: &p.order_bys,
-            limit: p.limit,
-            return_property_quota: p.return_property_quota,
-        },
-    )?;
+    let limit = common_body(&mut body, common!(p))?;
     if !p.minute_ranges.is_empty() {
         body.insert("minuteRanges".into(), to_value(&p.minute_ranges));
     }
@@ -377,26 +374,8 @@ pub fn run_realtime_report(p: &RunRealtimeReportParams) -> Checked<ReportRequest
 /// v1alpha `runReport` body with a conversion spec.
 pub fn run_conversions_report(p: &RunConversionsReportParams) -> Checked<ReportRequest> {
     let mut body = Map::new();
-    let offset = dated_body(
-        &mut body,
-        Dated {
-            date_ranges: &p.date_ranges,
-            offset: p.offset,
-            currency_code: p.currency_code.as_deref(),
-        },
-    )?;
-    let limit = common_body(
-        &mut body,
-        Common {
-            dimensions: &p.dimensions,
-            metrics: &p.metrics,
-            dimension_filter: p.dimension_filter.as_ref(),
-            metric_filter: p.metric_filter.as_ref(),
-            order_bys: &p.order_bys,
-            limit: p.limit,
-            return_property_quota: p.return_property_quota,
-        },
-    )?;
+    let offset = dated_body(&mut body, dated!(p))?;
+    let limit = common_body(&mut body, common!(p))?;
     body.insert("conversionSpec".into(), to_value(&p.conversion_spec));
     Ok(ReportRequest {
         endpoint: ReportEndpoint::Conversions,

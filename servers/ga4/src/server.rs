@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table};
-use mcp_common::params::{BadArgument, Checked, FlexibleId, Parameters};
+use mcp_common::output::{Refusal, ToolResult, fail};
+use mcp_common::params::{Checked, FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::CallToolResult;
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde_json::Value;
 
 use crate::api::Ga4Api;
@@ -56,8 +57,6 @@ struct Inner {
     field_names: Mutex<HashMap<String, Arc<Vec<String>>>>,
 }
 
-type ToolResult = Result<CallToolResult, ErrorData>;
-
 impl Ga4Server {
     /// A server over `api`; `default_property` (numeric id) is used when a call gives none.
     pub fn new(
@@ -81,7 +80,7 @@ impl Ga4Server {
     /// The property a call is about: its argument, else `--property-id`, else the shop's
     /// property from the broker's integration record.
     /// Under a lease, the shop's property is the only one.
-    async fn property(&self, given: Option<&FlexibleId>) -> Result<String, BadArgument> {
+    async fn property(&self, given: Option<&FlexibleId>) -> Result<String, Refusal> {
         let requested = given
             .map(|g| g.0.as_str())
             .or(self.inner.default_property.as_deref());
@@ -94,8 +93,8 @@ impl Ga4Server {
         .await
         {
             Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(request::property_required()),
-            Err(e) => Err(BadArgument(e)),
+            Ok(None) => Err(request::property_required().into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -188,7 +187,7 @@ impl Ga4Server {
     ) -> ToolResult {
         let id = match self.property(given).await {
             Ok(id) => id,
-            Err(e) => return bad_argument(e),
+            Err(e) => return fail(e),
         };
         match call(&self.inner.api, &id).await {
             Ok(answer) => Ok(render(&id, answer)),
@@ -204,7 +203,7 @@ impl Ga4Server {
     ) -> ToolResult {
         let req = match checked {
             Ok(r) => r,
-            Err(e) => return bad_argument(e),
+            Err(e) => return fail(e),
         };
         self.on_property(
             given,
@@ -217,10 +216,6 @@ impl Ga4Server {
         )
         .await
     }
-}
-
-fn bad_argument(e: BadArgument) -> ToolResult {
-    output::fail(e)
 }
 
 #[tool_router]
@@ -248,7 +243,7 @@ impl Ga4Server {
         // Under a lease, only the shop's own property is listed.
         let shop = match scope::shop_account(&self.inner.tokens, PROPERTY).await {
             Ok(shop) => shop.map(|s| s.trim_start_matches("properties/").to_owned()),
-            Err(e) => return bad_argument(BadArgument(e)),
+            Err(e) => return fail(e),
         };
         let mut accounts: Vec<AccountOut> = page
             .account_summaries
@@ -508,7 +503,7 @@ impl Ga4Server {
     ) -> ToolResult {
         let body = match request::run_funnel_report(&p) {
             Ok(body) => body,
-            Err(e) => return bad_argument(e),
+            Err(e) => return fail(e),
         };
         self.on_property(
             p.property_id.as_ref(),

@@ -7,13 +7,13 @@ use futures::StreamExt;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, fail};
+use mcp_common::output::{Refusal, ToolResult};
 use mcp_common::params::{FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::CallToolResult;
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde_json::{Map, Value};
 
 use crate::api::AdsApi;
@@ -30,8 +30,6 @@ const CUSTOMER: AccountKind = AccountKind {
 const DEFAULT_ROWS: usize = 200;
 /// Google's fixed page size; a slice never spans two Google pages.
 const MAX_ROWS: usize = 10_000;
-
-type ToolResult = Result<CallToolResult, ErrorData>;
 
 /// The Google Ads MCP server.
 #[derive(Clone)]
@@ -98,14 +96,14 @@ impl AdsServer {
         &self,
         customer: Option<&FlexibleId>,
         login: Option<&FlexibleId>,
-    ) -> Result<(String, Option<String>), String> {
+    ) -> Result<(String, Option<String>), Refusal> {
         let requested = customer
             .map(|c| c.0.as_str())
             .or(self.inner.default_customer.as_deref());
         let check = |c: &str| query::customer_id(c, "customer_id");
         let customer = scope::resolve(&self.inner.tokens, CUSTOMER, requested, check)
             .await?
-            .ok_or_else(|| "customer_id is required: this server has no default account. Call list_accessible_customers to see the accounts you can read.".to_owned())?;
+            .ok_or_else(|| Refusal("customer_id is required: this server has no default account. Call list_accessible_customers to see the accounts you can read.".to_owned()))?;
         let login = match login
             .map(|c| c.0.clone())
             .or_else(|| self.inner.default_login_customer.clone())
@@ -120,7 +118,7 @@ impl AdsServer {
     }
 
     /// The manager the shop's integration reads its customer through, if any.
-    async fn shop_login(&self) -> Result<Option<String>, String> {
+    async fn shop_login(&self) -> Result<Option<String>, Refusal> {
         scope::shop_manager(&self.inner.tokens).await
     }
 

@@ -9,13 +9,13 @@ use futures::StreamExt;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, fail, number};
+use mcp_common::output::{Refusal, ToolResult};
 use mcp_common::params::Parameters;
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::CallToolResult;
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde_json::{Map, Value, json};
 
 use crate::api::{AnalyticsQuery, AnalyticsResponse, GscApi};
@@ -40,8 +40,6 @@ const SITE: AccountKind = AccountKind {
 const MAX_BATCH: usize = 50;
 /// Inspections in flight at once (the API allows 600 a minute per property).
 const INSPECT_CONCURRENCY: usize = 5;
-
-type ToolResult = Result<CallToolResult, ErrorData>;
 
 /// The Search Console MCP server.
 #[derive(Clone)]
@@ -82,11 +80,11 @@ impl GscServer {
 
     /// The property of a call: its argument, else `--site-url`, else the shop's from the broker.
     /// Under a lease, the shop's property is the only one.
-    async fn site(&self, given: Option<&str>) -> Result<String, String> {
+    async fn site(&self, given: Option<&str>) -> Result<String, Refusal> {
         let requested = given.or(self.inner.default_site.as_deref());
         scope::resolve(&self.inner.tokens, SITE, requested, check_site)
             .await?
-            .ok_or_else(|| "site_url is required: this server has no default property. Call list_properties to see the properties you can access.".into())
+            .ok_or_else(|| Refusal("site_url is required: this server has no default property. Call list_properties to see the properties you can access.".into()))
     }
 
     fn today(&self) -> NaiveDate {
@@ -126,12 +124,16 @@ impl GscServer {
         fail(self.explain(&err, site))
     }
 
-    async fn analytics(&self, site: &str, q: &AnalyticsQuery) -> Result<AnalyticsResponse, String> {
+    async fn analytics(
+        &self,
+        site: &str,
+        q: &AnalyticsQuery,
+    ) -> Result<AnalyticsResponse, Refusal> {
         self.inner
             .api
             .query(site, q)
             .await
-            .map_err(|e| self.explain(&e, Some(site)))
+            .map_err(|e| Refusal(self.explain(&e, Some(site))))
     }
 }
 

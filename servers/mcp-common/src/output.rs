@@ -6,6 +6,31 @@ use std::fmt::Write as _;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
+use crate::params::BadArgument;
+
+/// What every tool returns: a result (successful or a tool error the model reads); `Err` only
+/// for protocol-level failures.
+pub type ToolResult = Result<CallToolResult, rmcp::ErrorData>;
+
+/// Why a tool will not, or could not, do what was asked, as the text the model reads: a bad
+/// argument, an account outside the shop, credentials that failed, an upstream failure
+/// explained. A tool returns it as an `isError` result ([`fail`]), never as a protocol error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl From<BadArgument> for Refusal {
+    fn from(bad: BadArgument) -> Self {
+        Self(bad.0)
+    }
+}
+
+impl From<Refusal> for String {
+    fn from(refusal: Refusal) -> String {
+        refusal.0
+    }
+}
+
 /// A successful result: `structured` as `structuredContent`, `text` as the readable content.
 pub fn success<T: Serialize>(structured: &T, text: String) -> CallToolResult {
     match serde_json::to_value(structured) {
@@ -26,7 +51,7 @@ pub fn error(message: impl Into<String>) -> CallToolResult {
 }
 
 /// A tool's answer that it could not do what was asked: [`error`] as a tool result.
-pub fn fail(message: impl Into<String>) -> Result<CallToolResult, rmcp::ErrorData> {
+pub fn fail(message: impl Into<String>) -> ToolResult {
     Ok(error(message))
 }
 

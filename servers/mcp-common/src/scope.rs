@@ -13,6 +13,7 @@ use broker_proto::Provider;
 
 use crate::credentials::TokenProvider;
 use crate::error::UpstreamError;
+use crate::output::Refusal;
 
 /// What a server calls its accounts, for messages: `"Google Analytics property"`, …
 #[derive(Debug, Clone, Copy)]
@@ -27,48 +28,50 @@ pub struct AccountKind {
 
 /// The shop's account when a lease pins the server to one shop; `None` only with static
 /// credentials. Under a lease, an integration that names no account is an error: it grants
-/// nothing. Errors are tool-error texts.
+/// nothing.
 pub async fn shop_account(
     tokens: &TokenProvider,
     kind: AccountKind,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Refusal> {
     match tokens.account().await {
         Ok(None) => Ok(None),
         Ok(Some(account)) => match account.id_for(kind.provider) {
             Some(id) => Ok(Some(id.to_owned())),
             None => Err(no_account(tokens.shop_id().unwrap_or("?"), kind)),
         },
-        Err(e) => Err(UpstreamError::Credentials(e).explain(kind.service)),
+        Err(e) => Err(Refusal(UpstreamError::Credentials(e).explain(kind.service))),
     }
 }
 
 /// Refuses every call of a leased server whose shop's integration names no account (before
 /// any tool runs, whatever the tool). Static credentials pass.
-pub async fn gate(tokens: &TokenProvider, kind: AccountKind) -> Result<(), String> {
+pub async fn gate(tokens: &TokenProvider, kind: AccountKind) -> Result<(), Refusal> {
     shop_account(tokens, kind).await.map(drop)
 }
 
 /// The Google Ads manager (MCC) the shop's integration reads its customer through; optional,
 /// and `None` with static credentials.
-pub async fn shop_manager(tokens: &TokenProvider) -> Result<Option<String>, String> {
+pub async fn shop_manager(tokens: &TokenProvider) -> Result<Option<String>, Refusal> {
     match tokens.account().await {
         Ok(account) => Ok(account.and_then(|a| {
             a.login_customer_id
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| l.trim().to_owned())
         })),
-        Err(e) => Err(UpstreamError::Credentials(e).explain(Provider::GoogleAds.service_name())),
+        Err(e) => Err(Refusal(
+            UpstreamError::Credentials(e).explain(Provider::GoogleAds.service_name()),
+        )),
     }
 }
 
-fn no_account(shop: &str, kind: AccountKind) -> String {
-    format!(
+fn no_account(shop: &str, kind: AccountKind) -> Refusal {
+    Refusal(format!(
         "This server serves shop {shop}, whose {} integration names no {}: it reads nothing until the shop finishes connecting {} in the dashboard (picks its {}).",
         kind.service,
         kind.noun,
         kind.service,
         kind.provider.account_noun()
-    )
+    ))
 }
 
 /// The account a call reads: `requested` (the call's argument, else the server's flag), else
@@ -79,17 +82,17 @@ pub async fn resolve(
     kind: AccountKind,
     requested: Option<&str>,
     normalize: impl Fn(&str) -> crate::params::Checked<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Refusal> {
     let requested = requested.map(&normalize).transpose()?;
     match shop_account(tokens, kind).await? {
         // Static credentials: the runner's own; any account its token reaches.
         None => Ok(requested),
         Some(shop) => {
             let shop = normalize(&shop).map_err(|e| {
-                format!(
+                Refusal(format!(
                     "The shop's integration names an invalid {} ({e}); fix the integration in the dashboard.",
                     kind.noun
-                )
+                ))
             })?;
             only_the_shops(requested, &shop, kind.noun).map(Some)
         }
@@ -97,11 +100,15 @@ pub async fn resolve(
 }
 
 /// The shop's account `shop`, refusing any other `requested` one.
-pub fn only_the_shops(requested: Option<String>, shop: &str, noun: &str) -> Result<String, String> {
+pub fn only_the_shops(
+    requested: Option<String>,
+    shop: &str,
+    noun: &str,
+) -> Result<String, Refusal> {
     match requested {
-        Some(r) if r != shop => Err(format!(
+        Some(r) if r != shop => Err(Refusal(format!(
             "{noun} {r} is not this shop's: this server serves one shop and reads only its {noun} {shop}. Leave the id out to use it."
-        )),
+        ))),
         _ => Ok(shop.to_owned()),
     }
 }
@@ -109,9 +116,9 @@ pub fn only_the_shops(requested: Option<String>, shop: &str, noun: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::TokenSource;
+    use std::sync::Arc;
+
     use broker_proto::Account;
-    use secrecy::SecretString;
 
     const META: AccountKind = AccountKind {
         service: "Meta Ads",
@@ -119,22 +126,8 @@ mod tests {
         provider: Provider::MetaAds,
     };
 
-    fn pinned(account: Account) -> TokenProvider {
-        TokenProvider::new(
-            TokenSource::Pinned {
-                token: SecretString::from("pinned-token-value".to_owned()),
-                shop_id: "shop-c".into(),
-                account,
-            },
-            crate::upstream::HttpClient::new(
-                &crate::cli::UpstreamConfig {
-                    api_base: None,
-                    request_timeout: std::time::Duration::from_secs(5),
-                    max_retries: 0,
-                },
-                "test",
-            ),
-        )
+    fn pinned(account: Account) -> Arc<TokenProvider> {
+        crate::testing::pinned_connection(account).tokens
     }
 
     #[test]
@@ -148,7 +141,7 @@ mod tests {
         );
         let e = only_the_shops(s("act_2"), "act_1", noun).unwrap_err();
         assert!(
-            e.contains("act_2 is not this shop's") && e.contains("act_1"),
+            e.0.contains("act_2 is not this shop's") && e.0.contains("act_1"),
             "{e}"
         );
     }
@@ -166,14 +159,14 @@ mod tests {
             let tokens = pinned(account);
             let e = gate(&tokens, META).await.expect_err("no account, no call");
             assert!(
-                e.contains("shop-c") && e.contains("names no Meta ad account"),
+                e.0.contains("shop-c") && e.0.contains("names no Meta ad account"),
                 "{e}"
             );
             // Naming an account does not help: there is nothing to compare it with.
             let e = resolve(&tokens, META, Some("act_2"), |a| Ok(a.to_owned()))
                 .await
                 .expect_err("refused");
-            assert!(e.contains("names no"), "{e}");
+            assert!(e.0.contains("names no"), "{e}");
             assert!(
                 resolve(&tokens, META, None, |a| Ok(a.to_owned()))
                     .await
@@ -199,17 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn static_credentials_are_the_runners_own() {
-        let tokens = TokenProvider::new(
-            TokenSource::Fixed(SecretString::from("fixed-token-value".to_owned())),
-            crate::upstream::HttpClient::new(
-                &crate::cli::UpstreamConfig {
-                    api_base: None,
-                    request_timeout: std::time::Duration::from_secs(5),
-                    max_retries: 0,
-                },
-                "test",
-            ),
-        );
+        let tokens = crate::testing::offline_connection().tokens;
         gate(&tokens, META).await.expect("static");
         let id = |a: &str| Ok(a.to_owned());
         assert_eq!(

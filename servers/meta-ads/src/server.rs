@@ -6,13 +6,13 @@ use std::sync::Arc;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, fail};
+use mcp_common::output::{Refusal, ToolResult};
 use mcp_common::params::{Checked, FlexibleId, Parameters, bad};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::CallToolResult;
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -126,8 +126,6 @@ const NUMERIC: &[&str] = &[
     "lifetime_budget",
     "spend_cap",
 ];
-
-type ToolResult = Result<CallToolResult, ErrorData>;
 
 /// The Meta Ads MCP server.
 #[derive(Clone)]
@@ -314,27 +312,24 @@ impl MetaServer {
 
     /// The ad account of a call: its argument, else `--ad-account-id`, else the shop's from
     /// the broker. Under a lease, the shop's account is the only one.
-    async fn account(&self, given: Option<&FlexibleId>) -> Result<String, String> {
+    async fn account(&self, given: Option<&FlexibleId>) -> Result<String, Refusal> {
         let requested = given
             .map(|g| g.0.as_str())
             .or(self.inner.default_account.as_deref());
         scope::resolve(&self.inner.tokens, AD_ACCOUNT, requested, account_id)
             .await?
-            .ok_or_else(|| "account_id is required: this server has no default ad account. Call get_ad_accounts to see the accounts this token can read.".into())
+            .ok_or_else(|| Refusal("account_id is required: this server has no default ad account. Call get_ad_accounts to see the accounts this token can read.".into()))
     }
 
     /// The shop's ad account when a lease pins this server to one shop.
-    async fn shop_account(&self) -> Result<Option<String>, String> {
-        scope::shop_account(&self.inner.tokens, AD_ACCOUNT)
-            .await?
-            .map(|a| account_id(&a))
-            .transpose()
-            .map_err(String::from)
+    async fn shop_account(&self) -> Result<Option<String>, Refusal> {
+        let shop = scope::shop_account(&self.inner.tokens, AD_ACCOUNT).await?;
+        Ok(shop.map(|a| account_id(&a)).transpose()?)
     }
 
     /// Refuses an object (campaign, ad set, ad, creative) of another ad account than the
     /// shop's: Meta ids are global, so an id alone could reach any account the token sees.
-    fn check_owner(&self, shop: Option<&str>, id: &str, owner: &Value) -> Result<(), String> {
+    fn check_owner(&self, shop: Option<&str>, id: &str, owner: &Value) -> Result<(), Refusal> {
         let Some(shop) = shop else { return Ok(()) };
         let owner = match owner {
             Value::String(s) => format!("act_{s}"),
@@ -344,14 +339,14 @@ impl MetaServer {
         if owner == shop {
             Ok(())
         } else {
-            Err(format!(
+            Err(Refusal(format!(
                 "{id} does not belong to this shop's ad account {shop}: this server serves one shop and reads only its objects."
-            ))
+            )))
         }
     }
 
     /// [`Self::check_owner`] for an id given without its fields: one lookup of its account.
-    async fn check_object(&self, id: &str) -> Result<(), String> {
+    async fn check_object(&self, id: &str) -> Result<(), Refusal> {
         let shop = self.shop_account().await?;
         let Some(shop) = shop.as_deref() else {
             return Ok(());
@@ -364,7 +359,7 @@ impl MetaServer {
             .api
             .object(id, &[("fields", "account_id".to_owned())])
             .await
-            .map_err(|e| self.explain(&e, id))?;
+            .map_err(|e| Refusal(self.explain(&e, id)))?;
         self.check_owner(Some(shop), id, &v["account_id"])
     }
 
@@ -390,7 +385,7 @@ impl MetaServer {
         lim: u32,
         after: Option<&str>,
         extra: Vec<(&'static str, String)>,
-    ) -> Result<ListOutput, String> {
+    ) -> Result<ListOutput, Refusal> {
         let mut query = vec![("fields", fields), ("limit", lim.to_string())];
         if let Some(a) = after {
             query.push(("after", a.to_owned()));
@@ -401,7 +396,7 @@ impl MetaServer {
             .api
             .edge(&format!("{parent}/{edge}"), &query)
             .await
-            .map_err(|e| self.explain(&e, parent))?;
+            .map_err(|e| Refusal(self.explain(&e, parent)))?;
         let next_after = page.next_after();
         Ok(ListOutput {
             parent: parent.to_owned(),
