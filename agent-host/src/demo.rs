@@ -489,7 +489,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
     heading("Integration health");
     // The broker's report over its socket, as `agent-host health` prints it.
     let health = BrokerClient::connect(&socket).await?.health(30).await?;
-    print!("{}", health.to_text(30));
+    print!("{}", broker_views::health_text(&health, 30));
 
     // Did each shop's story play out?
     let recs = store.recommendations(None, None).await?;

@@ -172,7 +172,7 @@ async fn health(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.to_text(stale_days));
+        print!("{}", broker_views::health_text(&report, stale_days));
     }
     Ok(if report.problems() > 0 {
         ExitCode::from(1)

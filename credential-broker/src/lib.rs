@@ -2,8 +2,8 @@
 //! short-lived access tokens for one shop over a Unix socket, under leases.
 //!
 //! # Layout
-//! - [`cli`]: the command line (serve, migrate, seed, lease, shops, integrations, health,
-//!   refresh, audit).
+//! - [`daemon`]: what the command line (`cli/`, a separate binary target) starts: the store,
+//!   the socket server, `refresh --direct`.
 //! - [`server`]: the socket (0700 dir, 0600 socket, peer uid check, frames).
 //! - [`broker`]: the dispatcher over the closed request set.
 //! - [`leases`]: lease secrets, hashed at rest, cached, expiring.
@@ -18,8 +18,8 @@
 
 pub mod audit;
 pub mod broker;
-pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod health;
 pub mod integration;
 pub mod keys;
