@@ -1,12 +1,16 @@
 //! What the tools return: the structured outputs (their schemas are the tools' output
 //! schemas) and the compact text tables beside them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use chrono::NaiveDate;
 use mcp_common::output::{Table, number};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+
+use crate::api::AnalyticsResponse;
+use crate::params::Dimension;
 
 /// A searchAnalytics row keyed by dimension name, with the four metrics.
 pub(crate) fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> Map<String, Value> {
@@ -261,5 +265,150 @@ pub(crate) fn summarise(results: &[Value]) -> (BTreeMap<String, usize>, String) 
             counts.join(", "),
             t.render()
         ),
+    )
+}
+
+/// `get_performance_overview`: the period's totals and its days in order, with their text.
+pub fn overview(
+    site: String,
+    (start, end): (NaiveDate, NaiveDate),
+    totals: &AnalyticsResponse,
+    daily: &AnalyticsResponse,
+) -> (OverviewOutput, String) {
+    let totals = totals
+        .rows
+        .first()
+        .map(|r| row_map(&[], r))
+        .unwrap_or_default();
+    let dims = vec!["date".to_owned()];
+    let mut daily: Vec<Map<String, Value>> = daily.rows.iter().map(|r| row_map(&dims, r)).collect();
+    daily.sort_by(|a, b| {
+        a.get("date")
+            .and_then(Value::as_str)
+            .cmp(&b.get("date").and_then(Value::as_str))
+    });
+    let n = |k: &str| totals.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let mut text = format!(
+        "{site} {start}..{end}: {} clicks, {} impressions, CTR {:.2}%, avg position {:.1}\nDaily:\n",
+        number(n("clicks")),
+        number(n("impressions")),
+        n("ctr") * 100.0,
+        n("position")
+    );
+    text.push_str(&metrics_table(&dims, &daily).render());
+    (
+        OverviewOutput {
+            site_url: site,
+            start_date: start.to_string(),
+            end_date: end.to_string(),
+            totals,
+            daily,
+        },
+        text,
+    )
+}
+
+/// One side of a comparison: its dates, its totals and its rows by the compared dimension.
+pub struct Period<'a> {
+    /// First and last day.
+    pub dates: (NaiveDate, NaiveDate),
+    /// The answer without dimensions (one row of totals).
+    pub totals: &'a AnalyticsResponse,
+    /// The answer by the compared dimension.
+    pub rows: &'a AnalyticsResponse,
+}
+
+/// `compare_search_periods`: each period's totals and the `limit` biggest movers by click
+/// change (keys that appeared are `new`, those that vanished `gone`), with their text.
+pub fn comparison(
+    site: String,
+    dimension: Dimension,
+    a: Period<'_>,
+    b: Period<'_>,
+    limit: usize,
+) -> (CompareOutput, String) {
+    let index = |r: &AnalyticsResponse| -> HashMap<String, crate::api::AnalyticsRow> {
+        r.rows
+            .iter()
+            .map(|row| (row.keys.first().cloned().unwrap_or_default(), row.clone()))
+            .collect()
+    };
+    let (ia, ib) = (index(a.rows), index(b.rows));
+    let mut keys: Vec<&String> = ia.keys().chain(ib.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let zero = crate::api::AnalyticsRow::default();
+    let mut movers: Vec<Value> = keys
+        .into_iter()
+        .map(|k| {
+            let (x, y) = (ia.get(k).unwrap_or(&zero), ib.get(k).unwrap_or(&zero));
+            json!({
+                dimension.as_str(): k,
+                "clicks_a": x.clicks, "clicks_b": y.clicks, "clicks_change": y.clicks - x.clicks,
+                "impressions_a": x.impressions, "impressions_b": y.impressions,
+                "position_a": x.position, "position_b": y.position,
+                "status": if !ia.contains_key(k) { "new" } else if !ib.contains_key(k) { "gone" } else { "both" },
+            })
+        })
+        .collect();
+    movers.sort_by(|m, n| {
+        let c = |v: &Value| v["clicks_change"].as_f64().unwrap_or(0.0).abs();
+        c(n).total_cmp(&c(m))
+    });
+    movers.truncate(limit);
+    let total = |r: &AnalyticsResponse, (s, e): (NaiveDate, NaiveDate)| {
+        let t = r.rows.first().map(|x| row_map(&[], x)).unwrap_or_default();
+        json!({"start_date": s.to_string(), "end_date": e.to_string(), "totals": t})
+    };
+    let (pa, pb) = (total(a.totals, a.dates), total(b.totals, b.dates));
+    let clicks = |v: &Value| v["totals"]["clicks"].as_f64().unwrap_or(0.0);
+    let change = clicks(&pb) - clicks(&pa);
+    let pct = if clicks(&pa) > 0.0 {
+        format!(" ({:+.1}%)", change / clicks(&pa) * 100.0)
+    } else {
+        String::new()
+    };
+    let mut t = Table::new([
+        dimension.as_str(),
+        "clicks_a",
+        "clicks_b",
+        "change",
+        "pos_a",
+        "pos_b",
+        "status",
+    ]);
+    for m in &movers {
+        let f = |k: &str| m[k].as_f64().unwrap_or(0.0);
+        t.push([
+            m[dimension.as_str()].as_str().unwrap_or("").to_owned(),
+            number(f("clicks_a")),
+            number(f("clicks_b")),
+            format!("{:+}", f("clicks_change")),
+            format!("{:.1}", f("position_a")),
+            format!("{:.1}", f("position_b")),
+            m["status"].as_str().unwrap_or("").to_owned(),
+        ]);
+    }
+    let text = format!(
+        "{site}: clicks {} ({}..{}) → {} ({}..{}), {:+}{pct}\nBiggest movers by {}:\n{}",
+        number(clicks(&pa)),
+        a.dates.0,
+        a.dates.1,
+        number(clicks(&pb)),
+        b.dates.0,
+        b.dates.1,
+        change,
+        dimension.as_str(),
+        t.render()
+    );
+    (
+        CompareOutput {
+            site_url: site,
+            dimension: dimension.as_str().into(),
+            period_a: pa,
+            period_b: pb,
+            movers,
+        },
+        text,
     )
 }

@@ -1,14 +1,13 @@
 //! `GscServer`: the Search Console tools. Each checks its arguments, calls the typed client
 //! ([`crate::api`]) and shapes a structured result plus a compact text table.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use futures::StreamExt;
 use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
-use mcp_common::output::{self, Table, fail, number};
+use mcp_common::output::{self, Table, fail};
 use mcp_common::output::{Refusal, ToolResult};
 use mcp_common::params::Parameters;
 use mcp_common::scope::{self, AccountKind};
@@ -25,9 +24,9 @@ use crate::params::{
     Operator, OverviewParams, PageQueryParams, SearchAnalyticsParams, SiteParams, SitemapParams,
 };
 use crate::report::{
-    AnalyticsOutput, CompareOutput, InspectOutput, InspectionsOutput, IssuesOutput, OverviewOutput,
-    SiteOutput, SitemapsOutput, SitesOutput, advice, inspection_summary, metrics_table, row_map,
-    sitemap_table, summarise,
+    self, AnalyticsOutput, CompareOutput, InspectOutput, InspectionsOutput, IssuesOutput,
+    OverviewOutput, Period, SiteOutput, SitemapsOutput, SitesOutput, advice, inspection_summary,
+    metrics_table, row_map, sitemap_table, summarise,
 };
 use crate::request::{MAX_ROWS, check_site, enum_str, filter_groups, outside_property, row_limit};
 
@@ -336,38 +335,8 @@ impl GscServer {
             (Ok(t), Ok(d)) => (t, d),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        let totals = totals
-            .rows
-            .first()
-            .map(|r| row_map(&[], r))
-            .unwrap_or_default();
-        let dims = vec!["date".to_owned()];
-        let mut daily: Vec<Map<String, Value>> =
-            daily.rows.iter().map(|r| row_map(&dims, r)).collect();
-        daily.sort_by(|a, b| {
-            a.get("date")
-                .and_then(Value::as_str)
-                .cmp(&b.get("date").and_then(Value::as_str))
-        });
-        let n = |k: &str| totals.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let mut text = format!(
-            "{site} {start}..{end}: {} clicks, {} impressions, CTR {:.2}%, avg position {:.1}\nDaily:\n",
-            number(n("clicks")),
-            number(n("impressions")),
-            n("ctr") * 100.0,
-            n("position")
-        );
-        text.push_str(&metrics_table(&dims, &daily).render());
-        Ok(output::success(
-            &OverviewOutput {
-                site_url: site,
-                start_date: start.to_string(),
-                end_date: end.to_string(),
-                totals,
-                daily,
-            },
-            text,
-        ))
+        let (out, text) = report::overview(site, (start, end), &totals, &daily);
+        Ok(output::success(&out, text))
     }
 
     /// Compare two date ranges (e.g. the last 28 days against the 28 before) by query, page,
@@ -418,90 +387,22 @@ impl GscServer {
             (Ok(ta), Ok(tb), Ok(ra), Ok(rb)) => (ta, tb, ra, rb),
             (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return fail(e),
         };
-        let index = |r: &AnalyticsResponse| -> HashMap<String, crate::api::AnalyticsRow> {
-            r.rows
-                .iter()
-                .map(|row| (row.keys.first().cloned().unwrap_or_default(), row.clone()))
-                .collect()
-        };
-        let (ia, ib) = (index(&ra), index(&rb));
-        let mut keys: Vec<&String> = ia.keys().chain(ib.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        let zero = crate::api::AnalyticsRow::default();
-        let mut movers: Vec<Value> = keys
-            .into_iter()
-            .map(|k| {
-                let (x, y) = (ia.get(k).unwrap_or(&zero), ib.get(k).unwrap_or(&zero));
-                json!({
-                    dimension.as_str(): k,
-                    "clicks_a": x.clicks, "clicks_b": y.clicks, "clicks_change": y.clicks - x.clicks,
-                    "impressions_a": x.impressions, "impressions_b": y.impressions,
-                    "position_a": x.position, "position_b": y.position,
-                    "status": if !ia.contains_key(k) { "new" } else if !ib.contains_key(k) { "gone" } else { "both" },
-                })
-            })
-            .collect();
-        movers.sort_by(|m, n| {
-            let c = |v: &Value| v["clicks_change"].as_f64().unwrap_or(0.0).abs();
-            c(n).total_cmp(&c(m))
-        });
-        movers.truncate(limit);
-        let total = |r: &AnalyticsResponse, (s, e): (NaiveDate, NaiveDate)| {
-            let t = r.rows.first().map(|x| row_map(&[], x)).unwrap_or_default();
-            json!({"start_date": s.to_string(), "end_date": e.to_string(), "totals": t})
-        };
-        let (pa, pb) = (total(&ta, a), total(&tb, b));
-        let clicks = |v: &Value| v["totals"]["clicks"].as_f64().unwrap_or(0.0);
-        let change = clicks(&pb) - clicks(&pa);
-        let pct = if clicks(&pa) > 0.0 {
-            format!(" ({:+.1}%)", change / clicks(&pa) * 100.0)
-        } else {
-            String::new()
-        };
-        let mut t = Table::new([
-            dimension.as_str(),
-            "clicks_a",
-            "clicks_b",
-            "change",
-            "pos_a",
-            "pos_b",
-            "status",
-        ]);
-        for m in &movers {
-            let f = |k: &str| m[k].as_f64().unwrap_or(0.0);
-            t.push([
-                m[dimension.as_str()].as_str().unwrap_or("").to_owned(),
-                number(f("clicks_a")),
-                number(f("clicks_b")),
-                format!("{:+}", f("clicks_change")),
-                format!("{:.1}", f("position_a")),
-                format!("{:.1}", f("position_b")),
-                m["status"].as_str().unwrap_or("").to_owned(),
-            ]);
-        }
-        let text = format!(
-            "{site}: clicks {} ({}..{}) → {} ({}..{}), {:+}{pct}\nBiggest movers by {}:\n{}",
-            number(clicks(&pa)),
-            a.0,
-            a.1,
-            number(clicks(&pb)),
-            b.0,
-            b.1,
-            change,
-            dimension.as_str(),
-            t.render()
-        );
-        Ok(output::success(
-            &CompareOutput {
-                site_url: site,
-                dimension: dimension.as_str().into(),
-                period_a: pa,
-                period_b: pb,
-                movers,
+        let (out, text) = report::comparison(
+            site,
+            dimension,
+            Period {
+                dates: a,
+                totals: &ta,
+                rows: &ra,
             },
-            text,
-        ))
+            Period {
+                dates: b,
+                totals: &tb,
+                rows: &rb,
+            },
+            limit,
+        );
+        Ok(output::success(&out, text))
     }
 
     /// Queries that bring traffic to one page (give `page_url`), or every page × query pair.

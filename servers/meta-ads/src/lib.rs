@@ -2,13 +2,16 @@
 //!
 //! # Layout
 //! - [`server`]: `MetaServer`, the tools.
-//! - [`params`]: tool inputs.
+//! - [`params`]: tool inputs; [`request`]: checking them.
+//! - [`report`]: structured outputs and text tables.
 //! - [`api`]: typed Graph API client (token in the Authorization header only).
 
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod params;
+pub mod report;
+pub mod request;
 pub mod server;
 
 use mcp_common::RunError;
@@ -46,7 +49,7 @@ pub struct Cli {
 
 /// An ad account flag, checked by the same rule as the tools' `account_id`.
 fn ad_account_flag(raw: &str) -> Result<String, String> {
-    server::account_id(raw).map_err(String::from)
+    request::account_id(raw).map_err(String::from)
 }
 
 /// `v26.0`, not `v26` or `26.0`.

@@ -7,20 +7,23 @@ use mcp_common::credentials::TokenProvider;
 use mcp_common::error::UpstreamError;
 use mcp_common::output::{self, Table, fail};
 use mcp_common::output::{Refusal, ToolResult};
-use mcp_common::params::{Checked, FlexibleId, Parameters, bad};
+use mcp_common::params::{FlexibleId, Parameters};
 use mcp_common::scope::{self, AccountKind};
 use mcp_common::{LazyRouter, Provider, ToolServer};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::{tool, tool_router};
-use schemars::JsonSchema;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::api::MetaApi;
 use crate::params::{
     AccountParams, AdAccountsParams, AdSetStatus, AdStatus, CampaignStatus, CreativeListParams,
     InsightsParams, Level, ListParams, ListQuery, ObjectParams,
+};
+use crate::report::{InsightsOutput, ListOutput, ObjectOutput, action, cell, list_text, numbers};
+use crate::request::{
+    ACCOUNT_FIELDS, AD_FIELDS, ADSET_FIELDS, CAMPAIGN_FIELDS, CREATIVE_FIELDS, INSIGHT_METRICS,
+    account_id, field_list, limit, object_id,
 };
 
 const SERVICE: &str = "Meta Ads";
@@ -29,104 +32,6 @@ const AD_ACCOUNT: AccountKind = AccountKind {
     noun: "Meta ad account",
     provider: Provider::MetaAds,
 };
-const DEFAULT_LIMIT: u32 = 25;
-const MAX_LIMIT: u32 = 500;
-
-const ACCOUNT_FIELDS: &[&str] = &[
-    "id",
-    "account_id",
-    "name",
-    "account_status",
-    "currency",
-    "timezone_name",
-    "amount_spent",
-    "spend_cap",
-    "business{id,name}",
-];
-const CAMPAIGN_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "status",
-    "effective_status",
-    "objective",
-    "daily_budget",
-    "lifetime_budget",
-    "buying_type",
-    "start_time",
-    "stop_time",
-    "created_time",
-    "updated_time",
-];
-const ADSET_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "campaign_id",
-    "status",
-    "effective_status",
-    "daily_budget",
-    "lifetime_budget",
-    "optimization_goal",
-    "billing_event",
-    "start_time",
-    "end_time",
-];
-const AD_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "adset_id",
-    "campaign_id",
-    "status",
-    "effective_status",
-    "creative{id,name}",
-    "created_time",
-    "updated_time",
-];
-const CREATIVE_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "title",
-    "body",
-    "object_type",
-    "thumbnail_url",
-    "call_to_action_type",
-    "status",
-];
-const INSIGHT_METRICS: &[&str] = &[
-    "spend",
-    "impressions",
-    "reach",
-    "frequency",
-    "clicks",
-    "inline_link_clicks",
-    "ctr",
-    "cpc",
-    "cpm",
-    "actions",
-    "action_values",
-    "purchase_roas",
-    "date_start",
-    "date_stop",
-];
-/// Insights fields Meta sends as numeric strings.
-const NUMERIC: &[&str] = &[
-    "spend",
-    "impressions",
-    "reach",
-    "frequency",
-    "clicks",
-    "inline_link_clicks",
-    "ctr",
-    "cpc",
-    "cpm",
-    "cpp",
-    "conversions",
-    "unique_clicks",
-    "amount_spent",
-    "daily_budget",
-    "lifetime_budget",
-    "spend_cap",
-];
-
 /// The Meta Ads MCP server.
 #[derive(Clone)]
 pub struct MetaServer {
@@ -139,156 +44,6 @@ struct Inner {
     default_account: Option<String>,
     tokens: Arc<TokenProvider>,
     tenant: String,
-}
-
-/// `act_123` from `123`, `act_123`.
-pub(crate) fn account_id(raw: &str) -> Checked<String> {
-    let digits = raw.trim().trim_start_matches("act_");
-    if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(format!("act_{digits}"))
-    } else {
-        bad(format!(
-            "account_id {raw:?} is not an ad account id like act_1234567890 (get_ad_accounts lists them)"
-        ))
-    }
-}
-
-fn object_id(raw: &str) -> Checked<String> {
-    let id = raw.trim();
-    if !id.is_empty()
-        && id.len() <= 40
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'_' || b.is_ascii_lowercase())
-    {
-        Ok(id.to_owned())
-    } else {
-        bad(format!(
-            "id {raw:?} is not a Meta object id (digits, e.g. 120210000000001)"
-        ))
-    }
-}
-
-fn limit(given: Option<u32>) -> Checked<u32> {
-    match given {
-        None => Ok(DEFAULT_LIMIT),
-        Some(0) => bad("limit must be at least 1"),
-        Some(n) if n > MAX_LIMIT => {
-            bad(format!("limit {n} is above {MAX_LIMIT}; page with `after`"))
-        }
-        Some(n) => Ok(n),
-    }
-}
-
-/// The `fields` parameter. `pinned` (a server serving one shop) refuses field expansion
-/// (`business{owned_ad_accounts{…}}`, `x.limit(…)`): it reads other objects than the one asked
-/// for, past the check that it belongs to the shop's ad account.
-fn field_list(given: &[String], default: &[&str], pinned: bool) -> Checked<String> {
-    if given.is_empty() {
-        return Ok(default.join(","));
-    }
-    for f in given {
-        let ok = !f.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_{},.".contains(c));
-        if !ok {
-            return bad(format!("field {f:?} is not a Marketing API field name"));
-        }
-        if pinned && f.contains(['{', '}', '.']) {
-            return bad(format!(
-                "field {f:?} expands into other objects; this server serves one shop and reads only the named object's own fields (call the tool for the related object instead)"
-            ));
-        }
-    }
-    Ok(given.join(","))
-}
-
-/// Numbers where Meta sends numeric strings (and inside `actions`-style lists).
-fn numbers(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        for (k, val) in map.iter_mut() {
-            if NUMERIC.contains(&k.as_str()) {
-                if let Some(n) = val
-                    .as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    *val = Value::Number(n);
-                }
-            } else if let Value::Array(items) = val {
-                for item in items.iter_mut() {
-                    if let Some(n) = item
-                        .get("value")
-                        .and_then(Value::as_str)
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .and_then(serde_json::Number::from_f64)
-                    {
-                        item["value"] = Value::Number(n);
-                    }
-                }
-            }
-        }
-    }
-    v
-}
-
-fn account_status(code: &Value) -> &'static str {
-    match code.as_i64() {
-        Some(1) => "ACTIVE",
-        Some(2) => "DISABLED",
-        Some(3) => "UNSETTLED",
-        Some(7) => "PENDING_RISK_REVIEW",
-        Some(8) => "PENDING_SETTLEMENT",
-        Some(9) => "IN_GRACE_PERIOD",
-        Some(100) => "PENDING_CLOSURE",
-        Some(101) => "CLOSED",
-        _ => "",
-    }
-}
-
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(output::number)
-            .unwrap_or_else(|| n.to_string()),
-        Some(Value::Object(o)) => o
-            .get("name")
-            .or_else(|| o.get("id"))
-            .map(|x| cell(Some(x)))
-            .unwrap_or_default(),
-        Some(other) => other.to_string(),
-    }
-}
-
-/// The value of `action_type` in an actions list (`purchase` and its pixel alias).
-fn action(row: &Value, list: &str, kinds: &[&str]) -> Option<f64> {
-    row[list]
-        .as_array()?
-        .iter()
-        .find(|a| kinds.contains(&a["action_type"].as_str().unwrap_or("")))
-        .and_then(|a| a["value"].as_f64())
-}
-
-/// A page of objects.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ListOutput {
-    /// The account or object listed from.
-    pub parent: String,
-    /// The objects, with the fields asked for (budgets in minor units, e.g. cents).
-    pub items: Vec<Value>,
-    /// Pass as `after` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_after: Option<String>,
-}
-
-/// One object.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ObjectOutput {
-    /// The object's fields.
-    pub object: Map<String, Value>,
 }
 
 impl MetaServer {
@@ -479,42 +234,6 @@ impl MetaServer {
             Err(e) => fail(self.explain(&e, &format!("{what} {id}"))),
         }
     }
-}
-
-fn list_text(out: &ListOutput, what: &str, columns: &[&str]) -> String {
-    let mut t = Table::new(columns.iter().copied());
-    for item in &out.items {
-        t.push(columns.iter().map(|c| {
-            if *c == "account_status" {
-                account_status(&item[*c]).to_owned()
-            } else {
-                cell(item.get(*c))
-            }
-        }));
-    }
-    let mut text = format!(
-        "{}: {} {what} on this page\n{}",
-        out.parent,
-        out.items.len(),
-        t.render()
-    );
-    if out.next_after.is_some() {
-        text.push_str("More exist: call again with after = next_after.\n");
-    }
-    text
-}
-
-/// Insights rows.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct InsightsOutput {
-    /// The account or object reported on.
-    pub object: String,
-    /// Rows: ids and names of the level, date_start/date_stop, metrics as numbers, `actions`
-    /// and `action_values` as lists of {action_type, value}.
-    pub rows: Vec<Value>,
-    /// Pass as `after` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_after: Option<String>,
 }
 
 #[tool_router]
@@ -949,50 +668,5 @@ impl ToolServer for MetaServer {
 
     fn scope(&self) -> (&TokenProvider, AccountKind) {
         (&self.inner.tokens, AD_ACCOUNT)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn ids() {
-        assert_eq!(account_id("123").unwrap(), "act_123");
-        assert_eq!(account_id("act_123").unwrap(), "act_123");
-        assert!(account_id("act_12a").is_err());
-        assert!(object_id("120210000000001").is_ok());
-        assert!(object_id("../me").is_err());
-    }
-
-    #[test]
-    fn insight_strings_become_numbers() {
-        let v = numbers(
-            json!({"spend": "233.17", "impressions": "18234", "campaign_name": "Prospecting", "actions": [{"action_type": "purchase", "value": "7"}]}),
-        );
-        assert_eq!(v["spend"], 233.17);
-        assert_eq!(v["impressions"], 18234.0);
-        assert_eq!(v["campaign_name"], "Prospecting");
-        assert_eq!(action(&v, "actions", &["purchase"]), Some(7.0));
-    }
-
-    #[test]
-    fn fields_are_checked() {
-        assert_eq!(field_list(&[], &["id", "name"], true).unwrap(), "id,name");
-        assert!(field_list(&["name&access_token=x".into()], &[], false).is_err());
-        assert_eq!(
-            field_list(&["creative{id,name}".into()], &[], false).unwrap(),
-            "creative{id,name}"
-        );
-        // Serving one shop, expansion could reach the business's other ad accounts.
-        for f in [
-            "business{owned_ad_accounts{name}}",
-            "ads.limit",
-            "creative{id}",
-        ] {
-            let e = field_list(&[f.into()], &[], true).unwrap_err();
-            assert!(e.0.contains("serves one shop"), "{e}");
-        }
     }
 }
