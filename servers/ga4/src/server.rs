@@ -224,7 +224,7 @@ impl Ga4Server {
     /// their ids. Start here when you do not know the property id. Pages of up to 200 accounts;
     /// pass `next_page_token` back as `page_token` for more.
     #[tool(
-        annotations(title = "List GA4 accounts and properties", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List GA4 accounts and properties"),
         output_schema = schema_for_output::<AccountSummariesOutput>()
     )]
     async fn get_account_summaries(
@@ -305,7 +305,7 @@ impl Ga4Server {
     /// Settings of a GA4 property: display name, time zone (dates in reports use it), currency,
     /// industry, service level (standard or 360), creation time.
     #[tool(
-        annotations(title = "Get GA4 property details", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get GA4 property details"),
         output_schema = schema_for_output::<PropertyDetailsOutput>()
     )]
     async fn get_property_details(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
@@ -336,7 +336,7 @@ impl Ga4Server {
     /// Google Ads accounts linked to a GA4 property (customer ids), useful before comparing GA4
     /// paid traffic with Google Ads data.
     #[tool(
-        annotations(title = "List Google Ads links", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Google Ads links"),
         output_schema = schema_for_output::<AdminListOutput>()
     )]
     async fn list_google_ads_links(&self, Parameters(p): Parameters<PropertyParams>) -> ToolResult {
@@ -377,7 +377,7 @@ impl Ga4Server {
     /// Annotations on a GA4 property's reports: notes such as campaign launches, site releases
     /// or tracking changes, with their dates. Check them when explaining a change in the data.
     #[tool(
-        annotations(title = "List GA4 annotations", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List GA4 annotations"),
         output_schema = schema_for_output::<AdminListOutput>()
     )]
     async fn list_property_annotations(
@@ -414,7 +414,7 @@ impl Ga4Server {
     /// Custom dimensions and metrics defined on a GA4 property, with the `api_name` to use in
     /// `dimensions`/`metrics` of run_report (e.g. `customEvent:shoe_size`).
     #[tool(
-        annotations(title = "List GA4 custom dimensions and metrics", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List GA4 custom dimensions and metrics"),
         output_schema = schema_for_output::<CustomDefinitionsOutput>()
     )]
     async fn get_custom_dimensions_and_metrics(
@@ -466,7 +466,7 @@ impl Ga4Server {
     /// and `next_offset`; call again with `offset` for more. Unknown names get a suggestion;
     /// custom fields come from get_custom_dimensions_and_metrics.
     #[tool(
-        annotations(title = "Run a GA4 report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Run a GA4 report"),
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_report(&self, Parameters(p): Parameters<RunReportParams>) -> ToolResult {
@@ -478,7 +478,7 @@ impl Ga4Server {
     /// by country, city, deviceCategory, unifiedScreenName or minutesAgo; eventCount by
     /// eventName. Use `minute_ranges` for a narrower window. No date ranges and no offset.
     #[tool(
-        annotations(title = "Run a GA4 realtime report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Run a GA4 realtime report"),
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_realtime_report(
@@ -494,7 +494,7 @@ impl Ga4Server {
     /// Steps are event names (`event`) or full FunnelFilterExpressions (`filter_expression`);
     /// optionally break down by a dimension (`funnel_breakdown`) or report next actions.
     #[tool(
-        annotations(title = "Run a GA4 funnel report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Run a GA4 funnel report"),
         output_schema = schema_for_output::<FunnelOutput>()
     )]
     async fn run_funnel_report(
@@ -522,7 +522,7 @@ impl Ga4Server {
     /// campaign, under a chosen attribution model (DATA_DRIVEN or LAST_CLICK). Use this instead
     /// of run_report for attribution, ROAS and ad-cost questions.
     #[tool(
-        annotations(title = "Run a GA4 conversions report", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Run a GA4 conversions report"),
         output_schema = schema_for_output::<ReportOutput>()
     )]
     async fn run_conversions_report(

@@ -175,7 +175,7 @@ impl AdsServer {
     /// names, currency, time zone and whether each is a manager (MCC). Clients of a manager are
     /// read with `search` on the manager's `customer_client` resource and `login_customer_id`.
     #[tool(
-        annotations(title = "List accessible Google Ads customers", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List accessible Google Ads customers"),
         output_schema = schema_for_output::<CustomersOutput>()
     )]
     async fn list_accessible_customers(&self) -> ToolResult {
@@ -253,7 +253,7 @@ impl AdsServer {
     /// get_resource_metadata. Results come in slices (default 200 rows): follow
     /// `next_page_token`.
     #[tool(
-        annotations(title = "Search Google Ads (GAQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Search Google Ads (GAQL)"),
         output_schema = schema_for_output::<SearchOutput>()
     )]
     async fn search(&self, Parameters(p): Parameters<SearchParams>) -> ToolResult {
@@ -368,7 +368,7 @@ impl AdsServer {
     /// by, and the metrics and segments that can be selected with it. Use it before writing a
     /// `search` query instead of guessing field names.
     #[tool(
-        annotations(title = "Google Ads resource fields", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Google Ads resource fields"),
         output_schema = schema_for_output::<MetadataOutput>()
     )]
     async fn get_resource_metadata(&self, Parameters(p): Parameters<MetadataParams>) -> ToolResult {

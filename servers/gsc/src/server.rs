@@ -142,7 +142,7 @@ impl GscServer {
     /// like `https://www.example.com/` and domain properties like `sc-domain:example.com`), with
     /// the permission level. Start here when you do not know the exact property spelling.
     #[tool(
-        annotations(title = "List Search Console properties", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Search Console properties"),
         output_schema = schema_for_output::<SitesOutput>()
     )]
     async fn list_properties(&self) -> ToolResult {
@@ -181,7 +181,7 @@ impl GscServer {
     /// Details of one Search Console property: the exact property URL, your permission level
     /// and how many sitemaps are submitted.
     #[tool(
-        annotations(title = "Get Search Console property details", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Search Console property details"),
         output_schema = schema_for_output::<SiteOutput>()
     )]
     async fn get_site_details(&self, Parameters(p): Parameters<SiteParams>) -> ToolResult {
@@ -217,7 +217,7 @@ impl GscServer {
     /// time; settled data lags 2–3 days (`data_state: all` includes fresh data). Results come in
     /// pages (default 100 rows, up to 25000): follow `next_start_row`. Rows are sorted by clicks.
     #[tool(
-        annotations(title = "Search analytics", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Search analytics"),
         output_schema = schema_for_output::<AnalyticsOutput>()
     )]
     async fn get_search_analytics(
@@ -298,7 +298,7 @@ impl GscServer {
     /// Search performance at a glance: total clicks, impressions, CTR and average position
     /// over a date range (default the last 30 days), and the daily trend.
     #[tool(
-        annotations(title = "Search performance overview", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Search performance overview"),
         output_schema = schema_for_output::<OverviewOutput>()
     )]
     async fn get_performance_overview(
@@ -343,7 +343,7 @@ impl GscServer {
     /// country or device: totals for each period and the biggest movers by click change,
     /// including keys that appeared or vanished. Use it to explain a traffic drop or gain.
     #[tool(
-        annotations(title = "Compare search periods", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Compare search periods"),
         output_schema = schema_for_output::<CompareOutput>()
     )]
     async fn compare_search_periods(&self, Parameters(p): Parameters<CompareParams>) -> ToolResult {
@@ -408,7 +408,7 @@ impl GscServer {
     /// Queries that bring traffic to one page (give `page_url`), or every page × query pair.
     /// Paged like get_search_analytics (`next_start_row`).
     #[tool(
-        annotations(title = "Search queries by page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Search queries by page"),
         output_schema = schema_for_output::<AnalyticsOutput>()
     )]
     async fn get_search_by_page_query(
@@ -446,7 +446,7 @@ impl GscServer {
     /// robots.txt and noindex status, last crawl, Google's and the declared canonical, mobile
     /// usability and rich results.
     #[tool(
-        annotations(title = "Inspect a URL", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Inspect a URL"),
         output_schema = schema_for_output::<InspectOutput>()
     )]
     async fn inspect_url(&self, Parameters(p): Parameters<InspectParams>) -> ToolResult {
@@ -491,7 +491,7 @@ impl GscServer {
     /// Inspect up to 50 URLs at once (5 in parallel) and summarise their index status by
     /// verdict. Inspections count against a quota of 2,000 a day per property.
     #[tool(
-        annotations(title = "Inspect several URLs", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Inspect several URLs"),
         output_schema = schema_for_output::<InspectionsOutput>()
     )]
     async fn batch_url_inspection(
@@ -524,7 +524,7 @@ impl GscServer {
     /// pages by clicks over the last 28 days — and list those not indexed or at risk, with the
     /// coverage state and what to do about it.
     #[tool(
-        annotations(title = "Check indexing issues", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Check indexing issues"),
         output_schema = schema_for_output::<IssuesOutput>()
     )]
     async fn check_indexing_issues(
@@ -599,7 +599,7 @@ impl GscServer {
     /// Sitemaps submitted for a property: type, last submitted and downloaded, pending state,
     /// warnings, errors, and URLs submitted per content type.
     #[tool(
-        annotations(title = "List sitemaps", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List sitemaps"),
         output_schema = schema_for_output::<SitemapsOutput>()
     )]
     async fn get_sitemaps(&self, Parameters(p): Parameters<SiteParams>) -> ToolResult {
@@ -628,7 +628,7 @@ impl GscServer {
     /// One sitemap's details: type, index or not, last submitted and downloaded, warnings,
     /// errors and submitted URL counts per content type.
     #[tool(
-        annotations(title = "Get sitemap details", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get sitemap details"),
         output_schema = schema_for_output::<SitemapsOutput>()
     )]
     async fn get_sitemap_details(&self, Parameters(p): Parameters<SitemapParams>) -> ToolResult {

@@ -62,9 +62,21 @@ impl<S: Send + Sync + 'static> LazyRouter<S> {
         }
     }
 
-    /// The router.
+    /// The router, every tool in it annotated as what every tool here is: read-only, not
+    /// destructive, idempotent, and reaching an open world (the upstream API). A tool's own
+    /// `#[tool(annotations(...))]` gives only its title.
     pub fn get(&self) -> &ToolRouter<S> {
-        self.cell.get_or_init(self.build)
+        self.cell.get_or_init(|| {
+            let mut router = (self.build)();
+            for route in router.map.values_mut() {
+                let hints = route.attr.annotations.get_or_insert_with(Default::default);
+                hints.read_only_hint = Some(true);
+                hints.destructive_hint = Some(false);
+                hints.idempotent_hint = Some(true);
+                hints.open_world_hint = Some(true);
+            }
+            router
+        })
     }
 }
 

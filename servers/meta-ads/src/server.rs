@@ -241,7 +241,7 @@ impl MetaServer {
     /// List the Meta (Facebook/Instagram) ad accounts this token can read: id (`act_…`), name,
     /// status, currency, time zone, amount spent. Start here when you do not know the account.
     #[tool(
-        annotations(title = "List Meta ad accounts", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Meta ad accounts"),
         output_schema = schema_for_output::<ListOutput>()
     )]
     async fn get_ad_accounts(&self, Parameters(p): Parameters<AdAccountsParams>) -> ToolResult {
@@ -305,7 +305,7 @@ impl MetaServer {
     /// One ad account's settings and status: name, status, currency, time zone, amount spent
     /// and spend cap (minor units, e.g. cents), business.
     #[tool(
-        annotations(title = "Get Meta ad account", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Meta ad account"),
         output_schema = schema_for_output::<ObjectOutput>()
     )]
     async fn get_account_info(&self, Parameters(p): Parameters<AccountParams>) -> ToolResult {
@@ -327,7 +327,7 @@ impl MetaServer {
     /// Campaigns of an ad account: objective, status, delivery state, budgets (minor units),
     /// schedule. Filter with `effective_status`, e.g. `["ACTIVE"]`. Paged (`next_after`).
     #[tool(
-        annotations(title = "List Meta campaigns", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Meta campaigns"),
         output_schema = schema_for_output::<ListOutput>()
     )]
     async fn get_campaigns(
@@ -351,7 +351,7 @@ impl MetaServer {
 
     /// One campaign's settings (objective, budgets, bid strategy, schedule, status).
     #[tool(
-        annotations(title = "Get Meta campaign", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Meta campaign"),
         output_schema = schema_for_output::<ObjectOutput>()
     )]
     async fn get_campaign_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
@@ -361,7 +361,7 @@ impl MetaServer {
     /// Ad sets of an ad account: campaign, optimization goal, billing event, budgets,
     /// schedule, delivery state. Paged (`next_after`).
     #[tool(
-        annotations(title = "List Meta ad sets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Meta ad sets"),
         output_schema = schema_for_output::<ListOutput>()
     )]
     async fn get_adsets(&self, Parameters(p): Parameters<ListParams<AdSetStatus>>) -> ToolResult {
@@ -383,7 +383,7 @@ impl MetaServer {
 
     /// One ad set's settings, including targeting when asked (`fields: ["targeting", …]`).
     #[tool(
-        annotations(title = "Get Meta ad set", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Meta ad set"),
         output_schema = schema_for_output::<ObjectOutput>()
     )]
     async fn get_adset_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
@@ -393,7 +393,7 @@ impl MetaServer {
     /// Ads of an ad account with their ad set, campaign, delivery state and creative.
     /// Paged (`next_after`).
     #[tool(
-        annotations(title = "List Meta ads", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Meta ads"),
         output_schema = schema_for_output::<ListOutput>()
     )]
     async fn get_ads(&self, Parameters(p): Parameters<ListParams<AdStatus>>) -> ToolResult {
@@ -408,7 +408,7 @@ impl MetaServer {
 
     /// One ad's settings and creative reference.
     #[tool(
-        annotations(title = "Get Meta ad", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Meta ad"),
         output_schema = schema_for_output::<ObjectOutput>()
     )]
     async fn get_ad_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
@@ -418,7 +418,7 @@ impl MetaServer {
     /// Ad creatives of an ad account: title, body text, type, thumbnail, call to action.
     /// Paged (`next_after`).
     #[tool(
-        annotations(title = "List Meta ad creatives", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "List Meta ad creatives"),
         output_schema = schema_for_output::<ListOutput>()
     )]
     async fn get_ad_creatives(&self, Parameters(p): Parameters<CreativeListParams>) -> ToolResult {
@@ -433,7 +433,7 @@ impl MetaServer {
 
     /// One creative's content: title, body, link, call to action, images.
     #[tool(
-        annotations(title = "Get Meta ad creative", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Get Meta ad creative"),
         output_schema = schema_for_output::<ObjectOutput>()
     )]
     async fn get_creative_details(&self, Parameters(p): Parameters<ObjectParams>) -> ToolResult {
@@ -447,7 +447,7 @@ impl MetaServer {
     /// (`time_increment: "1"`) and broken down by age, gender, country, platform, placement or
     /// device. Paged (`next_after`).
     #[tool(
-        annotations(title = "Meta Ads insights", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(title = "Meta Ads insights"),
         output_schema = schema_for_output::<InsightsOutput>()
     )]
     async fn get_insights(&self, Parameters(p): Parameters<InsightsParams>) -> ToolResult {
