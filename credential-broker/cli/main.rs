@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`args`]: the commands and flags.
 //! - [`admin`]: leases, shop keys and principals, through the broker's socket.
-//! - [`views`]: tables and JSON of the store.
+//! - [`views`]: the integrations and health views (the shorter lists print in `run`).
 //! - [`seed`]: shops and integrations from a TOML file.
 
 mod admin;

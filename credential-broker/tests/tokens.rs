@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use broker_proto::{ErrorCode, Provider};
 use credential_broker::config::{self, BrokerConfig, GoogleApp};
 use credential_broker::integration;
-use credential_broker::store::Store;
+use credential_broker::store::{Backend, Store};
 use credential_broker::tokens::TokenService;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -102,7 +102,7 @@ struct Fixture {
     store: Store,
     tokens: Arc<TokenService>,
     endpoint: Endpoint,
-    _audit: credential_broker::audit::AuditWriter,
+    audit: credential_broker::audit::AuditWriter,
     _dir: tempfile::TempDir,
 }
 
@@ -117,6 +117,8 @@ async fn fixture(db: &TestDb) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config: BrokerConfig =
         config::load(None, Some(db.url.clone()), Some(dir.path().join("b.sock"))).unwrap();
+    // Whatever the environment says: this endpoint, and no Meta app.
+    config.meta = None;
     config.google = Some(GoogleApp {
         client_id: "client.apps.googleusercontent.com".into(),
         client_secret: SecretString::from("client-secret".to_owned()),
@@ -132,7 +134,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         store,
         tokens,
         endpoint,
-        _audit: writer,
+        audit: writer,
         _dir: dir,
     }
 }
@@ -203,19 +205,22 @@ async fn a_token_inside_the_ahead_window_is_served_while_it_is_refreshed(db: &Te
         "the caller does not wait"
     );
     until("a background refresh", || f.endpoint.calls("rt-short") >= 2).await;
+    // The refresh commits to the store, then to the cache callers read: wait for the cache.
     let started = Instant::now();
     loop {
-        let stored = f.stored(id).await.token.unwrap();
-        if stored.expose_secret() != "ya29.short-1" {
+        let served = f.token().await.unwrap();
+        if served != "ya29.short-1" {
+            assert!(served.starts_with("ya29.short-"), "{served}");
             break;
         }
         assert!(
             started.elapsed() < PROMPT,
-            "the fresh token was never stored"
+            "the fresh token was never served"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_ne!(f.token().await.unwrap(), "ya29.short-1");
+    let stored = f.stored(id).await.token.unwrap();
+    assert_ne!(stored.expose_secret(), "ya29.short-1", "stored too");
 }
 
 async fn callers_of_an_expired_token_wait_for_one_refresh(db: &TestDb) {
@@ -243,6 +248,30 @@ async fn a_rotated_refresh_token_is_stored_before_the_token_is_handed_out(db: &T
             chrono::Duration::seconds(-1),
         ))
         .await;
+    // While the database refuses every write, the rotated token must not be handed out: Google
+    // has already retired the old refresh token, so a token whose successor is not stored
+    // would strand the integration.
+    db.raw(match db.backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_writes BEFORE UPDATE ON importers_integration \
+             BEGIN SELECT RAISE(ABORT, 'read-only for this test'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'read-only for this test'; END $$; \
+             CREATE TRIGGER refuse_writes BEFORE UPDATE ON importers_integration \
+             FOR EACH ROW EXECUTE FUNCTION refuse_writes();"
+        }
+    })
+    .await;
+    let e = f.token().await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal, "{}", e.message);
+    assert_eq!(f.endpoint.calls("rt-rotating"), 1);
+    db.raw(match db.backend {
+        Backend::Sqlite => "DROP TRIGGER refuse_writes;",
+        Backend::Postgres => "DROP TRIGGER refuse_writes ON importers_integration;",
+    })
+    .await;
     assert_eq!(f.token().await.unwrap(), "ya29.after-rotation");
     let stored = f.stored(id).await;
     assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rt-rotated");
@@ -250,6 +279,36 @@ async fn a_rotated_refresh_token_is_stored_before_the_token_is_handed_out(db: &T
     // Keys the broker does not know are kept.
     let row = f.store.integration(id).await.unwrap().unwrap();
     assert_eq!(row.data["property_id"], "326784853");
+}
+
+async fn a_token_an_upstream_refused_is_replaced_once(db: &TestDb) {
+    let f = fixture(db).await;
+    f.ga4(ga4_data(
+        "ya29.stored",
+        "rt-good",
+        chrono::Duration::hours(1),
+    ))
+    .await;
+    let served = f.token().await.unwrap();
+    let refused = broker_proto::token_fingerprint(&served);
+    // Every server that saw it refused reports it: one refresh serves them all.
+    let reports = (0..4).map(|_| f.tokens.rejected(SHOP, Provider::Ga4, &refused));
+    for grant in futures::future::join_all(reports).await {
+        assert_eq!(grant.unwrap().access_token.expose_secret(), "ya29.fresh-1");
+    }
+    assert_eq!(f.endpoint.calls("rt-good"), 1);
+    assert_eq!(f.token().await.unwrap(), "ya29.fresh-1");
+    // The replacement refused at once too: an error, not a refresh per report.
+    let again = broker_proto::token_fingerprint("ya29.fresh-1");
+    let e = f
+        .tokens
+        .rejected(SHOP, Provider::Ga4, &again)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::TokenRejected, "{}", e.message);
+    assert_eq!(f.endpoint.calls("rt-good"), 1);
+    // A server's word never marks the integration.
+    assert!(f.store.integration_statuses().await.unwrap().is_empty());
 }
 
 async fn invalid_grant_marks_the_integration_for_reconnection(db: &TestDb) {
@@ -285,10 +344,26 @@ async fn invalid_grant_marks_the_integration_for_reconnection(db: &TestDb) {
         ErrorCode::ReconnectRequired
     );
     assert_eq!(f.endpoint.calls("rt-revoked"), 1);
-    // Nothing of the grant leaks into what the shop is told.
+    // The endpoint echoed the refresh token: nothing of it reaches the caller, the shop's
+    // message, the status row or the audit trail.
+    assert!(!e.message.contains("rt-revoked"), "{}", e.message);
     assert!(!notes[0].message.contains("rt-revoked"));
+    assert!(!format!("{statuses:?}").contains("rt-revoked"));
+    let Fixture {
+        store,
+        tokens,
+        audit,
+        ..
+    } = f;
+    drop(tokens);
+    audit.finish(PROMPT).await;
+    let audit = format!("{:?}", store.audit(None, 100).await.unwrap());
+    assert!(audit.contains("revoked"), "{audit}");
+    assert!(!audit.contains("rt-revoked"), "{audit}");
 }
 
+/// The calls after the first fall inside the first backoff (5 s), which the "retry in" of each
+/// answer shows: a second request to the endpoint would mean there was none.
 async fn an_outage_backs_off_instead_of_hammering(db: &TestDb) {
     let f = fixture(db).await;
     f.ga4(ga4_data(
@@ -388,6 +463,7 @@ suite!(
     a_token_inside_the_ahead_window_is_served_while_it_is_refreshed,
     callers_of_an_expired_token_wait_for_one_refresh,
     a_rotated_refresh_token_is_stored_before_the_token_is_handed_out,
+    a_token_an_upstream_refused_is_replaced_once,
     invalid_grant_marks_the_integration_for_reconnection,
     an_outage_backs_off_instead_of_hammering,
     a_token_still_valid_is_served_through_an_outage,

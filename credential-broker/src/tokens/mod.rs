@@ -30,8 +30,6 @@ use crate::store::{Store, StoreError};
 
 mod refresh;
 mod requests;
-#[cfg(test)]
-mod tests;
 
 /// How long a negative answer (no integration, reconnect needed) is reused.
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);

@@ -34,13 +34,18 @@ pub struct Cli {
     pub common: CommonArgs,
 
     /// Property used when a tool call gives no site_url, e.g. `sc-domain:example.com`.
-    #[arg(long, value_name = "SITE", env = "BERRYBOO_GSC_SITE_URL")]
+    #[arg(long, value_name = "SITE", env = "BERRYBOO_GSC_SITE_URL", value_parser = site_flag)]
     pub site_url: Option<String>,
 
     /// Treat this date (YYYY-MM-DD) as today when resolving relative dates, for reproducible
     /// runs against the sandbox.
     #[arg(long, value_name = "DATE", env = "BERRYBOO_TODAY", hide = true)]
     pub today: Option<chrono::NaiveDate>,
+}
+
+/// A property flag, checked as the tools check `site_url`.
+fn site_flag(raw: &str) -> Result<String, String> {
+    request::check_site(raw).map_err(String::from)
 }
 
 /// Builds the server from checked flags and serves until the client leaves or a signal.
@@ -60,4 +65,24 @@ pub async fn run(cli: Cli, config: CommonConfig) -> Result<(), RunError> {
     );
     mcp_common::transport::serve(server, config.transport, mcp_common::shutdown_signal()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn the_default_property_is_checked_as_flags_are_parsed() {
+        let cli = Cli::try_parse_from(["gsc-mcp", "--site-url", "sc-domain:acme-shop.example"])
+            .expect("valid flags");
+        assert_eq!(cli.site_url.as_deref(), Some("sc-domain:acme-shop.example"));
+        for bad in ["https://www.example.com", "sc-domain:", "example.com"] {
+            let e = Cli::try_parse_from(["gsc-mcp", "--site-url", bad])
+                .expect_err("refused at parse time")
+                .to_string();
+            assert!(e.contains("--site-url") && e.contains("site_url"), "{e}");
+        }
+    }
 }
