@@ -69,6 +69,10 @@ pub enum Command {
         /// Socket path (its directory is created 0700).
         #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
         socket: Option<PathBuf>,
+        /// Serve Prometheus metrics at http://ADDR/metrics; `--metrics` alone listens on
+        /// 127.0.0.1:9464. They name providers and outcomes, never a shop or a secret.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// List shops.
     Shops {

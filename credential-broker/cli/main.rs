@@ -60,7 +60,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         | Command::Health { db, .. }
         | Command::Audit { db, .. }
         | Command::Notifications { db, .. } => (db.database.clone(), None),
-        Command::Serve { db, socket } | Command::Refresh { db, socket, .. } => {
+        Command::Serve { db, socket, .. } | Command::Refresh { db, socket, .. } => {
             (db.database.clone(), socket.clone())
         }
         Command::HostKey => (None, None),
@@ -83,7 +83,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 | PrincipalCommand::List { socket, .. },
         } => (None, socket.clone()),
     };
-    let config = config::load(cli.config.as_deref(), database, socket)?;
+    let mut config = config::load(cli.config.as_deref(), database, socket)?;
+    if let Command::Serve {
+        metrics: Some(addr),
+        ..
+    } = &cli.command
+    {
+        config.metrics = Some(*addr);
+    }
     match cli.command {
         Command::Migrate(_) => {
             let store = daemon::open(&config, true).await?;

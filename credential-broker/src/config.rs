@@ -13,6 +13,7 @@
 //! max_lease_ttl = "30d"
 //! idle_timeout = "2m"            # close connections silent (or mid-frame) this long
 //! integration_recheck = "30s"    # dashboard changes to an integration apply within this
+//! metrics = "127.0.0.1:9464"     # Prometheus scrapes at /metrics (or `serve --metrics`)
 //!
 //! [google]                       # or BERRYBOO_GOOGLE_CLIENT_ID / _SECRET / _TOKEN_URI
 //! client_id = "….apps.googleusercontent.com"
@@ -98,6 +99,7 @@ struct FileConfig {
     max_lease_ttl: Option<String>,
     idle_timeout: Option<String>,
     integration_recheck: Option<String>,
+    metrics: Option<std::net::SocketAddr>,
     google: Option<GoogleFile>,
     meta: Option<MetaFile>,
     integration_types: Option<BTreeMap<String, i32>>,
@@ -193,6 +195,9 @@ pub struct BrokerConfig {
     pub integration_types: BTreeMap<Provider, i32>,
     /// Refresh timing.
     pub refresh: RefreshTiming,
+    /// Where `serve` answers Prometheus scrapes at `/metrics` (`metrics` in the file, or
+    /// `serve --metrics`); none unless asked for.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl BrokerConfig {
@@ -367,6 +372,7 @@ pub fn load(
     }
 
     Ok(BrokerConfig {
+        metrics: parsed.metrics,
         database: database
             .or_else(|| env("BERRYBOO_DATABASE_URL"))
             .or(parsed.database),

@@ -11,6 +11,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::keys::KeyBook;
 use crate::leases::LeaseBook;
+use crate::metrics::BrokerMetrics;
 use crate::server;
 use crate::store::Store;
 use crate::tokens::TokenService;
@@ -45,11 +46,24 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
             "no Google OAuth client configured: Google tokens are served while valid but cannot be refreshed (set BERRYBOO_GOOGLE_CLIENT_ID/SECRET)"
         );
     }
-    let listener = server::bind(&config.socket, &config.allowed_uids)?;
     let config = Arc::new(config);
+    // Before the socket: a metrics address in use stops `serve` before anything listens.
+    let metrics = Arc::new(BrokerMetrics::default());
+    let _endpoint = match config.metrics {
+        Some(addr) => Some(metrics_endpoint(addr, &metrics, &store, &config).await?),
+        None => None,
+    };
+    let listener = server::bind(&config.socket, &config.allowed_uids)?;
     let (sink, writer) = audit::start(store.clone());
-    let tokens = TokenService::new(store.clone(), config.clone(), http_client()?, sink.clone());
+    let tokens = TokenService::new(
+        store.clone(),
+        config.clone(),
+        http_client()?,
+        sink.clone(),
+        metrics.clone(),
+    );
     let broker = Arc::new(Broker {
+        metrics,
         config: config.clone(),
         store: store.clone(),
         leases: LeaseBook::new(store.clone()),
@@ -99,6 +113,7 @@ pub async fn refresh_direct(
         Arc::new(config.clone()),
         http_client()?,
         sink,
+        Arc::new(BrokerMetrics::default()),
     );
     let results = tokens
         .refresh_now(shop)
@@ -107,4 +122,41 @@ pub async fn refresh_direct(
     drop(tokens);
     writer.finish(std::time::Duration::from_secs(60)).await;
     Ok(results)
+}
+
+/// Serves `metrics` at `http://addr/metrics`; live leases and integrations needing
+/// reconnection are counted in the store at each scrape.
+async fn metrics_endpoint(
+    addr: std::net::SocketAddr,
+    metrics: &Arc<BrokerMetrics>,
+    store: &Store,
+    config: &Arc<BrokerConfig>,
+) -> Result<metrics_endpoint::Endpoint> {
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let (metrics, store, config) = (metrics.clone(), store.clone(), config.clone());
+    let before: metrics_endpoint::BeforeScrape = Arc::new(move || {
+        let (metrics, store, config) = (metrics.clone(), store.clone(), config.clone());
+        Box::pin(async move {
+            match store.live_lease_count(Utc::now().timestamp()).await {
+                Ok(n) => {
+                    metrics.live_leases.set(n);
+                }
+                Err(e) => tracing::warn!("cannot count live leases for metrics: {e}"),
+            }
+            // The same list `health` prints (active integrations whose grant was refused).
+            match crate::health::report(&store, &config, 30).await {
+                Ok(report) => {
+                    let marked = report.needs_reconnect.len();
+                    metrics
+                        .needing_reconnection
+                        .set(i64::try_from(marked).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::warn!("cannot count integrations for metrics: {e}"),
+            }
+        })
+    });
+    metrics_endpoint::serve(addr, Arc::new(registry), Some(before))
+        .await
+        .with_context(|| format!("cannot serve metrics on {addr}"))
 }

@@ -13,6 +13,7 @@
 //! - [`store`]: SQLite / PostgreSQL.
 //! - [`audit`]: batched audit trail.
 //! - [`config`]: file, env and flags.
+//! - [`metrics`]: what an operator's Prometheus reads (`serve --metrics`).
 
 #![deny(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod health;
 pub mod integration;
 pub mod keys;
 pub mod leases;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod tokens;

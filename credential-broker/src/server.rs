@@ -140,6 +140,7 @@ pub async fn serve(
 }
 
 async fn connection(broker: Arc<Broker>, stream: UnixStream) {
+    let _open = broker.metrics.connection();
     let mut peer = match stream.peer_cred() {
         Ok(c) => Peer {
             uid: c.uid(),

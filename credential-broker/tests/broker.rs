@@ -14,6 +14,7 @@ use credential_broker::broker::{Broker, Peer};
 use credential_broker::config;
 use credential_broker::keys::KeyBook;
 use credential_broker::leases::{LeaseBook, hash_secret};
+use credential_broker::metrics::BrokerMetrics;
 use credential_broker::tokens::TokenService;
 use secrecy::ExposeSecret;
 
@@ -79,8 +80,15 @@ async fn fixture(db: &TestDb) -> Fixture {
             .unwrap();
     }
     let (sink, audit) = credential_broker::audit::start(store.clone());
+    let metrics = Arc::new(BrokerMetrics::default());
     let http = credential_broker::daemon::http_client().unwrap();
-    let tokens = TokenService::new(store.clone(), config.clone(), http, sink.clone());
+    let tokens = TokenService::new(
+        store.clone(),
+        config.clone(),
+        http,
+        sink.clone(),
+        metrics.clone(),
+    );
     let broker = Broker {
         config,
         leases: LeaseBook::new(store.clone()),
@@ -88,6 +96,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         store,
         tokens,
         audit: sink,
+        metrics,
     };
     Fixture {
         broker,

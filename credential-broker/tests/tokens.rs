@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use broker_proto::{ErrorCode, Provider};
 use credential_broker::config::{self, BrokerConfig, GoogleApp};
 use credential_broker::integration;
+use credential_broker::metrics::BrokerMetrics;
 use credential_broker::store::{Backend, Store};
 use credential_broker::tokens::TokenService;
 use secrecy::{ExposeSecret, SecretString};
@@ -129,7 +130,13 @@ async fn fixture(db: &TestDb) -> Fixture {
     store.upsert_shop(OTHER_SHOP, "Other Shop").await.unwrap();
     let (sink, writer) = credential_broker::audit::start(store.clone());
     let http = credential_broker::daemon::http_client().unwrap();
-    let tokens = TokenService::new(store.clone(), Arc::new(config), http, sink);
+    let tokens = TokenService::new(
+        store.clone(),
+        Arc::new(config),
+        http,
+        sink,
+        Arc::new(BrokerMetrics::default()),
+    );
     Fixture {
         store,
         tokens,

@@ -10,12 +10,14 @@ mod broker;
 mod fixtures;
 mod host;
 mod mcp;
+mod metrics;
 mod sandbox;
 
 pub use broker::*;
 pub use fixtures::*;
 pub use host::*;
 pub use mcp::*;
+pub use metrics::*;
 pub use sandbox::*;
 
 /// The date every test's sandbox treats as today, so relative dates are deterministic.

@@ -12,6 +12,7 @@ use broker_proto::{
 use crate::audit::{AuditSink, now_ms};
 use crate::config::BrokerConfig;
 use crate::leases::LeaseBook;
+use crate::metrics::BrokerMetrics;
 use crate::store::{AuditEvent, Store};
 use crate::tokens::TokenService;
 
@@ -43,6 +44,8 @@ pub struct Broker {
     pub tokens: Arc<TokenService>,
     /// Audit trail.
     pub audit: AuditSink,
+    /// What an operator's Prometheus reads.
+    pub metrics: Arc<BrokerMetrics>,
 }
 
 fn now() -> i64 {
@@ -262,7 +265,8 @@ impl Broker {
                 shop_id,
             } => {
                 event.action = "token".into();
-                match self.leased(&lease, &shop_id, provider, &mut event).await {
+                let started = std::time::Instant::now();
+                let granted = match self.leased(&lease, &shop_id, provider, &mut event).await {
                     Err(e) => Err(e),
                     Ok(()) => {
                         let granted = self.tokens.token(&shop_id, provider).await;
@@ -273,7 +277,13 @@ impl Broker {
                         }
                         granted.map(Response::Token)
                     }
-                }
+                };
+                self.metrics.vend(
+                    provider,
+                    granted.as_ref().map(drop).map_err(|e| e.code),
+                    started.elapsed().as_secs_f64(),
+                );
+                granted
             }
             Request::TokenRejected {
                 lease,

@@ -36,6 +36,10 @@ const LEASES: Sql = Sql::both(
      ORDER BY created_at DESC, id",
 );
 
+/// Leases neither revoked nor expired at `$1`.
+const LIVE_LEASES: Sql =
+    Sql::both("SELECT count(*) FROM broker_lease WHERE revoked_at IS NULL AND expires_at > $1");
+
 /// Extends a live lease: `$2` = new expiry, `$3` = now.
 const RENEW_LEASE: Sql = Sql::both(
     "UPDATE broker_lease SET expires_at = $2 \
@@ -314,6 +318,17 @@ impl Store {
             )
         })
         .map_err(self.db_err("list leases"))
+    }
+
+    /// How many leases are live (neither revoked nor expired) at `now` (unix seconds).
+    pub async fn live_lease_count(&self, now: i64) -> Result<i64, StoreError> {
+        on_pool!(self, LIVE_LEASES, |pool, sql| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(self.db_err("count live leases"))
     }
 
     /// Marks the lease revoked at `at`. `false` if it is unknown or already revoked.

@@ -26,6 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::audit::AuditSink;
 use crate::config::BrokerConfig;
 use crate::integration;
+use crate::metrics::{BrokerMetrics, RefreshReason};
 use crate::store::{Store, StoreError};
 
 mod refresh;
@@ -86,6 +87,16 @@ enum Why<'a> {
     Rejected(&'a str),
 }
 
+impl Why<'_> {
+    fn reason(self) -> RefreshReason {
+        match self {
+            Why::Due => RefreshReason::due,
+            Why::Forced => RefreshReason::forced,
+            Why::Rejected(_) => RefreshReason::rejected,
+        }
+    }
+}
+
 /// Vends and refreshes access tokens.
 pub struct TokenService {
     store: Store,
@@ -96,6 +107,7 @@ pub struct TokenService {
     slots: Mutex<HashMap<i64, Arc<Slot>>>,
     /// Integrations warned about an expiring Meta token, with that token's expiry (unix s).
     warned: Mutex<HashMap<i64, i64>>,
+    metrics: Arc<BrokerMetrics>,
 }
 
 fn internal(e: StoreError) -> BrokerError {
@@ -117,12 +129,14 @@ impl TokenService {
         config: Arc<BrokerConfig>,
         http: reqwest::Client,
         audit: AuditSink,
+        metrics: Arc<BrokerMetrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             config,
             http,
             audit,
+            metrics,
             resolved: Mutex::default(),
             slots: Mutex::default(),
             warned: Mutex::default(),
@@ -301,6 +315,7 @@ impl TokenService {
                 if bg_due {
                     self.refresh_in_background(slot.clone(), id, shop_id.to_owned(), provider);
                 }
+                self.metrics.cache_hit(provider);
                 return Ok(grant(t));
             }
         }
@@ -309,6 +324,7 @@ impl TokenService {
         if let Some(t) = lock(&slot.current).clone()
             && !self.due(provider, t.expires_at, Utc::now()).1
         {
+            self.metrics.cache_hit(provider);
             return Ok(grant(&t));
         }
         let fresh = self

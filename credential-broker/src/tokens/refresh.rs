@@ -14,6 +14,7 @@ use super::{
 };
 use crate::audit::now_ms;
 use crate::integration::{self, IntegrationData};
+use crate::metrics::RefreshOutcome;
 use crate::store::{AuditEvent, IntegrationRow, IntegrationStatus, Notification};
 
 impl TokenService {
@@ -64,6 +65,8 @@ impl TokenService {
                 // Fresh in the store: another broker (or the dashboard) refreshed it.
                 lock_guard.release().await.map_err(internal)?;
                 *lock(&slot.current) = Some(c.clone());
+                self.metrics
+                    .refresh(provider, RefreshOutcome::from_store, why.reason());
                 return Ok(c.clone());
             }
             let backoff_until = lock(&slot.backoff).until;
@@ -103,6 +106,8 @@ impl TokenService {
                     *lock(&slot.current) = Some(fresh.clone());
                     *lock(&slot.backoff) = Backoff::default();
                     self.audit_refresh(shop_id, provider, "refreshed", None);
+                    self.metrics
+                        .refresh(provider, RefreshOutcome::refreshed, why.reason());
                     return Ok(fresh);
                 }
                 Ok(Refresh::KeepCurrent { warn_expiring }) => {
@@ -115,6 +120,8 @@ impl TokenService {
                         self.warn_expiring(&row, expires_at).await;
                     }
                     let Some(c) = current else {
+                        self.metrics
+                            .refresh(provider, RefreshOutcome::failed, why.reason());
                         return Err(self
                             .mark_reconnect(&row, provider, "no access token stored")
                             .await);
@@ -126,6 +133,8 @@ impl TokenService {
                         // Only a token endpoint's refusal marks an integration for
                         // reconnection, not a server's report: this is an error to the caller.
                         lock(&slot.current).take();
+                        self.metrics
+                            .refresh(provider, RefreshOutcome::failed, why.reason());
                         return Err(BrokerError::new(
                             ErrorCode::TokenRejected,
                             format!(
@@ -141,6 +150,8 @@ impl TokenService {
                         ));
                     }
                     *lock(&slot.current) = Some(c.clone());
+                    self.metrics
+                        .refresh(provider, RefreshOutcome::kept, why.reason());
                     return Ok(c);
                 }
                 Err(RefreshFailure::Revoked(used_refresh_token)) => {
@@ -166,6 +177,8 @@ impl TokenService {
                         // Nothing asked a token endpoint: no refresh token (or an expired
                         // Meta token) and a server's word that the token was refused. Only a
                         // token endpoint's `invalid_grant` marks an integration.
+                        self.metrics
+                            .refresh(provider, RefreshOutcome::failed, why.reason());
                         return Err(BrokerError::new(
                             ErrorCode::TokenRejected,
                             format!(
@@ -175,6 +188,8 @@ impl TokenService {
                         ));
                     }
                     self.audit_refresh(shop_id, provider, "revoked", None);
+                    self.metrics
+                        .refresh(provider, RefreshOutcome::revoked, why.reason());
                     return Err(self.mark_reconnect(&row, provider, "invalid_grant").await);
                 }
                 Err(RefreshFailure::Transient(detail)) => {
@@ -191,12 +206,16 @@ impl TokenService {
                     };
                     tracing::warn!(shop = %shop_id, %provider, "token refresh failed, backing off: {detail}");
                     self.audit_refresh(shop_id, provider, "failed", Some(detail));
+                    self.metrics
+                        .refresh(provider, RefreshOutcome::failed, why.reason());
                     return self.keep_or_unavailable(slot, current, provider, until);
                 }
                 Err(RefreshFailure::Config(detail)) => {
                     lock_guard.release().await.map_err(internal)?;
                     tracing::error!(%provider, "cannot refresh tokens: {detail}");
                     self.audit_refresh(shop_id, provider, "failed", Some(detail.clone()));
+                    self.metrics
+                        .refresh(provider, RefreshOutcome::unconfigured, why.reason());
                     return Err(BrokerError::new(
                         ErrorCode::Unavailable,
                         format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use berryboo_e2e::{
     BrokerProc, META_APP_CONFIG, Sandbox, TestPostgres, broker_cli, call, connect, err,
-    ga4_broker_command, ok, shops,
+    ga4_broker_command, ok, scrape, shops,
 };
 use broker_proto::frame::{self, FrameDecoder};
 use broker_proto::{ErrorCode, LeaseSecret, PROTOCOL_VERSION, Provider, Request, Response};
@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod metrics;
 mod operator;
 mod postgres;
 mod socket;
