@@ -235,6 +235,7 @@ pub async fn run(
         lease_ttl: args.lease_ttl,
         child_log: "error".into(),
         host_key: file.host_key.clone(),
+        metrics: Default::default(),
     });
     let set = match ServerSet::start(config, credentials.clone(), &[provider]).await {
         Ok(set) => set,

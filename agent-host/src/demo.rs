@@ -399,6 +399,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
         lease_ttl: crate::server_set::HOST_LEASE_TTL,
         child_log: "error".into(),
         host_key: file.host_key.clone(),
+        metrics: Default::default(),
     });
     let n = seed_anomalies(&database, today, &measuring).await?;
     println!(
@@ -424,6 +425,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
             retry_delay: Duration::from_secs(300),
             webhook: None,
             dashboard_url: pipeline::notify::DEFAULT_DASHBOARD_URL.into(),
+            metrics: None,
         },
         file,
         true,

@@ -12,6 +12,7 @@
 //!   [`anomalies`]: the operator's commands over its tables.
 //! - [`gateway`]: remote MCP access to one shop's tools per shop key or OAuth subject.
 //! - [`demo`]: the embedded default end to end.
+//! - [`metrics`]: what `gateway --metrics` and `pipeline --metrics` serve.
 //! - [`children`], [`config`]: binaries, child processes, settings.
 
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod gateway;
 pub mod llm;
+pub mod metrics;
 pub mod pipeline;
 pub mod pool;
 pub mod server_set;

@@ -46,14 +46,9 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
             "no Google OAuth client configured: Google tokens are served while valid but cannot be refreshed (set BERRYBOO_GOOGLE_CLIENT_ID/SECRET)"
         );
     }
-    let config = Arc::new(config);
-    // Before the socket: a metrics address in use stops `serve` before anything listens.
-    let metrics = Arc::new(BrokerMetrics::default());
-    let _endpoint = match config.metrics {
-        Some(addr) => Some(metrics_endpoint(addr, &metrics, &store, &config).await?),
-        None => None,
-    };
     let listener = server::bind(&config.socket, &config.allowed_uids)?;
+    let config = Arc::new(config);
+    let metrics = Arc::new(BrokerMetrics::default());
     let (sink, writer) = audit::start(store.clone());
     let tokens = TokenService::new(
         store.clone(),
@@ -72,6 +67,9 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
         audit: sink,
     });
     tracing::info!(socket = %config.socket.display(), allowed_uids = ?config.allowed_uids, admin_uids = ?config.admin_uids, "credential broker serving");
+    let endpoint = config
+        .metrics
+        .map(|addr| metrics_endpoint(addr, &broker.metrics, &broker.tokens, &store));
     let sweeper = {
         let broker = broker.clone();
         tokio::spawn(async move {
@@ -92,6 +90,8 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
     };
     server::serve(broker.clone(), listener, cli_kit::shutdown_signal()).await;
     sweeper.abort();
+    // Before the final audit flush: no scrape competes with it for the store.
+    drop(endpoint);
     let _ = std::fs::remove_file(&config.socket);
     drop(broker);
     // Connections still open hold sinks: end the writer explicitly, after it flushed.
@@ -125,18 +125,19 @@ pub async fn refresh_direct(
 }
 
 /// Serves `metrics` at `http://addr/metrics`; live leases and integrations needing
-/// reconnection are counted in the store at each scrape.
-async fn metrics_endpoint(
+/// reconnection are counted in the store before a scrape (at most every few seconds, however
+/// often it is scraped).
+fn metrics_endpoint(
     addr: std::net::SocketAddr,
     metrics: &Arc<BrokerMetrics>,
+    tokens: &Arc<TokenService>,
     store: &Store,
-    config: &Arc<BrokerConfig>,
-) -> Result<metrics_endpoint::Endpoint> {
+) -> metrics_endpoint::Endpoint {
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry);
-    let (metrics, store, config) = (metrics.clone(), store.clone(), config.clone());
+    let (metrics, tokens, store) = (metrics.clone(), tokens.clone(), store.clone());
     let before: metrics_endpoint::BeforeScrape = Arc::new(move || {
-        let (metrics, store, config) = (metrics.clone(), store.clone(), config.clone());
+        let (metrics, tokens, store) = (metrics.clone(), tokens.clone(), store.clone());
         Box::pin(async move {
             match store.live_lease_count(Utc::now().timestamp()).await {
                 Ok(n) => {
@@ -144,19 +145,18 @@ async fn metrics_endpoint(
                 }
                 Err(e) => tracing::warn!("cannot count live leases for metrics: {e}"),
             }
-            // The same list `health` prints (active integrations whose grant was refused).
-            match crate::health::report(&store, &config, 30).await {
-                Ok(report) => {
-                    let marked = report.needs_reconnect.len();
+            match tokens.needing_reconnection().await {
+                Ok(n) => {
                     metrics
                         .needing_reconnection
-                        .set(i64::try_from(marked).unwrap_or(i64::MAX));
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
                 }
-                Err(e) => tracing::warn!("cannot count integrations for metrics: {e}"),
+                Err(e) => tracing::warn!(
+                    "cannot count integrations needing reconnection: {}",
+                    e.message
+                ),
             }
         })
     });
     metrics_endpoint::serve(addr, Arc::new(registry), Some(before))
-        .await
-        .with_context(|| format!("cannot serve metrics on {addr}"))
 }

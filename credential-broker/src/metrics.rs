@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 
 use broker_proto::{ErrorCode, Provider};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -41,6 +42,8 @@ pub enum RefreshReason {
     forced,
     /// An upstream refused the token early.
     rejected,
+    /// The hourly look at Meta tokens near their expiry.
+    expiring,
 }
 
 /// How a refresh ended.
@@ -55,7 +58,11 @@ pub enum RefreshOutcome {
     kept,
     /// The token endpoint refused the grant (`invalid_grant`): the shop must reconnect.
     revoked,
-    /// The token endpoint failed or was unreachable; backing off.
+    /// Nothing was left to renew with (no refresh token, a Meta token past its expiry): the
+    /// shop must reconnect.
+    expired,
+    /// The token endpoint failed or was unreachable (backing off), a Meta extension failed, or
+    /// the store failed on the way.
     failed,
     /// No OAuth client or app is configured to refresh with.
     unconfigured,
@@ -121,8 +128,43 @@ fn code_name(code: ErrorCode) -> String {
 }
 
 impl BrokerMetrics {
-    /// Registers every metric in `registry` under `berryboo_broker_`.
+    /// Registers every metric in `registry` under `berryboo_broker_`, with the series the
+    /// example alerts watch present at 0 from the start (an alert on `increase()` cannot see a
+    /// series' first step, so one that appeared at 1 would hide the first failure).
     pub fn register(&self, registry: &mut Registry) {
+        for p in Provider::ALL {
+            for outcome in [
+                "ok",
+                "unknown_shop",
+                "no_integration",
+                "integration_inactive",
+                "missing_scope",
+                "no_account",
+                "reconnect_required",
+                "unavailable",
+                "internal",
+            ] {
+                let _ = self.vends.get_or_create(&VendLabels {
+                    provider: p.as_str().to_owned(),
+                    outcome: outcome.to_owned(),
+                });
+            }
+            for outcome in [RefreshOutcome::failed, RefreshOutcome::unconfigured] {
+                for reason in [
+                    RefreshReason::due,
+                    RefreshReason::forced,
+                    RefreshReason::rejected,
+                    RefreshReason::expiring,
+                ] {
+                    let _ = self.refreshes.get_or_create(&RefreshLabels {
+                        provider: p.as_str().to_owned(),
+                        outcome,
+                        reason,
+                    });
+                }
+            }
+            let _ = self.invalid_grants.get_or_create(&provider(p));
+        }
         let r = registry.sub_registry_with_prefix("berryboo_broker");
         r.register(
             "token_vends",
@@ -147,7 +189,7 @@ impl BrokerMetrics {
         );
         r.register(
             "invalid_grants",
-            "Grants the token endpoint refused (integrations that need reconnection)",
+            "Grants a token endpoint refused (invalid_grant): those shops must reconnect",
             self.invalid_grants.clone(),
         );
         r.register(
@@ -167,8 +209,8 @@ impl BrokerMetrics {
         );
     }
 
-    /// A token request answered: `Ok` or the refusal's code, after `seconds`.
-    pub fn vend(&self, p: Provider, outcome: Result<(), ErrorCode>, seconds: f64) {
+    /// A token request answered: `Ok` or the refusal's code; `took`, when its lease held.
+    pub fn vend(&self, p: Provider, outcome: Result<(), ErrorCode>, took: Option<Duration>) {
         let outcome = match outcome {
             Ok(()) => "ok".to_owned(),
             Err(code) => code_name(code),
@@ -179,9 +221,11 @@ impl BrokerMetrics {
                 outcome,
             })
             .inc();
-        self.vend_seconds
-            .get_or_create(&provider(p))
-            .observe(seconds);
+        if let Some(took) = took {
+            self.vend_seconds
+                .get_or_create(&provider(p))
+                .observe(took.as_secs_f64());
+        }
     }
 
     /// A token served from memory.

@@ -124,7 +124,10 @@ pub async fn serve(
         let (stream, _) = match accepted {
             Ok(x) => x,
             Err(e) => {
+                // Out of descriptors, most likely: pause instead of spinning at full CPU and
+                // log volume until one is freed.
                 tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 continue;
             }
         };

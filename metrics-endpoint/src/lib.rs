@@ -3,10 +3,14 @@
 //! own [`Registry`] of counters, gauges and histograms (prometheus-client); this crate serves
 //! it in the Prometheus text format.
 //!
-//! Loopback by default ([`DEFAULT_ADDR`]): the numbers name no shop and hold no secret, but
-//! who may read them is the operator's choice, made by giving another address. Accepted
-//! connections get `TCP_NODELAY`, so a scrape on a kept-alive connection is not held back by
-//! Nagle's algorithm.
+//! Whoever reaches the port can scrape, so a scrape must cost the process nothing it cannot
+//! afford, however many arrive: HTTP/1 only, at most [`MAX_CONNECTIONS`] at once, 5 s to send
+//! the headers and 60 s per connection, and the [`BeforeScrape`] hook (values counted in a
+//! database) runs at most once per [`HOOK_INTERVAL`], one at a time, bounded by
+//! [`HOOK_TIMEOUT`]; scrapes in between read what it counted last. Loopback by default
+//! ([`DEFAULT_ADDR`]); another address is the operator's choice and is logged as a warning.
+//! An address that is taken does not stop the process: metrics are not worth an outage, so the
+//! endpoint says so and keeps trying. Accepted connections get `TCP_NODELAY`.
 
 #![deny(missing_docs)]
 
@@ -14,34 +18,39 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 pub use prometheus_client;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
 
 /// Where `--metrics` without an address listens.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 16;
+/// The hook runs at most this often, however often the endpoint is scraped.
+pub const HOOK_INTERVAL: Duration = Duration::from_secs(5);
+/// The hook is given up after this long (the values it set last stay).
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one connection is served (kept-alive scrapes included).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Pause before binding a taken address again.
+const RETRY_BIND: Duration = Duration::from_secs(10);
 
-/// Work done before each scrape, for values read from elsewhere (e.g. live leases counted in
-/// the database): it sets gauges the registry then encodes.
+/// Work done before a scrape for values read from elsewhere (e.g. live leases counted in the
+/// database): it sets gauges the registry then encodes.
 pub type BeforeScrape = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// A listening endpoint; it stops when dropped.
+/// A running endpoint; it stops (its connections too) when dropped.
 #[derive(Debug)]
 pub struct Endpoint {
-    addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
-}
-
-impl Endpoint {
-    /// The address it listens on (the real port when `:0` was asked for).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
 }
 
 impl Drop for Endpoint {
@@ -53,37 +62,118 @@ impl Drop for Endpoint {
 #[derive(Clone)]
 struct Scrape {
     registry: Arc<Registry>,
-    before: Option<BeforeScrape>,
+    hook: Option<Hook>,
 }
 
-/// Serves `registry` at `http://ADDR/metrics` until the returned [`Endpoint`] is dropped, and
-/// logs `metrics on http://ADDR/metrics` (with the bound port).
-pub async fn serve(
-    addr: SocketAddr,
-    registry: Arc<Registry>,
-    before: Option<BeforeScrape>,
-) -> std::io::Result<Endpoint> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let app = axum::Router::new()
-        .route("/metrics", axum::routing::get(metrics))
-        .with_state(Scrape { registry, before });
-    let listener = listener.tap_io(|tcp| {
-        // A scrape's headers and body must not wait for the client's delayed ACK.
-        let _ = tcp.set_nodelay(true);
-    });
+#[derive(Clone)]
+struct Hook {
+    run: BeforeScrape,
+    /// When it last ran; held while it runs, so concurrent scrapes wait for one run.
+    last: Arc<tokio::sync::Mutex<Option<Instant>>>,
+}
+
+/// Serves `registry` at `http://ADDR/metrics` until the returned [`Endpoint`] is dropped. Logs
+/// `metrics on http://ADDR/metrics` once listening; if `addr` is taken, logs an error and
+/// tries again every 10 s.
+pub fn serve(addr: SocketAddr, registry: Arc<Registry>, before: Option<BeforeScrape>) -> Endpoint {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "metrics on {addr}, not a loopback address: anyone who reaches it can read the numbers (no shop, no secret); firewall it"
+        );
+    }
+    let scrape = scrape_state(registry, before);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!("the metrics endpoint stopped: {e}");
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return accept_loop(listener, scrape).await,
+                Err(e) => {
+                    tracing::error!(
+                        "cannot serve metrics on {addr}: {e}; trying again in {} s",
+                        RETRY_BIND.as_secs()
+                    );
+                    tokio::time::sleep(RETRY_BIND).await;
+                }
+            }
         }
     });
-    tracing::info!("metrics on http://{addr}/metrics");
-    Ok(Endpoint { addr, task })
+    Endpoint { task }
+}
+
+/// [`serve`] on a listener already bound (tests, and callers that must know the port first).
+pub fn serve_listener(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    before: Option<BeforeScrape>,
+) -> Endpoint {
+    let scrape = scrape_state(registry, before);
+    Endpoint {
+        task: tokio::spawn(accept_loop(listener, scrape)),
+    }
+}
+
+fn scrape_state(registry: Arc<Registry>, before: Option<BeforeScrape>) -> Scrape {
+    Scrape {
+        registry,
+        hook: before.map(|run| Hook {
+            run,
+            last: Arc::default(),
+        }),
+    }
+}
+
+async fn accept_loop(listener: TcpListener, scrape: Scrape) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("metrics on http://{addr}/metrics");
+    }
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(scrape);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // Owned here: dropping the endpoint (aborting this task) ends every connection too.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most likely: pause instead of spinning.
+                tracing::warn!("metrics: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        // A scrape's headers and body must not wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
+        });
+        while connections.try_join_next().is_some() {}
+    }
 }
 
 async fn metrics(State(scrape): State<Scrape>) -> Response {
-    if let Some(before) = &scrape.before {
-        before().await;
+    if let Some(hook) = &scrape.hook {
+        let mut last = hook.last.lock().await;
+        if last.is_none_or(|at| at.elapsed() >= HOOK_INTERVAL) {
+            if tokio::time::timeout(HOOK_TIMEOUT, (hook.run)())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "metrics: counting took over {} s; serving the last counts",
+                    HOOK_TIMEOUT.as_secs()
+                );
+            }
+            *last = Some(Instant::now());
+        }
     }
     let mut body = String::new();
     match prometheus_text::encode(&mut body, &scrape.registry) {
@@ -98,7 +188,7 @@ async fn metrics(State(scrape): State<Scrape>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicI64;
+    use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::gauge::Gauge;
@@ -106,28 +196,26 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_scrape_reads_the_registry_after_the_before_hook() {
+    async fn scrapes_read_the_registry_and_run_the_hook_at_most_once_per_interval() {
         let mut registry = Registry::default();
         let calls: Counter = Counter::default();
         let live: Gauge<i64, AtomicI64> = Gauge::default();
         registry.register("berryboo_test_calls", "Calls.", calls.clone());
         registry.register("berryboo_test_live", "Live things.", live.clone());
         calls.inc_by(3);
-        let hook_live = live.clone();
+        let runs = Arc::new(AtomicU32::new(0));
+        let (hook_live, hook_runs) = (live.clone(), runs.clone());
         let before: BeforeScrape = Arc::new(move || {
-            let live = hook_live.clone();
+            let (live, runs) = (hook_live.clone(), hook_runs.clone());
             Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
                 live.set(7);
             })
         });
-        let endpoint = serve(
-            "127.0.0.1:0".parse().unwrap(),
-            Arc::new(registry),
-            Some(before),
-        )
-        .await
-        .unwrap();
-        let url = format!("http://{}/metrics", endpoint.addr());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let endpoint = serve_listener(listener, Arc::new(registry), Some(before));
+        let url = format!("http://{addr}/metrics");
         let response = reqwest::get(&url).await.unwrap();
         assert_eq!(
             response.headers()["content-type"],
@@ -140,14 +228,34 @@ mod tests {
         );
         assert!(text.contains("berryboo_test_calls_total 3\n"), "{text}");
         assert!(text.contains("berryboo_test_live 7\n"), "{text}");
-        assert_eq!(live.get(), 7);
+        // Forty more scrapes within the interval: the hook does not run again.
+        for _ in 0..40 {
+            assert!(reqwest::get(&url).await.unwrap().status().is_success());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(
-            reqwest::get(format!("http://{}/other", endpoint.addr()))
+            reqwest::get(format!("http://{addr}/other"))
                 .await
                 .unwrap()
                 .status(),
             404
         );
+        drop(endpoint);
+        // Dropped: nothing answers any more (the listener closes with the task).
+        let started = Instant::now();
+        while reqwest::get(&url).await.is_ok() {
+            assert!(started.elapsed() < Duration::from_secs(20), "still serving");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_retried_not_fatal() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let endpoint = serve(addr, Arc::new(Registry::default()), None);
+        tokio::task::yield_now().await;
+        assert!(!endpoint.task.is_finished(), "it keeps trying");
         drop(endpoint);
     }
 }

@@ -47,6 +47,7 @@ async fn the_pool_shares_evicts_caps_and_reaps() {
         lease_ttl: agent_host::server_set::HOST_LEASE_TTL,
         child_log: "warn".into(),
         host_key: None,
+        metrics: Default::default(),
     });
     let pool = ShopPool::new(
         config,

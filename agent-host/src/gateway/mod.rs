@@ -53,6 +53,10 @@ pub struct GatewayArgs {
     /// Address to listen on (port 0 picks a free one; the first stdout line says which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics at http://ADDR/metrics (tool calls, live shop sets);
+    /// `--metrics` alone listens on 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+    pub metrics: Option<SocketAddr>,
     /// Credential broker socket.
     #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
     pub broker_socket: Option<PathBuf>,
@@ -135,7 +139,10 @@ pub async fn run(args: GatewayArgs, file: &crate::config::HostFile) -> Result<Ex
         );
         return Ok(ExitCode::from(2));
     }
+    let metrics = Arc::new(crate::metrics::HostMetrics::default());
+    let _metrics_endpoint = args.metrics.map(|addr| metrics.serve(addr));
     let config = Arc::new(SetConfig {
+        metrics,
         broker_socket: args
             .broker_socket
             .clone()

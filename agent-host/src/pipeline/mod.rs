@@ -86,6 +86,10 @@ pub struct PipelineArgs {
     /// The dashboard page the reconnect email points to.
     #[arg(long, value_name = "URL", env = "BERRYBOO_DASHBOARD_URL", default_value = notify::DEFAULT_DASHBOARD_URL)]
     pub dashboard_url: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (anomalies, tool
+    /// calls, live shop sets); `--metrics` alone listens on 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// The run's totals.
@@ -161,9 +165,12 @@ pub async fn run_with(
         .clone()
         .unwrap_or_else(broker_proto::default_socket_path);
     let ttl_ms = i64::try_from(args.claim_ttl.as_millis()).unwrap_or(i64::MAX);
+    let metrics = Arc::new(crate::metrics::HostMetrics::default());
+    let _metrics_endpoint = args.metrics.map(|addr| metrics.serve(addr));
     let ctx = Arc::new(Ctx {
         store: store.clone(),
         config: Arc::new(SetConfig {
+            metrics: metrics.clone(),
             broker_socket,
             servers_dir: crate::children::servers_dir()?,
             api_base: args.api_base.clone(),
@@ -205,6 +212,7 @@ pub async fn run_with(
         }
         summary.claimed += batch.len();
         progress.claimed(batch.len());
+        metrics.anomalies("claimed", batch.len());
         let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
         let heartbeat = {
             let (store, worker, ids) = (store.clone(), ctx.worker.clone(), ids.clone());
@@ -244,6 +252,10 @@ pub async fn run_with(
                 }
             };
             progress.shop_done(&o);
+            metrics.anomalies("processed", o.processed.len());
+            metrics.anomalies("failed", o.failures.len());
+            metrics.anomalies("skipped", o.skipped.len());
+            metrics.anomalies("lost", o.lost.len());
             if let Some(d) = o.set_start {
                 summary.sets.0 += 1;
                 summary.sets.1 += d;
@@ -264,6 +276,7 @@ pub async fn run_with(
             drop(work);
             let released = store.release_claims(&ctx.worker, &ids).await?;
             summary.released = released;
+            metrics.anomalies("released", usize::try_from(released).unwrap_or(usize::MAX));
             break;
         }
     }

@@ -59,6 +59,8 @@ pub struct SetConfig {
     /// Proven to the broker before asking for leases, when the host's uid is only in
     /// `allowed_uids` ([`HostKey`]).
     pub host_key: Option<HostKey>,
+    /// Where tool calls and live sets are counted (served only with `--metrics`).
+    pub metrics: Arc<crate::metrics::HostMetrics>,
 }
 
 impl SetConfig {
@@ -333,6 +335,8 @@ impl ServerSet {
             closed: AtomicBool::new(false),
             renewal,
         };
+        // Counted until dropped.
+        set.config.metrics.shop_sets.inc();
         if set.members.is_empty() {
             let reasons = set
                 .failed
@@ -391,6 +395,32 @@ impl ServerSet {
     /// a call the server refuses (bad arguments) is the caller's [`SetError::Rejected`], not a
     /// reason to restart anything.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult, SetError> {
+        let started = std::time::Instant::now();
+        let result = self.call_uncounted(tool, arguments).await;
+        let outcome = match &result {
+            Ok(r) if r.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(SetError::Rejected { .. }) => "rejected",
+            Err(SetError::Ended { .. }) => "ended",
+            Err(SetError::UnknownTool(_)) => "unknown_tool",
+            Err(_) => "unavailable",
+        };
+        // Only a tool a server lists becomes a label: a caller cannot mint series.
+        let server = self
+            .by_tool
+            .get(tool)
+            .map(|&i| binary(self.members[i].provider));
+        self.config
+            .metrics
+            .tool_call(server, tool, outcome, started.elapsed());
+        result
+    }
+
+    async fn call_uncounted(
+        &self,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, SetError> {
         let index = *self
             .by_tool
             .get(tool)
@@ -565,6 +595,7 @@ impl ServerSet {
 
 impl Drop for ServerSet {
     fn drop(&mut self) {
+        self.config.metrics.shop_sets.dec();
         // Panics, early returns: the leases still end. (The children are killed when their
         // transports drop.)
         if let Some(r) = &self.renewal {

@@ -265,25 +265,29 @@ impl Broker {
                 shop_id,
             } => {
                 event.action = "token".into();
-                let started = std::time::Instant::now();
-                let granted = match self.leased(&lease, &shop_id, provider, &mut event).await {
-                    Err(e) => Err(e),
+                match self.leased(&lease, &shop_id, provider, &mut event).await {
+                    Err(e) => {
+                        self.metrics.vend(provider, Err(e.code), None);
+                        Err(e)
+                    }
                     Ok(()) => {
+                        // Timed from the lease check on: refusals of guessed leases must not
+                        // skew the latency of real vends.
+                        let started = std::time::Instant::now();
                         let granted = self.tokens.token(&shop_id, provider).await;
                         if granted.is_ok()
                             && let Some(id) = &event.lease_id
                         {
                             self.leases.used(id, now());
                         }
+                        self.metrics.vend(
+                            provider,
+                            granted.as_ref().map(drop).map_err(|e| e.code),
+                            Some(started.elapsed()),
+                        );
                         granted.map(Response::Token)
                     }
-                };
-                self.metrics.vend(
-                    provider,
-                    granted.as_ref().map(drop).map_err(|e| e.code),
-                    started.elapsed().as_secs_f64(),
-                );
-                granted
+                }
             }
             Request::TokenRejected {
                 lease,

@@ -82,6 +82,8 @@ enum Why<'a> {
     Due,
     /// The operator asked: refresh whatever the store holds.
     Forced,
+    /// The hourly look at Meta tokens: as `Forced`, counted apart.
+    Expiring,
     /// An upstream refused the token with this fingerprint: a different one in the store (a
     /// reconnect, another broker's refresh) will do, that one must not come back.
     Rejected(&'a str),
@@ -92,6 +94,7 @@ impl Why<'_> {
         match self {
             Why::Due => RefreshReason::due,
             Why::Forced => RefreshReason::forced,
+            Why::Expiring => RefreshReason::expiring,
             Why::Rejected(_) => RefreshReason::rejected,
         }
     }

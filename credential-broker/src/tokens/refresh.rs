@@ -27,6 +27,13 @@ impl TokenService {
         provider: Provider,
         why: Why<'_>,
     ) -> Result<CachedToken, BrokerError> {
+        let mut counted = Counted {
+            metrics: &self.metrics,
+            provider,
+            reason: why.reason(),
+            outcome: None,
+            skip: false,
+        };
         for attempt in 0..2 {
             let lock_guard = self.store.lock_integration(id).await.map_err(internal)?;
             let Some(row) = lock_guard.row().cloned() else {
@@ -55,7 +62,7 @@ impl TokenService {
             };
             let usable = current.as_ref().is_some_and(|c| match why {
                 Why::Due => !self.due(provider, c.expires_at, now).0,
-                Why::Forced => false,
+                Why::Forced | Why::Expiring => false,
                 Why::Rejected(fingerprint) => {
                     token_fingerprint(c.token.expose_secret()) != fingerprint
                         && !self.due(provider, c.expires_at, now).1
@@ -65,8 +72,7 @@ impl TokenService {
                 // Fresh in the store: another broker (or the dashboard) refreshed it.
                 lock_guard.release().await.map_err(internal)?;
                 *lock(&slot.current) = Some(c.clone());
-                self.metrics
-                    .refresh(provider, RefreshOutcome::from_store, why.reason());
+                counted.outcome = Some(RefreshOutcome::from_store);
                 return Ok(c.clone());
             }
             let backoff_until = lock(&slot.backoff).until;
@@ -74,6 +80,8 @@ impl TokenService {
                 && Instant::now() < until
             {
                 lock_guard.release().await.map_err(internal)?;
+                // Backing off: nothing was asked of a token endpoint.
+                counted.skip = true;
                 return self.keep_or_unavailable(slot, current, provider, until);
             }
             let outcome = match provider {
@@ -106,11 +114,13 @@ impl TokenService {
                     *lock(&slot.current) = Some(fresh.clone());
                     *lock(&slot.backoff) = Backoff::default();
                     self.audit_refresh(shop_id, provider, "refreshed", None);
-                    self.metrics
-                        .refresh(provider, RefreshOutcome::refreshed, why.reason());
+                    counted.outcome = Some(RefreshOutcome::refreshed);
                     return Ok(fresh);
                 }
-                Ok(Refresh::KeepCurrent { warn_expiring }) => {
+                Ok(Refresh::KeepCurrent {
+                    warn_expiring,
+                    failed,
+                }) => {
                     lock_guard.release().await.map_err(internal)?;
                     // After the release: on SQLite the lock is the database's write lock.
                     // A server's report is no reason to tell the shop anything.
@@ -120,8 +130,7 @@ impl TokenService {
                         self.warn_expiring(&row, expires_at).await;
                     }
                     let Some(c) = current else {
-                        self.metrics
-                            .refresh(provider, RefreshOutcome::failed, why.reason());
+                        counted.outcome = Some(RefreshOutcome::failed);
                         return Err(self
                             .mark_reconnect(&row, provider, "no access token stored")
                             .await);
@@ -133,8 +142,7 @@ impl TokenService {
                         // Only a token endpoint's refusal marks an integration for
                         // reconnection, not a server's report: this is an error to the caller.
                         lock(&slot.current).take();
-                        self.metrics
-                            .refresh(provider, RefreshOutcome::failed, why.reason());
+                        counted.outcome = Some(RefreshOutcome::failed);
                         return Err(BrokerError::new(
                             ErrorCode::TokenRejected,
                             format!(
@@ -150,11 +158,17 @@ impl TokenService {
                         ));
                     }
                     *lock(&slot.current) = Some(c.clone());
-                    self.metrics
-                        .refresh(provider, RefreshOutcome::kept, why.reason());
+                    counted.outcome = Some(if failed {
+                        RefreshOutcome::failed
+                    } else {
+                        RefreshOutcome::kept
+                    });
                     return Ok(c);
                 }
-                Err(RefreshFailure::Revoked(used_refresh_token)) => {
+                Err(RefreshFailure::Revoked {
+                    used_refresh_token,
+                    by_endpoint,
+                }) => {
                     lock_guard.release().await.map_err(internal)?;
                     // Lost a race rather than a revocation? If the stored refresh token changed
                     // while we used the old one (a reconnect, or a rotation elsewhere), retry.
@@ -177,8 +191,7 @@ impl TokenService {
                         // Nothing asked a token endpoint: no refresh token (or an expired
                         // Meta token) and a server's word that the token was refused. Only a
                         // token endpoint's `invalid_grant` marks an integration.
-                        self.metrics
-                            .refresh(provider, RefreshOutcome::failed, why.reason());
+                        counted.outcome = Some(RefreshOutcome::failed);
                         return Err(BrokerError::new(
                             ErrorCode::TokenRejected,
                             format!(
@@ -188,8 +201,11 @@ impl TokenService {
                         ));
                     }
                     self.audit_refresh(shop_id, provider, "revoked", None);
-                    self.metrics
-                        .refresh(provider, RefreshOutcome::revoked, why.reason());
+                    counted.outcome = Some(if by_endpoint {
+                        RefreshOutcome::revoked
+                    } else {
+                        RefreshOutcome::expired
+                    });
                     return Err(self.mark_reconnect(&row, provider, "invalid_grant").await);
                 }
                 Err(RefreshFailure::Transient(detail)) => {
@@ -206,16 +222,14 @@ impl TokenService {
                     };
                     tracing::warn!(shop = %shop_id, %provider, "token refresh failed, backing off: {detail}");
                     self.audit_refresh(shop_id, provider, "failed", Some(detail));
-                    self.metrics
-                        .refresh(provider, RefreshOutcome::failed, why.reason());
+                    counted.outcome = Some(RefreshOutcome::failed);
                     return self.keep_or_unavailable(slot, current, provider, until);
                 }
                 Err(RefreshFailure::Config(detail)) => {
                     lock_guard.release().await.map_err(internal)?;
                     tracing::error!(%provider, "cannot refresh tokens: {detail}");
                     self.audit_refresh(shop_id, provider, "failed", Some(detail.clone()));
-                    self.metrics
-                        .refresh(provider, RefreshOutcome::unconfigured, why.reason());
+                    counted.outcome = Some(RefreshOutcome::unconfigured);
                     return Err(BrokerError::new(
                         ErrorCode::Unavailable,
                         format!(
@@ -261,7 +275,10 @@ impl TokenService {
 
     async fn refresh_google(&self, data: &IntegrationData) -> Result<Refresh, RefreshFailure> {
         let Some(rt) = &data.refresh_token else {
-            return Err(RefreshFailure::Revoked(None));
+            return Err(RefreshFailure::Revoked {
+                used_refresh_token: None,
+                by_endpoint: false,
+            });
         };
         let Some(app) = &self.config.google else {
             return Err(RefreshFailure::Config(
@@ -283,9 +300,10 @@ impl TokenService {
                     .refresh_token
                     .filter(|new| new.expose_secret() != rt.expose_secret()),
             }),
-            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => {
-                Err(RefreshFailure::Revoked(Some(rt.clone())))
-            }
+            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => Err(RefreshFailure::Revoked {
+                used_refresh_token: Some(rt.clone()),
+                by_endpoint: true,
+            }),
             Err(oauth_refresh::RefreshError::Unavailable(d)) => Err(RefreshFailure::Transient(d)),
             Err(
                 e @ (oauth_refresh::RefreshError::InvalidClient(_)
@@ -305,17 +323,25 @@ impl TokenService {
             return if data.token.is_some() {
                 Ok(Refresh::KeepCurrent {
                     warn_expiring: None,
+                    failed: false,
                 })
             } else {
-                Err(RefreshFailure::Revoked(None))
+                Err(RefreshFailure::Revoked {
+                    used_refresh_token: None,
+                    by_endpoint: false,
+                })
             };
         };
         if expires_at <= now {
-            return Err(RefreshFailure::Revoked(None));
+            return Err(RefreshFailure::Revoked {
+                used_refresh_token: None,
+                by_endpoint: false,
+            });
         }
         let Some(app) = &self.config.meta else {
             return Ok(Refresh::KeepCurrent {
                 warn_expiring: Some(expires_at),
+                failed: false,
             });
         };
         match oauth_refresh::exchange_meta(
@@ -334,11 +360,15 @@ impl TokenService {
                 token: r.access_token,
                 rotated_refresh_token: None,
             }),
-            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => Err(RefreshFailure::Revoked(None)),
+            Err(oauth_refresh::RefreshError::InvalidGrant(_)) => Err(RefreshFailure::Revoked {
+                used_refresh_token: None,
+                by_endpoint: true,
+            }),
             Err(e) => {
                 tracing::warn!(shop = %row.shop_id, "cannot extend the Meta token: {e}");
                 Ok(Refresh::KeepCurrent {
                     warn_expiring: Some(expires_at),
+                    failed: true,
                 })
             }
         }
@@ -454,15 +484,43 @@ enum Refresh {
         expires_at: DateTime<Utc>,
         rotated_refresh_token: Option<SecretString>,
     },
-    /// The stored token stays; `warn_expiring` asks for a notification once the lock is gone.
+    /// The stored token stays; `warn_expiring` asks for a notification once the lock is gone;
+    /// `failed`: an extension was tried and failed (not: nothing could be tried).
     KeepCurrent {
         warn_expiring: Option<DateTime<Utc>>,
+        failed: bool,
     },
 }
 
 enum RefreshFailure {
-    /// The grant is gone; carries the refresh token that was refused, if any.
-    Revoked(Option<SecretString>),
+    /// The grant is gone: the refresh token that was refused, if any, and whether a token
+    /// endpoint said so (else there was nothing left to renew with).
+    Revoked {
+        used_refresh_token: Option<SecretString>,
+        by_endpoint: bool,
+    },
     Transient(String),
     Config(String),
+}
+
+/// Counts one refresh when dropped: the outcome set last, else `failed` (a store error on the
+/// way out is a failed refresh too); nothing when `skip` (no token endpoint was asked).
+struct Counted<'a> {
+    metrics: &'a crate::metrics::BrokerMetrics,
+    provider: Provider,
+    reason: crate::metrics::RefreshReason,
+    outcome: Option<RefreshOutcome>,
+    skip: bool,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.skip {
+            self.metrics.refresh(
+                self.provider,
+                self.outcome.unwrap_or(RefreshOutcome::failed),
+                self.reason,
+            );
+        }
+    }
 }

@@ -83,6 +83,31 @@ impl TokenService {
         Ok(grant(&fresh))
     }
 
+    /// Integrations a vend would refuse as needing reconnection: marked after a refused grant,
+    /// active, and not rewritten by the dashboard since. Reads only the marked rows and changes
+    /// nothing (a vend clears a mark the dashboard made stale).
+    pub async fn needing_reconnection(&self) -> Result<usize, BrokerError> {
+        let statuses = self.store.integration_statuses().await.map_err(internal)?;
+        let mut marked = 0;
+        for status in statuses.iter().filter(|s| s.needs_reconnect) {
+            let Some(row) = self
+                .store
+                .integration(status.integration_id)
+                .await
+                .map_err(internal)?
+            else {
+                continue;
+            };
+            let rewritten = row
+                .updated
+                .is_some_and(|u| u.timestamp() > status.updated_at);
+            if row.active && !row.deleted && !rewritten {
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+
     /// Whether `row` is marked for reconnection and the dashboard has not rewritten it since
     /// (a rewrite means the shop reconnected: the mark is cleared then).
     pub(super) async fn marked_for_reconnect(
@@ -145,7 +170,13 @@ impl TokenService {
             let slot = self.slot(row.id);
             let _gate = slot.gate.lock().await;
             if let Err(e) = self
-                .refresh_locked(&slot, row.id, &row.shop_id, Provider::MetaAds, Why::Forced)
+                .refresh_locked(
+                    &slot,
+                    row.id,
+                    &row.shop_id,
+                    Provider::MetaAds,
+                    Why::Expiring,
+                )
                 .await
             {
                 tracing::info!(shop = %row.shop_id, "Meta token not extended: {}", e.message);

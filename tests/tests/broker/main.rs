@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use berryboo_e2e::{
-    BrokerProc, META_APP_CONFIG, Sandbox, TestPostgres, broker_cli, call, connect, err,
+    BrokerProc, META_APP_CONFIG, Sandbox, Scrape, TestPostgres, broker_cli, call, connect, err,
     ga4_broker_command, ok, scrape, shops,
 };
 use broker_proto::frame::{self, FrameDecoder};

@@ -6,12 +6,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berryboo_e2e::{BrokerProc, Sandbox, bin, first_line, shops};
+use berryboo_e2e::{BrokerProc, Sandbox, bin, first_line, scrape, shops};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
 mod clients;
 mod keys;
+mod metrics;
 
 /// A sandbox with the test fixtures and a broker on a fresh SQLite database of them; `dir`
 /// holds the database and must live as long as the test.

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 mod failures;
+mod metrics;
 mod outcomes;
 mod runs;
 

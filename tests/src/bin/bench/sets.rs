@@ -19,6 +19,7 @@ pub(super) async fn pool_bench(sandbox: &Sandbox, args: &Args) -> Result<()> {
         lease_ttl: agent_host::server_set::HOST_LEASE_TTL,
         child_log: "warn".into(),
         host_key: None,
+        metrics: Default::default(),
     });
     let pool = ShopPool::new(
         config,
