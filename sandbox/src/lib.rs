@@ -117,6 +117,11 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "upstream sandbox serving");
     }
+    // Like Google's and Meta's front ends, answer without waiting for the client's delayed ACK
+    // (a response written in pieces would otherwise stall ~40 ms on a kept-alive connection).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app(config))
         .with_graceful_shutdown(shutdown)
         .await

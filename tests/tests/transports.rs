@@ -662,3 +662,57 @@ async fn slow_headers_and_huge_bodies_are_cut_off() {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
+
+/// Over HTTP a response goes out in pieces (headers, then an SSE event). On a kept-alive
+/// connection without `TCP_NODELAY`, Nagle's algorithm holds the second piece until the
+/// client's delayed ACK (about 40 ms on Linux), so every call after the first took ~40 ms where
+/// stdio takes one. Hosts keep connections alive (Node's fetch, the TypeScript SDK), so this
+/// client does too, with Nagle left on at its end as theirs is. The server calls the sandbox on
+/// a kept-alive connection as well, so both hops are covered.
+#[tokio::test]
+async fn ten_calls_on_a_kept_alive_connection_wait_for_no_delayed_ack() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let creds = Credentials::google("sandbox-refresh-acme-e2e").unwrap();
+    let server = http_server(&sandbox, &creds, None).await;
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(false)
+        .build()
+        .unwrap();
+    for revision in [None, Some(ProtocolVersion::V_2026_07_28)] {
+        let transport = StreamableHttpClientTransport::with_client(
+            http.clone(),
+            StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url)),
+        );
+        let client = match &revision {
+            None => ().serve(transport).await.unwrap(),
+            Some(v) => ()
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![v.clone()],
+                    },
+                )
+                .await
+                .unwrap(),
+        };
+        // The first call opens the connections and fetches the token.
+        ok(&call(&client, "get_property_details", json!({}))
+            .await
+            .unwrap());
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            ok(&call(&client, "get_property_details", json!({}))
+                .await
+                .unwrap());
+        }
+        let took = started.elapsed();
+        // Ten delayed ACKs alone would be 400 ms; a call takes a few ms even in a debug build
+        // on a busy machine.
+        assert!(
+            took < Duration::from_millis(200),
+            "{revision:?}: ten calls took {took:?} on a kept-alive connection: is a response \
+             waiting for the client's delayed ACK (TCP_NODELAY off somewhere)?"
+        );
+        client.cancel().await.unwrap();
+    }
+}

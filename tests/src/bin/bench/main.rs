@@ -1,4 +1,5 @@
-//! `bench`: start-up time, idle memory and tool-call latency of the four MCP servers, token
+//! `bench`: start-up time, idle memory and tool-call latency of the four MCP servers (over stdio,
+//! and over HTTP as hosts call them), token
 //! vends of the broker, many shops' server sets at once through the agent host's pool, and the
 //! gateway's added latency, cold-shop start, throughput and memory,
 //! measured against the offline sandbox on loopback. Build in release for meaningful numbers:
@@ -27,11 +28,13 @@ use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
 mod gateway;
+mod http;
 mod pipeline;
 mod servers;
 mod sets;
 
 use gateway::gateway_bench;
+use http::http_bench;
 use pipeline::pipeline_bench;
 use servers::{server_bench, server_cases};
 use sets::{broker_bench, pool_bench, tree_rss_kib};
@@ -82,6 +85,7 @@ struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Part {
     Servers,
+    Http,
     Broker,
     Pool,
     Pipeline,
@@ -154,6 +158,12 @@ async fn main() -> Result<()> {
     if args.runs(Part::Servers) {
         for case in server_cases()? {
             server_bench(&sandbox, &case, &args).await?;
+        }
+    }
+    if args.runs(Part::Http) {
+        for case in server_cases()? {
+            sandbox.control_post("reset", json!({})).await?;
+            http_bench(&sandbox, &case, &args).await?;
         }
     }
     if args.runs(Part::Broker) {
