@@ -56,14 +56,18 @@ pub(super) async fn http_bench(sandbox: &Sandbox, case: &ServerCase, args: &Args
                 .await?
             }
         };
+        if case.reset_every.is_some() {
+            sandbox.control_post("reset", json!({})).await?;
+        }
         for _ in 0..50 {
             ok(&call(&client, tool, arguments.clone()).await?);
             ok(&call(&stdio, tool, arguments.clone()).await?);
         }
         let (mut over_http, mut over_stdio) = (Vec::new(), Vec::new());
         for i in 0..args.calls {
+            // Two calls an iteration.
             if let Some(n) = case.reset_every
-                && i % n == 0
+                && i % (n / 2).max(1) == 0
             {
                 sandbox.control_post("reset", json!({})).await?;
             }
