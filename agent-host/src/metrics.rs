@@ -21,8 +21,9 @@ pub struct ToolCallLabels {
     pub server: String,
     /// The tool; `unknown` when no server lists it.
     pub tool: String,
-    /// `ok`, `tool_error` (the tool answered with `isError`), `rejected` (the server refused the
-    /// arguments), `unavailable`, `ended` (its lease ended), `unknown_tool`.
+    /// `ok`, `tool_error` (the tool answered with `isError`), `rejected` (the arguments were
+    /// refused), `unavailable`, `ended` (its lease ended), `cancelled` (the caller went away or
+    /// gave up first), `unknown_tool`.
     pub outcome: String,
 }
 
@@ -38,8 +39,9 @@ pub struct ToolLabels {
 /// What became of anomalies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct AnomalyLabels {
-    /// `claimed`, `processed`, `failed` (given back to retry or failed for good), `skipped`,
-    /// `lost` (another worker took the claim over), `released` (handed back at an interruption).
+    /// `claimed`, `processed`, `failed` (given back to retry or failed for good), `lost`
+    /// (another worker took the claim over), `released` (handed back at an interruption).
+    /// Counted as each shop's batch ends.
     pub outcome: String,
 }
 
@@ -138,5 +140,49 @@ impl HostMetrics {
         let mut registry = Registry::default();
         self.register(&mut registry);
         metrics_endpoint::serve(addr, std::sync::Arc::new(registry), None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_no_server_lists_is_one_series_whatever_its_name() {
+        let metrics = HostMetrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        for made_up in ["drop_tables", "x".repeat(300).as_str(), "shop-1234"] {
+            metrics.tool_call(None, made_up, "unknown_tool", Duration::from_millis(1));
+        }
+        metrics.tool_call(
+            Some("ga4-mcp"),
+            "run_report",
+            "ok",
+            Duration::from_millis(2),
+        );
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
+            .expect("encodes");
+        assert!(
+            text.contains(
+                "berryboo_tool_calls_total{server=\"none\",tool=\"unknown\",outcome=\"unknown_tool\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("drop_tables") && !text.contains("shop-1234"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "berryboo_tool_call_duration_seconds_count{server=\"ga4-mcp\",tool=\"run_report\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("duration_seconds_count{server=\"none\""),
+            "no latency for calls nothing served: {text}"
+        );
     }
 }

@@ -71,7 +71,7 @@ pub enum Command {
         socket: Option<PathBuf>,
         /// Serve Prometheus metrics at http://ADDR/metrics; `--metrics` alone listens on
         /// 127.0.0.1:9464. They name providers and outcomes, never a shop or a secret.
-        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::BROKER_ADDR)]
         metrics: Option<std::net::SocketAddr>,
     },
     /// List shops.

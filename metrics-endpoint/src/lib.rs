@@ -7,8 +7,8 @@
 //! afford, however many arrive: HTTP/1 only, at most [`MAX_CONNECTIONS`] at once, 5 s to send
 //! the headers and 60 s per connection, and the [`BeforeScrape`] hook (values counted in a
 //! database) runs at most once per [`HOOK_INTERVAL`], one at a time, bounded by
-//! [`HOOK_TIMEOUT`]; scrapes in between read what it counted last. Loopback by default
-//! ([`DEFAULT_ADDR`]); another address is the operator's choice and is logged as a warning.
+//! [`HOOK_TIMEOUT`]; scrapes in between read what it counted last. Loopback by default (one
+//! port per process: [`BROKER_ADDR`], [`GATEWAY_ADDR`], [`PIPELINE_ADDR`]); another address is the operator's choice and is logged as a warning.
 //! An address that is taken does not stop the process: metrics are not worth an outage, so the
 //! endpoint says so and keeps trying. Accepted connections get `TCP_NODELAY`.
 
@@ -28,8 +28,13 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-/// Where `--metrics` without an address listens.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+/// Where the broker's `--metrics` without an address listens.
+pub const BROKER_ADDR: &str = "127.0.0.1:9464";
+/// Where the gateway's `--metrics` without an address listens (on the broker's host too, so
+/// not the broker's port).
+pub const GATEWAY_ADDR: &str = "127.0.0.1:9465";
+/// Where the pipeline's `--metrics` without an address listens.
+pub const PIPELINE_ADDR: &str = "127.0.0.1:9466";
 /// Connections served at once; more wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 16;
 /// The hook runs at most this often, however often the endpoint is scraped.

@@ -54,8 +54,8 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
     /// Serve Prometheus metrics at http://ADDR/metrics (tool calls, live shop sets);
-    /// `--metrics` alone listens on 127.0.0.1:9464.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+    /// `--metrics` alone listens on 127.0.0.1:9465.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::GATEWAY_ADDR)]
     pub metrics: Option<SocketAddr>,
     /// Credential broker socket.
     #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]

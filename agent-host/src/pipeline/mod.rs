@@ -86,9 +86,9 @@ pub struct PipelineArgs {
     /// The dashboard page the reconnect email points to.
     #[arg(long, value_name = "URL", env = "BERRYBOO_DASHBOARD_URL", default_value = notify::DEFAULT_DASHBOARD_URL)]
     pub dashboard_url: String,
-    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (anomalies, tool
-    /// calls, live shop sets); `--metrics` alone listens on 127.0.0.1:9464.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::DEFAULT_ADDR)]
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts, to watch it live
+    /// (anomalies, tool calls, live shop sets); `--metrics` alone listens on 127.0.0.1:9466.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::PIPELINE_ADDR)]
     pub metrics: Option<std::net::SocketAddr>,
 }
 
@@ -189,6 +189,7 @@ pub async fn run_with(
     let exhausted = store.fail_exhausted(args.max_attempts).await?;
     if exhausted > 0 {
         tracing::warn!("{exhausted} anomalies failed: their workers kept dying on them");
+        metrics.anomalies("failed", usize::try_from(exhausted).unwrap_or(usize::MAX));
     }
     let started = Instant::now();
     let progress = Progress::new(show_progress);
@@ -254,7 +255,6 @@ pub async fn run_with(
             progress.shop_done(&o);
             metrics.anomalies("processed", o.processed.len());
             metrics.anomalies("failed", o.failures.len());
-            metrics.anomalies("skipped", o.skipped.len());
             metrics.anomalies("lost", o.lost.len());
             if let Some(d) = o.set_start {
                 summary.sets.0 += 1;

@@ -395,24 +395,30 @@ impl ServerSet {
     /// a call the server refuses (bad arguments) is the caller's [`SetError::Rejected`], not a
     /// reason to restart anything.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult, SetError> {
-        let started = std::time::Instant::now();
-        let result = self.call_uncounted(tool, arguments).await;
-        let outcome = match &result {
-            Ok(r) if r.is_error == Some(true) => "tool_error",
-            Ok(_) => "ok",
-            Err(SetError::Rejected { .. }) => "rejected",
-            Err(SetError::Ended { .. }) => "ended",
-            Err(SetError::UnknownTool(_)) => "unknown_tool",
-            Err(_) => "unavailable",
-        };
         // Only a tool a server lists becomes a label: a caller cannot mint series.
         let server = self
             .by_tool
             .get(tool)
             .map(|&i| binary(self.members[i].provider));
-        self.config
-            .metrics
-            .tool_call(server, tool, outcome, started.elapsed());
+        // Counted when dropped: a call whose caller hung up or timed out counts as cancelled.
+        let mut counted = CountedCall {
+            set: self,
+            server,
+            tool,
+            started: std::time::Instant::now(),
+            outcome: "cancelled",
+        };
+        let result = self.call_uncounted(tool, arguments).await;
+        counted.outcome = match &result {
+            Ok(r) if r.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(SetError::Rejected { .. }) => "rejected",
+            Err(SetError::Ended { .. }) => "ended",
+            // A listed tool with arguments that are not an object.
+            Err(SetError::UnknownTool(_)) if server.is_some() => "rejected",
+            Err(SetError::UnknownTool(_)) => "unknown_tool",
+            Err(_) => "unavailable",
+        };
         result
     }
 
@@ -590,6 +596,26 @@ impl ServerSet {
             }
         }))
         .await;
+    }
+}
+
+/// One tool call, counted in the set's metrics when it ends however it ends.
+struct CountedCall<'a> {
+    set: &'a ServerSet,
+    server: Option<&'static str>,
+    tool: &'a str,
+    started: std::time::Instant,
+    outcome: &'static str,
+}
+
+impl Drop for CountedCall<'_> {
+    fn drop(&mut self) {
+        self.set.config.metrics.tool_call(
+            self.server,
+            self.tool,
+            self.outcome,
+            self.started.elapsed(),
+        );
     }
 }
 

@@ -82,7 +82,8 @@ enum Why<'a> {
     Due,
     /// The operator asked: refresh whatever the store holds.
     Forced,
-    /// The hourly look at Meta tokens: as `Forced`, counted apart.
+    /// The hourly look at Meta tokens near their expiry: as `Due` (a token someone extended
+    /// meanwhile is left alone), counted apart.
     Expiring,
     /// An upstream refused the token with this fingerprint: a different one in the store (a
     /// reconnect, another broker's refresh) will do, that one must not come back.

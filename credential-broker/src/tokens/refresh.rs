@@ -61,8 +61,10 @@ impl TokenService {
                 _ => None,
             };
             let usable = current.as_ref().is_some_and(|c| match why {
-                Why::Due => !self.due(provider, c.expires_at, now).0,
-                Why::Forced | Why::Expiring => false,
+                // The sweep picked this token as near its expiry, but another caller may have
+                // extended it since: then it is not extended twice.
+                Why::Due | Why::Expiring => !self.due(provider, c.expires_at, now).0,
+                Why::Forced => false,
                 Why::Rejected(fingerprint) => {
                     token_fingerprint(c.token.expose_secret()) != fingerprint
                         && !self.due(provider, c.expires_at, now).1

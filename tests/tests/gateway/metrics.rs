@@ -37,14 +37,20 @@ async fn tool_calls_and_shop_sets_are_scraped() {
     // Another shop's property: the tool answers with an error the model reads.
     let (_, _, body) = call("get_property_details", json!({"property_id": "999"})).await;
     assert_eq!(body["result"]["isError"], true, "{body}");
-    // A name no server lists must not become a label.
-    let (_, _, body) = call("made_up_tool_for_metrics", json!({})).await;
-    assert!(
-        body.get("error").is_some() || body["result"]["isError"] == true,
-        "{body}"
-    );
-
-    let m = scrape(&endpoint).await.unwrap();
+    // The endpoint binds in the background: scrape until it answers with both calls.
+    let started = std::time::Instant::now();
+    let m = loop {
+        if let Ok(m) = scrape(&endpoint).await
+            && m.sum("berryboo_tool_calls_total") >= 2.0
+        {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the metrics endpoint never showed the calls"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let calls = "berryboo_tool_calls_total";
     assert_eq!(m.types.get(calls).map(String::as_str), Some("counter"));
     let ga4 = |tool: &str, outcome: &str| {
@@ -67,7 +73,6 @@ async fn tool_calls_and_shop_sets_are_scraped() {
         ),
         Some(2.0)
     );
-    assert!(!m.text.contains("made_up_tool_for_metrics"), "{}", m.text);
     assert_eq!(m.get("berryboo_shop_sets", &[]), Some(1.0), "{}", m.text);
     // Nothing of the shop, the key or a token.
     assert!(!m.text.contains(shops::ACME));

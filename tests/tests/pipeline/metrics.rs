@@ -42,12 +42,13 @@ async fn a_runs_anomalies_and_sets_are_scraped_while_it_runs() {
         // Until the endpoint is up and NO_META's anomaly is done while FULL's still waits.
         if let Ok(m) = berryboo_e2e::scrape(&endpoint).await
             && m.get(anomalies, &[("outcome", "processed")]) == Some(1.0)
+            && m.get("berryboo_shop_sets", &[]) == Some(1.0)
         {
             break m;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the run never showed one anomaly processed"
+            "the run never showed one anomaly processed while the other's set lived"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
