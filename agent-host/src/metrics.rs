@@ -52,8 +52,7 @@ pub struct AnomalyLabels {
 pub struct HostMetrics {
     tool_calls: Family<ToolCallLabels, Counter>,
     tool_call_seconds: Family<ToolLabels, Histogram>,
-    /// Shop server sets alive in this process.
-    pub shop_sets: Gauge<i64, AtomicI64>,
+    shop_sets: Gauge<i64, AtomicI64>,
     anomalies: Family<AnomalyLabels, Counter>,
 }
 
@@ -121,6 +120,16 @@ impl HostMetrics {
                 })
                 .observe(took.as_secs_f64());
         }
+    }
+
+    /// A shop's server set came to life; [`HostMetrics::set_ended`] when it is dropped.
+    pub fn set_started(&self) {
+        self.shop_sets.inc();
+    }
+
+    /// A shop's server set was dropped.
+    pub fn set_ended(&self) {
+        self.shop_sets.dec();
     }
 
     /// `n` anomalies ended as `outcome`.

@@ -69,7 +69,7 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
     tracing::info!(socket = %config.socket.display(), allowed_uids = ?config.allowed_uids, admin_uids = ?config.admin_uids, "credential broker serving");
     let endpoint = config
         .metrics
-        .map(|addr| metrics_endpoint(addr, &broker.metrics, &broker.tokens, &store));
+        .map(|addr| serve_metrics(addr, &broker.metrics, &broker.tokens, &store));
     let sweeper = {
         let broker = broker.clone();
         tokio::spawn(async move {
@@ -127,7 +127,7 @@ pub async fn refresh_direct(
 /// Serves `metrics` at `http://addr/metrics`; live leases and integrations needing
 /// reconnection are counted in the store before a scrape (at most every few seconds, however
 /// often it is scraped).
-fn metrics_endpoint(
+fn serve_metrics(
     addr: std::net::SocketAddr,
     metrics: &Arc<BrokerMetrics>,
     tokens: &Arc<TokenService>,

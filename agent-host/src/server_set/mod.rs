@@ -336,7 +336,7 @@ impl ServerSet {
             renewal,
         };
         // Counted until dropped.
-        set.config.metrics.shop_sets.inc();
+        set.config.metrics.set_started();
         if set.members.is_empty() {
             let reasons = set
                 .failed
@@ -621,7 +621,7 @@ impl Drop for CountedCall<'_> {
 
 impl Drop for ServerSet {
     fn drop(&mut self) {
-        self.config.metrics.shop_sets.dec();
+        self.config.metrics.set_ended();
         // Panics, early returns: the leases still end. (The children are killed when their
         // transports drop.)
         if let Some(r) = &self.renewal {
