@@ -15,6 +15,7 @@ use anyhow::Result;
 use broker_proto::Provider;
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
+use tracing::Instrument as _;
 
 use crate::children::result_text;
 use crate::llm::{Conversation, LlmConfig};
@@ -91,7 +92,8 @@ enum Step {
     Quit,
 }
 
-/// One line of input: a command or a question.
+/// One line of input: a command or a question, each the root of a trace (a chat turn) that
+/// its tool calls, their upstream requests and the broker's vends join.
 async fn handle(
     line: &str,
     set: &ServerSet,
@@ -102,6 +104,21 @@ async fn handle(
     if line.is_empty() {
         return Ok(Step::Next);
     }
+    let span = tracing::info_span!(
+        "chat_turn",
+        otel.kind = "internal",
+        otel.name = "chat turn",
+        command = line.starts_with('/'),
+    );
+    turn(line, set, conversation, out).instrument(span).await
+}
+
+async fn turn(
+    line: &str,
+    set: &ServerSet,
+    conversation: &mut Option<Conversation>,
+    out: &mut impl Write,
+) -> Result<Step> {
     let Some(command) = line.strip_prefix('/') else {
         return Ok(match conversation {
             Some(c) => match c.ask(set, line, out).await {

@@ -48,12 +48,49 @@ pub fn system_var(name: &str) -> bool {
     SYSTEM.contains(&name) || name.starts_with("LC_")
 }
 
+/// Whether a child may inherit the host's OpenTelemetry setting `name` with `value`, so its
+/// spans join the host's traces: where to export, sampling, batching, resource attributes.
+/// Never `OTEL_EXPORTER_OTLP_HEADERS` (it carries collectors' API keys), nor an endpoint with
+/// credentials or a query in it, nor `OTEL_SERVICE_NAME` (each child names itself).
+pub fn telemetry_var(name: &str, value: &str) -> bool {
+    const PLAIN: &[&str] = &[
+        "OTEL_SDK_DISABLED",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ];
+    if PLAIN.contains(&name) || name.starts_with("OTEL_BSP_") {
+        return true;
+    }
+    telemetry::ENDPOINT_VARS.contains(&name)
+        && url::Url::parse(value)
+            .is_ok_and(|u| u.username().is_empty() && u.password().is_none() && u.query().is_none())
+}
+
+/// The log format every child is started with: the host's own (set once, at start).
+static LOG_FORMAT: std::sync::OnceLock<cli_kit::LogFormat> = std::sync::OnceLock::new();
+
+/// Children log as the host does from now on (`--log-format`).
+pub fn log_as(format: cli_kit::LogFormat) {
+    let _ = LOG_FORMAT.set(format);
+}
+
 /// A command for `program` that starts from a cleared environment holding only the host's
-/// [`system_var`]s; the caller adds what that child needs.
+/// [`system_var`]s and [`telemetry_var`]s, logging in the host's format; the caller adds what
+/// that child needs.
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(system_var)));
+    cmd.env_clear().envs(std::env::vars_os().filter(|(k, v)| {
+        k.to_str()
+            .is_some_and(|k| system_var(k) || v.to_str().is_some_and(|v| telemetry_var(k, v)))
+    }));
+    if LOG_FORMAT.get() == Some(&cli_kit::LogFormat::Json) {
+        cmd.env("BERRYBOO_LOG_FORMAT", "json");
+    }
     cmd
 }
 

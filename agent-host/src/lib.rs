@@ -55,6 +55,16 @@ pub struct Cli {
     /// the broker only allows (not admins) create leases, while its servers cannot.
     #[arg(long, global = true, value_name = "N", env = "BERRYBOO_HOST_KEY_FD")]
     pub host_key_fd: Option<i32>,
+    /// `--log-format json` for log shippers (the servers it starts log the same way); a line
+    /// logged while a chat turn, gateway request or anomaly is traced carries its `trace_id`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = cli_kit::LogFormat::Text,
+        env = "BERRYBOO_LOG_FORMAT"
+    )]
+    pub log_format: cli_kit::LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,

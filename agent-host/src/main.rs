@@ -27,7 +27,9 @@ fn main() -> ExitCode {
         agent_host::Command::Demo(_) => "error",
         _ => "warn",
     };
-    cli_kit::init_logging(cli_kit::LogFormat::Text, default);
+    // Dropped after the runtime: the last spans are sent before exit.
+    let _telemetry = telemetry::init("agent-host", cli.log_format, default);
+    agent_host::children::log_as(cli.log_format);
     // The gateway only moves requests between sockets and its shops' server processes, which
     // do the work: on one thread, a request's hops between tasks (HTTP, rmcp's service, the
     // server's client) cost no wakeups across threads — a third less added latency, p99

@@ -1,15 +1,23 @@
 //! What the command-line tools (`agent-host`, `credential-broker`, the servers, the sandbox)
 //! share, so they behave the same way: how they end (a reader that stopped reading ends the
 //! output quietly, an error is said once), how an operator writes a duration, which signals
-//! stop them, and how they log ([`init_logging`]).
+//! stop them, and the log format an operator picks ([`LogFormat`]; the `telemetry` crate sets
+//! logging up).
 
 #![deny(missing_docs)]
 
 use std::time::Duration;
 
-mod logging;
-
-pub use logging::{LogFormat, init_logging};
+/// How log lines on stderr are formatted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable single lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers; a line logged within a traced request
+    /// carries its `trace_id`.
+    Json,
+}
 
 /// `… | head -1`: a reader that stopped reading is the end of the output, not a failure worth
 /// a panic and a backtrace. (SIGPIPE stays ignored: a write to a dead child must stay an error.)

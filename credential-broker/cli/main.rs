@@ -30,6 +30,8 @@ fn main() -> ExitCode {
     credential_broker::harden();
     let cli = Cli::parse();
     cli_kit::quiet_when_stdout_closes();
+    // Dropped after the runtime: the last spans are sent before exit.
+    let _telemetry = telemetry::init("credential-broker", cli.log_format, "info");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -51,7 +53,6 @@ fn main() -> ExitCode {
 
 /// Runs the command; the exit code is 0 on success, 1 when the command ran but found problems.
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
-    cli_kit::init_logging(cli.log_format, "info");
     let (database, socket) = match &cli.command {
         Command::Migrate(db)
         | Command::Seed { db, .. }
@@ -261,7 +262,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             if out.json {
                 let list: Vec<Value> = events
                     .iter()
-                    .map(|e| json!({"at_ms": e.at_ms, "peer_uid": e.peer_uid, "peer_pid": e.peer_pid, "action": e.action, "shop_id": e.shop_id, "provider": e.provider, "lease_id": e.lease_id, "outcome": e.outcome, "detail": e.detail}))
+                    .map(|e| json!({"at_ms": e.at_ms, "peer_uid": e.peer_uid, "peer_pid": e.peer_pid, "action": e.action, "shop_id": e.shop_id, "provider": e.provider, "lease_id": e.lease_id, "outcome": e.outcome, "detail": e.detail, "trace_id": e.trace_id}))
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {

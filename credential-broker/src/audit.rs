@@ -268,6 +268,7 @@ mod tests {
             lease_id: None,
             outcome: outcome.into(),
             detail: None,
+            trace_id: None,
         }
     }
 

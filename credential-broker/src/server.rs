@@ -168,6 +168,7 @@ async fn connection(broker: Arc<Broker>, stream: UnixStream) {
             lease_id: None,
             outcome: "NotPermitted".into(),
             detail: None,
+            trace_id: None,
         });
         let refusal = BrokerError::new(
             ErrorCode::NotPermitted,

@@ -162,6 +162,7 @@ async fn a_lease_reads_its_shop_and_provider_only(db: &TestDb) {
         lease: lease.clone(),
         provider,
         shop_id: shop.into(),
+        traceparent: None,
     };
     match f.ask(SERVER, get(SHOP, Provider::Ga4)).await {
         Response::Token(grant) => {
@@ -190,6 +191,7 @@ async fn a_lease_reads_its_shop_and_provider_only(db: &TestDb) {
                 provider: Provider::Ga4,
                 shop_id: OTHER_SHOP.into(),
                 fingerprint: "0000000000000000".into(),
+                traceparent: None,
             },
         )
         .await;
@@ -219,7 +221,8 @@ async fn a_lease_reads_its_shop_and_provider_only(db: &TestDb) {
             Request::GetToken {
                 lease: unknown,
                 provider: Provider::Ga4,
-                shop_id: SHOP.into()
+                shop_id: SHOP.into(),
+                traceparent: None,
             }
         )
         .await,
@@ -550,6 +553,9 @@ async fn shop_keys_and_principals(db: &TestDb) {
     ));
 }
 
+/// A well-formed W3C trace context, as a server's tool call sends it.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 async fn every_request_is_audited_without_its_secrets(db: &TestDb) {
     let f = fixture(db).await;
     let lease = f.lease(ADMIN, vec![Provider::Ga4]).await;
@@ -559,15 +565,18 @@ async fn every_request_is_audited_without_its_secrets(db: &TestDb) {
             lease: lease.clone(),
             provider: Provider::Ga4,
             shop_id: SHOP.into(),
+            traceparent: Some(TRACEPARENT.into()),
         },
     )
     .await;
+    // A malformed trace context (here carrying a token) is ignored, never stored.
     f.refused(
         SERVER,
         Request::GetToken {
             lease: lease.clone(),
             provider: Provider::Ga4,
             shop_id: OTHER_SHOP.into(),
+            traceparent: Some("00-ya29.a0AfB_leaked_token_value-00f067aa0ba902b7-01".into()),
         },
     )
     .await;
@@ -587,6 +596,12 @@ async fn every_request_is_audited_without_its_secrets(db: &TestDb) {
     assert_eq!(actions[1], ("token", "ok"));
     assert_eq!(actions[2], ("token", "WrongShop"));
     assert_eq!(actions[3].1, "NotPermitted");
+    let traces: Vec<Option<&str>> = events.iter().rev().map(|e| e.trace_id.as_deref()).collect();
+    assert_eq!(
+        traces,
+        [None, Some("4bf92f3577b34da6a3ce929d0e0e4736"), None, None],
+        "the vend's row names the caller's trace; nothing else does"
+    );
     let all = format!("{events:?}");
     assert!(!all.contains(lease.expose()), "a lease secret in the audit");
     assert!(!all.contains("ya29."), "a token in the audit");

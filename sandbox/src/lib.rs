@@ -162,12 +162,17 @@ async fn fallback(request: Request) -> Response {
 /// One span per request; the path is logged without the query (it may hold a token).
 async fn log_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
+    // Like Google's front ends, a request continues the caller's trace (`traceparent`), so a
+    // test sees the header arrive where the upstream call ends.
     let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
         method = %request.method(),
         path = %request.uri().path(),
         status = tracing::field::Empty,
     );
+    telemetry::propagate::follow_headers(&span, request.headers());
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("status", status);

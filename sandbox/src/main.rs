@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    cli_kit::init_logging(cli_kit::LogFormat::Text, "info");
+    let _telemetry = telemetry::init("upstream-sandbox", cli_kit::LogFormat::Text, "info");
 
     let fixtures = Fixtures::load(&args.fixtures)
         .with_context(|| format!("loading fixtures from {}", args.fixtures.display()))?;

@@ -274,6 +274,7 @@ impl BrokerProc {
             .env("BERRYBOO_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
             .env("BERRYBOO_API_BASE", &sandbox.base)
             .env("RUST_LOG", rust_log)
+            .envs(crate::otel_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -12,6 +12,7 @@ mod host;
 mod mcp;
 mod metrics;
 mod sandbox;
+mod traces;
 
 pub use broker::*;
 pub use fixtures::*;
@@ -19,6 +20,7 @@ pub use host::*;
 pub use mcp::*;
 pub use metrics::*;
 pub use sandbox::*;
+pub use traces::*;
 
 /// The date every test's sandbox treats as today, so relative dates are deterministic.
 pub const TODAY: &str = "2026-10-21";

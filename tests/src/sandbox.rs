@@ -60,6 +60,7 @@ impl Sandbox {
             .arg(&path)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(crate::otel_env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -9,6 +9,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tracing::Instrument as _;
 
 use super::Caller;
 use crate::pool::ShopPool;
@@ -72,6 +73,23 @@ impl ServerHandler for Gateway {
         let caller = caller(&context)?;
         let started = Instant::now();
         let tool = request.name.to_string();
+        // Each call is a trace of its own, or the caller's: `traceparent` in its `_meta`
+        // (SEP-414), else in the HTTP request's headers.
+        let span = tracing::info_span!(
+            "gateway_call",
+            otel.kind = "server",
+            otel.name = %format_args!("tools/call {tool}"),
+            shop = %caller.shop_id,
+            tool = %tool,
+        );
+        let followed = telemetry::propagate::follow_meta(&span, &context.meta)
+            || request
+                .meta
+                .as_ref()
+                .is_some_and(|meta| telemetry::propagate::follow_meta(&span, meta));
+        if !followed && let Some(parts) = context.extensions.get::<axum::http::request::Parts>() {
+            telemetry::propagate::follow_headers(&span, &parts.headers);
+        }
         let outcome = async {
             let set = self
                 .pool
@@ -98,6 +116,7 @@ impl ServerHandler for Gateway {
                 () = context.ct.cancelled() => Err(Failure::Text("the caller went away".to_owned())),
             }
         }
+        .instrument(span.clone())
         .await;
         let (result, status) = match outcome {
             Ok(r) => {
@@ -119,6 +138,7 @@ impl ServerHandler for Gateway {
                 "failed",
             ),
         };
+        let _in_trace = span.enter();
         tracing::info!(
             target: "audit",
             key = ?caller.key_id,

@@ -10,6 +10,7 @@ use anyhow::Result;
 use broker_proto::{BrokerError, ErrorCode, Provider};
 use pipeline_store::{Anomaly, Notification, NotificationKind, Recommendation, Store};
 use serde_json::json;
+use tracing::Instrument as _;
 
 use super::notify;
 use super::teams::{self, Reader, TeamError};
@@ -355,8 +356,20 @@ impl Ctx {
             self.notify(&mut out, &shop, &client, *p, u).await;
         }
         for a in &anomalies {
+            // Each anomaly is the root of a trace: its teams' tool calls, their upstream
+            // requests and the broker's vends join it, and its evidence rows name it.
+            let span = tracing::info_span!(
+                "anomaly",
+                otel.kind = "internal",
+                otel.name = "anomaly",
+                anomaly_id = a.id,
+                shop = %a.shop_id,
+                source = %a.source,
+                metric = %a.metric,
+            );
             match self
                 .process_anomaly(a, set.as_ref(), &mut unavailable, &client, &mut out)
+                .instrument(span)
                 .await
             {
                 Ok(true) => out.processed.push(a.id),

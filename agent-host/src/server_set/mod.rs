@@ -24,6 +24,7 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::RwLock;
+use tracing::Instrument as _;
 
 mod lease;
 mod spawn;
@@ -393,7 +394,9 @@ impl ServerSet {
     /// Calls `tool` with `arguments`. Calls share the running server; a server that died is
     /// restarted once (after that its tools fail fast with [`SetError::Unavailable`]), and
     /// a call the server refuses (bad arguments) is the caller's [`SetError::Rejected`], not a
-    /// reason to restart anything.
+    /// reason to restart anything. The call is a span of the caller's trace (a chat turn, a
+    /// gateway request, an anomaly), whose context travels to the server in the request's
+    /// `_meta`.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult, SetError> {
         // Only a tool a server lists becomes a label: a caller cannot mint series.
         let server = self
@@ -408,7 +411,21 @@ impl ServerSet {
             started: std::time::Instant::now(),
             outcome: "cancelled",
         };
-        let result = self.call_uncounted(tool, arguments).await;
+        let span = tracing::info_span!(
+            "mcp_call",
+            otel.kind = "client",
+            otel.name = %format_args!("tools/call {tool}"),
+            otel.status_code = tracing::field::Empty,
+            server = server.unwrap_or("unknown"),
+            tool = %tool,
+        );
+        let result = self
+            .call_uncounted(tool, arguments)
+            .instrument(span.clone())
+            .await;
+        if !matches!(&result, Ok(r) if r.is_error != Some(true)) {
+            span.record("otel.status_code", "ERROR");
+        }
         counted.outcome = match &result {
             Ok(r) if r.is_error == Some(true) => "tool_error",
             Ok(_) => "ok",
@@ -449,7 +466,12 @@ impl ServerSet {
                 "{tool} (arguments must be a JSON object)"
             )));
         };
-        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        let mut meta = rmcp::model::RequestMetaObject::new();
+        telemetry::propagate::inject_meta(&tracing::Span::current(), &mut meta);
+        if !meta.is_empty() {
+            params.meta = Some(meta);
+        }
         let answer = |result: Result<CallToolResult, rmcp::ServiceError>| match result {
             Ok(r) => Ok(r),
             Err(rmcp::ServiceError::McpError(error)) => Err(SetError::Rejected { service, error }),

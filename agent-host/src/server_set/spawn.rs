@@ -8,8 +8,9 @@ use super::*;
 /// variables ([`crate::children::system_var`]). Everything else — database URLs, model keys,
 /// webhook and app secrets, the host's own lease or key — stays behind.
 pub(super) fn inherited(name: &str, provider: Provider, credentials: &Credentials) -> bool {
-    // Settings every server reads the same way.
-    if matches!(name, "BERRYBOO_LOG_FORMAT" | "BERRYBOO_TODAY") {
+    // Settings every server reads the same way (the log format is the host's own:
+    // `children::command`).
+    if name == "BERRYBOO_TODAY" {
         return true;
     }
     let per_server: &[&str] = match provider {

@@ -27,6 +27,9 @@ pub struct Evidence {
     pub arguments: serde_json::Value,
     /// Its structured result (JSON).
     pub result: serde_json::Value,
+    /// The trace of the anomaly's processing (32 hex digits), which the tool call, its
+    /// upstream requests and the broker's vends share.
+    pub trace_id: Option<String>,
 }
 
 /// A team's conclusion about one anomaly.
@@ -72,10 +75,12 @@ impl Store {
     pub async fn put_evidence(&self, e: &Evidence) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO pipeline_evidence (anomaly_id, team, label, shop_id, account, tool, \
-             arguments, result, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             arguments, result, created_ms, trace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (anomaly_id, team, label) DO UPDATE SET shop_id = excluded.shop_id, \
              account = excluded.account, tool = excluded.tool, arguments = excluded.arguments, \
-             result = excluded.result, created_ms = excluded.created_ms",
+             result = excluded.result, created_ms = excluded.created_ms, \
+             trace_id = excluded.trace_id",
         )
         .bind(e.anomaly_id)
         .bind(&e.team)
@@ -86,6 +91,7 @@ impl Store {
         .bind(crate::clean_json(&e.arguments))
         .bind(crate::clean_json(&e.result))
         .bind(now_ms())
+        .bind(e.trace_id.as_deref())
         .execute(&self.pool)
         .await
         .map_err(self.err("store evidence"))?;
@@ -99,8 +105,8 @@ impl Store {
         shop_id: Option<&str>,
     ) -> Result<Vec<Evidence>, StoreError> {
         let rows = sqlx::query(
-            "SELECT anomaly_id, team, label, shop_id, account, tool, arguments, result \
-             FROM pipeline_evidence WHERE ($1 < 0 OR anomaly_id = $1) \
+            "SELECT anomaly_id, team, label, shop_id, account, tool, arguments, result, \
+             trace_id FROM pipeline_evidence WHERE ($1 < 0 OR anomaly_id = $1) \
              AND ($2 = '' OR shop_id = $2) ORDER BY anomaly_id, team, label",
         )
         .bind(anomaly_id.unwrap_or(-1))
@@ -120,6 +126,7 @@ impl Store {
                     tool: row.try_get("tool").map_err(get)?,
                     arguments: json_column(row, "arguments")?,
                     result: json_column(row, "result")?,
+                    trace_id: row.try_get("trace_id").map_err(get)?,
                 })
             })
             .collect()

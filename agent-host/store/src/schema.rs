@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS pipeline_evidence (
     arguments  TEXT NOT NULL,
     result     TEXT NOT NULL,
     created_ms BIGINT NOT NULL,
+    trace_id   TEXT,
     PRIMARY KEY (anomaly_id, team, label)
 );
 CREATE TABLE IF NOT EXISTS pipeline_recommendation (
@@ -74,6 +75,9 @@ CREATE TABLE IF NOT EXISTS pipeline_notification (
 );
 ";
 
+/// (table, column) added after the table was first released; both TEXT.
+const ADDED_COLUMNS: [(&str, &str); 1] = [("pipeline_evidence", "trace_id")];
+
 /// Two hosts migrating one PostgreSQL at once would race `CREATE TABLE IF NOT EXISTS`.
 const PG_DDL_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('berryboo-pipeline-migrate', 0))";
@@ -98,6 +102,41 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(self.err("migrate"))?;
+        }
+        // Columns later versions added, to tables an earlier version created.
+        for (table, column) in ADDED_COLUMNS {
+            let has = match self.backend {
+                Backend::Sqlite => format!(
+                    "SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}'"
+                ),
+                Backend::Postgres => format!(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = \
+                     current_schema() AND table_name = '{table}' AND column_name = '{column}'"
+                ),
+            };
+            // Built from the constants above only.
+            let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(has.clone()))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(self.err("migrate"))?;
+            if present == 0 {
+                let added = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} TEXT"
+                )))
+                .execute(&mut *tx)
+                .await;
+                // Another SQLite migrator may have added it first (PostgreSQL migrators take
+                // turns under the lock above).
+                if let Err(e) = added {
+                    let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(has))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(self.err("migrate"))?;
+                    if present == 0 {
+                        return Err(self.err("migrate")(e));
+                    }
+                }
+            }
         }
         tx.commit().await.map_err(self.err("migrate"))?;
         Ok(())

@@ -325,9 +325,19 @@ async fn life_cycle(url: &str) {
             tool: "run_report".into(),
             arguments: serde_json::json!({}),
             result: serde_json::json!({"rows": []}),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         })
         .await
         .expect("evidence");
+    let stored = store
+        .evidence(Some(ids[0]), None)
+        .await
+        .expect("read evidence");
+    assert_eq!(
+        stored[0].trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "the trace id round-trips"
+    );
     assert_eq!(
         store.prune_evidence(0).await.expect("prune"),
         0,
@@ -428,4 +438,64 @@ async fn a_missing_sqlite_file_is_an_error_not_an_empty_database() {
     let err = Store::open(&url, false).await.expect_err("must fail");
     assert!(err.to_string().contains("typo.db"), "{err}");
     assert!(!dir.path().join("typo.db").exists());
+}
+
+/// A database a version without traces migrated: `migrate` adds `trace_id` to its evidence
+/// table, keeps its rows, and the new column is written and read.
+async fn evidence_from_before_traces(url: &str) {
+    let store = Store::open(url, true).await.expect("open");
+    store
+        .execute_admin(
+            "CREATE TABLE pipeline_evidence (anomaly_id BIGINT NOT NULL, team TEXT NOT NULL, \
+             label TEXT NOT NULL, shop_id TEXT NOT NULL, account TEXT NOT NULL, \
+             tool TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT NOT NULL, \
+             created_ms BIGINT NOT NULL, PRIMARY KEY (anomaly_id, team, label)); \
+             INSERT INTO pipeline_evidence VALUES (7, 'ga4', 'old', 'shop-0', '1', \
+             'run_report', '{}', '{}', 1)",
+        )
+        .await
+        .expect("the old table");
+    store.migrate().await.expect("migrate adds the column");
+    store.migrate().await.expect("and again");
+    let old = store.evidence(Some(7), None).await.expect("read");
+    assert_eq!(old.len(), 1, "the old row is kept");
+    assert_eq!(old[0].trace_id, None);
+    store
+        .put_evidence(&pipeline_store::Evidence {
+            anomaly_id: 7,
+            team: "ga4".into(),
+            label: "new".into(),
+            shop_id: "shop-0".into(),
+            account: "1".into(),
+            tool: "run_report".into(),
+            arguments: serde_json::json!({}),
+            result: serde_json::json!({}),
+            trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
+        })
+        .await
+        .expect("write with a trace");
+    let both = store.evidence(Some(7), None).await.expect("read");
+    assert_eq!(
+        both.iter()
+            .map(|e| e.trace_id.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("0af7651916cd43dd8448eb211c80319c"), None],
+        "ordered by label: new, old"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_evidence_table_from_before_traces_gains_the_column_on_sqlite() {
+    let db = Db::sqlite();
+    evidence_from_before_traces(&db.url).await;
+}
+
+#[tokio::test]
+async fn an_evidence_table_from_before_traces_gains_the_column_on_postgres() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    evidence_from_before_traces(&db.url).await;
+    db.drop_pg().await;
 }

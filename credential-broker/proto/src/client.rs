@@ -125,10 +125,23 @@ impl BrokerClient {
         provider: Provider,
         shop_id: &str,
     ) -> Result<TokenGrant, ClientError> {
+        self.get_token_in_trace(lease, provider, shop_id, None)
+            .await
+    }
+
+    /// [`Self::get_token`] for a call in the trace `traceparent` names (W3C).
+    pub async fn get_token_in_trace(
+        &mut self,
+        lease: &LeaseSecret,
+        provider: Provider,
+        shop_id: &str,
+        traceparent: Option<String>,
+    ) -> Result<TokenGrant, ClientError> {
         let request = Request::GetToken {
             lease: lease.clone(),
             provider,
             shop_id: shop_id.to_owned(),
+            traceparent,
         };
         match self.call(&request).await? {
             Response::Token(t) => Ok(t),
@@ -146,11 +159,25 @@ impl BrokerClient {
         shop_id: &str,
         rejected_token: &str,
     ) -> Result<TokenGrant, ClientError> {
+        self.token_rejected_in_trace(lease, provider, shop_id, rejected_token, None)
+            .await
+    }
+
+    /// [`Self::token_rejected`] for a call in the trace `traceparent` names (W3C).
+    pub async fn token_rejected_in_trace(
+        &mut self,
+        lease: &LeaseSecret,
+        provider: Provider,
+        shop_id: &str,
+        rejected_token: &str,
+        traceparent: Option<String>,
+    ) -> Result<TokenGrant, ClientError> {
         let request = Request::TokenRejected {
             lease: lease.clone(),
             provider,
             shop_id: shop_id.to_owned(),
             fingerprint: crate::token_fingerprint(rejected_token),
+            traceparent,
         };
         match self.call(&request).await? {
             Response::Token(t) => Ok(t),

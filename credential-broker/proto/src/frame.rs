@@ -154,13 +154,20 @@ mod tests {
                     providers,
                     ttl_secs
                 }),
-            (".{0,80}", provider, ".{0,40}").prop_map(|(lease, provider, shop_id)| {
-                Request::GetToken {
-                    lease: crate::LeaseSecret::new(lease),
-                    provider,
-                    shop_id,
-                }
-            }),
+            (
+                ".{0,80}",
+                provider,
+                ".{0,40}",
+                proptest::option::of(".{0,60}")
+            )
+                .prop_map(|(lease, provider, shop_id, traceparent)| {
+                    Request::GetToken {
+                        lease: crate::LeaseSecret::new(lease),
+                        provider,
+                        shop_id,
+                        traceparent,
+                    }
+                }),
         ]
     }
 

@@ -100,6 +100,10 @@ pub enum Request {
         provider: Provider,
         /// The shop the caller serves; refused if the lease is for another shop.
         shop_id: String,
+        /// The W3C `traceparent` of the call that needs the token: the broker continues that
+        /// trace and writes its id into the audit row. Optional; a malformed value is ignored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
     },
     /// The upstream refused (HTTP 401) a token this broker handed out, before its expiry
     /// (rotation, a password change, an early revocation). The broker drops that token and
@@ -114,6 +118,9 @@ pub enum Request {
         shop_id: String,
         /// [`token_fingerprint`] of the refused token.
         fingerprint: String,
+        /// As in [`Request::GetToken`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
     },
     /// Admin only: refresh every active integration of one shop (or all) now, in integration
     /// id order, [`MAX_REFRESH_PER_REQUEST`] per request; answered by [`Response::Refreshed`].
@@ -533,6 +540,7 @@ mod tests {
             lease,
             provider: Provider::Ga4,
             shop_id: "s".into(),
+            traceparent: None,
         };
         let debug = format!("{r:?}");
         assert!(!debug.contains("very-secret"), "{debug}");

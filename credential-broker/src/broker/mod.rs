@@ -15,6 +15,7 @@ use crate::leases::LeaseBook;
 use crate::metrics::BrokerMetrics;
 use crate::store::{AuditEvent, Store};
 use crate::tokens::TokenService;
+use tracing::Instrument as _;
 
 mod grant;
 
@@ -141,6 +142,7 @@ impl Broker {
             lease_id: None,
             outcome: String::new(),
             detail: None,
+            trace_id: None,
         };
         let result = match request {
             Request::Hello { version } => {
@@ -263,62 +265,79 @@ impl Broker {
                 lease,
                 provider,
                 shop_id,
+                traceparent,
             } => {
                 event.action = "token".into();
-                match self.leased(&lease, &shop_id, provider, &mut event).await {
-                    Err(e) => {
-                        self.metrics.vend(provider, Err(e.code), None);
-                        Err(e)
-                    }
-                    Ok(()) => {
-                        // Timed from the lease check on: refusals of guessed leases must not
-                        // skew the latency of real vends.
-                        let started = std::time::Instant::now();
-                        let granted = self.tokens.token(&shop_id, provider).await;
-                        if granted.is_ok()
-                            && let Some(id) = &event.lease_id
-                        {
-                            self.leases.used(id, now());
+                let span = vend_span("token", provider, traceparent.as_deref(), &mut event);
+                async {
+                    match self.leased(&lease, &shop_id, provider, &mut event).await {
+                        Err(e) => {
+                            self.metrics.vend(provider, Err(e.code), None);
+                            Err(e)
                         }
-                        self.metrics.vend(
-                            provider,
-                            granted.as_ref().map(drop).map_err(|e| e.code),
-                            Some(started.elapsed()),
-                        );
-                        granted.map(Response::Token)
+                        Ok(()) => {
+                            // Timed from the lease check on: refusals of guessed leases must not
+                            // skew the latency of real vends.
+                            let started = std::time::Instant::now();
+                            let granted = self.tokens.token(&shop_id, provider).await;
+                            if granted.is_ok()
+                                && let Some(id) = &event.lease_id
+                            {
+                                self.leases.used(id, now());
+                            }
+                            self.metrics.vend(
+                                provider,
+                                granted.as_ref().map(drop).map_err(|e| e.code),
+                                Some(started.elapsed()),
+                            );
+                            granted.map(Response::Token)
+                        }
                     }
                 }
+                .instrument(span)
+                .await
             }
             Request::TokenRejected {
                 lease,
                 provider,
                 shop_id,
                 fingerprint,
+                traceparent,
             } => {
                 event.action = "token_rejected".into();
-                let well_formed = fingerprint.len() == 16
-                    && fingerprint
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-                if well_formed {
-                    event.detail = Some(format!("fingerprint={fingerprint}"));
+                let span = vend_span(
+                    "token_rejected",
+                    provider,
+                    traceparent.as_deref(),
+                    &mut event,
+                );
+                async {
+                    let well_formed = fingerprint.len() == 16
+                        && fingerprint
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                    if well_formed {
+                        event.detail = Some(format!("fingerprint={fingerprint}"));
+                    }
+                    let checked = if well_formed {
+                        self.leased(&lease, &shop_id, provider, &mut event).await
+                    } else {
+                        Err(BrokerError::new(
+                            ErrorCode::BadRequest,
+                            "a token fingerprint is 16 lowercase hex digits (broker_proto::token_fingerprint)",
+                        ))
+                    };
+                    match checked {
+                        Err(e) => Err(e),
+                        Ok(()) => self
+                            .tokens
+                            .rejected(&shop_id, provider, &fingerprint)
+                            .await
+                            .map(Response::Token),
+                    }
                 }
-                let checked = if well_formed {
-                    self.leased(&lease, &shop_id, provider, &mut event).await
-                } else {
-                    Err(BrokerError::new(
-                        ErrorCode::BadRequest,
-                        "a token fingerprint is 16 lowercase hex digits (broker_proto::token_fingerprint)",
-                    ))
-                };
-                match checked {
-                    Err(e) => Err(e),
-                    Ok(()) => self
-                        .tokens
-                        .rejected(&shop_id, provider, &fingerprint)
-                        .await
-                        .map(Response::Token),
-                }
+                .instrument(span)
+                .await
             }
             Request::RenewLeases { leases, ttl_secs } => {
                 event.action = "lease_renew".into();
@@ -588,4 +607,23 @@ impl Broker {
             ))
         }
     }
+}
+
+/// The span of a token request: it continues the caller's trace (a well-formed `traceparent`,
+/// checked by the W3C parser), whose id goes into the audit row.
+fn vend_span(
+    action: &'static str,
+    provider: Provider,
+    traceparent: Option<&str>,
+    event: &mut AuditEvent,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "vend",
+        otel.kind = "server",
+        otel.name = action,
+        provider = provider.service_name(),
+    );
+    telemetry::propagate::follow(&span, traceparent, None);
+    event.trace_id = traceparent.and_then(telemetry::propagate::trace_id_in);
+    span
 }

@@ -9,12 +9,12 @@ use super::{
     AuditEvent, IntegrationStatus, LeaseRecord, Notification, Pool, Sql, Store, StoreError, on_pool,
 };
 
-/// Rows per multi-row INSERT of audit events: 9 parameters each keeps a statement far below
+/// Rows per multi-row INSERT of audit events: 10 parameters each keeps a statement far below
 /// SQLite's (32,766) and PostgreSQL's (65,535) bind-parameter limits.
 const AUDIT_ROWS_PER_STATEMENT: usize = 100;
 
 const AUDIT_COLUMNS: &str =
-    "at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail";
+    "at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, trace_id";
 
 const INSERT_LEASE: Sql = Sql::both(
     "INSERT INTO broker_lease \
@@ -52,12 +52,12 @@ const REVOKE_LEASE: Sql =
 // Separate statements with and without a shop (rather than `$1 IS NULL OR shop_id = $1`) so
 // PostgreSQL's cached generic plan can use the (shop_id, at_ms) index on a large table.
 const AUDIT_ALL: Sql = Sql::both(
-    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail \
-     FROM broker_audit ORDER BY at_ms DESC, id DESC LIMIT $1",
+    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, \
+     trace_id FROM broker_audit ORDER BY at_ms DESC, id DESC LIMIT $1",
 );
 const AUDIT_OF_SHOP: Sql = Sql::both(
-    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail \
-     FROM broker_audit WHERE shop_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, \
+     trace_id FROM broker_audit WHERE shop_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
 );
 
 pub(super) const INSERT_NOTIFICATION: Sql = Sql::both(
@@ -202,6 +202,7 @@ fn decode_audit<R: DbRow>(row: &R) -> Result<AuditEvent, sqlx::Error> {
         lease_id: row.opt_string("lease_id")?,
         outcome: row.string("outcome")?,
         detail: row.opt_string("detail")?,
+        trace_id: row.opt_string("trace_id")?,
     })
 }
 
@@ -424,7 +425,8 @@ impl Store {
                             .bind(e.provider.as_deref())
                             .bind(e.lease_id.as_deref())
                             .bind(e.outcome.as_str())
-                            .bind(e.detail.as_deref());
+                            .bind(e.detail.as_deref())
+                            .bind(e.trace_id.as_deref());
                     }
                     query.execute(&mut *tx).await.map_err(self.db_err(OP))?;
                 }
@@ -574,14 +576,15 @@ mod tests {
             audit_insert_sql(2, true),
             format!(
                 "INSERT INTO broker_audit ({AUDIT_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), \
+                 ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
             )
         );
         assert_eq!(
             audit_insert_sql(2, false),
             format!(
                 "INSERT INTO broker_audit ({AUDIT_COLUMNS}) VALUES \
-                 (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
         );
     }

@@ -129,6 +129,9 @@ pub struct AuditEvent {
     pub outcome: String,
     /// Free text (an error's wording; never a secret).
     pub detail: Option<String>,
+    /// The W3C trace (32 hex digits) of the request, when the caller sent a well-formed
+    /// `traceparent`: the question this vend served.
+    pub trace_id: Option<String>,
 }
 
 /// A row of `broker_notification`: something the shop must be told, e.g. to reconnect.

@@ -8,6 +8,7 @@
 //! (milliseconds for `broker_audit.at_ms`) so they read the same on both backends.
 
 use super::{Pool, Store, StoreError};
+use sqlx::AssertSqlSafe;
 
 /// The dashboard's tables as SQLite stores them (the embedded default). `created`/`updated`
 /// hold RFC 3339 text; SQLite has no boolean or JSON column types.
@@ -98,7 +99,8 @@ CREATE TABLE IF NOT EXISTS broker_audit (
     provider TEXT,
     lease_id TEXT,
     outcome  TEXT NOT NULL,
-    detail   TEXT
+    detail   TEXT,
+    trace_id TEXT
 );
 CREATE INDEX IF NOT EXISTS broker_audit_shop_at ON broker_audit (shop_id, at_ms);
 CREATE INDEX IF NOT EXISTS broker_audit_at ON broker_audit (at_ms);
@@ -169,7 +171,8 @@ CREATE TABLE IF NOT EXISTS broker_audit (
     provider text,
     lease_id text,
     outcome  text NOT NULL,
-    detail   text
+    detail   text,
+    trace_id text
 );
 CREATE INDEX IF NOT EXISTS broker_audit_shop_at ON broker_audit (shop_id, at_ms);
 CREATE INDEX IF NOT EXISTS broker_audit_at ON broker_audit (at_ms);
@@ -292,26 +295,35 @@ impl Store {
     /// version created.
     async fn add_broker_columns(&self) -> Result<(), StoreError> {
         const OP: &str = "add broker columns";
-        let present = self.columns_of(OP, "broker_lease").await?;
-        if !present.iter().any(|c| c == "created_by_pid") {
+        // (table, column, SQLite type, PostgreSQL type)
+        const ADDED: [(&str, &str, &str, &str); 2] = [
+            ("broker_lease", "created_by_pid", "BIGINT", "bigint"),
+            ("broker_audit", "trace_id", "TEXT", "text"),
+        ];
+        for (table, column, sqlite_type, pg_type) in ADDED {
+            let present = self.columns_of(OP, table).await?;
+            if present.iter().any(|c| c == column) {
+                continue;
+            }
+            // Built from the constants above only.
             let added = match &self.inner.pool {
-                Pool::Sqlite(pool) => {
-                    sqlx::query("ALTER TABLE broker_lease ADD COLUMN created_by_pid BIGINT")
-                        .execute(pool)
-                        .await
-                        .map(drop)
-                }
-                Pool::Postgres(pool) => sqlx::query(
-                    "ALTER TABLE broker_lease ADD COLUMN IF NOT EXISTS created_by_pid bigint",
-                )
+                Pool::Sqlite(pool) => sqlx::query(AssertSqlSafe(format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {sqlite_type}"
+                )))
+                .execute(pool)
+                .await
+                .map(drop),
+                Pool::Postgres(pool) => sqlx::query(AssertSqlSafe(format!(
+                    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_type}"
+                )))
                 .execute(pool)
                 .await
                 .map(drop),
             };
             // Another process starting at the same moment may have added it first.
             if let Err(e) = added {
-                let present = self.columns_of(OP, "broker_lease").await?;
-                if !present.iter().any(|c| c == "created_by_pid") {
+                let present = self.columns_of(OP, table).await?;
+                if !present.iter().any(|c| c == column) {
                     return Err(self.db_err(OP)(e));
                 }
             }

@@ -476,6 +476,8 @@ impl TokenService {
             lease_id: None,
             outcome: outcome.into(),
             detail,
+            // The vend that had to wait for this refresh, if one did.
+            trace_id: telemetry::propagate::trace_id(&tracing::Span::current()),
         });
     }
 }

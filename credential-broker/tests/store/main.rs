@@ -98,5 +98,6 @@ fn audit_event(i: i64, shop: Option<&str>) -> AuditEvent {
         lease_id: Some(format!("lease-{i}")),
         outcome: if i % 5 == 0 { "denied" } else { "ok" }.into(),
         detail: (i % 5 == 0).then(|| format!("detail {i}")),
+        trace_id: (i % 4 == 0).then(|| format!("{:032x}", i + 1)),
     }
 }

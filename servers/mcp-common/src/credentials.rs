@@ -17,6 +17,7 @@ use oauth_refresh::{GoogleClient, RefreshError, refresh_google};
 use crate::cli::CredentialsConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::http::{HttpClient, rebase};
@@ -319,8 +320,29 @@ impl BrokerSource {
         Ok(grant.lease)
     }
 
-    /// A token from the broker; after an upstream refused `rejected`, its replacement.
+    /// A token from the broker; after an upstream refused `rejected`, its replacement. The
+    /// request carries the trace of the tool call that needs it, so the broker's vend and its
+    /// audit row join that trace.
     async fn fetch(&self, rejected: Option<&str>) -> Result<Fetched, CredentialError> {
+        let operation = match rejected {
+            None => "credential-broker token",
+            Some(_) => "credential-broker token_rejected",
+        };
+        let span = tracing::info_span!(
+            "broker_token",
+            otel.kind = "client",
+            otel.name = operation,
+            provider = self.provider.service_name(),
+        );
+        let traceparent = telemetry::propagate::traceparent(&span);
+        self.ask(rejected, traceparent).instrument(span).await
+    }
+
+    async fn ask(
+        &self,
+        rejected: Option<&str>,
+        traceparent: Option<String>,
+    ) -> Result<Fetched, CredentialError> {
         let mut client = self.client.lock().await;
         for attempt in 0..2 {
             if client.is_none() {
@@ -332,10 +354,19 @@ impl BrokerSource {
             let Some(c) = client.as_mut() else { continue };
             let lease = self.lease(c).await?;
             let answer = match rejected {
-                None => c.get_token(&lease, self.provider, &self.shop_id).await,
-                Some(token) => {
-                    c.token_rejected(&lease, self.provider, &self.shop_id, token)
+                None => {
+                    c.get_token_in_trace(&lease, self.provider, &self.shop_id, traceparent.clone())
                         .await
+                }
+                Some(token) => {
+                    c.token_rejected_in_trace(
+                        &lease,
+                        self.provider,
+                        &self.shop_id,
+                        token,
+                        traceparent.clone(),
+                    )
+                    .await
                 }
             };
             match answer {

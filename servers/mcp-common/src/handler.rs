@@ -1,6 +1,7 @@
 //! The one `ServerHandler` every server uses: [`Served`] wraps a [`ToolServer`] (a struct with a
 //! `#[tool_router]` impl) and adds what all four need — server info, a span per tool call with
-//! `tenant`/`server`/`tool`/`request_id`, a timing log line, argument errors returned as
+//! `tenant`/`server`/`tool`/`request_id` that continues the caller's trace (`traceparent` in
+//! the request's `_meta`), a timing log line, argument errors returned as
 //! tool errors the model can read and correct, every result through the redaction step, and the
 //! one-shop gate: under a lease whose
 //! integration names no account, every call is refused before a tool runs.
@@ -137,11 +138,19 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         let tool = request.name.to_string();
         let span = tracing::info_span!(
             "tool_call",
+            otel.kind = "server",
+            otel.name = %format_args!("tools/call {tool}"),
             tenant = self.0.tenant(),
             server = S::NAME,
             tool = %tool,
             request_id = %context.id,
         );
+        // rmcp moves a request's `_meta` into the context; a caller may have put it in either.
+        if !telemetry::propagate::follow_meta(&span, &context.meta)
+            && let Some(meta) = &request.meta
+        {
+            telemetry::propagate::follow_meta(&span, meta);
+        }
         async move {
             let started = Instant::now();
             let known = self.0.router().has_route(&tool);

@@ -105,7 +105,7 @@ pub fn connect(
 /// through `common`), set up logging on stderr, run `run` on the runtime the transport wants,
 /// and map the outcome to an exit code (2 on error, the message redacted like every log line).
 pub fn run_main<C, F>(
-    name: &str,
+    name: &'static str,
     common: impl FnOnce(&mut C) -> &mut cli::CommonArgs,
     run: impl FnOnce(C, cli::CommonConfig) -> F,
 ) -> std::process::ExitCode
@@ -122,7 +122,8 @@ where
         Ok(x) => x,
         Err(e) => e.exit(),
     };
-    logging::init(config.log_format);
+    // Dropped last, after the runtime: the spans of the last calls are sent before exit.
+    let _telemetry = logging::init(name, config.log_format);
     let runtime = match runtime(&config.transport) {
         Ok(rt) => rt,
         Err(e) => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::cli::UpstreamConfig;
@@ -112,16 +113,65 @@ impl Upstream {
         headers: &[(&str, String)],
         body: Option<Vec<u8>>,
     ) -> Result<bytes::Bytes, UpstreamError> {
-        let mut attempt: u32 = 0;
-        let mut refreshed_after_401 = false;
         let deadline = std::time::Instant::now() + self.budget;
-        let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let http = self.http.get()?;
-        let mut token = self
+        let token = self
             .tokens
             .token()
             .await
             .map_err(UpstreamError::Credentials)?;
+        // One span for the request, its retries included; each attempt carries its context
+        // (`traceparent`), so a provider's own traces (Google honours it) join the question's.
+        let span = tracing::info_span!(
+            "upstream",
+            otel.kind = "client",
+            otel.name = %method,
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            server.address = url.host_str().unwrap_or(""),
+            url.path = url.path(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let trace_headers = telemetry::propagate::headers(&span);
+        let sent = async {
+            self.attempts(
+                &http,
+                method,
+                url,
+                query,
+                headers,
+                body,
+                token,
+                &trace_headers,
+                deadline,
+            )
+            .await
+        }
+        .instrument(span.clone())
+        .await;
+        if sent.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        sent
+    }
+
+    /// [`Self::send`]'s attempts, until one answers, the budget ends or retries run out.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        url: &Url,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        mut token: crate::credentials::AccessToken,
+        trace_headers: &[(&'static str, String)],
+        deadline: std::time::Instant,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        let mut attempt: u32 = 0;
+        let mut refreshed_after_401 = false;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
         loop {
             if left().is_zero() {
                 return Err(UpstreamError::Timeout);
@@ -138,7 +188,7 @@ impl Upstream {
             if let Some(proof) = token.appsecret_proof() {
                 request = request.query(&[("appsecret_proof", proof)]);
             }
-            for (name, value) in headers {
+            for (name, value) in headers.iter().chain(trace_headers) {
                 request = request.header(*name, value);
             }
             if let Some(b) = &body {
@@ -165,6 +215,7 @@ impl Upstream {
                 Err(e) => return Err(UpstreamError::Transport(error_chain(&e))),
             };
             let status = response.status();
+            tracing::Span::current().record("http.response.status_code", status.as_u16());
             tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
             if status.is_success() {
                 return response

@@ -304,6 +304,7 @@ data = {{ token = "static-token-without-refresh-e2e", expires_at = "2099-01-01T0
             provider: Provider::Ga4,
             shop_id: STATIC.into(),
             fingerprint: "x".repeat(5000),
+            traceparent: None,
         })
         .await
         .expect("answer");

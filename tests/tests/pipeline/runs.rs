@@ -158,6 +158,26 @@ async fn degradation_isolation_notifications_and_report() {
             .iter()
             .any(|e| e.shop_id == FULL && e.team == "google_ads" && e.account == "1234567890")
     );
+    // Traces (export off: the ids exist all the same, for logs and the broker's audit): every
+    // row names the trace of its anomaly's processing, one trace per anomaly.
+    let mut trace_of: HashMap<i64, &str> = HashMap::new();
+    for e in &evidence {
+        let id = e
+            .trace_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("evidence {}/{} names no trace", e.team, e.label));
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id != "0".repeat(32),
+            "{id}"
+        );
+        assert_eq!(
+            *trace_of.entry(e.anomaly_id).or_insert(id),
+            id,
+            "one trace per anomaly"
+        );
+    }
+    let distinct: HashSet<&str> = trace_of.values().copied().collect();
+    assert_eq!(distinct.len(), trace_of.len(), "anomalies share no trace");
 
     // Notifications: connect for what is missing, reconnect for what broke, the guide's text.
     let notes = store.notifications(None, 100).await.expect("notifications");
