@@ -33,8 +33,9 @@ pub const ENDPOINT_VARS: [&str; 2] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
 
-/// How long exiting waits for the last spans to reach the collector.
-const FLUSH_AT_EXIT: Duration = Duration::from_secs(3);
+/// How long exiting waits for the last spans to reach the collector: a collector that is down
+/// must not hold up every process's exit (a host stopping its servers waits for each).
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 
 /// Keeps the exporter of a process that traces; dropping it sends the spans still queued (at
 /// most [`FLUSH_AT_EXIT`]). Hold it in `main` until the process ends.
@@ -150,10 +151,16 @@ fn tracer_provider(service: &'static str) -> (SdkTracerProvider, bool, Option<St
             )),
         );
     }
-    use opentelemetry_otlp::WithExportConfig as _;
+    use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+    // Two retries, backing off 100 to 400 ms: a collector's blip is ridden out, one that is
+    // down costs the export thread under a second per batch.
+    let retries = opentelemetry_otlp::RetryPolicy::recommended()
+        .with_max_retries(2)
+        .with_max_delay(Duration::from_millis(400));
     match opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_retry_policy(retries)
         .build()
     {
         Ok(exporter) => (

@@ -246,3 +246,89 @@ async fn a_warning_under_rust_log_warn_still_names_its_calls_trace() {
     );
     let _ = client.cancel().await;
 }
+
+/// `credential-broker key create`: the shop key (the last line of stdout).
+async fn shop_key(broker: &BrokerProc, shop: &str) -> String {
+    let out = broker
+        .cli(&["key", "create", "--shop", shop, "--label", "traces"])
+        .await
+        .expect("key create");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let key = stdout.lines().last().unwrap_or("").to_owned();
+    assert!(out.status.success() && key.starts_with("bbk_"), "{stdout}");
+    key
+}
+
+#[tokio::test]
+async fn a_remote_agents_trace_continues_through_the_gateway_to_the_upstream() {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let receiver = OtlpReceiver::start().await.expect("receiver");
+    receiver.export_everything();
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.expect("database");
+    let broker = BrokerProc::start(&sandbox, &url, "warn", "")
+        .await
+        .expect("broker");
+    let key = shop_key(&broker, shops::ACME).await;
+    let mut gateway = Command::new(bin("agent-host"));
+    gateway
+        .args(["gateway", "--listen", "127.0.0.1:0", "--broker-socket"])
+        .arg(&broker.socket)
+        .args(["--api-base", &sandbox.base])
+        .env("RUST_LOG", "warn")
+        .envs(otel_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    let mut gateway = gateway.spawn().expect("gateway");
+    let (line, _) = berryboo_e2e::first_line(
+        gateway.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the gateway's listening line");
+    let base = line.strip_prefix("listening on ").expect(&line).to_owned();
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(key),
+    );
+    let client = ().serve(transport).await.expect("a remote client");
+    // The remote agent's own span, as its SDK would send it (SEP-414).
+    let remote = "00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-01";
+    let result = client.call_tool(call(Some(remote))).await.expect("call");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let _ = client.cancel().await;
+
+    let whole = |spans: &[SpanRecord]| {
+        let entry = spans.iter().find(|s| {
+            s.service == "agent-host"
+                && s.name == "tools/call get_property_details"
+                && s.parent_span_id == "eee19b7ec3c1b174"
+        })?;
+        let call = child_of(
+            spans,
+            entry,
+            "agent-host",
+            "tools/call get_property_details",
+        )?;
+        let served = child_of(spans, call, "ga4-mcp", "tools/call get_property_details")?;
+        let upstream = child_of(spans, served, "ga4-mcp", "GET")?;
+        let arrived = child_of(spans, upstream, "upstream-sandbox", "GET /v1beta/")?;
+        Some([entry, arrived].map(Clone::clone))
+    };
+    let spans = receiver
+        .until(|spans| whole(spans).is_some())
+        .await
+        .expect("the remote trace, continued to the upstream");
+    let [entry, arrived] = whole(&spans).expect("whole");
+    assert_eq!(entry.trace_id, "5b8efff798038103d269b633813fc60c");
+    assert_eq!(arrived.trace_id, entry.trace_id);
+    assert_eq!(entry.attributes["shop"], shops::ACME);
+    let everything = format!("{spans:?}");
+    assert!(
+        !everything.contains("bbk_") && !everything.contains("ya29."),
+        "a secret in an exported span"
+    );
+}

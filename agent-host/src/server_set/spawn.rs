@@ -140,12 +140,19 @@ pub(super) async fn spawn(
             .map_err(|e| format!("{} did not take its lease: {e}", binary(provider)))?;
     }
     let pid = transport.id().unwrap_or(0);
-    let client = ().serve(transport).await.map_err(|e| {
+    // On a task of its own: rmcp's service loop keeps the span it was started in for as long
+    // as the server runs, and a server started for a call (the gateway's first, a restart)
+    // must not hold that call's span open, unfinished and unexported, for the set's life.
+    let handshake = |e: String| {
         format!(
             "{} did not complete the MCP handshake: {e}",
             binary(provider)
         )
-    })?;
+    };
+    let client = tokio::spawn(async move { ().serve(transport).await })
+        .await
+        .map_err(|e| handshake(e.to_string()))?
+        .map_err(|e| handshake(e.to_string()))?;
     let tools = tools_of(
         &client,
         &config.servers_dir.join(binary(provider)),
