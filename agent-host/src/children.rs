@@ -51,7 +51,8 @@ pub fn system_var(name: &str) -> bool {
 /// Whether a child may inherit the host's OpenTelemetry setting `name` with `value`, so its
 /// spans join the host's traces: where to export, sampling, batching, resource attributes.
 /// Never `OTEL_EXPORTER_OTLP_HEADERS` (it carries collectors' API keys), nor an endpoint with
-/// credentials or a query in it, nor `OTEL_SERVICE_NAME` (each child names itself).
+/// credentials, a query or a path of its own in it (keys ride there too), nor
+/// `OTEL_SERVICE_NAME` (each child names itself).
 pub fn telemetry_var(name: &str, value: &str) -> bool {
     const PLAIN: &[&str] = &[
         "OTEL_SDK_DISABLED",
@@ -66,9 +67,16 @@ pub fn telemetry_var(name: &str, value: &str) -> bool {
     if PLAIN.contains(&name) || name.starts_with("OTEL_BSP_") {
         return true;
     }
+    // A collector at its standard paths, with nothing in its user, path, query or fragment
+    // that could be a key: the base endpoint, or the traces one.
     telemetry::ENDPOINT_VARS.contains(&name)
-        && url::Url::parse(value)
-            .is_ok_and(|u| u.username().is_empty() && u.password().is_none() && u.query().is_none())
+        && url::Url::parse(value).is_ok_and(|u| {
+            u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && matches!(u.path(), "" | "/" | "/v1/traces")
+        })
 }
 
 /// The log format every child is started with: the host's own (set once, at start).
@@ -167,4 +175,52 @@ pub fn result_text(result: &CallToolResult) -> (bool, String) {
         result.is_error == Some(true),
         redaction::text(&text).into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::telemetry_var;
+
+    #[test]
+    fn children_get_a_collector_but_never_its_keys() {
+        for (name, value) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector.internal:4318/",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://otel:4318/v1/traces",
+            ),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "500"),
+        ] {
+            assert!(telemetry_var(name, value), "{name}={value}");
+        }
+        for (name, value) in [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer abc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=abc"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://user:pass@collector:4318",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector:4318/?api_key=abc",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector/receiver/v1/otlp/SECRETTOKEN",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://c/v1/traces#key",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+            ("OTEL_SERVICE_NAME", "agent-host"),
+        ] {
+            assert!(!telemetry_var(name, value), "{name}={value}");
+        }
+    }
 }

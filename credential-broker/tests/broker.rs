@@ -569,14 +569,15 @@ async fn every_request_is_audited_without_its_secrets(db: &TestDb) {
         },
     )
     .await;
-    // A malformed trace context (here carrying a token) is ignored, never stored.
+    // A refused request names no trace, however well-formed its context: a guessed or
+    // misused lease must not tie its refusals to someone's question.
     f.refused(
         SERVER,
         Request::GetToken {
             lease: lease.clone(),
             provider: Provider::Ga4,
             shop_id: OTHER_SHOP.into(),
-            traceparent: Some("00-ya29.a0AfB_leaked_token_value-00f067aa0ba902b7-01".into()),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
         },
     )
     .await;

@@ -60,6 +60,32 @@ impl Drop for Telemetry {
     }
 }
 
+/// A name a caller chose (a tool's) as part of a span's name or attribute: itself when it is a
+/// plain identifier of at most 64 characters and `known`, else `unknown`, so callers can mint
+/// neither long nor many distinct names in an operator's traces.
+pub fn span_label(name: &str, known: bool) -> &str {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if known && plain { name } else { "unknown" }
+}
+
+/// `endpoint` as it may be shown or handed on: scheme, host and port only (a collector's key
+/// may ride in its user, path or query).
+pub fn endpoint_origin(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "an unparsable URL".to_owned(),
+    }
+}
+
 /// Whether this environment asks for export, and where to (for a message).
 pub fn export_endpoint() -> Option<String> {
     if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -171,6 +197,42 @@ fn tracer_provider(service: &'static str) -> (SdkTracerProvider, bool, Option<St
             true,
             None,
         ),
-        Err(e) => (quiet(), false, Some(e.to_string())),
+        // The exporter's errors quote the endpoint: show its origin only.
+        Err(e) => {
+            let mut problem = e.to_string();
+            for var in ENDPOINT_VARS {
+                if let Ok(raw) = std::env::var(var)
+                    && !raw.is_empty()
+                {
+                    problem = problem.replace(&raw, &endpoint_origin(&raw));
+                }
+            }
+            (quiet(), false, Some(problem))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_labels_are_listed_plain_names_only() {
+        assert_eq!(span_label("run_report", true), "run_report");
+        assert_eq!(span_label("run_report", false), "unknown");
+        assert_eq!(span_label("", true), "unknown");
+        assert_eq!(span_label(&"a".repeat(65), true), "unknown");
+        assert_eq!(span_label("run report\nDROP", true), "unknown");
+        assert_eq!(span_label("ya29.a0Af/x+y=", true), "unknown");
+    }
+
+    #[test]
+    fn an_endpoint_is_shown_by_its_origin() {
+        assert_eq!(
+            endpoint_origin("https://user:secret@collector:4318/v1/otlp/KEY?api_key=k"),
+            "https://collector:4318"
+        );
+        assert_eq!(endpoint_origin("http://127.0.0.1"), "http://127.0.0.1");
+        assert_eq!(endpoint_origin("::nonsense"), "an unparsable URL");
     }
 }

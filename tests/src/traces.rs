@@ -1,8 +1,9 @@
 //! A local OTLP/HTTP receiver (`POST /v1/traces`, protobuf, as the processes export), and the
 //! switch that makes every process this harness starts export to it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -151,23 +152,26 @@ impl OtlpReceiver {
         }
     }
 
-    /// Makes every sandbox, broker and agent host this harness starts from now on (in this
-    /// test process) export to this receiver, in small, quick batches.
+    /// Makes every sandbox and broker this harness starts from now on, from this test's
+    /// thread, export to this receiver, in small, quick batches (the other tests of a binary
+    /// run on threads of their own, under `cargo test` as under nextest).
     pub fn export_everything(&self) {
-        let _ = EXPORT_TO.set(self.endpoint.clone());
+        EXPORT_TO.with(|to| *to.borrow_mut() = Some(self.endpoint.clone()));
     }
 }
 
-static EXPORT_TO: OnceLock<String> = OnceLock::new();
+thread_local! {
+    static EXPORT_TO: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
-/// The variables that make a process export to the receiver of [`OtlpReceiver::export_everything`];
-/// none before it is called.
+/// The variables that make a process export to the receiver of
+/// [`OtlpReceiver::export_everything`]; none unless this thread's test called it.
 pub fn otel_env() -> Vec<(&'static str, String)> {
-    match EXPORT_TO.get() {
+    EXPORT_TO.with(|to| match to.borrow().as_ref() {
         Some(endpoint) => vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
             ("OTEL_BSP_SCHEDULE_DELAY", "50".into()),
         ],
         None => Vec::new(),
-    }
+    })
 }

@@ -75,12 +75,14 @@ impl ServerHandler for Gateway {
         let tool = request.name.to_string();
         // Each call is a trace of its own, or the caller's: `traceparent` in its `_meta`
         // (SEP-414), else in the HTTP request's headers.
+        // Before the shop's tools are known: any plain name, a caller's odd one as `unknown`.
+        let label = telemetry::span_label(&tool, true);
         let span = tracing::info_span!(
             "gateway_call",
             otel.kind = "server",
-            otel.name = %format_args!("tools/call {tool}"),
+            otel.name = %format_args!("tools/call {label}"),
             shop = %caller.shop_id,
-            tool = %tool,
+            tool = label,
         );
         let followed = telemetry::propagate::follow_meta(&span, &context.meta)
             || request

@@ -411,13 +411,14 @@ impl ServerSet {
             started: std::time::Instant::now(),
             outcome: "cancelled",
         };
+        let label = telemetry::span_label(tool, server.is_some());
         let span = tracing::info_span!(
             "mcp_call",
             otel.kind = "client",
-            otel.name = %format_args!("tools/call {tool}"),
+            otel.name = %format_args!("tools/call {label}"),
             otel.status_code = tracing::field::Empty,
             server = server.unwrap_or("unknown"),
-            tool = %tool,
+            tool = label,
         );
         let result = self
             .call_uncounted(tool, arguments)
@@ -468,7 +469,7 @@ impl ServerSet {
         };
         let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let mut meta = rmcp::model::RequestMetaObject::new();
-        telemetry::propagate::inject_meta(&tracing::Span::current(), &mut meta);
+        telemetry::propagate::inject_current_meta(&mut meta);
         if !meta.is_empty() {
             params.meta = Some(meta);
         }

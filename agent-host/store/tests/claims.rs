@@ -440,8 +440,8 @@ async fn a_missing_sqlite_file_is_an_error_not_an_empty_database() {
     assert!(!dir.path().join("typo.db").exists());
 }
 
-/// A database a version without traces migrated: `migrate` adds `trace_id` to its evidence
-/// table, keeps its rows, and the new column is written and read.
+/// A database a version without traces migrated: `migrate` (four at once) adds `trace_id` to
+/// its evidence table, keeps its rows, and the new column is written and read.
 async fn evidence_from_before_traces(url: &str) {
     let store = Store::open(url, true).await.expect("open");
     store
@@ -455,7 +455,24 @@ async fn evidence_from_before_traces(url: &str) {
         )
         .await
         .expect("the old table");
-    store.migrate().await.expect("migrate adds the column");
+    // Several hosts start at once after the upgrade: each migrates, none fails.
+    let others = [
+        Store::open(url, false).await.expect("open"),
+        Store::open(url, false).await.expect("open"),
+        Store::open(url, false).await.expect("open"),
+    ];
+    let (a, b, c, d) = tokio::join!(
+        store.migrate(),
+        others[0].migrate(),
+        others[1].migrate(),
+        others[2].migrate()
+    );
+    for migrated in [a, b, c, d] {
+        migrated.expect("every concurrent migrator succeeds");
+    }
+    for other in others {
+        other.close().await;
+    }
     store.migrate().await.expect("and again");
     let old = store.evidence(Some(7), None).await.expect("read");
     assert_eq!(old.len(), 1, "the old row is kept");

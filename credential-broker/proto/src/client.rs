@@ -75,6 +75,9 @@ fn kind(r: &Response) -> &'static str {
 /// One connection to the broker.
 pub struct BrokerClient {
     framed: Framed<UnixStream, LengthDelimitedCodec>,
+    /// The broker refused a request for its `traceparent` (a broker older than trace context
+    /// knows no such field): this connection sends none again.
+    traceless: bool,
 }
 
 impl BrokerClient {
@@ -88,6 +91,7 @@ impl BrokerClient {
             })?;
         let mut client = Self {
             framed: Framed::new(stream, frame::codec()),
+            traceless: false,
         };
         match client
             .call(&Request::Hello {
@@ -118,6 +122,28 @@ impl BrokerClient {
         Ok(frame::decode(&body)?)
     }
 
+    /// Sends `request` with `traceparent`, unless this connection learnt that the broker does
+    /// not take one; a broker that refuses it as a bad request (it predates the field) is asked
+    /// again without, so mixing versions during an upgrade costs traces, never tokens.
+    async fn call_traced(
+        &mut self,
+        traceparent: Option<String>,
+        request: impl Fn(Option<String>) -> Request,
+    ) -> Result<Response, ClientError> {
+        let traceparent = traceparent.filter(|_| !self.traceless);
+        let traced = traceparent.is_some();
+        let answer = self.call(&request(traceparent)).await?;
+        let bad_request = |r: &Response| matches!(r, Response::Error(e) if e.code == crate::ErrorCode::BadRequest);
+        if !(traced && bad_request(&answer)) {
+            return Ok(answer);
+        }
+        let again = self.call(&request(None)).await?;
+        if !bad_request(&again) {
+            self.traceless = true;
+        }
+        Ok(again)
+    }
+
     /// An access token for `provider` of `shop_id` under `lease`.
     pub async fn get_token(
         &mut self,
@@ -137,13 +163,13 @@ impl BrokerClient {
         shop_id: &str,
         traceparent: Option<String>,
     ) -> Result<TokenGrant, ClientError> {
-        let request = Request::GetToken {
+        let request = |traceparent| Request::GetToken {
             lease: lease.clone(),
             provider,
             shop_id: shop_id.to_owned(),
             traceparent,
         };
-        match self.call(&request).await? {
+        match self.call_traced(traceparent, request).await? {
             Response::Token(t) => Ok(t),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "get_token")),
@@ -172,14 +198,15 @@ impl BrokerClient {
         rejected_token: &str,
         traceparent: Option<String>,
     ) -> Result<TokenGrant, ClientError> {
-        let request = Request::TokenRejected {
+        let fingerprint = crate::token_fingerprint(rejected_token);
+        let request = |traceparent| Request::TokenRejected {
             lease: lease.clone(),
             provider,
             shop_id: shop_id.to_owned(),
-            fingerprint: crate::token_fingerprint(rejected_token),
+            fingerprint: fingerprint.clone(),
             traceparent,
         };
-        match self.call(&request).await? {
+        match self.call_traced(traceparent, request).await? {
             Response::Token(t) => Ok(t),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "token_rejected")),
@@ -493,5 +520,76 @@ impl BrokerClient {
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "revoke_lease")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker from before trace context: it refuses any request naming `traceparent` as a
+    /// message it does not know, as `deny_unknown_fields` makes it, and answers the rest.
+    async fn old_broker(
+        listener: tokio::net::UnixListener,
+        seen: std::sync::Arc<std::sync::Mutex<Vec<bool>>>,
+    ) {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut framed = Framed::new(stream, frame::codec());
+        while let Some(Ok(body)) = framed.next().await {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let answer = if text.contains("\"hello\"") {
+                Response::Hello {
+                    version: PROTOCOL_VERSION,
+                    broker: "credential-broker/old".into(),
+                }
+            } else if text.contains("traceparent") {
+                seen.lock().expect("lock").push(true);
+                Response::Error(BrokerError::new(
+                    crate::ErrorCode::BadRequest,
+                    "not a known message (line 1, column 200)",
+                ))
+            } else {
+                seen.lock().expect("lock").push(false);
+                Response::Token(TokenGrant {
+                    access_token: secrecy::SecretString::from("ya29.old".to_owned()),
+                    expires_at: 0,
+                    provider: Provider::Ga4,
+                    shop_id: "s".into(),
+                    account: crate::Account::default(),
+                    appsecret_proof: None,
+                })
+            };
+            framed
+                .send(frame::encode(&answer).expect("encode"))
+                .await
+                .expect("send");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_older_broker_gets_asked_again_without_the_trace_and_then_never_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        tokio::spawn(old_broker(listener, seen.clone()));
+        let mut client = BrokerClient::connect(&path).await.expect("hello");
+        let lease = LeaseSecret::new("bbl_test".into());
+        let tp = || Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned());
+        for _ in 0..2 {
+            client
+                .get_token_in_trace(&lease, Provider::Ga4, "s", tp())
+                .await
+                .expect("a token all the same");
+        }
+        client
+            .token_rejected_in_trace(&lease, Provider::Ga4, "s", "ya29.old", tp())
+            .await
+            .expect("a replacement all the same");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            [true, false, false, false],
+            "one refused request with the trace, then none carried it"
+        );
     }
 }

@@ -268,7 +268,7 @@ impl Broker {
                 traceparent,
             } => {
                 event.action = "token".into();
-                let span = vend_span("token", provider, traceparent.as_deref(), &mut event);
+                let (span, trace_id) = vend_span("token", provider, traceparent.as_deref());
                 async {
                     match self.leased(&lease, &shop_id, provider, &mut event).await {
                         Err(e) => {
@@ -276,6 +276,9 @@ impl Broker {
                             Err(e)
                         }
                         Ok(()) => {
+                            // Only a vend whose lease held names a trace: a guessed lease must
+                            // not tie its refusals to someone's question.
+                            event.trace_id = trace_id;
                             // Timed from the lease check on: refusals of guessed leases must not
                             // skew the latency of real vends.
                             let started = std::time::Instant::now();
@@ -305,12 +308,8 @@ impl Broker {
                 traceparent,
             } => {
                 event.action = "token_rejected".into();
-                let span = vend_span(
-                    "token_rejected",
-                    provider,
-                    traceparent.as_deref(),
-                    &mut event,
-                );
+                let (span, trace_id) =
+                    vend_span("token_rejected", provider, traceparent.as_deref());
                 async {
                     let well_formed = fingerprint.len() == 16
                         && fingerprint
@@ -329,11 +328,13 @@ impl Broker {
                     };
                     match checked {
                         Err(e) => Err(e),
-                        Ok(()) => self
-                            .tokens
-                            .rejected(&shop_id, provider, &fingerprint)
-                            .await
-                            .map(Response::Token),
+                        Ok(()) => {
+                            event.trace_id = trace_id;
+                            self.tokens
+                                .rejected(&shop_id, provider, &fingerprint)
+                                .await
+                                .map(Response::Token)
+                        }
                     }
                 }
                 .instrument(span)
@@ -609,21 +610,23 @@ impl Broker {
     }
 }
 
-/// The span of a token request: it continues the caller's trace (a well-formed `traceparent`,
-/// checked by the W3C parser), whose id goes into the audit row.
+/// The span of a token request, continuing the caller's trace when it sent a well-formed
+/// `traceparent` (checked by the W3C parser), and the trace id for the audit row: the caller's,
+/// else the broker's own.
 fn vend_span(
     action: &'static str,
     provider: Provider,
     traceparent: Option<&str>,
-    event: &mut AuditEvent,
-) -> tracing::Span {
+) -> (tracing::Span, Option<String>) {
     let span = tracing::info_span!(
         "vend",
         otel.kind = "server",
         otel.name = action,
         provider = provider.service_name(),
     );
-    telemetry::propagate::follow(&span, traceparent, None);
-    event.trace_id = traceparent.and_then(telemetry::propagate::trace_id_in);
-    span
+    telemetry::propagate::follow(&span, traceparent);
+    let trace_id = traceparent
+        .and_then(telemetry::propagate::trace_id_in)
+        .or_else(|| telemetry::propagate::trace_id(&span));
+    (span, trace_id)
 }

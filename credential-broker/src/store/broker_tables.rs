@@ -59,6 +59,18 @@ const AUDIT_OF_SHOP: Sql = Sql::both(
     "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, \
      trace_id FROM broker_audit WHERE shop_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
 );
+// The same of a table no broker has upgraded yet (no `trace_id`): the operator's `audit` may
+// run after an upgrade and before the new broker first starts. (A different statement, not
+// `SELECT *`: both drivers cache a statement's columns, which an upgrade would change.)
+const AUDIT_ALL_UNTRACED: Sql = Sql::both(
+    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, \
+     CAST(NULL AS TEXT) AS trace_id FROM broker_audit ORDER BY at_ms DESC, id DESC LIMIT $1",
+);
+const AUDIT_OF_SHOP_UNTRACED: Sql = Sql::both(
+    "SELECT at_ms, peer_uid, peer_pid, action, shop_id, provider, lease_id, outcome, detail, \
+     CAST(NULL AS TEXT) AS trace_id FROM broker_audit WHERE shop_id = $1 \
+     ORDER BY at_ms DESC, id DESC LIMIT $2",
+);
 
 pub(super) const INSERT_NOTIFICATION: Sql = Sql::both(
     "INSERT INTO broker_notification \
@@ -447,14 +459,24 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = limit.max(0);
+        let traced = self
+            .columns_of("read audit events", "broker_audit")
+            .await?
+            .iter()
+            .any(|c| c == "trace_id");
+        let (all, of_shop) = if traced {
+            (AUDIT_ALL, AUDIT_OF_SHOP)
+        } else {
+            (AUDIT_ALL_UNTRACED, AUDIT_OF_SHOP_UNTRACED)
+        };
         match shop_id {
-            None => on_pool!(self, AUDIT_ALL, |pool, sql| {
+            None => on_pool!(self, all, |pool, sql| {
                 decode_rows(
                     sqlx::query(sql).bind(limit).fetch_all(pool).await,
                     decode_audit,
                 )
             }),
-            Some(shop) => on_pool!(self, AUDIT_OF_SHOP, |pool, sql| {
+            Some(shop) => on_pool!(self, of_shop, |pool, sql| {
                 decode_rows(
                     sqlx::query(sql)
                         .bind(shop)

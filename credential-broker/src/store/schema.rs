@@ -270,7 +270,11 @@ impl Store {
 
     /// The columns of `table`, none if it is absent. Both queries resolve the table the way
     /// unqualified queries will (SQLite: the main schema; PostgreSQL: the search_path).
-    async fn columns_of(&self, op: &'static str, table: &str) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn columns_of(
+        &self,
+        op: &'static str,
+        table: &str,
+    ) -> Result<Vec<String>, StoreError> {
         match &self.inner.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")

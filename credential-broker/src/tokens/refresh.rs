@@ -477,7 +477,7 @@ impl TokenService {
             outcome: outcome.into(),
             detail,
             // The vend that had to wait for this refresh, if one did.
-            trace_id: telemetry::propagate::trace_id(&tracing::Span::current()),
+            trace_id: telemetry::propagate::current_trace_id(),
         });
     }
 }

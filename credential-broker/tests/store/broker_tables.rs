@@ -130,6 +130,41 @@ pub async fn an_earlier_lease_table_is_upgraded(db: &TestDb) {
     assert_eq!((old.created_by_uid, old.created_by_pid), (7, None));
 }
 
+/// An audit table made before traces (no `trace_id`): its trail reads as it is (the operator's
+/// `audit` may run before the upgraded broker first starts), and starting adds the column.
+pub async fn an_audit_table_from_before_traces_reads_and_is_upgraded(db: &TestDb) {
+    // As the earlier version created it on each backend.
+    let id = match db.backend {
+        Backend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "id bigserial PRIMARY KEY",
+    };
+    db.raw(&format!(
+        "CREATE TABLE broker_audit (
+             {id}, at_ms BIGINT NOT NULL, peer_uid BIGINT, peer_pid BIGINT,
+             action TEXT NOT NULL, shop_id TEXT, provider TEXT, lease_id TEXT,
+             outcome TEXT NOT NULL, detail TEXT);
+         INSERT INTO broker_audit (at_ms, peer_uid, peer_pid, action, shop_id, provider,
+             lease_id, outcome, detail) VALUES (5, 1000, 42, 'token', 'shop', 'ga4', 'L', 'ok', NULL);"
+    ))
+    .await;
+    let store = db.open().await;
+    let before = store.audit(None, 10).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        (before[0].action.as_str(), before[0].trace_id.as_deref()),
+        ("token", None)
+    );
+    store.ensure_broker_tables().await.unwrap();
+    store.insert_audit(&[audit_event(8, None)]).await.unwrap();
+    let after = store.audit(None, 10).await.unwrap();
+    assert_eq!(
+        after[0],
+        audit_event(8, None),
+        "the new row keeps its trace"
+    );
+    assert_eq!(after[1].trace_id, None);
+}
+
 pub async fn audit_batch_of_500_newest_first(db: &TestDb) {
     let store = db.migrated().await;
     // Inserted out of time order, as a batching writer may.

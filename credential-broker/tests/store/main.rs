@@ -59,6 +59,7 @@ suite!(
     lock_wait_is_bounded,
     leases_insert_lookup_revoke_list,
     an_earlier_lease_table_is_upgraded,
+    an_audit_table_from_before_traces_reads_and_is_upgraded,
     audit_batch_of_500_newest_first,
     notifications_newest_first,
     shop_keys_round_trip_and_revoke_their_leases,

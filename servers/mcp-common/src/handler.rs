@@ -136,13 +136,16 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = request.name.to_string();
+        let known = self.0.router().has_route(&tool);
+        // A name no tool has is the caller's text: it goes to no span, only to the refusal.
+        let label = telemetry::span_label(&tool, known);
         let span = tracing::info_span!(
             "tool_call",
             otel.kind = "server",
-            otel.name = %format_args!("tools/call {tool}"),
+            otel.name = %format_args!("tools/call {label}"),
             tenant = self.0.tenant(),
             server = S::NAME,
-            tool = %tool,
+            tool = label,
             request_id = %context.id,
         );
         // rmcp moves a request's `_meta` into the context; a caller may have put it in either.
@@ -153,7 +156,6 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         }
         async move {
             let started = Instant::now();
-            let known = self.0.router().has_route(&tool);
             let (tokens, kind) = self.0.scope();
             if known && let Err(refusal) = crate::scope::gate(tokens, kind).await {
                 tracing::info!("tool call refused: {refusal}");

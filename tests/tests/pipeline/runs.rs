@@ -178,6 +178,30 @@ async fn degradation_isolation_notifications_and_report() {
     }
     let distinct: HashSet<&str> = trace_of.values().copied().collect();
     assert_eq!(distinct.len(), trace_of.len(), "anomalies share no trace");
+    // The servers carried those traces to the broker: each vend the anomalies' calls caused
+    // is audited under the trace of the anomaly that caused it.
+    let vended = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["action"] == "token" && e["outcome"] == "ok")
+            .filter_map(|e| e["trace_id"].as_str())
+            .any(|id| distinct.contains(id))
+    };
+    let events = berryboo_e2e::audit_until(&sandbox, &db, vended)
+        .await
+        .expect("audit");
+    for e in events
+        .iter()
+        .filter(|e| e["action"] == "token" && e["outcome"] == "ok")
+    {
+        let id = e["trace_id"]
+            .as_str()
+            .expect("a vend for a call names its trace");
+        assert!(
+            distinct.contains(id),
+            "a vend outside every anomaly's trace: {e}"
+        );
+    }
 
     // Notifications: connect for what is missing, reconnect for what broke, the guide's text.
     let notes = store.notifications(None, 100).await.expect("notifications");

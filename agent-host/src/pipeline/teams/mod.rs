@@ -280,7 +280,7 @@ impl<'a> Reader<'a> {
             tool: tool.to_owned(),
             arguments,
             result: value.clone(),
-            trace_id: telemetry::propagate::trace_id(&tracing::Span::current()),
+            trace_id: telemetry::propagate::current_trace_id(),
         });
         Ok(value)
     }

@@ -1,7 +1,7 @@
 //! `bench`: start-up time, idle memory and tool-call latency of the four MCP servers (over stdio,
 //! and over HTTP as hosts call them), token
 //! vends of the broker, many shops' server sets at once through the agent host's pool, and the
-//! gateway's added latency, cold-shop start, throughput and memory,
+//! gateway's added latency, cold-shop start, throughput and memory, what tracing costs a call,
 //! measured against the offline sandbox on loopback. Build in release for meaningful numbers:
 //!
 //! ```text
@@ -32,12 +32,14 @@ mod http;
 mod pipeline;
 mod servers;
 mod sets;
+mod traces;
 
 use gateway::gateway_bench;
 use http::http_bench;
 use pipeline::pipeline_bench;
 use servers::{server_bench, server_cases};
 use sets::{broker_bench, pool_bench, tree_rss_kib};
+use traces::{span_cost, tracing_bench};
 
 #[derive(Parser)]
 #[command(about = "Measure spawn→ready, idle RSS and tool-call round trips of the MCP servers.")]
@@ -86,6 +88,7 @@ struct Args {
 enum Part {
     Servers,
     Http,
+    Tracing,
     Broker,
     Pool,
     Pipeline,
@@ -164,6 +167,13 @@ async fn main() -> Result<()> {
         for case in server_cases()? {
             sandbox.control_post("reset", json!({})).await?;
             http_bench(&sandbox, &case, &args).await?;
+        }
+    }
+    if args.runs(Part::Tracing) {
+        span_cost();
+        for case in server_cases()? {
+            sandbox.control_post("reset", json!({})).await?;
+            tracing_bench(&sandbox, &case, &args).await?;
         }
     }
     if args.runs(Part::Broker) {
