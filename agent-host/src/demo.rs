@@ -425,6 +425,7 @@ pub async fn run(args: DemoArgs, file: &crate::config::HostFile) -> Result<ExitC
             retry_delay: Duration::from_secs(300),
             webhook: None,
             dashboard_url: pipeline::notify::DEFAULT_DASHBOARD_URL.into(),
+            quota_reserve: mcp_common::quota::DEFAULT_RESERVE_PCT,
             metrics: None,
         },
         file,

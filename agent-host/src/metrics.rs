@@ -40,7 +40,8 @@ pub struct ToolLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct AnomalyLabels {
     /// `claimed`, `processed`, `failed` (given back to retry or failed for good), `lost`
-    /// (another worker took the claim over), `released` (handed back at an interruption).
+    /// (another worker took the claim over), `released` (handed back at an interruption),
+    /// `deferred` (a source's quota under the reserve kept for people).
     /// Counted as each shop's batch ends.
     pub outcome: String,
 }

@@ -123,6 +123,18 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// What a running broker's ledger says of a shop's API quotas: per source, the scarcest
+    /// limit's share left and when it resets, as the shop's servers last saw it.
+    Quota {
+        /// Broker socket.
+        #[arg(long, value_name = "PATH", env = "BERRYBOO_BROKER_SOCKET")]
+        socket: Option<PathBuf>,
+        /// The shop.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
     /// Create or revoke leases (through a running broker).
     Lease {
         #[command(subcommand)]

@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             (db.database.clone(), socket.clone())
         }
         Command::HostKey => (None, None),
+        Command::Quota { socket, .. } => (None, socket.clone()),
         Command::Lease {
             action:
                 LeaseCommand::Create { socket, .. }
@@ -132,6 +133,35 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         } => {
             let store = daemon::open(&config, false).await?;
             return views::health(&store, &config, stale_days, out.json).await;
+        }
+        Command::Quota { shop, out, .. } => {
+            let mut client = BrokerClient::connect(&config.socket).await?;
+            let readings = client.quotas(&shop).await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&readings)?);
+            } else if readings.is_empty() {
+                println!(
+                    "no current quota readings for {shop} (none reported since the last reset)"
+                );
+            } else {
+                println!(
+                    "{:<24} {:>6} {:<28} {:<17} seen",
+                    "source", "left", "limit", "resets (UTC)"
+                );
+                for q in &readings {
+                    println!(
+                        "{:<24} {:>5}% {:<28} {:<17} {}",
+                        q.provider.service_name(),
+                        q.reading.left_pct,
+                        q.reading.limit,
+                        q.reading
+                            .resets_at
+                            .map(views::fmt_time)
+                            .unwrap_or_else(|| "-".into()),
+                        views::fmt_time(q.reading.observed_at)
+                    );
+                }
+            }
         }
         Command::Refresh {
             shop,

@@ -59,6 +59,7 @@ pub async fn serve(config: BrokerConfig) -> Result<()> {
     );
     let broker = Arc::new(Broker {
         metrics,
+        quotas: Default::default(),
         config: config.clone(),
         store: store.clone(),
         leases: LeaseBook::new(store.clone()),

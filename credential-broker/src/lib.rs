@@ -26,6 +26,7 @@ pub mod integration;
 pub mod keys;
 pub mod leases;
 pub mod metrics;
+pub mod quota;
 pub mod server;
 pub mod store;
 pub mod tokens;

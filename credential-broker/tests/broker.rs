@@ -97,6 +97,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         tokens,
         audit: sink,
         metrics,
+        quotas: Default::default(),
     };
     Fixture {
         broker,

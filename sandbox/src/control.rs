@@ -74,6 +74,7 @@ pub fn router() -> Router<AppState> {
             post(crate::meta::control::throttle).delete(crate::meta::control::clear_throttles),
         )
         .route("/meta/usage", get(crate::meta::control::usage))
+        .route("/ga4/quota", post(ga4_quota))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "unknown sandbox endpoint") })
 }
 
@@ -260,6 +261,30 @@ async fn restore(State(state): State<AppState>, body: Bytes) -> Response {
 struct ExpireSpec {
     #[serde(default)]
     name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ga4QuotaSpec {
+    property_id: String,
+    /// Tokens the property has used (of `ga4::report::TOKEN_LIMITS`).
+    used: u64,
+}
+
+/// Sets how many tokens a GA4 property has used: a property near its limit, or past it.
+async fn ga4_quota(State(state): State<AppState>, body: Bytes) -> Response {
+    let spec: Ga4QuotaSpec = match parse(&body) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    if state.ga4.get(&spec.property_id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no GA4 property {}", spec.property_id),
+        );
+    }
+    state.set_quota_used(&spec.property_id, spec.used);
+    ok(json!({"property_id": spec.property_id, "used": spec.used}))
 }
 
 async fn expire(State(state): State<AppState>, body: Bytes) -> Response {

@@ -343,6 +343,16 @@ impl Shared {
             .or_insert(0) += 1;
     }
 
+    /// GA4 quota tokens a property has used so far.
+    pub fn quota_used(&self, property: &str) -> u64 {
+        self.lock().quota_used.get(property).copied().unwrap_or(0)
+    }
+
+    /// Sets a property's used GA4 tokens (the control plane's `ga4/quota`).
+    pub fn set_quota_used(&self, property: &str, used: u64) {
+        self.lock().quota_used.insert(property.to_string(), used);
+    }
+
     /// Adds GA4 quota tokens for a property and returns the new running total.
     pub fn consume_quota(&self, property: &str, tokens: u64) -> u64 {
         let mut rt = self.lock();

@@ -86,6 +86,12 @@ pub struct PipelineArgs {
     /// The dashboard page the reconnect email points to.
     #[arg(long, value_name = "URL", env = "BERRYBOO_DASHBOARD_URL", default_value = notify::DEFAULT_DASHBOARD_URL)]
     pub dashboard_url: String,
+    /// Share of each source's API quota kept for people (chat, the gateway), in percent: an
+    /// anomaly whose sources have less left waits until they replenish (see the summary's
+    /// `deferred`). The servers note it in results under the same share when
+    /// BERRYBOO_QUOTA_RESERVE is set for them too.
+    #[arg(long, value_name = "PCT", default_value_t = 20, env = "BERRYBOO_QUOTA_RESERVE", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub quota_reserve: u8,
     /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts, to watch it live
     /// (anomalies, tool calls, live shop sets); `--metrics` alone listens on 127.0.0.1:9466.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = metrics_endpoint::PIPELINE_ADDR)]
@@ -185,6 +191,7 @@ pub async fn run_with(
         claim_ttl_ms: ttl_ms,
         dashboard_url: args.dashboard_url.clone(),
         llm: LlmConfig::resolve(file.llm.as_ref()),
+        quota_reserve: args.quota_reserve,
     });
     let exhausted = store.fail_exhausted(args.max_attempts).await?;
     if exhausted > 0 {
@@ -256,6 +263,7 @@ pub async fn run_with(
             metrics.anomalies("processed", o.processed.len());
             metrics.anomalies("failed", o.failures.len());
             metrics.anomalies("lost", o.lost.len());
+            metrics.anomalies("deferred", o.deferred.len());
             if let Some(d) = o.set_start {
                 summary.sets.0 += 1;
                 summary.sets.1 += d;
@@ -264,6 +272,7 @@ pub async fn run_with(
             t.processed.extend(o.processed);
             t.lost.extend(o.lost);
             t.failures.extend(o.failures);
+            t.deferred.extend(o.deferred);
             t.recommendations += o.recommendations;
             t.skipped.extend(o.skipped);
             t.notifications.extend(o.notifications);
@@ -385,6 +394,18 @@ fn print_summary(s: &Summary, elapsed: Duration, worker: &str, delivered: Option
             "  taken over       {} (claims lapsed; another worker finished them)",
             o.lost.len()
         );
+    }
+    if !o.deferred.is_empty() {
+        println!(
+            "  deferred         {} (their sources' quota is kept for people; each waits for its reset)",
+            o.deferred.len()
+        );
+        for (id, why) in &o.deferred {
+            println!(
+                "    anomaly {id}: deferred: {}",
+                redaction::text(first_line(why))
+            );
+        }
     }
     if s.released > 0 {
         println!(

@@ -67,6 +67,8 @@ pub(super) struct Ctx {
     pub(super) claim_ttl_ms: i64,
     pub(super) dashboard_url: String,
     pub(super) llm: Option<LlmConfig>,
+    /// Percent of a source's quota the pipeline leaves for people.
+    pub(super) quota_reserve: u8,
 }
 
 /// What happened to one shop's batch.
@@ -80,6 +82,8 @@ pub(super) struct ShopOutcome {
     /// Anomalies whose claim another worker took over before this one finished.
     pub(super) lost: Vec<i64>,
     pub(super) failures: Vec<(i64, String)>,
+    /// Anomalies put off because a source's quota is under the reserve, and why.
+    pub(super) deferred: Vec<(i64, String)>,
     pub(super) recommendations: usize,
     pub(super) skipped: Vec<(String, Provider, String)>,
     pub(super) notifications: Vec<Notification>,
@@ -355,7 +359,20 @@ impl Ctx {
                 .push((client.clone(), *p, first_line(u.reason()).to_owned()));
             self.notify(&mut out, &shop, &client, *p, u).await;
         }
+        // The broker's quota ledger, read before each anomaly: its readings are those of
+        // every server of the shop (a chat's included), and change as this batch runs.
+        let mut ledger = self.config.broker().await.ok();
         for a in &anomalies {
+            if let Some(broker) = ledger.as_mut()
+                && let Some((why, until_ms)) = self.quota_short(broker, a).await
+            {
+                match self.store.defer(a.id, &self.worker, &why, until_ms).await {
+                    Ok(true) => out.deferred.push((a.id, why)),
+                    Ok(false) => out.lost.push(a.id),
+                    Err(e) => out.failures.push((a.id, format!("cannot defer it: {e}"))),
+                }
+                continue;
+            }
             // Each anomaly is the root of a trace: its teams' tool calls, their upstream
             // requests and the broker's vends join it, and its evidence rows name it.
             let span = tracing::info_span!(
@@ -394,6 +411,42 @@ impl Ctx {
             set.shutdown().await;
         }
         out
+    }
+
+    /// Why `a` must wait, and until when (ms): a source it reads has less quota left than the
+    /// reserve, by the broker's ledger. None when every source has enough, or nothing is
+    /// known (a broker that predates the ledger answers with an error: nothing to go by).
+    pub(super) async fn quota_short(
+        &self,
+        broker: &mut broker_proto::client::BrokerClient,
+        a: &Anomaly,
+    ) -> Option<(String, i64)> {
+        let readings = broker.quotas(&a.shop_id).await.ok()?;
+        let needed = teams::teams_for(a);
+        let short = readings
+            .iter()
+            .filter(|q| needed.contains(&q.provider) && q.reading.left_pct < self.quota_reserve)
+            .min_by_key(|q| q.reading.left_pct)?;
+        let now = chrono::Utc::now().timestamp();
+        let resets = short.reading.resets_at.unwrap_or(now + 3600).max(now + 60);
+        let when = chrono::DateTime::from_timestamp(resets, 0).unwrap_or_default();
+        let when = if short.provider == Provider::Ga4 {
+            // GA4's days end at midnight Pacific time: say it as Google does.
+            when.with_timezone(&chrono_tz::America::Los_Angeles)
+                .format("%H:%M PT")
+                .to_string()
+        } else {
+            when.format("%H:%M UTC").to_string()
+        };
+        Some((
+            format!(
+                "{} quota {} % left ({}), resets {when}",
+                short.provider.service_name(),
+                short.reading.left_pct,
+                short.reading.limit
+            ),
+            resets.saturating_mul(1000),
+        ))
     }
 
     /// Runs every team on `a`; Ok(false) if the claim was lost before it finished.

@@ -10,7 +10,7 @@ use super::*;
 pub(super) fn inherited(name: &str, provider: Provider, credentials: &Credentials) -> bool {
     // Settings every server reads the same way (the log format is the host's own:
     // `children::command`).
-    if name == "BERRYBOO_TODAY" {
+    if matches!(name, "BERRYBOO_TODAY" | "BERRYBOO_QUOTA_RESERVE") {
         return true;
     }
     let per_server: &[&str] = match provider {

@@ -475,6 +475,31 @@ impl Store {
         }
     }
 
+    /// Puts anomaly `id` off until `until_ms` without counting the attempt: its source's quota
+    /// is under the reserve kept for people, which is no fault of the anomaly's. `why` is kept
+    /// as its last note. Returns whether `worker` still held it.
+    pub async fn defer(
+        &self,
+        id: i64,
+        worker: &str,
+        why: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE pipeline_anomaly SET status = 'open', claimed_by = NULL, \
+             claim_expires_ms = NULL, attempts = attempts - 1, last_error = $3, \
+             retry_after_ms = $4 WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(crate::clean(why))
+        .bind(until_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("defer anomaly"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Hands `worker`'s unfinished claims on `ids` back untouched (the worker is stopping):
     /// open again at once, and the interrupted attempt does not count. Returns how many.
     pub async fn release_claims(&self, worker: &str, ids: &[i64]) -> Result<u64, StoreError> {

@@ -57,6 +57,8 @@ fn kind(r: &Response) -> &'static str {
         Response::RevokedAll { .. } => "revoked_all",
         Response::Token(_) => "token",
         Response::Pong => "pong",
+        Response::QuotaNoted => "quota_noted",
+        Response::Quotas { .. } => "quotas",
         Response::Refreshed { .. } => "refreshed",
         Response::Renewed { .. } => "renewed",
         Response::LeaseList { .. } => "lease_list",
@@ -210,6 +212,44 @@ impl BrokerClient {
             Response::Token(t) => Ok(t),
             Response::Error(e) => Err(e.into()),
             other => Err(ClientError::Unexpected(kind(&other), "token_rejected")),
+        }
+    }
+
+    /// Tells the broker what the upstream said of the shop's quota for `provider`.
+    pub async fn report_quota(
+        &mut self,
+        lease: &LeaseSecret,
+        provider: Provider,
+        shop_id: &str,
+        reading: crate::QuotaReading,
+    ) -> Result<(), ClientError> {
+        let request = Request::ReportQuota {
+            lease: lease.clone(),
+            provider,
+            shop_id: shop_id.to_owned(),
+            reading,
+        };
+        match self.call(&request).await? {
+            Response::QuotaNoted => Ok(()),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "report_quota")),
+        }
+    }
+
+    /// Admin or proven host: the shop's current quota readings, one per provider.
+    pub async fn quotas(
+        &mut self,
+        shop_id: &str,
+    ) -> Result<Vec<crate::ProviderQuota>, ClientError> {
+        match self
+            .call(&Request::Quotas {
+                shop_id: shop_id.to_owned(),
+            })
+            .await?
+        {
+            Response::Quotas { readings } => Ok(readings),
+            Response::Error(e) => Err(e.into()),
+            other => Err(ClientError::Unexpected(kind(&other), "quotas")),
         }
     }
 

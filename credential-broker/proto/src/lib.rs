@@ -13,7 +13,8 @@
 //! - `message`: [`Request`], [`Response`] and their payloads.
 //! - `provider`: [`Provider`]; `secret`: [`LeaseSecret`], [`HostKey`], [`ShopKey`] (never
 //!   printed) and [`token_fingerprint`].
-//! - `health`: [`HealthReport`]; `error`: [`ErrorCode`] and [`BrokerError`].
+//! - `health`: [`HealthReport`]; `error`: [`ErrorCode`] and [`BrokerError`]; `quota`:
+//!   [`QuotaReading`], what servers see of their upstreams' quotas.
 //! - [`frame`]: encoding and decoding frames and messages (sans-IO, fuzzed by property tests).
 //! - [`client`]: an async client over the socket; [`blocking`]: a revoke for clean-up paths.
 
@@ -26,12 +27,14 @@ pub mod frame;
 mod health;
 mod message;
 mod provider;
+mod quota;
 mod secret;
 
 pub use error::{BrokerError, ErrorCode};
 pub use health::{HealthItem, HealthReport};
 pub use message::*;
 pub use provider::{Provider, UnknownProvider};
+pub use quota::{MAX_LIMIT_NAME, ProviderQuota, QuotaReading};
 pub use secret::{HostKey, LeaseSecret, ShopKey, token_fingerprint};
 
 /// Version spoken by this build. A broker answers a `Hello` with another version by

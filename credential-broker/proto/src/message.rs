@@ -5,7 +5,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::secret_serde;
-use crate::{BrokerError, HealthReport, HostKey, LeaseSecret, Provider, ShopKey};
+use crate::{
+    BrokerError, HealthReport, HostKey, LeaseSecret, Provider, ProviderQuota, QuotaReading, ShopKey,
+};
 
 /// A shop key as an operator or the gateway sees it: never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +123,25 @@ pub enum Request {
         /// As in [`Request::GetToken`].
         #[serde(default, skip_serializing_if = "Option::is_none")]
         traceparent: Option<String>,
+    },
+    /// What a server saw of its upstream's quota for the lease's shop (the lease must cover
+    /// `provider`); answered by [`Response::QuotaNoted`]. An older broker refuses it as a bad
+    /// request, which servers ignore.
+    ReportQuota {
+        /// The lease.
+        lease: LeaseSecret,
+        /// Which provider.
+        provider: Provider,
+        /// The shop the caller serves.
+        shop_id: String,
+        /// The reading.
+        reading: QuotaReading,
+    },
+    /// Admin or a proven host: the latest current quota readings of a shop, one per provider;
+    /// answered by [`Response::Quotas`].
+    Quotas {
+        /// The shop.
+        shop_id: String,
     },
     /// Admin only: refresh every active integration of one shop (or all) now, in integration
     /// id order, [`MAX_REFRESH_PER_REQUEST`] per request; answered by [`Response::Refreshed`].
@@ -316,6 +337,13 @@ pub enum Response {
     },
     /// Answer to `Ping`.
     Pong,
+    /// Answer to `ReportQuota`.
+    QuotaNoted,
+    /// Answer to `Quotas`.
+    Quotas {
+        /// Current readings, one per provider that reported one.
+        readings: Vec<ProviderQuota>,
+    },
     /// Answer to `Health`.
     Health(Box<HealthReport>),
     /// The request failed.

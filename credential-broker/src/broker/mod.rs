@@ -47,6 +47,8 @@ pub struct Broker {
     pub audit: AuditSink,
     /// What an operator's Prometheus reads.
     pub metrics: Arc<BrokerMetrics>,
+    /// What servers saw of their upstreams' quotas.
+    pub quotas: crate::quota::QuotaBook,
 }
 
 fn now() -> i64 {
@@ -340,6 +342,41 @@ impl Broker {
                 .instrument(span)
                 .await
             }
+            Request::ReportQuota {
+                lease,
+                provider,
+                shop_id,
+                reading,
+            } => {
+                event.action = "quota".into();
+                if !reading.is_valid() {
+                    Err(BrokerError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "a quota reading is a percentage (0–100) of a limit named in at most {} letters, digits, spaces, '_', '.' or '-'",
+                            broker_proto::MAX_LIMIT_NAME
+                        ),
+                    ))
+                } else {
+                    self.leased(&lease, &shop_id, provider, &mut event)
+                        .await
+                        .map(|()| {
+                            self.quotas.note(&shop_id, provider, reading, now());
+                            Response::QuotaNoted
+                        })
+                }
+            }
+            Request::Quotas { shop_id } => {
+                event.action = "quotas".into();
+                event.shop_id = Some(shop_id.clone());
+                if self.may_lease(peer) {
+                    Ok(Response::Quotas {
+                        readings: self.quotas.of(&shop_id, now()),
+                    })
+                } else {
+                    Err(Self::not_permitted(peer, "read quotas"))
+                }
+            }
             Request::RenewLeases { leases, ttl_secs } => {
                 event.action = "lease_renew".into();
                 if !self.may_lease(peer) {
@@ -557,11 +594,13 @@ impl Broker {
         // Pings and hellos are connection plumbing, not access to anyone's data; a renewal
         // every few seconds per set would bury the trail (its creation and end are there).
         // A gateway checks a caller's key on each of its requests (cached for a second): the
-        // gateway audits the calls themselves; a refused key is recorded here.
+        // gateway audits the calls themselves; a refused key is recorded here. Servers report
+        // quota after their calls and the pipeline reads it before each anomaly: the vends
+        // and leases behind them are in the trail.
         let routine = matches!(event.action.as_str(), "ping" | "hello")
             || (matches!(
                 event.action.as_str(),
-                "lease_renew" | "key_check" | "principal_check"
+                "lease_renew" | "key_check" | "principal_check" | "quota" | "quotas"
             ) && event.outcome == "ok");
         if !routine {
             self.audit.record(event);

@@ -473,19 +473,22 @@ async fn dispatch(
                 }
                 Route::RunRealtimeReport(_) => {
                     let req: request::RunRealtimeReportRequest = parse_body(body).await?;
+                    has_tokens(state, &prop)?;
                     let prepared = report::prepare_realtime(&req, &prop)?;
                     let executed = report::execute(&prepared, &prop, clock)?;
-                    let quota = prepared
-                        .return_quota
-                        .then(|| quota(state, &prop, executed.tokens));
+                    // Every report costs tokens; only the caller who asked sees the state.
+                    let quota = quota(state, &prop, executed.tokens);
+                    let quota = prepared.return_quota.then_some(quota);
                     ok(&report::render(&prepared, &executed, &prop, quota), pretty)
                 }
                 Route::RunFunnelReport(_) => {
                     let req: request::RunFunnelReportRequest = parse_body(body).await?;
+                    has_tokens(state, &prop)?;
                     let out = funnel::run(&req, &prop, clock)?;
                     let mut body = out.body;
+                    let quota = quota(state, &prop, out.tokens);
                     if req.return_property_quota {
-                        body["propertyQuota"] = quota(state, &prop, out.tokens);
+                        body["propertyQuota"] = quota;
                     }
                     ok(&body, pretty)
                 }
@@ -507,6 +510,15 @@ fn ok<T: serde::Serialize>(value: &T, pretty: bool) -> Result<Response, ApiError
     Ok(http::json(StatusCode::OK, value, pretty))
 }
 
+/// A Data API request on a property whose tokens ran out is refused before it runs, as GA4's
+/// are (429 `RESOURCE_EXHAUSTED`); one that starts with tokens left runs whatever it costs.
+fn has_tokens(state: &AppState, prop: &PropertyInfo) -> Result<(), ApiError> {
+    match report::exhausted(&prop.id, state.quota_used(&prop.id)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 fn run_one(
     state: &AppState,
     prop: &PropertyInfo,
@@ -514,6 +526,7 @@ fn run_one(
     req: &request::RunReportRequest,
     version: Version,
 ) -> Result<(report::Prepared, report::Executed, Option<Value>), ApiError> {
+    has_tokens(state, prop)?;
     let prepared = report::prepare_report(req, prop, clock, version)?;
     let executed = report::execute(&prepared, prop, clock)?;
     let quota = if prepared.return_quota {

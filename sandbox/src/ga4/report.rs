@@ -928,6 +928,36 @@ pub struct ReportJson<'a> {
     kind: &'static str,
 }
 
+/// A Standard property's token buckets: (name, limit). All draw on one running total here
+/// (the sandbox's clock stands still, so no hour or day ends while it runs), which makes the
+/// smallest the one that runs out: `tokensPerProjectPerHour`.
+pub const TOKEN_LIMITS: [(&str, u64); 3] = [
+    ("tokensPerDay", 200_000),
+    ("tokensPerHour", 40_000),
+    ("tokensPerProjectPerHour", 14_000),
+];
+
+/// Google's error when a bucket of `TOKEN_LIMITS` is empty, or none while all have tokens.
+pub fn exhausted(property: &str, used_total: u64) -> Option<ApiError> {
+    let (bucket, limit) = TOKEN_LIMITS
+        .iter()
+        .copied()
+        .find(|(_, limit)| used_total >= *limit)?;
+    let what = match bucket {
+        "tokensPerDay" => "property tokens per day",
+        "tokensPerHour" => "property tokens per hour",
+        _ => "property tokens per hour for a project per property",
+    };
+    Some(ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "RESOURCE_EXHAUSTED",
+        format!(
+            "Exhausted {what}. This property (properties/{property}) has used its {limit} tokens; \
+             the quota replenishes over time. Please try again later."
+        ),
+    ))
+}
+
 /// Builds the `propertyQuota` object (zero `consumed` omitted, as proto3 JSON does).
 pub fn quota_json(consumed: u64, used_total: u64) -> Value {
     let bucket = |consumed: u64, remaining: i64| {
@@ -939,13 +969,19 @@ pub fn quota_json(consumed: u64, used_total: u64) -> Value {
         Value::Object(m)
     };
     let used = used_total as i64;
+    let limit = |name: &str| {
+        TOKEN_LIMITS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, l)| *l as i64)
+    };
     json!({
-        "tokensPerDay": bucket(consumed, 200_000 - used),
-        "tokensPerHour": bucket(consumed, 40_000 - used),
+        "tokensPerDay": bucket(consumed, limit("tokensPerDay") - used),
+        "tokensPerHour": bucket(consumed, limit("tokensPerHour") - used),
         "concurrentRequests": bucket(0, 10),
         "serverErrorsPerProjectPerHour": bucket(0, 10),
         "potentiallyThresholdedRequestsPerHour": bucket(0, 120),
-        "tokensPerProjectPerHour": bucket(consumed, 14_000 - used),
+        "tokensPerProjectPerHour": bucket(consumed, limit("tokensPerProjectPerHour") - used),
     })
 }
 

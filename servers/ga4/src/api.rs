@@ -279,7 +279,24 @@ impl Ga4Api {
             ReportEndpoint::Conversions => "v1alpha/properties/{id}:runReport",
         };
         let url = format!("{DATA}/{}", method.replace("{id}", id));
-        self.upstream.post_json(&url, request).await
+        let (request, asked) = with_quota(request);
+        let mut response: ReportResponse = self.upstream.post_json(&url, &request).await?;
+        self.note_quota(&mut response.property_quota, asked).await;
+        Ok(response)
+    }
+
+    /// Keeps the property's quota state, which every report asks for, and leaves it in the
+    /// answer only when the caller asked.
+    async fn note_quota(&self, quota: &mut Option<Value>, asked: bool) {
+        if let Some(reading) = quota
+            .as_ref()
+            .and_then(|q| mcp_common::quota::from_ga4(q, chrono::Utc::now().timestamp()))
+        {
+            self.upstream.note_quota(reading).await;
+        }
+        if !asked {
+            *quota = None;
+        }
     }
 
     /// v1alpha `runFunnelReport`.
@@ -288,11 +305,26 @@ impl Ga4Api {
         id: &str,
         request: &Value,
     ) -> Result<FunnelResponse, UpstreamError> {
-        self.upstream
+        let (request, asked) = with_quota(request);
+        let mut response: FunnelResponse = self
+            .upstream
             .post_json(
                 &format!("{DATA}/v1alpha/properties/{id}:runFunnelReport"),
-                request,
+                &request,
             )
-            .await
+            .await?;
+        self.note_quota(&mut response.property_quota, asked).await;
+        Ok(response)
     }
+}
+
+/// `request` asking for the property's quota state (it costs nothing), and whether the caller
+/// had asked for it.
+fn with_quota(request: &Value) -> (Value, bool) {
+    let asked = request.get("returnPropertyQuota") == Some(&Value::Bool(true));
+    let mut request = request.clone();
+    if let Value::Object(body) = &mut request {
+        body.insert("returnPropertyQuota".into(), Value::Bool(true));
+    }
+    (request, asked)
 }

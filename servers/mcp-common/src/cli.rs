@@ -119,6 +119,11 @@ pub struct CommonArgs {
     /// Retries of an upstream request after 429 or 5xx (with jittered backoff).
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub max_retries: u32,
+
+    /// Share of the upstream's quota kept for people, in percent: under it, results say how
+    /// much is left and when it returns (the agent host's pipeline waits instead).
+    #[arg(long, value_name = "PCT", default_value_t = crate::quota::DEFAULT_RESERVE_PCT, env = "BERRYBOO_QUOTA_RESERVE", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub quota_reserve: u8,
 }
 
 /// Where the server speaks MCP.
@@ -158,6 +163,8 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// Retries after 429/5xx.
     pub max_retries: u32,
+    /// Percent of quota kept for people.
+    pub quota_reserve: u8,
 }
 
 /// Where the server's credentials come from.
@@ -371,6 +378,7 @@ impl CommonArgs {
                 api_base: self.api_base,
                 request_timeout: Duration::from_secs(self.request_timeout),
                 max_retries: self.max_retries,
+                quota_reserve: self.quota_reserve,
             },
             transport,
             log_format: self.log_format,

@@ -292,6 +292,38 @@ impl BrokerSource {
         &self.shop_id
     }
 
+    /// Reports `reading` for this source's shop and provider, on the broker connection tokens
+    /// travel on.
+    async fn report_quota(
+        &self,
+        reading: crate::quota::QuotaReading,
+    ) -> Result<(), CredentialError> {
+        let mut client = self.client.lock().await;
+        if client.is_none() {
+            let connected = BrokerClient::connect(&self.socket)
+                .await
+                .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
+            *client = Some(connected);
+        }
+        let Some(c) = client.as_mut() else {
+            return Ok(());
+        };
+        let lease = self.lease(c).await?;
+        match c
+            .report_quota(&lease, self.provider, &self.shop_id, reading)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // The broker answered (an older one refuses the request): the connection is fine.
+            Err(e @ ClientError::Broker(_)) => Err(CredentialError::Unreachable(e.to_string())),
+            // The connection broke: the next token request connects afresh.
+            Err(e) => {
+                *client = None;
+                Err(CredentialError::Unreachable(e.to_string()))
+            }
+        }
+    }
+
     /// The lease to present: the current one, or a new one made with the key.
     async fn lease(&self, client: &mut BrokerClient) -> Result<LeaseSecret, CredentialError> {
         if let Some(l) = self
@@ -475,6 +507,18 @@ struct Cache {
     generation: u64,
 }
 
+/// A quota reading the broker heard of is said again after this, so its ledger never ages out
+/// a shop that keeps calling.
+const QUOTA_REPORT_EVERY: Duration = Duration::from_secs(60);
+/// The most a call waits for the broker to take a reading.
+const QUOTA_REPORT_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct QuotaState {
+    latest: Option<crate::quota::QuotaReading>,
+    reported: Option<(crate::quota::QuotaReading, Instant)>,
+}
+
 /// Hands out access tokens from a [`TokenSource`], cached until shortly before expiry.
 pub struct TokenProvider {
     source: TokenSource,
@@ -483,6 +527,11 @@ pub struct TokenProvider {
     /// Serialises refreshes so concurrent callers wait for one refresh instead of each
     /// starting their own.
     refresh_gate: tokio::sync::Mutex<()>,
+    /// The upstream's latest quota reading for these credentials, and the last one the
+    /// broker was told (with when).
+    quota: Mutex<QuotaState>,
+    /// Under this share left, results say so ([`crate::quota::note`]).
+    quota_reserve: u8,
 }
 
 impl TokenProvider {
@@ -496,7 +545,65 @@ impl TokenProvider {
                 generation: 0,
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
+            quota: Mutex::new(QuotaState::default()),
+            quota_reserve: crate::quota::DEFAULT_RESERVE_PCT,
         }
+    }
+
+    /// Results note a quota under `pct` percent left (`--quota-reserve`).
+    pub fn with_quota_reserve(mut self, pct: u8) -> Self {
+        self.quota_reserve = pct;
+        self
+    }
+
+    /// Keeps what the upstream just said of its quota and, under a lease, tells the broker
+    /// when it says something new (another whole percent, another limit, a reset five minutes
+    /// away from the last, or a minute since): the call that learnt it waits for that one round trip, so the ledger has it
+    /// before the answer is out. A broker that predates quotas refuses it: nothing changes.
+    pub async fn note_quota(&self, reading: crate::quota::QuotaReading) {
+        let TokenSource::Broker(b) = &self.source else {
+            self.quota
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .latest = Some(reading);
+            return;
+        };
+        let news = {
+            let mut state = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
+            state.latest = Some(reading.clone());
+            let news = state.reported.as_ref().is_none_or(|(said, when)| {
+                said.left_pct != reading.left_pct
+                    || said.limit != reading.limit
+                    // Rolling windows (Meta's) move their reset with every call: only a
+                    // real change counts.
+                    || said.resets_at.unwrap_or(0).abs_diff(reading.resets_at.unwrap_or(0)) > 300
+                    || when.elapsed() > QUOTA_REPORT_EVERY
+            });
+            if news {
+                state.reported = Some((reading.clone(), Instant::now()));
+            }
+            news
+        };
+        if news {
+            match tokio::time::timeout(QUOTA_REPORT_WAIT, b.report_quota(reading)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!("the broker did not take a quota reading: {e}"),
+                Err(_) => tracing::debug!("the broker took too long over a quota reading"),
+            }
+        }
+    }
+
+    /// A line for a result when the latest reading is under the reserve (`service` names the
+    /// upstream for the reader).
+    pub fn quota_note(&self, service: &str) -> Option<String> {
+        let now = chrono::Utc::now().timestamp();
+        self.quota
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .latest
+            .as_ref()
+            .filter(|r| r.current(now))
+            .and_then(|r| crate::quota::note(service, r, self.quota_reserve))
     }
 
     /// How long one tool call may take, upstream requests and waits included.
@@ -685,6 +792,7 @@ mod tests {
                     api_base: None,
                     request_timeout: Duration::from_secs(5),
                     max_retries: 0,
+                    quota_reserve: 20,
                 },
                 "test",
             ),

@@ -179,6 +179,12 @@ impl<S: ToolServer> ServerHandler for Served<S> {
                 Ok(mut response) => {
                     if let CallToolResponse::Complete(r) = &mut response {
                         redact_result(r);
+                        // Under the reserve, the reader learns how much is left and until when.
+                        if r.is_error != Some(true)
+                            && let Some(note) = tokens.quota_note(S::TITLE)
+                        {
+                            r.content.push(ContentBlock::text(note));
+                        }
                     }
                     let failure = match &response {
                         CallToolResponse::Complete(r) if r.is_error == Some(true) => r

@@ -26,6 +26,7 @@ pub mod http;
 pub mod logging;
 pub mod output;
 pub mod params;
+pub mod quota;
 pub mod scope;
 pub mod secret_file;
 pub mod testing;
@@ -91,7 +92,10 @@ pub fn connect(
     )?
     .ok_or(SetupError::NoCredentials(static_hint))?;
     let http = upstream::HttpClient::new(&config.upstream, user_agent);
-    let tokens = std::sync::Arc::new(credentials::TokenProvider::new(source, http.clone()));
+    let tokens = std::sync::Arc::new(
+        credentials::TokenProvider::new(source, http.clone())
+            .with_quota_reserve(config.upstream.quota_reserve),
+    );
     let tenant = tokens.shop_id().unwrap_or("static").to_owned();
     let upstream = upstream::Upstream::new(http, tokens.clone(), &config.upstream);
     Ok(Connection {

@@ -17,6 +17,7 @@ pub fn offline_connection() -> crate::Connection {
         api_base: None,
         request_timeout: Duration::from_secs(5),
         max_retries: 0,
+        quota_reserve: 20,
     };
     let http = HttpClient::new(&config, "test");
     let tokens = Arc::new(TokenProvider::new(
@@ -39,6 +40,7 @@ pub fn pinned_connection(account: broker_proto::Account) -> crate::Connection {
         api_base: url::Url::parse("http://127.0.0.1:9").ok(),
         request_timeout: Duration::from_secs(5),
         max_retries: 0,
+        quota_reserve: 20,
     };
     let http = HttpClient::new(&config, "test");
     let tokens = Arc::new(TokenProvider::new(

@@ -48,6 +48,12 @@ impl Upstream {
         }
     }
 
+    /// Keeps what the upstream reported of its quota (GA4's `propertyQuota`, read by the
+    /// server that asked for it): see [`TokenProvider::note_quota`].
+    pub async fn note_quota(&self, reading: crate::quota::QuotaReading) {
+        self.tokens.note_quota(reading).await;
+    }
+
     /// The URL actually called for a real upstream URL.
     pub fn url(&self, real: &str) -> Result<Url, UpstreamError> {
         let parsed = Url::parse(real)
@@ -216,6 +222,12 @@ impl Upstream {
             };
             let status = response.status();
             tracing::Span::current().record("http.response.status_code", status.as_u16());
+            // Meta says how much of its budgets each answer used, failures included.
+            if let Some(reading) =
+                crate::quota::from_meta(response.headers(), chrono::Utc::now().timestamp())
+            {
+                self.tokens.note_quota(reading).await;
+            }
             tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
             if status.is_success() {
                 return response
@@ -256,6 +268,30 @@ impl Upstream {
                     attempt += 1;
                     continue;
                 }
+            }
+            if api.is_quota() || api.meta.is_some_and(|m| m.is_rate_limit()) {
+                // Out of quota: none left until the upstream's wait (or an hour).
+                let limit = api
+                    .reason
+                    .clone()
+                    .or_else(|| api.status.clone())
+                    .unwrap_or_else(|| "rate limit".into());
+                let limit: String = limit
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                    .take(broker_proto::MAX_LIMIT_NAME)
+                    .collect();
+                self.tokens
+                    .note_quota(crate::quota::exhausted(
+                        if limit.is_empty() {
+                            "rate limit"
+                        } else {
+                            &limit
+                        },
+                        api.retry_after,
+                        chrono::Utc::now().timestamp(),
+                    ))
+                    .await;
             }
             return Err(UpstreamError::Api(Box::new(api.with_attempts(attempt + 1))));
         }

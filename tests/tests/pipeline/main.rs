@@ -20,6 +20,7 @@ use tokio::process::Command;
 mod failures;
 mod metrics;
 mod outcomes;
+mod quota;
 mod runs;
 
 const FULL: &str = "a1111111-1111-4111-8111-111111111111";

@@ -1,0 +1,168 @@
+//! Quota kept for people: a shop near its GA4 limit gets its anomalies deferred, not its quota
+//! exhausted, while a chat on the same shop still gets answers (and is told how much is left).
+
+use super::*;
+
+/// `agent-host chat-ga4` on `shop` with `script` on stdin: (exit code, stdout, stderr).
+async fn chat(
+    broker: &BrokerProc,
+    sandbox: &Sandbox,
+    shop: &str,
+    script: &str,
+) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = Command::new(bin("agent-host"));
+    cmd.args(["chat-ga4", "--shop-id", shop, "--api-base", &sandbox.base])
+        .arg("--broker-socket")
+        .arg(&broker.socket)
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRYBOO_LLM_BASE_URL")
+        .env_remove("BERRYBOO_LLM_MODEL")
+        .env_remove("BERRYBOO_QUOTA_RESERVE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("agent-host starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(script.as_bytes()).await.expect("script");
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the chat ends")
+        .expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const REPORT: &str = "/call run_report {\"date_ranges\": [{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_near_its_ga4_quota_is_deferred_while_its_chat_still_answers() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    // Full Shop's property has used 13,000 of its 14,000 tokens per project per hour: 7 % left.
+    sandbox
+        .control_post(
+            "ga4/quota",
+            json!({"property_id": "326784853", "used": 13_000}),
+        )
+        .await
+        .expect("quota");
+
+    // A person asks first: answered, and told how much is left and when it returns.
+    let (code, out, err) = chat(&broker, &sandbox, FULL, REPORT).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("rows 1–"), "the report answered: {out}");
+    assert!(
+        out.contains("has 7 % of its tokensPerProjectPerHour left, resets "),
+        "{out}"
+    );
+
+    // The chat's server told the broker; the operator reads its ledger.
+    let ledger = broker
+        .cli(&["quota", "--shop", FULL, "--json"])
+        .await
+        .expect("credential-broker quota");
+    let readings: Value = serde_json::from_slice(&ledger.stdout).expect("JSON");
+    assert_eq!(readings[0]["provider"], "ga4", "{readings}");
+    assert_eq!(readings[0]["reading"]["left_pct"], 7, "{readings}");
+    assert_eq!(readings[0]["reading"]["limit"], "tokensPerProjectPerHour");
+
+    let deferred_ga4 = add(&db, &broker, &sandbox, FULL, "ga4", "sessions").await;
+    let deferred_gsc = add(&db, &broker, &sandbox, FULL, "gsc", "clicks").await;
+    let elsewhere = add(&db, &broker, &sandbox, NO_META, "ga4", "sessions").await;
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 0, "deferring is no failure: {out}\n{err}");
+    assert_eq!(summary(&out, "processed"), 1, "{out}");
+    assert_eq!(summary(&out, "deferred"), 2, "{out}");
+    for id in [deferred_ga4, deferred_gsc] {
+        let line = format!(
+            "anomaly {id}: deferred: Google Analytics quota 7 % left (tokensPerProjectPerHour), resets "
+        );
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&line) && l.ends_with(" PT")),
+            "{line}…PT in {out}"
+        );
+    }
+
+    // Deferred, not failed: open, the attempt not counted, saying why.
+    let store = Store::open(&db, false).await.expect("store");
+    for id in [deferred_ga4, deferred_gsc] {
+        let a = store.anomaly(id).await.expect("read").expect("anomaly");
+        assert_eq!(a.status, Status::Open, "{a:?}");
+        assert_eq!(a.attempts, 0, "{a:?}");
+        assert!(
+            a.last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("Google Analytics quota 7 % left")),
+            "{a:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .anomaly(elsewhere)
+            .await
+            .expect("read")
+            .expect("anomaly")
+            .status,
+        Status::Processed,
+        "another shop's property has its own quota"
+    );
+    // A second run finds nothing due: the deferred wait for their reset.
+    let (code, out, _) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!((code, summary(&out, "processed")), (0, 0), "{out}");
+
+    // The pipeline spent none of what was left: the person's next questions are answered.
+    let (code, out, err) = chat(&broker, &sandbox, FULL, &REPORT.repeat(3)).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches("rows 1–").count(), 3, "{out}");
+    assert!(!out.contains("RESOURCE_EXHAUSTED"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_property_is_refused_as_google_does_and_says_when_it_returns() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    sandbox
+        .control_post(
+            "ga4/quota",
+            json!({"property_id": "326784853", "used": 14_000}),
+        )
+        .await
+        .expect("quota");
+    let (code, out, err) = chat(&broker, &sandbox, FULL, REPORT).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Exhausted property tokens per hour for a project per property"),
+        "the upstream's own words: {out}"
+    );
+    // The pipeline learns it from the broker's ledger and waits, rather than failing on it.
+    let id = add(&db, &broker, &sandbox, FULL, "ga4", "sessions").await;
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "anomaly {id}: deferred: Google Analytics quota 0 % left"
+        )),
+        "{out}"
+    );
+}
