@@ -22,10 +22,17 @@ pub struct QuotaBook {
 }
 
 impl QuotaBook {
-    /// Keeps `reading` as the shop's latest for `provider`. The broker's clock stamps it, so a
-    /// server's clock cannot make a reading last.
+    /// Keeps `reading` as the shop's latest for `provider`. The broker's clock stamps it and
+    /// bounds its reset to [`broker_proto::MAX_RESET_SECS`] from now, so neither a server's
+    /// clock nor a wild header can make a reading hold work back for longer.
     pub fn note(&self, shop_id: &str, provider: Provider, mut reading: QuotaReading, now: i64) {
         reading.observed_at = now;
+        reading.resets_at = reading.resets_at.map(|t| {
+            t.clamp(
+                now.saturating_add(1),
+                now.saturating_add(broker_proto::MAX_RESET_SECS),
+            )
+        });
         let mut readings = self
             .readings
             .lock()
@@ -77,6 +84,21 @@ mod tests {
             resets_at: Some(resets_at),
             observed_at: 0,
         }
+    }
+
+    #[test]
+    fn a_reset_is_never_past_nor_further_than_a_day_and_an_hour() {
+        let book = QuotaBook::default();
+        book.note("a", Provider::Ga4, reading(3, i64::MAX), 100);
+        book.note("a", Provider::MetaAds, reading(3, i64::MIN), 100);
+        let a = book.of("a", 100);
+        assert_eq!(a.len(), 2, "both current at once: {a:?}");
+        assert_eq!(
+            a[0].reading.resets_at,
+            Some(100 + broker_proto::MAX_RESET_SECS)
+        );
+        assert_eq!(a[1].reading.resets_at, Some(101));
+        assert!(book.of("a", 100 + broker_proto::MAX_RESET_SECS).is_empty());
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn router() -> Router<AppState> {
             post(crate::meta::control::throttle).delete(crate::meta::control::clear_throttles),
         )
         .route("/meta/usage", get(crate::meta::control::usage))
-        .route("/ga4/quota", post(ga4_quota))
+        .route("/ga4/quota", post(ga4_quota).get(ga4_quota_used))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "unknown sandbox endpoint") })
 }
 
@@ -285,6 +285,19 @@ async fn ga4_quota(State(state): State<AppState>, body: Bytes) -> Response {
     }
     state.set_quota_used(&spec.property_id, spec.used);
     ok(json!({"property_id": spec.property_id, "used": spec.used}))
+}
+
+#[derive(Debug, Deserialize)]
+struct PropertyQuery {
+    property_id: String,
+}
+
+/// How many tokens a GA4 property has used this hour.
+async fn ga4_quota_used(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<PropertyQuery>,
+) -> Response {
+    ok(json!({"property_id": q.property_id, "used": state.quota_used(&q.property_id)}))
 }
 
 async fn expire(State(state): State<AppState>, body: Bytes) -> Response {

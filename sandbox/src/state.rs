@@ -148,8 +148,11 @@ pub struct Runtime {
     pub next_fault_id: u64,
     /// Counters.
     pub counters: Counters,
-    /// GA4 quota tokens consumed per property since start/reset.
+    /// GA4 quota tokens consumed per property in the wall-clock hour `quota_hour`.
     pub quota_used: HashMap<String, u64>,
+    /// The hour (since the epoch) `quota_used` counts: GA4's buckets refill as hours pass,
+    /// whatever date the sandbox's data pretends it is.
+    pub quota_hour: u64,
     /// Meta tokens minted by `fb_exchange_token`, on top of the fixture's.
     pub meta_minted: HashMap<String, MintedMetaToken>,
     /// Meta revocations, per-account usage and injected throttles.
@@ -345,17 +348,22 @@ impl Shared {
 
     /// GA4 quota tokens a property has used so far.
     pub fn quota_used(&self, property: &str) -> u64 {
-        self.lock().quota_used.get(property).copied().unwrap_or(0)
+        let mut rt = self.lock();
+        refill(&mut rt);
+        rt.quota_used.get(property).copied().unwrap_or(0)
     }
 
     /// Sets a property's used GA4 tokens (the control plane's `ga4/quota`).
     pub fn set_quota_used(&self, property: &str, used: u64) {
-        self.lock().quota_used.insert(property.to_string(), used);
+        let mut rt = self.lock();
+        refill(&mut rt);
+        rt.quota_used.insert(property.to_string(), used);
     }
 
     /// Adds GA4 quota tokens for a property and returns the new running total.
     pub fn consume_quota(&self, property: &str, tokens: u64) -> u64 {
         let mut rt = self.lock();
+        refill(&mut rt);
         let used = rt.quota_used.entry(property.to_string()).or_insert(0);
         *used = used.saturating_add(tokens);
         *used
@@ -377,5 +385,16 @@ impl Shared {
             next_fault_id,
             ..Runtime::default()
         };
+    }
+}
+
+/// Starts a new quota hour when the wall clock has moved on: every property's tokens return.
+fn refill(rt: &mut Runtime) {
+    let hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 3600);
+    if rt.quota_hour != hour {
+        rt.quota_used.clear();
+        rt.quota_hour = hour;
     }
 }

@@ -102,6 +102,11 @@ impl Sandbox {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// GETs `/__sandbox/{path}` (a query string included) from the control plane.
+    pub async fn control_get(&self, path: &str) -> Result<Value> {
+        self.control(reqwest::Method::GET, path, None).await
+    }
+
     /// POSTs `body` to the control plane at `/__sandbox/{path}`.
     pub async fn control_post(&self, path: &str, body: Value) -> Result<Value> {
         self.control(reqwest::Method::POST, path, Some(body)).await

@@ -71,6 +71,9 @@ pub(super) struct Ctx {
     pub(super) quota_reserve: u8,
 }
 
+/// The longest an anomaly is deferred for quota, from its creation (ms).
+const MAX_DEFERRAL_MS: i64 = 48 * 3600 * 1000;
+
 /// What happened to one shop's batch.
 #[derive(Default)]
 pub(super) struct ShopOutcome {
@@ -360,8 +363,16 @@ impl Ctx {
             self.notify(&mut out, &shop, &client, *p, u).await;
         }
         // The broker's quota ledger, read before each anomaly: its readings are those of
-        // every server of the shop (a chat's included), and change as this batch runs.
-        let mut ledger = self.config.broker().await.ok();
+        // every server of the shop (a chat's included), and change as this batch runs. A
+        // ledger that cannot be read holds nothing back (the set just reached the broker;
+        // the upstream still refuses what is over its quota), and says so.
+        let mut ledger = match self.config.broker().await {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(shop = %shop, "the quota ledger cannot be read ({e}); this batch runs without it");
+                None
+            }
+        };
         for a in &anomalies {
             if let Some(broker) = ledger.as_mut()
                 && let Some((why, until_ms)) = self.quota_short(broker, a).await
@@ -421,14 +432,42 @@ impl Ctx {
         broker: &mut broker_proto::client::BrokerClient,
         a: &Anomaly,
     ) -> Option<(String, i64)> {
-        let readings = broker.quotas(&a.shop_id).await.ok()?;
+        let readings = match broker.quotas(&a.shop_id).await {
+            Ok(r) => r,
+            // A broker that predates the ledger: nothing to go by.
+            Err(broker_proto::client::ClientError::Broker(e))
+                if e.code == broker_proto::ErrorCode::BadRequest =>
+            {
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    anomaly = a.id,
+                    "the quota ledger cannot be read ({e}); not waiting for it"
+                );
+                return None;
+            }
+        };
         let needed = teams::teams_for(a);
         let short = readings
             .iter()
             .filter(|q| needed.contains(&q.provider) && q.reading.left_pct < self.quota_reserve)
             .min_by_key(|q| q.reading.left_pct)?;
         let now = chrono::Utc::now().timestamp();
-        let resets = short.reading.resets_at.unwrap_or(now + 3600).max(now + 60);
+        // An anomaly waits for quota two days at most: then it is worth what it costs.
+        if chrono::Utc::now().timestamp_millis() - a.created_ms > MAX_DEFERRAL_MS {
+            tracing::info!(
+                anomaly = a.id,
+                "{} quota under the reserve for two days: processing anyway",
+                short.provider.service_name()
+            );
+            return None;
+        }
+        let resets = short
+            .reading
+            .resets_at
+            .unwrap_or(now + 3600)
+            .clamp(now + 60, now + broker_proto::MAX_RESET_SECS);
         let when = chrono::DateTime::from_timestamp(resets, 0).unwrap_or_default();
         let when = if short.provider == Provider::Ga4 {
             // GA4's days end at midnight Pacific time: say it as Google does.

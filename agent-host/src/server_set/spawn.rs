@@ -75,9 +75,15 @@ pub(super) fn command(
     // The system's variables (children::command), the server settings a user may set for all
     // servers, and nothing else of the host's.
     let mut cmd = crate::children::command(config.servers_dir.join(binary(provider)));
-    cmd.envs(std::env::vars_os().filter(|(k, _)| {
-        k.to_str()
-            .is_some_and(|k| inherited(k, provider, credentials))
+    cmd.envs(std::env::vars_os().filter(|(k, v)| {
+        k.to_str().is_some_and(|k| {
+            inherited(k, provider, credentials)
+                // A reserve the servers would refuse must not stop every one of them.
+                && (k != "BERRYBOO_QUOTA_RESERVE"
+                    || v.to_str()
+                        .and_then(|v| v.parse::<u8>().ok())
+                        .is_some_and(|pct| pct <= 100))
+        })
     }))
     .env("RUST_LOG", &config.child_log);
     match credentials {

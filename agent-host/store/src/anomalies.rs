@@ -487,7 +487,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE pipeline_anomaly SET status = 'open', claimed_by = NULL, \
-             claim_expires_ms = NULL, attempts = attempts - 1, last_error = $3, \
+             claim_expires_ms = NULL, \
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, last_error = $3, \
              retry_after_ms = $4 WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
         )
         .bind(id)

@@ -34,7 +34,7 @@ pub use error::{BrokerError, ErrorCode};
 pub use health::{HealthItem, HealthReport};
 pub use message::*;
 pub use provider::{Provider, UnknownProvider};
-pub use quota::{MAX_LIMIT_NAME, ProviderQuota, QuotaReading};
+pub use quota::{MAX_LIMIT_NAME, MAX_RESET_SECS, ProviderQuota, QuotaReading};
 pub use secret::{HostKey, LeaseSecret, ShopKey, token_fingerprint};
 
 /// Version spoken by this build. A broker answers a `Hello` with another version by

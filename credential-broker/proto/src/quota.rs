@@ -11,6 +11,10 @@ use crate::Provider;
 /// Longest [`QuotaReading::limit`] name.
 pub const MAX_LIMIT_NAME: usize = 64;
 
+/// The furthest a reading's reset may lie, in seconds: a day and an hour (a daily quota
+/// returns within a day; anything later is a wrong clock or a wrong header).
+pub const MAX_RESET_SECS: i64 = 25 * 3600;
+
 /// What a server last saw of one quota.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

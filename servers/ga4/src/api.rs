@@ -279,6 +279,11 @@ impl Ga4Api {
             ReportEndpoint::Conversions => "v1alpha/properties/{id}:runReport",
         };
         let url = format!("{DATA}/{}", method.replace("{id}", id));
+        // Realtime reports draw on a budget of their own: only core reports (what the
+        // pipeline runs) say how much of the core budget is left.
+        if endpoint == ReportEndpoint::Realtime {
+            return self.upstream.post_json(&url, request).await;
+        }
         let (request, asked) = with_quota(request);
         let mut response: ReportResponse = self.upstream.post_json(&url, &request).await?;
         self.note_quota(&mut response.property_quota, asked).await;
@@ -305,16 +310,13 @@ impl Ga4Api {
         id: &str,
         request: &Value,
     ) -> Result<FunnelResponse, UpstreamError> {
-        let (request, asked) = with_quota(request);
-        let mut response: FunnelResponse = self
-            .upstream
+        // Funnel reports draw on a budget of their own: not the core one the ledger follows.
+        self.upstream
             .post_json(
                 &format!("{DATA}/v1alpha/properties/{id}:runFunnelReport"),
-                &request,
+                request,
             )
-            .await?;
-        self.note_quota(&mut response.property_quota, asked).await;
-        Ok(response)
+            .await
     }
 }
 

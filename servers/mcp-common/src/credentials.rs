@@ -294,33 +294,44 @@ impl BrokerSource {
 
     /// Reports `reading` for this source's shop and provider, on the broker connection tokens
     /// travel on.
+    /// Whether the broker took it (an older one answers that it does not know the request).
     async fn report_quota(
         &self,
         reading: crate::quota::QuotaReading,
-    ) -> Result<(), CredentialError> {
-        let mut client = self.client.lock().await;
-        if client.is_none() {
-            let connected = BrokerClient::connect(&self.socket)
-                .await
-                .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
-            *client = Some(connected);
-        }
-        let Some(c) = client.as_mut() else {
-            return Ok(());
-        };
-        let lease = self.lease(c).await?;
+    ) -> Result<bool, CredentialError> {
+        let mut slot = self.client.lock().await;
+        let mut c = self.take_connection(&mut slot).await?;
+        let lease = self.lease(&mut c).await?;
         match c
             .report_quota(&lease, self.provider, &self.shop_id, reading)
             .await
         {
-            Ok(()) => Ok(()),
-            // The broker answered (an older one refuses the request): the connection is fine.
-            Err(e @ ClientError::Broker(_)) => Err(CredentialError::Unreachable(e.to_string())),
-            // The connection broke: the next token request connects afresh.
-            Err(e) => {
-                *client = None;
-                Err(CredentialError::Unreachable(e.to_string()))
+            Ok(()) => {
+                *slot = Some(c);
+                Ok(true)
             }
+            // The broker answered (an older one refuses the request): the connection is fine.
+            Err(ClientError::Broker(_)) => {
+                *slot = Some(c);
+                Ok(false)
+            }
+            // The connection broke (dropped here): the next request connects afresh.
+            Err(e) => Err(CredentialError::Unreachable(e.to_string())),
+        }
+    }
+
+    /// The connection, out of its slot for one exchange: it goes back only once a reply was
+    /// read in full, so a call cancelled mid-exchange (a timeout, a caller who hung up) drops
+    /// it instead of leaving a reply unread for the next request to take as its own.
+    async fn take_connection(
+        &self,
+        slot: &mut Option<BrokerClient>,
+    ) -> Result<BrokerClient, CredentialError> {
+        match slot.take() {
+            Some(c) => Ok(c),
+            None => BrokerClient::connect(&self.socket)
+                .await
+                .map_err(|e| CredentialError::Unreachable(e.to_string())),
         }
     }
 
@@ -375,16 +386,10 @@ impl BrokerSource {
         rejected: Option<&str>,
         traceparent: Option<String>,
     ) -> Result<Fetched, CredentialError> {
-        let mut client = self.client.lock().await;
+        let mut slot = self.client.lock().await;
         for attempt in 0..2 {
-            if client.is_none() {
-                let connected = BrokerClient::connect(&self.socket)
-                    .await
-                    .map_err(|e| CredentialError::Unreachable(e.to_string()))?;
-                *client = Some(connected);
-            }
-            let Some(c) = client.as_mut() else { continue };
-            let lease = self.lease(c).await?;
+            let mut c = self.take_connection(&mut slot).await?;
+            let lease = self.lease(&mut c).await?;
             let answer = match rejected {
                 None => {
                     c.get_token_in_trace(&lease, self.provider, &self.shop_id, traceparent.clone())
@@ -401,6 +406,10 @@ impl BrokerSource {
                     .await
                 }
             };
+            // A reply was read: the connection is in step for the next request.
+            if matches!(answer, Ok(_) | Err(ClientError::Broker(_))) {
+                *slot = Some(c);
+            }
             match answer {
                 Ok(grant) => {
                     *self.account.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -430,8 +439,7 @@ impl BrokerSource {
                     return Err(CredentialError::Broker(e));
                 }
                 Err(e) => {
-                    // The broker restarted or the connection broke: reconnect once.
-                    *client = None;
+                    // The broker restarted or the connection broke (dropped): reconnect once.
                     if attempt == 1 {
                         return Err(CredentialError::Unreachable(e.to_string()));
                     }
@@ -571,22 +579,27 @@ impl TokenProvider {
         let news = {
             let mut state = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
             state.latest = Some(reading.clone());
-            let news = state.reported.as_ref().is_none_or(|(said, when)| {
+            state.reported.as_ref().is_none_or(|(said, when)| {
                 said.left_pct != reading.left_pct
                     || said.limit != reading.limit
                     // Rolling windows (Meta's) move their reset with every call: only a
                     // real change counts.
                     || said.resets_at.unwrap_or(0).abs_diff(reading.resets_at.unwrap_or(0)) > 300
                     || when.elapsed() > QUOTA_REPORT_EVERY
-            });
-            if news {
-                state.reported = Some((reading.clone(), Instant::now()));
-            }
-            news
+            })
         };
         if news {
-            match tokio::time::timeout(QUOTA_REPORT_WAIT, b.report_quota(reading)).await {
-                Ok(Ok(())) => {}
+            match tokio::time::timeout(QUOTA_REPORT_WAIT, b.report_quota(reading.clone())).await {
+                // Answered, taken or not (a broker that predates the ledger refuses it): said.
+                Ok(Ok(taken)) => {
+                    if !taken {
+                        tracing::debug!("the broker does not keep quota readings");
+                    }
+                    self.quota
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .reported = Some((reading, Instant::now()));
+                }
                 Ok(Err(e)) => tracing::debug!("the broker did not take a quota reading: {e}"),
                 Err(_) => tracing::debug!("the broker took too long over a quota reading"),
             }

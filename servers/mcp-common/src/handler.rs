@@ -181,7 +181,8 @@ impl<S: ToolServer> ServerHandler for Served<S> {
                         redact_result(r);
                         // Under the reserve, the reader learns how much is left and until when.
                         if r.is_error != Some(true)
-                            && let Some(note) = tokens.quota_note(S::TITLE)
+                            && let Some(note) =
+                                tokens.quota_note(S::TITLE.trim_end_matches(" (read-only)"))
                         {
                             r.content.push(ContentBlock::text(note));
                         }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-pub use broker_proto::QuotaReading;
+pub use broker_proto::{MAX_RESET_SECS, QuotaReading};
 use chrono::{TimeZone, Timelike};
 use serde_json::Value;
 
@@ -53,7 +53,11 @@ fn next_hour(now: i64) -> i64 {
 /// GA4's `propertyQuota`: the token bucket with the least left. Concurrent requests and
 /// server-error budgets pass in seconds or are ours to avoid: not counted.
 pub fn from_ga4(quota: &Value, now: i64) -> Option<QuotaReading> {
-    let remaining = |bucket: &str| quota.get(bucket)?.get("remaining")?.as_u64();
+    // proto3 JSON leaves zeros out: a bucket without `remaining` has none left.
+    let remaining = |bucket: &str| {
+        let b = quota.get(bucket)?;
+        Some(b.get("remaining").and_then(Value::as_u64).unwrap_or(0))
+    };
     let consumed = |bucket: &str| {
         quota
             .get(bucket)
@@ -61,9 +65,10 @@ pub fn from_ga4(quota: &Value, now: i64) -> Option<QuotaReading> {
             .and_then(Value::as_u64)
             .unwrap_or(0)
     };
-    // A property with more daily tokens left than Standard has at all is a 360 property.
-    let premium =
-        remaining("tokensPerDay").is_some_and(|r| r + consumed("tokensPerDay") > GA4_LIMITS[0].1);
+    // A property with more of any bucket than Standard has at all is a 360 property.
+    let premium = GA4_LIMITS.iter().any(|&(bucket, standard, _)| {
+        remaining(bucket).is_some_and(|r| r.saturating_add(consumed(bucket)) > standard)
+    });
     GA4_LIMITS
         .iter()
         .filter_map(|&(bucket, standard, premium_limit)| {
@@ -103,7 +108,7 @@ pub fn from_meta(headers: &reqwest::header::HeaderMap, now: i64) -> Option<Quota
                 .get("estimated_time_to_regain_access")
                 .and_then(Value::as_i64)
                 .filter(|m| *m > 0)
-                .map(|m| m * 60);
+                .map(|m| m.saturating_mul(60));
             for field in ["call_count", "total_cputime", "total_time"] {
                 if let Some(used) = case.get(field).and_then(Value::as_f64) {
                     consider(used, format!("{kind} {field}"), regain);
@@ -134,20 +139,70 @@ pub fn from_meta(headers: &reqwest::header::HeaderMap, now: i64) -> Option<Quota
             limit
         },
         // Meta's windows roll over an hour.
-        resets_at: Some(now + regain.unwrap_or(3600)),
+        resets_at: Some(now.saturating_add(regain.unwrap_or(3600).clamp(1, MAX_RESET_SECS))),
         observed_at: now,
     })
 }
 
-/// An upstream's quota error: nothing left until it says (or an hour).
+/// An upstream's quota error: nothing left until it says (or a minute).
 pub fn exhausted(limit: &str, retry_after: Option<Duration>, now: i64) -> QuotaReading {
-    let wait = retry_after.map_or(3600, |d| i64::try_from(d.as_secs()).unwrap_or(3600).max(1));
+    let wait = retry_after.map_or(60, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     QuotaReading {
         left_pct: 0,
         limit: limit.to_owned(),
-        resets_at: Some(now + wait),
+        resets_at: Some(now.saturating_add(wait.clamp(1, MAX_RESET_SECS))),
         observed_at: now,
     }
+}
+
+/// What a refusal says of the quota: none left, until the quota's own reset (a daily one at
+/// midnight Pacific time, an hourly one at the top of the hour) or the upstream's wait. None
+/// for refusals that are not about quota running out: too many requests at once (GA4's
+/// concurrent-requests limit passes in seconds), or Meta's (its usage headers said it).
+pub fn from_refusal(api: &crate::error::ApiError, now: i64) -> Option<QuotaReading> {
+    if api.meta.is_some() || !api.is_quota() {
+        return None;
+    }
+    let message = api.message.to_ascii_lowercase();
+    if message.contains("concurrent") {
+        return None;
+    }
+    let limit: String = api
+        .reason
+        .as_deref()
+        .or(api.status.as_deref())
+        .unwrap_or("rate limit")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ' '))
+        .take(broker_proto::MAX_LIMIT_NAME)
+        .collect();
+    let limit = if limit.is_empty() {
+        "rate limit".to_owned()
+    } else {
+        limit
+    };
+    let daily = message.contains("per day")
+        || matches!(
+            api.reason.as_deref(),
+            Some("dailyLimitExceeded" | "quotaExceeded")
+        );
+    Some(if daily {
+        QuotaReading {
+            left_pct: 0,
+            limit,
+            resets_at: Some(next_pacific_midnight(now)),
+            observed_at: now,
+        }
+    } else if message.contains("per hour") {
+        QuotaReading {
+            left_pct: 0,
+            limit,
+            resets_at: Some(next_hour(now)),
+            observed_at: now,
+        }
+    } else {
+        exhausted(&limit, api.retry_after, now)
+    })
 }
 
 /// What a result says when `reading` is under `reserve_pct`: for the person reading it, how
@@ -228,6 +283,75 @@ mod tests {
         let r = from_meta(&h, NOW).expect("throttled");
         assert_eq!((r.left_pct, r.resets_at), (0, Some(NOW + 7 * 60)));
         assert_eq!(from_meta(&reqwest::header::HeaderMap::new(), NOW), None);
+    }
+
+    #[test]
+    fn a_refusal_says_until_when_and_only_about_running_out() {
+        use reqwest::StatusCode;
+        let google = |status: StatusCode, message: &str, reason: Option<&str>| {
+            let name = if status == StatusCode::FORBIDDEN {
+                "PERMISSION_DENIED"
+            } else {
+                "RESOURCE_EXHAUSTED"
+            };
+            let mut error = json!({"code": status.as_u16(), "message": message, "status": name});
+            if let Some(r) = reason {
+                error["errors"] = json!([{"reason": r}]);
+            }
+            crate::error::ApiError::from_response(
+                status,
+                json!({"error": error}).to_string().as_bytes(),
+                None,
+            )
+        };
+        let daily = google(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Exhausted property tokens per day.",
+            None,
+        );
+        let r = from_refusal(&daily, NOW).expect("a reading");
+        assert_eq!(
+            (r.left_pct, r.resets_at),
+            (0, Some(NOW + 11 * 3600 + 30 * 60))
+        );
+        let hourly = google(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Exhausted property tokens per hour.",
+            None,
+        );
+        assert_eq!(
+            from_refusal(&hourly, NOW).expect("hourly").resets_at,
+            Some(NOW + 30 * 60)
+        );
+        let busy = google(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Exhausted concurrent requests.",
+            None,
+        );
+        assert_eq!(
+            from_refusal(&busy, NOW),
+            None,
+            "too many at once passes in seconds"
+        );
+        let minute = google(
+            StatusCode::FORBIDDEN,
+            "Rate limit.",
+            Some("rateLimitExceeded"),
+        );
+        let r = from_refusal(&minute, NOW).expect("per-minute");
+        assert_eq!(
+            (r.limit.as_str(), r.resets_at),
+            ("rateLimitExceeded", Some(NOW + 60))
+        );
+        let mut far = minute.clone();
+        far.retry_after = Some(Duration::from_secs(u64::MAX));
+        assert_eq!(
+            from_refusal(&far, NOW).expect("clamped").resets_at,
+            Some(NOW + MAX_RESET_SECS),
+            "a wild wait is cut to a day and an hour"
+        );
+        let refused = google(StatusCode::FORBIDDEN, "Permission denied.", None);
+        assert_eq!(from_refusal(&refused, NOW), None);
     }
 
     #[test]

@@ -269,29 +269,9 @@ impl Upstream {
                     continue;
                 }
             }
-            if api.is_quota() || api.meta.is_some_and(|m| m.is_rate_limit()) {
-                // Out of quota: none left until the upstream's wait (or an hour).
-                let limit = api
-                    .reason
-                    .clone()
-                    .or_else(|| api.status.clone())
-                    .unwrap_or_else(|| "rate limit".into());
-                let limit: String = limit
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-                    .take(broker_proto::MAX_LIMIT_NAME)
-                    .collect();
-                self.tokens
-                    .note_quota(crate::quota::exhausted(
-                        if limit.is_empty() {
-                            "rate limit"
-                        } else {
-                            &limit
-                        },
-                        api.retry_after,
-                        chrono::Utc::now().timestamp(),
-                    ))
-                    .await;
+            if let Some(reading) = crate::quota::from_refusal(&api, chrono::Utc::now().timestamp())
+            {
+                self.tokens.note_quota(reading).await;
             }
             return Err(UpstreamError::Api(Box::new(api.with_attempts(attempt + 1))));
         }
