@@ -73,7 +73,10 @@ pub fn router() -> Router<AppState> {
             "/meta/throttle",
             post(crate::meta::control::throttle).delete(crate::meta::control::clear_throttles),
         )
-        .route("/meta/usage", get(crate::meta::control::usage))
+        .route(
+            "/meta/usage",
+            get(crate::meta::control::usage).post(crate::meta::control::set_usage),
+        )
         .route("/ga4/quota", post(ga4_quota).get(ga4_quota_used))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "unknown sandbox endpoint") })
 }

@@ -152,6 +152,38 @@ pub async fn clear_throttles(State(state): State<AppState>) -> Response {
     reply(StatusCode::OK, json!({"cleared": cleared}))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageSpec {
+    ad_account: String,
+    #[serde(default)]
+    management: u64,
+    #[serde(default)]
+    insights: u64,
+}
+
+/// `POST /__sandbox/meta/usage`: the account's calls so far in a window starting now (an
+/// account near its budget, or over it).
+pub async fn set_usage(State(state): State<AppState>, body: Bytes) -> Response {
+    let spec: UsageSpec = match parse(&body) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    if account_digits(&spec.ad_account).is_none() {
+        return bad("ad_account must look like act_<digits>");
+    }
+    state.lock().meta.set_usage(
+        &spec.ad_account,
+        spec.management,
+        spec.insights,
+        std::time::Instant::now(),
+    );
+    reply(
+        StatusCode::OK,
+        json!({"ad_account": spec.ad_account, "management": spec.management, "insights": spec.insights}),
+    )
+}
+
 /// `GET /__sandbox/meta/usage`.
 pub async fn usage(State(state): State<AppState>) -> Response {
     let rt = state.lock();

@@ -87,6 +87,18 @@ fn pct(calls: u64, budget: u64) -> u64 {
 }
 
 impl MetaRuntime {
+    /// Sets `account`'s calls in a window starting at `now`.
+    pub fn set_usage(&mut self, account: &str, management: u64, insights: u64, now: Instant) {
+        self.usage.insert(
+            account.to_owned(),
+            AccountUsage {
+                window_start: now,
+                management,
+                insights,
+            },
+        );
+    }
+
     /// Records one call on `account` and decides whether it is throttled.
     pub fn record(
         &mut self,

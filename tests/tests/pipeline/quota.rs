@@ -1,5 +1,6 @@
-//! Quota kept for people: a shop near its GA4 limit gets its anomalies deferred, not its quota
-//! exhausted, while a chat on the same shop still gets answers (and is told how much is left).
+//! Quota kept for people: a shop near its GA4 limit (or its Meta account's hourly budget) gets
+//! its anomalies deferred, not its quota exhausted, while a chat on the same shop still gets
+//! answers (and is told how much is left).
 
 use super::*;
 
@@ -10,9 +11,20 @@ async fn chat(
     shop: &str,
     script: &str,
 ) -> (i32, String, String) {
+    chat_with("chat-ga4", broker, sandbox, shop, script).await
+}
+
+/// `agent-host KIND` (a chat) on `shop` with `script` on stdin.
+async fn chat_with(
+    kind: &str,
+    broker: &BrokerProc,
+    sandbox: &Sandbox,
+    shop: &str,
+    script: &str,
+) -> (i32, String, String) {
     use tokio::io::AsyncWriteExt;
     let mut cmd = Command::new(bin("agent-host"));
-    cmd.args(["chat-ga4", "--shop-id", shop, "--api-base", &sandbox.base])
+    cmd.args([kind, "--shop-id", shop, "--api-base", &sandbox.base])
         .arg("--broker-socket")
         .arg(&broker.socket)
         .env("RUST_LOG", "warn")
@@ -209,5 +221,53 @@ async fn an_exhausted_property_is_refused_as_google_does_and_says_when_it_return
             "anomaly {id}: deferred: Google Analytics quota 0 % left"
         )),
         "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meta_account_near_its_hourly_budget_is_deferred_from_its_usage_headers() {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    // 270 of the hour's 300 insights calls made: Meta's headers say 91 % used after one more.
+    sandbox
+        .control_post(
+            "meta/usage",
+            json!({"ad_account": "act_111", "insights": 270}),
+        )
+        .await
+        .expect("usage");
+    let (code, out, err) = chat_with(
+        "chat-meta-ads",
+        &broker,
+        &sandbox,
+        FULL,
+        "/call get_insights {\"level\": \"campaign\", \"date_preset\": \"last_7d\"}\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Quota: Meta Ads has 9 % of its ads_insights call_count left"),
+        "{out}"
+    );
+    let id = add(&db, &broker, &sandbox, FULL, "meta_ads", "spend").await;
+    let (code, out, err) = output(agent_host(&db, &broker, &sandbox, &["pipeline"])).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "anomaly {id}: deferred: Meta Ads quota 9 % left (ads_insights call_count), resets "
+        )) && out.contains(" UTC"),
+        "{out}"
+    );
+    let usage = sandbox.control_get("meta/usage").await.expect("usage");
+    assert_eq!(
+        usage["usage"]["act_111"]["ads_insights"], 271,
+        "the pipeline made no insights call: {usage}"
     );
 }
