@@ -178,13 +178,19 @@ pub struct Credentials {
 impl Credentials {
     /// Credentials for `refresh_token` of the fixture client, mode 0600.
     pub fn google(refresh_token: &str) -> Result<Self> {
+        Self::google_of(CLIENT_SECRET, refresh_token)
+    }
+
+    /// Credentials for `refresh_token` of the client `CLIENT_ID` with `client_secret` (the
+    /// examples' fixtures have a secret of their own), mode 0600.
+    pub fn google_of(client_secret: &str, refresh_token: &str) -> Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("credentials.json");
         let body = json!({
             "type": "authorized_user",
             "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "client_secret": client_secret,
             "refresh_token": refresh_token,
         });
         std::fs::write(&path, body.to_string())?;

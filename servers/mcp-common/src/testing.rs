@@ -123,6 +123,20 @@ pub async fn every_tool_refused<S: ToolServer>(
     Ok(())
 }
 
+/// Checks that `server`'s `tools/list` answer, as compact JSON (what a host sends its model,
+/// every chat turn), takes at most `budget` bytes: growing it is a reviewed decision (issue 15).
+pub fn check_budget<S: ToolServer>(server: &S, budget: usize) -> Result<usize, String> {
+    let list = rmcp::model::ListToolsResult::with_all_items(server.router().list_all());
+    let size = serde_json::to_vec(&list).map_err(|e| e.to_string())?.len();
+    if size <= budget {
+        Ok(size)
+    } else {
+        Err(format!(
+            "tools/list is {size} bytes, over its budget of {budget}: make it smaller, or raise the budget in this test as a reviewed decision"
+        ))
+    }
+}
+
 /// Compares `server`'s `tools/list` with the JSON file at `path`; with `UPDATE_GOLDEN=1` it
 /// rewrites the file instead. Returns the mismatch as an error message.
 pub fn check_golden<S: ToolServer>(server: &S, path: &str) -> Result<(), String> {

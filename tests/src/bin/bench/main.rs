@@ -27,6 +27,7 @@ use rmcp::ServiceExt;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
+mod context;
 mod gateway;
 mod http;
 mod pipeline;
@@ -34,6 +35,7 @@ mod servers;
 mod sets;
 mod traces;
 
+use context::context_bench;
 use gateway::gateway_bench;
 use http::http_bench;
 use pipeline::pipeline_bench;
@@ -89,6 +91,7 @@ enum Part {
     Servers,
     Http,
     Tracing,
+    Context,
     Broker,
     Pool,
     Pipeline,
@@ -168,6 +171,9 @@ async fn main() -> Result<()> {
             sandbox.control_post("reset", json!({})).await?;
             http_bench(&sandbox, &case, &args).await?;
         }
+    }
+    if args.runs(Part::Context) {
+        context_bench().await?;
     }
     if args.runs(Part::Tracing) {
         span_cost();
