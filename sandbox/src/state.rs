@@ -153,6 +153,9 @@ pub struct Runtime {
     /// The hour (since the epoch) `quota_used` counts: GA4's buckets refill as hours pass,
     /// whatever date the sandbox's data pretends it is.
     pub quota_hour: u64,
+    /// Set by the control plane (`ga4/quota`): the counts stay as set, however the hour
+    /// turns, until a reset (a test about one hour's budget must not see it refilled).
+    pub quota_pinned: bool,
     /// Meta tokens minted by `fb_exchange_token`, on top of the fixture's.
     pub meta_minted: HashMap<String, MintedMetaToken>,
     /// Meta revocations, per-account usage and injected throttles.
@@ -357,6 +360,7 @@ impl Shared {
     pub fn set_quota_used(&self, property: &str, used: u64) {
         let mut rt = self.lock();
         refill(&mut rt);
+        rt.quota_pinned = true;
         rt.quota_used.insert(property.to_string(), used);
     }
 
@@ -393,7 +397,7 @@ fn refill(rt: &mut Runtime) {
     let hour = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 3600);
-    if rt.quota_hour != hour {
+    if rt.quota_hour != hour && !rt.quota_pinned {
         rt.quota_used.clear();
         rt.quota_hour = hour;
     }

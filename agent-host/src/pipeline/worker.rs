@@ -71,6 +71,9 @@ pub(super) struct Ctx {
     pub(super) quota_reserve: u8,
 }
 
+/// The most the pipeline waits for the broker's ledger before an anomaly.
+const LEDGER_WAIT: Duration = Duration::from_secs(5);
+
 /// The longest an anomaly is deferred for quota, from its creation (ms).
 const MAX_DEFERRAL_MS: i64 = 48 * 3600 * 1000;
 
@@ -374,9 +377,7 @@ impl Ctx {
             }
         };
         for a in &anomalies {
-            if let Some(broker) = ledger.as_mut()
-                && let Some((why, until_ms)) = self.quota_short(broker, a).await
-            {
+            if let Some((why, until_ms)) = self.quota_short(&mut ledger, a).await {
                 match self.store.defer(a.id, &self.worker, &why, until_ms).await {
                     Ok(true) => out.deferred.push((a.id, why)),
                     Ok(false) => out.lost.push(a.id),
@@ -429,25 +430,10 @@ impl Ctx {
     /// known (a broker that predates the ledger answers with an error: nothing to go by).
     pub(super) async fn quota_short(
         &self,
-        broker: &mut broker_proto::client::BrokerClient,
+        ledger: &mut Option<broker_proto::client::BrokerClient>,
         a: &Anomaly,
     ) -> Option<(String, i64)> {
-        let readings = match broker.quotas(&a.shop_id).await {
-            Ok(r) => r,
-            // A broker that predates the ledger: nothing to go by.
-            Err(broker_proto::client::ClientError::Broker(e))
-                if e.code == broker_proto::ErrorCode::BadRequest =>
-            {
-                return None;
-            }
-            Err(e) => {
-                tracing::warn!(
-                    anomaly = a.id,
-                    "the quota ledger cannot be read ({e}); not waiting for it"
-                );
-                return None;
-            }
-        };
+        let readings = self.ledger_of(ledger, &a.shop_id).await?;
         let needed = teams::teams_for(a);
         let short = readings
             .iter()
@@ -486,6 +472,47 @@ impl Ctx {
             ),
             resets.saturating_mul(1000),
         ))
+    }
+
+    /// The shop's readings from the broker's ledger, on `ledger` (reconnected once if it broke,
+    /// dropped if that fails too, so one hiccup costs one reconnect, not the batch's checks).
+    /// None when nothing can be known: no ledger, or a broker that predates it.
+    async fn ledger_of(
+        &self,
+        ledger: &mut Option<broker_proto::client::BrokerClient>,
+        shop_id: &str,
+    ) -> Option<Vec<broker_proto::ProviderQuota>> {
+        for attempt in 0..2 {
+            let broker = ledger.as_mut()?;
+            match tokio::time::timeout(LEDGER_WAIT, broker.quotas(shop_id)).await {
+                Ok(Ok(readings)) => return Some(readings),
+                // A broker that predates the ledger: nothing to go by.
+                Ok(Err(broker_proto::client::ClientError::Broker(e)))
+                    if e.code == broker_proto::ErrorCode::BadRequest =>
+                {
+                    return None;
+                }
+                failed => {
+                    *ledger = None;
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "no answer in time".to_owned(),
+                    };
+                    if attempt == 1 {
+                        tracing::warn!(shop = %shop_id, "the quota ledger cannot be read ({why}); this batch runs without it");
+                        return None;
+                    }
+                    match self.config.broker().await {
+                        Ok(b) => *ledger = Some(b),
+                        Err(e) => {
+                            tracing::warn!(shop = %shop_id, "the quota ledger cannot be read ({why}, then {e}); this batch runs without it");
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Runs every team on `a`; Ok(false) if the claim was lost before it finished.

@@ -928,9 +928,9 @@ pub struct ReportJson<'a> {
     kind: &'static str,
 }
 
-/// A Standard property's token buckets: (name, limit). All draw on one running total here
-/// (the sandbox's clock stands still, so no hour or day ends while it runs), which makes the
-/// smallest the one that runs out: `tokensPerProjectPerHour`.
+/// A Standard property's token buckets: (name, limit). All draw on one running total here,
+/// which refills every wall-clock hour (`state::refill`), so the smallest is the one that runs
+/// out: `tokensPerProjectPerHour`.
 pub const TOKEN_LIMITS: [(&str, u64); 3] = [
     ("tokensPerDay", 200_000),
     ("tokensPerHour", 40_000),

@@ -172,6 +172,9 @@ pub async fn set_usage(State(state): State<AppState>, body: Bytes) -> Response {
     if account_digits(&spec.ad_account).is_none() {
         return bad("ad_account must look like act_<digits>");
     }
+    if spec.management.max(spec.insights) > 1_000_000 {
+        return bad("at most 1000000 calls");
+    }
     state.lock().meta.set_usage(
         &spec.ad_account,
         spec.management,

@@ -282,7 +282,7 @@ impl Ga4Api {
         // Realtime reports draw on a budget of their own: only core reports (what the
         // pipeline runs) say how much of the core budget is left.
         if endpoint == ReportEndpoint::Realtime {
-            return self.upstream.post_json(&url, request).await;
+            return self.upstream.without_quota().post_json(&url, request).await;
         }
         let (request, asked) = with_quota(request);
         let mut response: ReportResponse = self.upstream.post_json(&url, &request).await?;
@@ -312,6 +312,7 @@ impl Ga4Api {
     ) -> Result<FunnelResponse, UpstreamError> {
         // Funnel reports draw on a budget of their own: not the core one the ledger follows.
         self.upstream
+            .without_quota()
             .post_json(
                 &format!("{DATA}/v1alpha/properties/{id}:runFunnelReport"),
                 request,

@@ -520,11 +520,15 @@ struct Cache {
 const QUOTA_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// The most a call waits for the broker to take a reading.
 const QUOTA_REPORT_WAIT: Duration = Duration::from_secs(2);
+/// After a report failed (the broker slow or away), calls do not try again for this long: a
+/// broker that does not answer must not cost every upstream answer the wait.
+const QUOTA_REPORT_BACKOFF: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct QuotaState {
     latest: Option<crate::quota::QuotaReading>,
     reported: Option<(crate::quota::QuotaReading, Instant)>,
+    failed_at: Option<Instant>,
 }
 
 /// Hands out access tokens from a [`TokenSource`], cached until shortly before expiry.
@@ -579,14 +583,18 @@ impl TokenProvider {
         let news = {
             let mut state = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
             state.latest = Some(reading.clone());
-            state.reported.as_ref().is_none_or(|(said, when)| {
-                said.left_pct != reading.left_pct
+            let resting = state
+                .failed_at
+                .is_some_and(|t| t.elapsed() < QUOTA_REPORT_BACKOFF);
+            !resting
+                && state.reported.as_ref().is_none_or(|(said, when)| {
+                    said.left_pct != reading.left_pct
                     || said.limit != reading.limit
                     // Rolling windows (Meta's) move their reset with every call: only a
                     // real change counts.
                     || said.resets_at.unwrap_or(0).abs_diff(reading.resets_at.unwrap_or(0)) > 300
                     || when.elapsed() > QUOTA_REPORT_EVERY
-            })
+                })
         };
         if news {
             match tokio::time::timeout(QUOTA_REPORT_WAIT, b.report_quota(reading.clone())).await {
@@ -600,8 +608,20 @@ impl TokenProvider {
                         .unwrap_or_else(PoisonError::into_inner)
                         .reported = Some((reading, Instant::now()));
                 }
-                Ok(Err(e)) => tracing::debug!("the broker did not take a quota reading: {e}"),
-                Err(_) => tracing::debug!("the broker took too long over a quota reading"),
+                Ok(Err(e)) => {
+                    tracing::debug!("the broker did not take a quota reading: {e}");
+                    self.quota
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .failed_at = Some(Instant::now());
+                }
+                Err(_) => {
+                    tracing::debug!("the broker took too long over a quota reading");
+                    self.quota
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .failed_at = Some(Instant::now());
+                }
             }
         }
     }

@@ -160,7 +160,18 @@ pub fn exhausted(limit: &str, retry_after: Option<Duration>, now: i64) -> QuotaR
 /// for refusals that are not about quota running out: too many requests at once (GA4's
 /// concurrent-requests limit passes in seconds), or Meta's (its usage headers said it).
 pub fn from_refusal(api: &crate::error::ApiError, now: i64) -> Option<QuotaReading> {
-    if api.meta.is_some() || !api.is_quota() {
+    // Meta: a throttle its usage headers did not describe (an app's limit, or none sent):
+    // none left until it says, or five minutes.
+    if let Some(m) = api.meta {
+        return m.is_rate_limit().then(|| {
+            exhausted(
+                &format!("rate limit code {}", m.code),
+                api.retry_after.or(Some(Duration::from_secs(300))),
+                now,
+            )
+        });
+    }
+    if !api.is_quota() {
         return None;
     }
     let message = api.message.to_ascii_lowercase();
@@ -181,11 +192,7 @@ pub fn from_refusal(api: &crate::error::ApiError, now: i64) -> Option<QuotaReadi
     } else {
         limit
     };
-    let daily = message.contains("per day")
-        || matches!(
-            api.reason.as_deref(),
-            Some("dailyLimitExceeded" | "quotaExceeded")
-        );
+    let daily = message.contains("per day") || api.reason.as_deref() == Some("dailyLimitExceeded");
     Some(if daily {
         QuotaReading {
             left_pct: 0,
@@ -350,6 +357,22 @@ mod tests {
             Some(NOW + MAX_RESET_SECS),
             "a wild wait is cut to a day and an hour"
         );
+        // Meta: a throttle its usage headers did not describe; any other error is no reading.
+        let meta = |code: i64| {
+            crate::error::ApiError::from_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"message": "limit", "type": "OAuthException", "code": code}})
+                    .to_string()
+                    .as_bytes(),
+                None,
+            )
+        };
+        let r = from_refusal(&meta(17), NOW).expect("throttled");
+        assert_eq!(
+            (r.limit.as_str(), r.resets_at),
+            ("rate limit code 17", Some(NOW + 300))
+        );
+        assert_eq!(from_refusal(&meta(100), NOW), None);
         let refused = google(StatusCode::FORBIDDEN, "Permission denied.", None);
         assert_eq!(from_refusal(&refused, NOW), None);
     }

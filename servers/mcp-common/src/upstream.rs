@@ -34,6 +34,9 @@ pub struct Upstream {
     /// The most one request may take, retries and their waits included: a hanging upstream
     /// costs a tool call this, not (retries + 1) × the timeout.
     budget: std::time::Duration,
+    /// Whether what the answers say of quota goes into the ledger: not for requests that draw
+    /// on a budget of their own (GA4's realtime and funnel reports).
+    track_quota: bool,
 }
 
 impl Upstream {
@@ -45,6 +48,17 @@ impl Upstream {
             api_base: config.api_base.clone(),
             max_retries: config.max_retries,
             budget: config.request_timeout,
+            track_quota: true,
+        }
+    }
+
+    /// This client for requests whose quota is not the one the ledger follows (GA4's realtime
+    /// and funnel reports have budgets of their own): their answers and refusals say nothing
+    /// of it.
+    pub fn without_quota(&self) -> Self {
+        Self {
+            track_quota: false,
+            ..self.clone()
         }
     }
 
@@ -223,9 +237,14 @@ impl Upstream {
             let status = response.status();
             tracing::Span::current().record("http.response.status_code", status.as_u16());
             // Meta says how much of its budgets each answer used, failures included.
-            if let Some(reading) =
-                crate::quota::from_meta(response.headers(), chrono::Utc::now().timestamp())
-            {
+            let usage = self
+                .track_quota
+                .then(|| {
+                    crate::quota::from_meta(response.headers(), chrono::Utc::now().timestamp())
+                })
+                .flatten();
+            let usage_said = usage.is_some();
+            if let Some(reading) = usage {
                 self.tokens.note_quota(reading).await;
             }
             tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
@@ -269,7 +288,11 @@ impl Upstream {
                     continue;
                 }
             }
-            if let Some(reading) = crate::quota::from_refusal(&api, chrono::Utc::now().timestamp())
+            // A refusal says what the usage headers, if any, did not.
+            if self.track_quota
+                && !usage_said
+                && let Some(reading) =
+                    crate::quota::from_refusal(&api, chrono::Utc::now().timestamp())
             {
                 self.tokens.note_quota(reading).await;
             }
