@@ -72,11 +72,9 @@ async fn tokens_used(sandbox: &Sandbox, property: &str) -> u64 {
         .expect("used")
 }
 
-const REPORT: &str = "/call run_report {\"date_ranges\": [{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shop_near_its_ga4_quota_is_deferred_while_its_chat_still_answers() {
-    clear_of_the_hour(Duration::from_secs(150)).await;
+/// The sandbox, the pipeline tests' shops in a fresh SQLite database (the directory must
+/// outlive the test), and a broker over them.
+async fn shops() -> (Sandbox, tempfile::TempDir, String, BrokerProc) {
     let sandbox = Sandbox::start().await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("shops.db").display());
@@ -86,6 +84,15 @@ async fn a_shop_near_its_ga4_quota_is_deferred_while_its_chat_still_answers() {
     let broker = BrokerProc::start(&sandbox, &db, "warn", "")
         .await
         .expect("broker");
+    (sandbox, dir, db, broker)
+}
+
+const REPORT: &str = "/call run_report {\"date_ranges\": [{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_near_its_ga4_quota_is_deferred_while_its_chat_still_answers() {
+    clear_of_the_hour(Duration::from_secs(150)).await;
+    let (sandbox, _dir, db, broker) = shops().await;
     // Full Shop's property has used 13,000 of its 14,000 tokens per project per hour: 7 % left.
     sandbox
         .control_post(
@@ -190,15 +197,7 @@ async fn a_shop_near_its_ga4_quota_is_deferred_while_its_chat_still_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_property_is_refused_as_google_does_and_says_when_it_returns() {
     clear_of_the_hour(Duration::from_secs(150)).await;
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     sandbox
         .control_post(
             "ga4/quota",
@@ -226,15 +225,7 @@ async fn an_exhausted_property_is_refused_as_google_does_and_says_when_it_return
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meta_account_near_its_hourly_budget_is_deferred_from_its_usage_headers() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     // 270 of the hour's 300 insights calls made: Meta's headers say 91 % used after one more.
     sandbox
         .control_post(
