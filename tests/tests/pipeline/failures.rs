@@ -6,15 +6,7 @@ use super::*;
 /// as if never claimed, revokes its leases, leaves no server running and exits 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_hands_its_claims_back_and_leaves_nothing_running() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(add(&db, &broker, &sandbox, FULL, "gsc", "clicks").await);
@@ -92,15 +84,7 @@ async fn an_interrupted_run_hands_its_claims_back_and_leaves_nothing_running() {
 /// with a database-only view: it goes back for a later run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_upstream_failure_is_retried_not_settled() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     let id = add(&db, &broker, &sandbox, NO_META, "gsc", "clicks").await;
     for prefix in ["/v1beta/properties/", "/webmasters/v3/"] {
         sandbox
@@ -147,15 +131,7 @@ async fn a_passing_upstream_failure_is_retried_not_settled() {
 /// written down as "could not be read" — and nobody is told to reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anomaly_whose_own_source_fails_is_not_processed() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     let own = add(&db, &broker, &sandbox, NO_META, "ga4", "sessions").await;
     let related = add(&db, &broker, &sandbox, NO_META, "gsc", "clicks").await;
     sandbox
@@ -226,15 +202,7 @@ async fn an_anomaly_whose_own_source_fails_is_not_processed() {
 /// given back for a later run and nobody is told to reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_that_cannot_start_are_retried_not_emailed() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     let id = add(&db, &broker, &sandbox, FULL, "ga4", "revenue").await;
     let empty = tempfile::tempdir().expect("tempdir");
     let mut cmd = agent_host(&db, &broker, &sandbox, &["pipeline", "--retry-delay", "1s"]);

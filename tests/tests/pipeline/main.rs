@@ -88,6 +88,21 @@ name = "Empty Shop"
     )
 }
 
+/// The sandbox, [`seed`]'s shops in a fresh SQLite database (the directory must outlive the
+/// test), and a broker over them.
+async fn shops() -> (Sandbox, tempfile::TempDir, String, BrokerProc) {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
+    BrokerProc::prepare_with(&sandbox, &db, &seed())
+        .await
+        .expect("seed");
+    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
+        .await
+        .expect("broker");
+    (sandbox, dir, db, broker)
+}
+
 /// `agent-host ARGS` with the pipeline's environment.
 fn agent_host(db: &str, broker: &BrokerProc, sandbox: &Sandbox, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("agent-host"));

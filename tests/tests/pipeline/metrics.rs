@@ -4,15 +4,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runs_anomalies_and_sets_are_scraped_while_it_runs() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     add(&db, &broker, &sandbox, FULL, "ga4", "revenue").await;
     add(&db, &broker, &sandbox, NO_META, "ga4", "sessions").await;
     // FULL's GA4 reports hang; NO_META's answer at once.

@@ -30,15 +30,7 @@ async fn a_model_writes_recommendations_from_the_evidence() {
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, _dir, db, broker) = shops().await;
     let id = add(&db, &broker, &sandbox, NO_META, "gsc", "clicks").await;
     let mut cmd = agent_host(&db, &broker, &sandbox, &["pipeline"]);
     cmd.env("BERRYBOO_LLM_BASE_URL", format!("http://{addr}/v1"))

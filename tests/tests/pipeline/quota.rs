@@ -72,21 +72,6 @@ async fn tokens_used(sandbox: &Sandbox, property: &str) -> u64 {
         .expect("used")
 }
 
-/// The sandbox, the pipeline tests' shops in a fresh SQLite database (the directory must
-/// outlive the test), and a broker over them.
-async fn shops() -> (Sandbox, tempfile::TempDir, String, BrokerProc) {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
-    (sandbox, dir, db, broker)
-}
-
 const REPORT: &str = "/call run_report {\"date_ranges\": [{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

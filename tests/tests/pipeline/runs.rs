@@ -4,15 +4,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn degradation_isolation_notifications_and_report() {
-    let sandbox = Sandbox::start().await.expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("shops.db").display());
-    BrokerProc::prepare_with(&sandbox, &db, &seed())
-        .await
-        .expect("seed");
-    let broker = BrokerProc::start(&sandbox, &db, "warn", "")
-        .await
-        .expect("broker");
+    let (sandbox, dir, db, broker) = shops().await;
     // Scenario 3: the grant behind BROKEN's GA4 was revoked at Google.
     sandbox.revoke("rotating").await.expect("revoke");
 
