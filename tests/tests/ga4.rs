@@ -280,6 +280,53 @@ async fn two_date_ranges_filters_and_totals() {
         !out["totals"].as_array().expect("totals").is_empty(),
         "{out}"
     );
+
+    // The same filter as text (what the schema publishes) reads the same rows.
+    let mut as_text = json!({
+        "date_ranges": [
+            {"start_date": "7daysAgo", "end_date": "yesterday", "name": "this_week"},
+            {"start_date": "14daysAgo", "end_date": "8daysAgo", "name": "last_week"}
+        ],
+        "dimensions": ["sessionDefaultChannelGroup"],
+        "metrics": ["sessions"],
+        "dimension_filter": "sessionDefaultChannelGroup IN ('organic search', 'DIRECT')",
+        "metric_aggregations": ["TOTAL"]
+    });
+    let text_out = ok(&call(&client, "run_report", as_text.clone()).await.unwrap());
+    assert_eq!(text_out["rows"], out["rows"], "{text_out}");
+    assert_eq!(text_out["totals"], out["totals"]);
+    // Nesting, negation and a metric filter, in one line each.
+    as_text["dimension_filter"] = json!(
+        "(sessionDefaultChannelGroup = 'Direct' OR sessionDefaultChannelGroup BEGINS_WITH 'Organic') AND NOT sessionDefaultChannelGroup CONTAINS 'Paid'"
+    );
+    as_text["metric_filter"] = json!("sessions >= 1");
+    let nested = ok(&call(&client, "run_report", as_text.clone()).await.unwrap());
+    let channels: BTreeSet<&str> = nested["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["sessionDefaultChannelGroup"].as_str())
+        .collect();
+    assert!(
+        !channels.is_empty()
+            && channels.is_subset(&BTreeSet::from([
+                "Direct",
+                "Organic Search",
+                "Organic Social",
+                "Organic Shopping",
+                "Organic Video"
+            ])),
+        "{nested}"
+    );
+    // A filter that does not parse is the model's to fix: where, and what was expected.
+    as_text["dimension_filter"] = json!("sessionDefaultChannelGroup = Direct");
+    let e = err(&call(&client, "run_report", as_text).await.unwrap());
+    assert!(
+        e.contains("dimension_filter")
+            && e.contains("expected a quoted value")
+            && e.contains("position 30"),
+        "{e}"
+    );
     client.cancel().await.unwrap();
 }
 
@@ -322,6 +369,48 @@ async fn realtime_funnel_and_conversions_reports() {
         "funnels narrow: {users:?}"
     );
     assert!(text(&funnel).contains("Purchase"));
+
+    // A step as a filter: an event name condition is an event step, other conditions match
+    // fields; the same funnel by event names and by filters has the same counts.
+    let by_filter = ok(&call(
+        &client,
+        "run_funnel_report",
+        json!({"funnel_steps": [
+            {"name": "View", "filter": "eventName = 'view_item'"},
+            {"name": "Cart", "filter": "eventName = 'add_to_cart'"},
+            {"name": "Purchase", "event": "purchase"}
+        ], "date_ranges": last_week()}),
+    )
+    .await
+    .unwrap());
+    assert_eq!(by_filter["funnel_table"], f["funnel_table"], "{by_filter}");
+    let narrowed = ok(&call(
+        &client,
+        "run_funnel_report",
+        json!({"funnel_steps": [
+            {"name": "Product page", "filter": "eventName = 'page_view' AND pagePath BEGINS_WITH '/products/'"},
+            {"name": "Purchase", "event": "purchase"}
+        ], "date_ranges": last_week()}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        narrowed["funnel_table"]["rows"]
+            .as_array()
+            .is_some_and(|r| r.len() >= 2),
+        "{narrowed}"
+    );
+    let e = err(&call(
+        &client,
+        "run_funnel_report",
+        json!({"funnel_steps": [{"event": "view_item", "filter": "eventName = 'x'"}]}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        e.contains("funnel_steps[0] must set exactly one of event"),
+        "{e}"
+    );
 
     let conv = ok(&call(
         &client,

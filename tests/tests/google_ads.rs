@@ -94,6 +94,23 @@ async fn customers_metadata_and_a_built_query() {
         .find(|c| c["customer.id"] == MANAGER)
         .unwrap();
     assert_eq!(manager["customer.manager"], true, "{manager}");
+    // `contains` matches a name (case-insensitive) or an id written with dashes.
+    for needle in ["SHOP", "123-456-7890"] {
+        let some = ok(&call(
+            &client,
+            "list_accessible_customers",
+            json!({"contains": needle}),
+        )
+        .await
+        .unwrap());
+        let ids: Vec<&str> = some["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["customer.id"].as_str())
+            .collect();
+        assert_eq!(ids, [CUSTOMER], "{needle}: {some}");
+    }
 
     let meta = ok(&call(
         &client,

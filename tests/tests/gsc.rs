@@ -71,6 +71,22 @@ async fn properties_and_site_details() {
         sites.contains(&ACME) && sites.contains(&"https://www.gsc-only.example/"),
         "{out}"
     );
+    // Credentials that reach many properties: `contains` narrows the list.
+    let some = call(&client, "list_properties", json!({"contains": "GSC-ONLY"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok(&some)["sites"],
+        json!([{"site_url": "https://www.gsc-only.example/", "permission_level": out["sites"].as_array().unwrap().iter().find(|s| s["site_url"] == "https://www.gsc-only.example/").unwrap()["permission_level"]}])
+    );
+    assert!(
+        text(&some).starts_with(&format!(
+            "1 of {} propert(ies) match \"gsc-only\"",
+            sites.len()
+        )),
+        "{}",
+        text(&some)
+    );
     let d = ok(&call(&client, "get_site_details", json!({})).await.unwrap());
     assert_eq!(d["site_url"], ACME);
     assert_eq!(d["permission_level"], "siteOwner");

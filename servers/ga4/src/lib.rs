@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`server`]: `Ga4Server`, the tools.
 //! - [`params`]: tool inputs (schemas come from their doc comments).
+//! - [`filter`]: filter expressions as text, parsed into the Data API's FilterExpression.
 //! - [`request`]: argument checks and REST request bodies.
 //! - [`api`]: typed Data/Admin API client.
 //! - [`report`]: structured outputs and their text rendering.
@@ -11,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod filter;
 pub mod params;
 pub mod report;
 pub mod request;

@@ -249,6 +249,43 @@ impl JsonSchema for Int64 {
     }
 }
 
+/// A filter as the tools take it: an expression string ([`crate::filter`], what the schema
+/// publishes) or, so that calls written for Google's GA4 server keep working, a
+/// FilterExpression object.
+#[derive(Debug, Clone)]
+pub enum FilterArg {
+    /// `country = 'Poland' AND sessions > 10`.
+    Text(String),
+    /// `{"filter": {"field_name": "country", "string_filter": {"value": "Poland"}}}`.
+    Object(Box<FilterExpression>),
+}
+
+impl<'de> Deserialize<'de> for FilterArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Self::Text(s)),
+            object @ Value::Object(_) => serde_path_to_error::deserialize(object)
+                .map(|e| Self::Object(Box::new(e)))
+                .map_err(|e| serde::de::Error::custom(format!("{}: {}", e.path(), e.inner()))),
+            _ => Err(serde::de::Error::custom(
+                "expected a filter expression string, e.g. \"country = 'Poland'\"",
+            )),
+        }
+    }
+}
+
+impl JsonSchema for FilterArg {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FilterArg".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
 /// Sort order: set `metric` or `dimension`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -349,14 +386,16 @@ pub struct RunReportParams {
     /// `screenPageViews`, `keyEvents`, `ecommercePurchases`, `purchaseRevenue`, `totalRevenue`.
     #[serde(default)]
     pub metrics: Vec<String>,
-    /// Filter on dimensions, e.g. `{"filter": {"field_name": "country", "string_filter":
-    /// {"value": "Poland"}}}`. Only dimension names here.
+    /// Filter on dimensions, e.g. `country IN ('Poland', 'Germany') AND NOT pagePath
+    /// BEGINS_WITH '/blog'`: conditions joined by AND, OR, NOT, ( ). Text: = != CONTAINS
+    /// BEGINS_WITH ENDS_WITH REGEXP (whole value) PARTIAL_REGEXP 'value', IN ('a', 'b'), IS
+    /// EMPTY; case-insensitive unless followed by CASE_SENSITIVE. Numbers: = != < <= > >=,
+    /// BETWEEN 1 AND 5.
     #[serde(default, alias = "dimensionFilter")]
-    pub dimension_filter: Option<FilterExpression>,
-    /// Filter on metrics, applied after aggregation, e.g. `{"filter": {"field_name":
-    /// "sessions", "numeric_filter": {"operation": "GREATER_THAN", "value": {"int64_value": 100}}}}`.
+    pub dimension_filter: Option<FilterArg>,
+    /// Filter on metrics, applied after aggregation; same syntax, e.g. `sessions > 100`.
     #[serde(default, alias = "metricFilter")]
-    pub metric_filter: Option<FilterExpression>,
+    pub metric_filter: Option<FilterArg>,
     /// Sort order, e.g. `[{"metric": {"metric_name": "sessions"}, "desc": true}]`.
     #[serde(default, alias = "orderBys")]
     pub order_bys: Vec<OrderBy>,
@@ -415,12 +454,12 @@ pub struct RunRealtimeReportParams {
     /// Realtime metrics, e.g. `activeUsers`, `eventCount`, `keyEvents`, `screenPageViews`.
     #[serde(default)]
     pub metrics: Vec<String>,
-    /// Filter on dimensions.
+    /// Filter on dimensions; syntax of run_report's `dimension_filter`.
     #[serde(default, alias = "dimensionFilter")]
-    pub dimension_filter: Option<FilterExpression>,
-    /// Filter on metrics.
+    pub dimension_filter: Option<FilterArg>,
+    /// Filter on metrics; same syntax.
     #[serde(default, alias = "metricFilter")]
-    pub metric_filter: Option<FilterExpression>,
+    pub metric_filter: Option<FilterArg>,
     /// Sort order.
     #[serde(default, alias = "orderBys")]
     pub order_bys: Vec<OrderBy>,
@@ -435,7 +474,7 @@ pub struct RunRealtimeReportParams {
     pub return_property_quota: bool,
 }
 
-/// One funnel step: give `event` for a simple event step, or a full `filter_expression`.
+/// One funnel step: give `event` for a simple event step, or a `filter`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelStep {
@@ -445,8 +484,14 @@ pub struct FunnelStep {
     /// Event name the step matches, e.g. `add_to_cart`.
     #[serde(default)]
     pub event: Option<String>,
-    /// A Data API FunnelFilterExpression for steps an event name cannot express.
+    /// Instead of `event`: a filter in run_report's syntax, e.g. `eventName = 'page_view' AND
+    /// pagePath BEGINS_WITH '/products/'`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// A Data API FunnelFilterExpression object. Accepted, not published: its recursive shape
+    /// is what agent frameworks cannot take (`filter` says the same as text).
     #[serde(default, alias = "filterExpression")]
+    #[schemars(skip)]
     pub filter_expression: Option<Value>,
     /// Require this step to directly follow the previous one.
     #[serde(default, alias = "isDirectlyFollowedBy")]
@@ -497,8 +542,10 @@ pub struct RunFunnelReportParams {
     /// Report what users did after each step.
     #[serde(default, alias = "funnelNextAction")]
     pub funnel_next_action: Option<FunnelNextAction>,
-    /// Data API Segment objects to compare.
+    /// Data API Segment objects to compare. Accepted, not published: free-form objects are what
+    /// strict modes refuse, and the sandbox cannot check them.
     #[serde(default)]
+    #[schemars(skip)]
     pub segments: Vec<Value>,
     /// Also return the property's quota state.
     #[serde(default, alias = "returnPropertyQuota")]
@@ -556,12 +603,12 @@ pub struct RunConversionsReportParams {
     /// "attribution_model": "DATA_DRIVEN"}`.
     #[serde(alias = "conversionSpec")]
     pub conversion_spec: ConversionSpec,
-    /// Filter on dimensions.
+    /// Filter on dimensions; syntax of run_report's `dimension_filter`.
     #[serde(default, alias = "dimensionFilter")]
-    pub dimension_filter: Option<FilterExpression>,
-    /// Filter on metrics.
+    pub dimension_filter: Option<FilterArg>,
+    /// Filter on metrics; same syntax.
     #[serde(default, alias = "metricFilter")]
-    pub metric_filter: Option<FilterExpression>,
+    pub metric_filter: Option<FilterArg>,
     /// Sort order.
     #[serde(default, alias = "orderBys")]
     pub order_bys: Vec<OrderBy>,

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::ReportEndpoint;
 use crate::params::{
-    DateRange, FilterExpression, OrderBy, RunConversionsReportParams, RunFunnelReportParams,
-    RunRealtimeReportParams, RunReportParams,
+    DateRange, FilterArg, FilterExpression, OrderBy, RunConversionsReportParams,
+    RunFunnelReportParams, RunRealtimeReportParams, RunReportParams,
 };
 
 /// Rows per page when the caller gives no limit: enough for most questions, small enough for a
@@ -111,6 +111,18 @@ fn check_fields(dimensions: &[String], metrics: &[String]) -> Checked<()> {
         }
     }
     Ok(())
+}
+
+/// The checked FilterExpression of a filter argument, text or object.
+fn filter_expression(arg: &FilterArg, path: &str) -> Checked<FilterExpression> {
+    let expr = match arg {
+        FilterArg::Text(text) => {
+            crate::filter::parse(text).or_else(|e| bad(format!("{path} {text:?}: {e}")))?
+        }
+        FilterArg::Object(expr) => (**expr).clone(),
+    };
+    check_filter(&expr, path)?;
+    Ok(expr)
 }
 
 fn check_filter(expr: &FilterExpression, path: &str) -> Checked<()> {
@@ -220,8 +232,8 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 struct Common<'a> {
     dimensions: &'a [String],
     metrics: &'a [String],
-    dimension_filter: Option<&'a FilterExpression>,
-    metric_filter: Option<&'a FilterExpression>,
+    dimension_filter: Option<&'a FilterArg>,
+    metric_filter: Option<&'a FilterArg>,
     order_bys: &'a [OrderBy],
     limit: Option<u32>,
     return_property_quota: bool,
@@ -245,12 +257,14 @@ macro_rules! common {
 /// Checks and adds the fields every report shares; returns the rows per page.
 fn common_body(body: &mut Map<String, Value>, c: Common<'_>) -> Checked<u32> {
     check_fields(c.dimensions, c.metrics)?;
-    if let Some(f) = c.dimension_filter {
-        check_filter(f, "dimension_filter")?;
-    }
-    if let Some(f) = c.metric_filter {
-        check_filter(f, "metric_filter")?;
-    }
+    let dimension_filter = c
+        .dimension_filter
+        .map(|f| filter_expression(f, "dimension_filter"))
+        .transpose()?;
+    let metric_filter = c
+        .metric_filter
+        .map(|f| filter_expression(f, "metric_filter"))
+        .transpose()?;
     check_order_bys(c.order_bys)?;
     let limit = check_limit(c.limit)?;
     if !c.dimensions.is_empty() {
@@ -259,11 +273,11 @@ fn common_body(body: &mut Map<String, Value>, c: Common<'_>) -> Checked<u32> {
     if !c.metrics.is_empty() {
         body.insert("metrics".into(), names(c.metrics));
     }
-    if let Some(f) = c.dimension_filter {
-        body.insert("dimensionFilter".into(), to_value(f));
+    if let Some(f) = dimension_filter {
+        body.insert("dimensionFilter".into(), to_value(&f));
     }
-    if let Some(f) = c.metric_filter {
-        body.insert("metricFilter".into(), to_value(f));
+    if let Some(f) = metric_filter {
+        body.insert("metricFilter".into(), to_value(&f));
     }
     if !c.order_bys.is_empty() {
         body.insert("orderBys".into(), to_value(&c.order_bys));
@@ -395,14 +409,21 @@ pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
     check_date_ranges(&p.date_ranges, false)?;
     let mut steps = Vec::with_capacity(p.funnel_steps.len());
     for (i, step) in p.funnel_steps.iter().enumerate() {
-        let filter = match (&step.event, &step.filter_expression) {
-            (Some(event), None) if !event.trim().is_empty() => {
+        let filter = match (&step.event, &step.filter, &step.filter_expression) {
+            (Some(event), None, None) if !event.trim().is_empty() => {
                 json!({ "funnelEventFilter": { "eventName": event.trim() } })
             }
-            (None, Some(expr)) if expr.is_object() => camelize_keys(expr.clone()),
+            (None, Some(text), None) => {
+                let path = format!("funnel_steps[{i}].filter");
+                let expr =
+                    crate::filter::parse(text).or_else(|e| bad(format!("{path} {text:?}: {e}")))?;
+                check_filter(&expr, &path)?;
+                funnel_filter(&expr, &path)?
+            }
+            (None, None, Some(expr)) if expr.is_object() => camelize_keys(expr.clone()),
             _ => {
                 return bad(format!(
-                    "funnel_steps[{i}] must set exactly one of event (an event name) or filter_expression (an object)"
+                    "funnel_steps[{i}] must set exactly one of event (an event name, e.g. \"add_to_cart\") or filter (e.g. \"eventName = 'page_view' AND pagePath BEGINS_WITH '/products/'\")"
                 ));
             }
         };
@@ -442,6 +463,48 @@ pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
         body["returnPropertyQuota"] = Value::Bool(true);
     }
     Ok(body)
+}
+
+/// A checked filter expression as a FunnelFilterExpression: `eventName = 'x'` is an event
+/// step (`funnelEventFilter`), every other condition a `funnelFieldFilter`.
+fn funnel_filter(expr: &FilterExpression, path: &str) -> Checked<Value> {
+    let list = |group: &crate::params::FilterExpressionList| -> Checked<Value> {
+        let expressions = group
+            .expressions
+            .iter()
+            .map(|e| funnel_filter(e, path))
+            .collect::<Checked<Vec<_>>>()?;
+        Ok(json!({ "expressions": expressions }))
+    };
+    if let Some(g) = &expr.and_group {
+        return Ok(json!({ "andGroup": list(g)? }));
+    }
+    if let Some(g) = &expr.or_group {
+        return Ok(json!({ "orGroup": list(g)? }));
+    }
+    if let Some(e) = &expr.not_expression {
+        return Ok(json!({ "notExpression": funnel_filter(e, path)? }));
+    }
+    let Some(f) = &expr.filter else {
+        return bad(format!("{path} is empty"));
+    };
+    if f.empty_filter.is_some() {
+        return bad(format!(
+            "{path}: IS EMPTY is not available in funnel steps (the Data API's funnel filters have no empty match)"
+        ));
+    }
+    if f.field_name == "eventName"
+        && let Some(s) = &f.string_filter
+        && matches!(s.match_type, None | Some(crate::params::MatchType::Exact))
+        && s.case_sensitive != Some(true)
+    {
+        return Ok(json!({ "funnelEventFilter": { "eventName": s.value } }));
+    }
+    let mut field = to_value(f);
+    if let Value::Object(map) = &mut field {
+        map.remove("emptyFilter");
+    }
+    Ok(json!({ "funnelFieldFilter": field }))
 }
 
 /// Rewrites object keys from snake_case to lowerCamelCase (values untouched), for the

@@ -47,6 +47,16 @@ pub struct SearchParams {
     pub page_token: Option<String>,
 }
 
+/// Input of `list_accessible_customers`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCustomersParams {
+    /// Only customers whose id or name contains this text (case-insensitive), for credentials
+    /// that reach many accounts.
+    #[serde(default)]
+    pub contains: Option<String>,
+}
+
 /// Input of `get_resource_metadata`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -17,7 +17,7 @@ use rmcp::{tool, tool_router};
 use serde_json::{Map, Value};
 
 use crate::api::AdsApi;
-use crate::params::{MetadataParams, SearchParams};
+use crate::params::{ListCustomersParams, MetadataParams, SearchParams};
 use crate::query::{self, Cursor};
 use crate::report::{CustomersOutput, MetadataOutput, SearchOutput};
 
@@ -169,6 +169,15 @@ impl AdsServer {
     }
 }
 
+/// Whether a customer row's id (dashes ignored) or name contains `needle` (lower-cased).
+fn customer_matches(customer: &Value, needle: &str) -> bool {
+    let field = |k: &str| customer.get(k).and_then(Value::as_str).unwrap_or_default();
+    field("customer.id").contains(&needle.replace('-', ""))
+        || field("customer.descriptive_name")
+            .to_lowercase()
+            .contains(needle)
+}
+
 #[tool_router]
 impl AdsServer {
     /// List the Google Ads customer accounts these credentials can reach directly, with their
@@ -178,7 +187,10 @@ impl AdsServer {
         annotations(title = "List accessible Google Ads customers"),
         output_schema = schema_for_output::<CustomersOutput>()
     )]
-    async fn list_accessible_customers(&self) -> ToolResult {
+    async fn list_accessible_customers(
+        &self,
+        Parameters(p): Parameters<ListCustomersParams>,
+    ) -> ToolResult {
         // Under a lease, only the shop's own customer is listed (it may be reachable only
         // through its manager, so it is not looked up in the accessible list).
         let shop = match scope::shop_account(&self.inner.tokens, CUSTOMER).await {
@@ -214,6 +226,19 @@ impl AdsServer {
             .buffered(4)
             .collect()
             .await;
+        let reachable = customers.len();
+        let needle = p
+            .contains
+            .as_deref()
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty());
+        let customers: Vec<Value> = match &needle {
+            None => customers,
+            Some(needle) => customers
+                .into_iter()
+                .filter(|c| customer_matches(c, needle))
+                .collect(),
+        };
         let mut t = Table::new(["customer_id", "name", "currency", "time_zone", "manager"]);
         for c in &customers {
             let s = |k: &str| {
@@ -233,11 +258,18 @@ impl AdsServer {
                 s("customer.manager"),
             ]);
         }
-        let mut text = format!(
-            "{} accessible customer(s):\n{}",
-            customers.len(),
-            t.render()
-        );
+        let mut text = match &needle {
+            None => format!(
+                "{} accessible customer(s):\n{}",
+                customers.len(),
+                t.render()
+            ),
+            Some(needle) => format!(
+                "{} of {reachable} accessible customer(s) match {needle:?}:\n{}",
+                customers.len(),
+                t.render()
+            ),
+        };
         if let Some(d) = &self.inner.default_customer {
             text.push_str(&format!("Default customer of this server: {d}.\n"));
         }

@@ -118,6 +118,16 @@ pub enum AggregationType {
     ByPage,
 }
 
+/// Input of `list_properties`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPropertiesParams {
+    /// Only properties whose URL contains this text (case-insensitive), e.g. `acme`, for
+    /// credentials that reach many properties.
+    #[serde(default)]
+    pub contains: Option<String>,
+}
+
 /// Input of tools that take only a property.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

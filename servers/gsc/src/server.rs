@@ -21,7 +21,8 @@ use crate::api::{AnalyticsQuery, AnalyticsResponse, GscApi};
 use crate::dates;
 use crate::params::{
     BatchInspectParams, CompareParams, Dimension, Filter, IndexingIssuesParams, InspectParams,
-    Operator, OverviewParams, PageQueryParams, SearchAnalyticsParams, SiteParams, SitemapParams,
+    ListPropertiesParams, Operator, OverviewParams, PageQueryParams, SearchAnalyticsParams,
+    SiteParams, SitemapParams,
 };
 use crate::report::{
     self, AnalyticsOutput, CompareOutput, InspectOutput, InspectionsOutput, IssuesOutput,
@@ -145,7 +146,7 @@ impl GscServer {
         annotations(title = "List Search Console properties"),
         output_schema = schema_for_output::<SitesOutput>()
     )]
-    async fn list_properties(&self) -> ToolResult {
+    async fn list_properties(&self, Parameters(p): Parameters<ListPropertiesParams>) -> ToolResult {
         let shop = match scope::shop_account(&self.inner.tokens, SITE).await {
             Ok(shop) => shop,
             Err(e) => return fail(e),
@@ -158,11 +159,27 @@ impl GscServer {
         if let Some(shop) = &shop {
             sites.retain(|s| s.site_url == shop.trim());
         }
+        let reachable = sites.len();
+        let needle = p
+            .contains
+            .as_deref()
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty());
+        if let Some(needle) = &needle {
+            sites.retain(|s| s.site_url.to_lowercase().contains(needle));
+        }
         let mut t = Table::new(["site_url", "permission_level"]);
         for s in &sites {
             t.push([s.site_url.as_str(), &s.permission_level]);
         }
-        let mut text = format!("{} propert(ies):\n{}", sites.len(), t.render());
+        let mut text = match &needle {
+            None => format!("{} propert(ies):\n{}", sites.len(), t.render()),
+            Some(needle) => format!(
+                "{} of {reachable} propert(ies) match {needle:?}:\n{}",
+                sites.len(),
+                t.render()
+            ),
+        };
         if let Some(d) = &self.inner.default_site {
             text.push_str(&format!("Default property of this server: {d}.\n"));
         }

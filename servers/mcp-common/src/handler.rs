@@ -64,8 +64,9 @@ impl<S: Send + Sync + 'static> LazyRouter<S> {
     }
 
     /// The router, every tool in it annotated as what every tool here is: read-only, not
-    /// destructive, idempotent, and reaching an open world (the upstream API). A tool's own
-    /// `#[tool(annotations(...))]` gives only its title.
+    /// destructive, idempotent, and reaching an open world (the upstream API), its schemas as
+    /// published ([`crate::schema::publish`]). A tool's own `#[tool(annotations(...))]` gives
+    /// only its title.
     pub fn get(&self) -> &ToolRouter<S> {
         self.cell.get_or_init(|| {
             let mut router = (self.build)();
@@ -75,6 +76,12 @@ impl<S: Send + Sync + 'static> LazyRouter<S> {
                 hints.destructive_hint = Some(false);
                 hints.idempotent_hint = Some(true);
                 hints.open_world_hint = Some(true);
+                // What every framework's converter reads (crate::schema).
+                route.attr.input_schema =
+                    Arc::new(crate::schema::publish(&route.attr.input_schema));
+                if let Some(output) = &route.attr.output_schema {
+                    route.attr.output_schema = Some(Arc::new(crate::schema::publish(output)));
+                }
             }
             router
         })

@@ -13,6 +13,7 @@
 //! - [`error`]: typed upstream errors and the actionable text tools show for them.
 //! - [`handler`]: the one `ServerHandler` ([`handler::Served`]) over a [`handler::ToolServer`].
 //! - [`output`]: structured + text tool results, text tables.
+//! - [`schema`]: the tool schemas as published, in the subset every framework reads.
 //! - [`transport`]: stdio, streamable HTTP, legacy HTTP+SSE, the HTTP guard.
 //! - [`logging`], [`secret_file`], [`params`].
 
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod output;
 pub mod params;
 pub mod quota;
+pub mod schema;
 pub mod scope;
 pub mod secret_file;
 pub mod testing;

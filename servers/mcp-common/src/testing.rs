@@ -137,6 +137,45 @@ pub fn check_budget<S: ToolServer>(server: &S, budget: usize) -> Result<usize, S
     }
 }
 
+/// Checks that every tool's input schema is in the subset every agent framework converts
+/// ([`crate::schema`]): no `$ref` (a recursive type), no array without an item type, no type
+/// list, no `additionalProperties`, and an object that declares at least one property (strict
+/// modes refuse an open empty object, google-genai's MCP adapter refuses
+/// `additionalProperties: false`). tests/python/frameworks.py runs the converters themselves.
+pub fn check_portable<S: ToolServer>(server: &S) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for tool in server.router().list_all() {
+        let schema = serde_json::Value::Object((*tool.input_schema).clone());
+        let text = schema.to_string();
+        if crate::schema::has_ref(&schema) {
+            problems.push(format!("{}: a $ref (a recursive type)", tool.name));
+        }
+        for path in crate::schema::untyped_arrays(&schema) {
+            problems.push(format!("{}: untyped array at {path}", tool.name));
+        }
+        if text.contains("\"type\":[") {
+            problems.push(format!("{}: a type list", tool.name));
+        }
+        if text.contains("\"additionalProperties\"") {
+            problems.push(format!("{}: additionalProperties", tool.name));
+        }
+        if schema["properties"]
+            .as_object()
+            .is_none_or(|p| p.is_empty())
+        {
+            problems.push(format!("{}: declares no property", tool.name));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tool schemas agent frameworks cannot convert:\n{}",
+            problems.join("\n")
+        ))
+    }
+}
+
 /// Compares `server`'s `tools/list` with the JSON file at `path`; with `UPDATE_GOLDEN=1` it
 /// rewrites the file instead. Returns the mismatch as an error message.
 pub fn check_golden<S: ToolServer>(server: &S, path: &str) -> Result<(), String> {

@@ -1,0 +1,314 @@
+//! The JSON Schemas a server publishes in `tools/list`: schemars' output rewritten into the
+//! plain subset every agent framework's converter reads (the OpenAI Agents SDK's strict mode,
+//! google-genai's `Schema` and its MCP adapter, pydantic-ai's OpenAI and Gemini transformers,
+//! LangChain's `convert_to_openai_tool`; `tests/python/frameworks.py` runs them all), and
+//! without what a model never needs (issues 15 and 17).
+//!
+//! What changes, and why each change accepts the same arguments the server does:
+//! - `$ref`s are inlined and `$defs` dropped: google-genai refuses both, the Agents SDK refuses
+//!   a `$ref` beside a description, LangChain cuts recursive ones to `{}`. A recursive type
+//!   cannot be inlined; it is left as a `$ref`, and each server's golden test refuses it.
+//! - A type list (`["string", "null"]`) becomes an `anyOf` of single types: google-genai's
+//!   converters crash on lists. `null` stays allowed, so a strict-mode model (which must send
+//!   every property) can still leave an optional one out.
+//! - `oneOf` of `const`s becomes an `enum`: google-genai's MCP adapter drops `const` values.
+//!   What a value means belongs in the field's description (variants' own docs are dropped).
+//! - `additionalProperties` goes: google-genai's MCP adapter crashes on `false`, the strict
+//!   converters add it themselves, and the servers refuse unknown arguments with a message
+//!   naming them.
+//! - Dropped as noise: `$schema`, `title`, `default` (descriptions say what matters), formats
+//!   no model or strict mode uses (`uint32`, `double`, …), `items: true` in outputs.
+//! - A branch of an `anyOf` loses its description when the property has one: the same words
+//!   twice cost tokens and say nothing new.
+
+use serde_json::{Map, Value};
+
+/// String formats OpenAI's strict mode accepts; the numeric formats schemars writes for Rust
+/// integer and float types are dropped.
+const KEPT_FORMATS: &[&str] = &[
+    "date-time",
+    "time",
+    "date",
+    "duration",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+];
+
+/// `schema` as a server publishes it (see the module documentation).
+pub fn publish(schema: &Map<String, Value>) -> Map<String, Value> {
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut root = Value::Object(schema.clone());
+    rewrite(&mut root, &defs, &mut Vec::new());
+    match root {
+        Value::Object(mut map) => {
+            // A root that could not be inlined completely still needs its definitions.
+            if has_ref(&Value::Object(map.clone())) && !defs.is_empty() {
+                map.insert("$defs".into(), Value::Object(defs));
+            }
+            map
+        }
+        _ => Map::new(),
+    }
+}
+
+/// Whether a published schema still has a `$ref` (a recursive type).
+pub fn has_ref(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => map.contains_key("$ref") || map.values().any(has_ref),
+        Value::Array(items) => items.iter().any(has_ref),
+        _ => false,
+    }
+}
+
+/// Paths of arrays whose items have no type (strict modes refuse them), e.g. `segments`.
+pub fn untyped_arrays(schema: &Value) -> Vec<String> {
+    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                let is_array = map.get("type").and_then(Value::as_str) == Some("array");
+                let typed = map.get("items").is_some_and(|items| {
+                    items.as_object().is_some_and(|i| {
+                        ["type", "anyOf", "enum", "$ref"]
+                            .iter()
+                            .any(|k| i.contains_key(*k))
+                    })
+                });
+                if is_array && !typed {
+                    out.push(path.to_owned());
+                }
+                for (key, value) in map {
+                    walk(value, &format!("{path}/{key}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, "", &mut out);
+    out
+}
+
+fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<String>) {
+    let Value::Object(map) = node else {
+        return;
+    };
+    if let Some(name) = map
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .map(str::to_owned)
+        && !inlining.contains(&name)
+        && let Some(Value::Object(target)) = defs.get(&name)
+    {
+        map.remove("$ref");
+        let mut inlined = target.clone();
+        // The use site's own words (its description) win over the type's.
+        inlined.extend(std::mem::take(map));
+        *map = inlined;
+        inlining.push(name);
+        rewrite(node, defs, inlining);
+        inlining.pop();
+        return;
+    }
+
+    for noise in ["$schema", "$defs", "title", "default"] {
+        map.remove(noise);
+    }
+    if map
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| !KEPT_FORMATS.contains(&f))
+    {
+        map.remove("format");
+    }
+    if map
+        .get("additionalProperties")
+        .is_some_and(Value::is_boolean)
+    {
+        map.remove("additionalProperties");
+    }
+    if map.get("items") == Some(&Value::Bool(true)) {
+        map.remove("items");
+    }
+
+    if let Some(Value::Object(children)) = map.get_mut("properties") {
+        for child in children.values_mut() {
+            rewrite(child, defs, inlining);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child) = map.get_mut(key) {
+            rewrite(child, defs, inlining);
+        }
+    }
+
+    split_type_list(map);
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            for branch in branches.iter_mut() {
+                rewrite(branch, defs, inlining);
+            }
+        }
+    }
+    fold_consts(map);
+    if map.contains_key("description") {
+        for key in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = map.get_mut(key) {
+                for branch in branches.iter_mut().filter_map(Value::as_object_mut) {
+                    branch.remove("description");
+                }
+            }
+        }
+    }
+}
+
+/// `{"type": ["string", "null"], …}` → `{"anyOf": [{"type": "string", …}, {"type": "null"}]}`;
+/// everything but the description goes with the non-null types.
+fn split_type_list(map: &mut Map<String, Value>) {
+    let Some(Value::Array(types)) = map.get("type") else {
+        return;
+    };
+    let types: Vec<String> = types
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    map.remove("type");
+    let description = map.remove("description");
+    let rest = std::mem::take(map);
+    let branches = types
+        .into_iter()
+        .map(|t| {
+            let mut branch = Map::new();
+            branch.insert("type".into(), Value::String(t.clone()));
+            if t != "null" {
+                branch.extend(rest.clone());
+            }
+            Value::Object(branch)
+        })
+        .collect();
+    if let Some(d) = description {
+        map.insert("description".into(), d);
+    }
+    map.insert("anyOf".into(), Value::Array(branches));
+}
+
+/// `{"oneOf": [{"const": "A", …}, {"const": "B", …}]}` → `{"type": "string", "enum": ["A", "B"]}`.
+fn fold_consts(map: &mut Map<String, Value>) {
+    let Some(Value::Array(branches)) = map.get("oneOf") else {
+        return;
+    };
+    let values: Option<Vec<Value>> = branches
+        .iter()
+        .map(|b| match b.get("const") {
+            Some(Value::String(s)) => Some(Value::String(s.clone())),
+            _ => None,
+        })
+        .collect();
+    let Some(values) = values.filter(|v| !v.is_empty()) else {
+        return;
+    };
+    map.remove("oneOf");
+    map.insert("type".into(), Value::String("string".into()));
+    map.insert("enum".into(), Value::Array(values));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn published(v: Value) -> Value {
+        Value::Object(publish(v.as_object().expect("object")))
+    }
+
+    #[test]
+    fn inlines_definitions_and_keeps_the_use_site_description() {
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "range": {"$ref": "#/$defs/Range", "description": "The range."},
+                "maybe": {"anyOf": [{"$ref": "#/$defs/Range"}, {"type": "null"}], "description": "Optional.", "default": null}
+            },
+            "required": ["range"],
+            "$defs": {"Range": {"type": "object", "description": "A range.", "additionalProperties": false,
+                "properties": {"start": {"type": "string"}}, "required": ["start"]}}
+        });
+        assert_eq!(
+            published(schema),
+            json!({
+                "type": "object",
+                "properties": {
+                    "range": {"type": "object", "description": "The range.", "properties": {"start": {"type": "string"}}, "required": ["start"]},
+                    "maybe": {"anyOf": [{"type": "object", "properties": {"start": {"type": "string"}}, "required": ["start"]}, {"type": "null"}], "description": "Optional."}
+                },
+                "required": ["range"]
+            })
+        );
+    }
+
+    #[test]
+    fn splits_type_lists_and_folds_consts() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0, "description": "Rows."},
+                "id": {"type": ["string", "integer"]},
+                "order": {"oneOf": [{"const": "ASC", "type": "string", "description": "Up."}, {"const": "DESC", "type": "string"}]}
+            }
+        });
+        assert_eq!(
+            published(schema),
+            json!({
+                "type": "object",
+                "properties": {
+                    "limit": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}], "description": "Rows."},
+                    "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    "order": {"type": "string", "enum": ["ASC", "DESC"]}
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn recursion_is_left_as_a_reference_and_found() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"node": {"$ref": "#/$defs/Node"}},
+            "$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}}
+        });
+        let out = published(schema);
+        assert!(has_ref(&out));
+        assert!(out.get("$defs").is_some(), "the reference still resolves");
+        assert_eq!(
+            out["properties"]["node"]["properties"]["next"]["$ref"],
+            "#/$defs/Node"
+        );
+    }
+
+    #[test]
+    fn finds_untyped_arrays() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "array", "items": {"type": "string"}},
+            "b": {"type": "array", "items": true},
+            "c": {"type": "array"}
+        }});
+        assert_eq!(
+            untyped_arrays(&schema),
+            vec!["/properties/b", "/properties/c"]
+        );
+    }
+}
