@@ -10,12 +10,13 @@ the agent frameworks that reuse MCP servers (issue 17), unchanged on our side:
   - LangChain: langchain-mcp-adapters' tools through convert_to_openai_tool must keep every
     property and enum value.
 
-Then one call per server goes through a framework with the arguments a strict-mode model
-sends (every property present, null where it has nothing to say), which the server must take.
+Then calls go through LangChain's tools and the Agents SDK's server with the arguments a
+strict-mode model sends (every property present at every level, null where it has nothing to
+say), which the server must take.
 
 Driven by tests/tests/frameworks.rs, which starts the sandbox and passes
 
-  SERVERS  JSON list of {"name", "command", "args", "tools", "call": {"tool", "arguments"}}
+  SERVERS  JSON list of {"name", "command", "args", "tools", "calls": [{"tool", "arguments"}]}
 
 The packages are pinned in tests/python/frameworks-requirements.txt (they need an `mcp` older
 than interop.py's, so they live in their own virtual environment). Prints one line per server
@@ -62,6 +63,23 @@ def enum_values(schema, out=None) -> set:
         for value in schema:
             enum_values(value, out)
     return out
+
+
+def resolve(schema, root=None, depth=0):
+    """`schema` with its `$ref`s to `#/$defs/…` replaced by their targets, to a depth, so a
+    converter that cuts a reference short shows as lost properties."""
+    root = schema if root is None else root
+    if depth > 8:
+        return {}
+    if isinstance(schema, list):
+        return [resolve(s, root, depth) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
+        target = root.get("$defs", {}).get(schema["$ref"].split("/")[-1], {})
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return resolve(merged, root, depth + 1)
+    return {k: resolve(v, root, depth) for k, v in schema.items() if k != "$defs"}
 
 
 def property_paths(schema, path="", out=None) -> set:
@@ -121,13 +139,20 @@ def check_schema(server: str, tool) -> None:
         fail(server, name, "pydantic-ai OpenAI strict", f"{type(e).__name__}: {e}")
 
 
-def strict_arguments(schema: dict, given: dict) -> dict:
-    """What a strict-mode model sends: every property, `null` (or an empty list, or false)
-    where the call has nothing to say."""
+def strict_arguments(schema: dict, given):
+    """What a strict-mode model sends: every property, at every level, `null` (or an empty
+    list, or false) where the call has nothing to say."""
+    if isinstance(given, list):
+        return [strict_arguments(schema.get("items", {}), g) for g in given]
+    if not isinstance(given, dict):
+        return given
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if branches:
+        schema = branches[0]
     out = {}
     for name, sub in (schema.get("properties") or {}).items():
         if name in given:
-            out[name] = given[name]
+            out[name] = strict_arguments(sub, given[name])
         elif any(b.get("type") == "null" for b in sub.get("anyOf", [])):
             out[name] = None
         elif sub.get("type") == "array":
@@ -155,21 +180,21 @@ async def check_server(spec: dict) -> None:
             for tool in await load_mcp_tools(session):
                 source = next(t for t in listed if t.name == tool.name)
                 parameters = convert_to_openai_tool(tool)["function"]["parameters"]
-                lost = property_paths(source.inputSchema) - property_paths(parameters)
+                lost = property_paths(resolve(source.inputSchema)) - property_paths(resolve(parameters))
                 if lost:
                     fail(server, tool.name, "LangChain convert_to_openai_tool", f"properties lost: {sorted(lost)}")
                 lost = enum_values(source.inputSchema) - enum_values(parameters)
                 if lost:
                     fail(server, tool.name, "LangChain convert_to_openai_tool", f"enum values lost: {sorted(lost)}")
-            call = spec["call"]
-            source = next(t for t in listed if t.name == call["tool"])
             # Without error handling, a tool error raises instead of becoming the answer.
             tools = await load_mcp_tools(session, handle_tool_errors=False)
-            tool = next(t for t in tools if t.name == call["tool"])
-            try:
-                await tool.ainvoke(strict_arguments(source.inputSchema, call["arguments"]))
-            except Exception as e:
-                fail(server, call["tool"], "LangChain tool call", f"strict-mode arguments refused: {e}")
+            for call in spec["calls"]:
+                source = next(t for t in listed if t.name == call["tool"])
+                tool = next(t for t in tools if t.name == call["tool"])
+                try:
+                    await tool.ainvoke(strict_arguments(source.inputSchema, call["arguments"]))
+                except Exception as e:
+                    fail(server, call["tool"], "LangChain tool call", f"strict-mode arguments refused: {e}")
 
     # The Agents SDK, with its own stdio server class, as an agent configures it.
     mcp = MCPServerStdio(
@@ -182,12 +207,13 @@ async def check_server(spec: dict) -> None:
         for tool in tools:
             if not tool.strict_json_schema:
                 fail(server, tool.name, "OpenAI Agents SDK strict", "fell back to a non-strict schema")
-        call = spec["call"]
-        strict_schema = next(t.params_json_schema for t in tools if t.name == call["tool"])
-        result = await mcp.call_tool(call["tool"], strict_arguments(strict_schema, call["arguments"]))
-        if result.isError:
-            fail(server, call["tool"], "OpenAI Agents SDK call", f"strict-mode arguments refused: {result.content}")
-    print(f"{server}: {len(tools)} tools converted, {call['tool']} called", flush=True)
+        for call in spec["calls"]:
+            strict_schema = next(t.params_json_schema for t in tools if t.name == call["tool"])
+            result = await mcp.call_tool(call["tool"], strict_arguments(strict_schema, call["arguments"]))
+            if result.isError:
+                fail(server, call["tool"], "OpenAI Agents SDK call", f"strict-mode arguments refused: {result.content}")
+    called = ", ".join(c["tool"] for c in spec["calls"])
+    print(f"{server}: {len(tools)} tools converted, called {called}", flush=True)
 
 
 async def main() -> None:

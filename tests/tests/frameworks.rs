@@ -1,7 +1,7 @@
 //! The agent frameworks that reuse MCP servers accept every tool as the four servers serve it
 //! (issue 17): tests/python/frameworks.py runs the OpenAI Agents SDK, google-genai, pydantic-ai
-//! and LangChain converters over each server's live `tools/list` over stdio, then calls one
-//! tool per server through a framework with strict-mode arguments. `.ci/run` installs the
+//! and LangChain converters over each server's live `tools/list` over stdio, then calls tools
+//! through two frameworks with strict-mode arguments. `.ci/run` installs the
 //! pinned frameworks into tests/python/.venv; without them this test reports itself skipped,
 //! and fails under `BERRYBOO_REQUIRE_ALL_TESTS=1` (CI).
 
@@ -38,7 +38,7 @@ fn server(
     sandbox: &Sandbox,
     flags: &[&str],
     tools: &[&str],
-    call: Value,
+    calls: Value,
 ) -> Value {
     let mut args = vec![
         "--credentials-path".to_owned(),
@@ -47,7 +47,7 @@ fn server(
         sandbox.base.clone(),
     ];
     args.extend(flags.iter().map(|f| f.to_string()));
-    json!({"name": name, "command": bin(name), "args": args, "tools": tools, "call": call})
+    json!({"name": name, "command": bin(name), "args": args, "tools": tools, "calls": calls})
 }
 
 #[tokio::test]
@@ -79,11 +79,17 @@ async fn agent_frameworks_accept_every_tool_schema() {
                 "run_realtime_report",
                 "run_report"
             ],
-            // The filter is text: what a model writes for Google's recursive FilterExpression.
-            json!({"tool": "run_report", "arguments": {
-                "date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday", "name": null}],
-                "dimensions": ["sessionDefaultChannelGroup"], "metrics": ["sessions"],
-                "dimension_filter": "sessionDefaultChannelGroup IN ('Organic Search', 'Direct') OR NOT sessionDefaultChannelGroup CONTAINS 'paid'"}})
+            // The filters are text: what a model writes for Google's recursive FilterExpression.
+            json!([
+                {"tool": "run_report", "arguments": {
+                    "date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}],
+                    "dimensions": ["sessionDefaultChannelGroup"], "metrics": ["sessions"],
+                    "dimension_filter": "sessionDefaultChannelGroup IN ('Organic Search', 'Direct') OR sessionDefaultChannelGroup NOT CONTAINS 'paid'"}},
+                {"tool": "run_funnel_report", "arguments": {"funnel_steps": [
+                    {"name": "Product page", "filter": "eventName = 'page_view' AND pagePath BEGINS_WITH '/products/'"},
+                    {"name": "Purchase", "event": "purchase"}]}},
+                {"tool": "get_account_summaries", "arguments": {}}
+            ])
         ),
         server(
             "gsc-mcp",
@@ -103,8 +109,14 @@ async fn agent_frameworks_accept_every_tool_schema() {
                 "inspect_url",
                 "list_properties"
             ],
-            json!({"tool": "get_search_analytics", "arguments": {
-                "start_date": "2026-09-21", "end_date": "2026-10-20", "dimensions": ["query"]}})
+            json!([
+                {"tool": "get_search_analytics", "arguments": {
+                    "start_date": "2026-09-21", "end_date": "2026-10-20", "dimensions": ["query"]}},
+                {"tool": "list_properties", "arguments": {"contains": "acme"}},
+                {"tool": "compare_search_periods", "arguments": {
+                    "period_a": {"start_date": "2026-09-01", "end_date": "2026-09-30"},
+                    "period_b": {"start_date": "2026-10-01", "end_date": "2026-10-20"}}}
+            ])
         ),
         server(
             "google-ads-mcp",
@@ -116,8 +128,14 @@ async fn agent_frameworks_accept_every_tool_schema() {
                 "list_accessible_customers",
                 "search"
             ],
-            json!({"tool": "search", "arguments": {
-                "query": "SELECT campaign.name, metrics.clicks FROM campaign WHERE segments.date DURING LAST_7_DAYS"}})
+            json!([
+                {"tool": "search", "arguments": {
+                    "query": "SELECT campaign.name, metrics.clicks FROM campaign WHERE segments.date DURING LAST_7_DAYS"}},
+                {"tool": "search", "arguments": {
+                    "resource": "campaign", "fields": ["campaign.name", "metrics.cost_micros"],
+                    "conditions": ["segments.date DURING LAST_30_DAYS"]}},
+                {"tool": "list_accessible_customers", "arguments": {}}
+            ])
         ),
         server(
             "meta-ads-mcp",
@@ -137,7 +155,11 @@ async fn agent_frameworks_accept_every_tool_schema() {
                 "get_creative_details",
                 "get_insights"
             ],
-            json!({"tool": "get_insights", "arguments": {"level": "campaign", "date_preset": "last_7d"}})
+            json!([
+                {"tool": "get_insights", "arguments": {"level": "campaign", "date_preset": "last_7d"}},
+                {"tool": "get_campaigns", "arguments": {}},
+                {"tool": "get_account_info", "arguments": {}}
+            ])
         ),
     ]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/frameworks.py");

@@ -19,12 +19,31 @@
 //!                      STRING [CASE_SENSITIVE]
 //!                    | IS [NOT] EMPTY )
 //! ```
-//! Keywords are case-insensitive; strings take single or double quotes and `\` escapes.
+//! Keywords are case-insensitive; `NOT` may also stand before any keyword operator (`pagePath
+//! NOT CONTAINS 'x'`). Strings take single or double quotes; `\'`, `\"` and `\\` are escapes,
+//! any other backslash is kept as written (regular expressions keep their `\d`). In a dimension
+//! filter a number compared with `=` or `!=` is text (dimension values are strings: `hour = 9`
+//! matches "9"). At most [`MAX_LEN`] characters and [`MAX_DEPTH`] levels of `NOT` and
+//! parentheses: a filter is data from a model, and deeper input would exhaust the stack.
 
 use crate::params::{
     BetweenFilter, EmptyFilter, Filter, FilterExpression, FilterExpressionList, InListFilter,
     Int64, MatchType, NumericFilter, NumericOperation, NumericValue, StringFilter,
 };
+
+/// Most characters a filter may have.
+pub const MAX_LEN: usize = 10_000;
+/// Most levels of `NOT` and parentheses, one inside another.
+pub const MAX_DEPTH: usize = 32;
+
+/// Which filter a text is: dimension values are strings, metric values numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    /// `dimension_filter` and funnel steps.
+    Dimensions,
+    /// `metric_filter`.
+    Metrics,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -40,7 +59,8 @@ struct Lexed {
 }
 
 fn lex(input: &str) -> Result<Vec<Lexed>, String> {
-    let chars: Vec<(usize, char)> = input.char_indices().collect();
+    // Positions count characters, as a reader (or a model) counts them.
+    let chars: Vec<(usize, char)> = input.chars().enumerate().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -61,6 +81,10 @@ fn lex(input: &str) -> Result<Vec<Lexed>, String> {
                     let Some(&(_, e)) = chars.get(i) else {
                         return Err(format!("the quote at position {} is never closed", at + 1));
                     };
+                    // Only quotes and the backslash itself are escaped; `\d` stays `\d`.
+                    if !matches!(e, '\'' | '"' | '\\') {
+                        text.push('\\');
+                    }
                     text.push(e);
                     i += 1;
                 } else if d == c {
@@ -145,17 +169,28 @@ struct Parser {
     tokens: Vec<Lexed>,
     next: usize,
     len: usize,
+    fields: Fields,
+    depth: usize,
 }
 
-/// Parses `input` into a filter expression; the error says where and what was expected.
-pub fn parse(input: &str) -> Result<FilterExpression, String> {
+/// Parses `input`, a filter on `fields`, into a filter expression; the error says where and
+/// what was expected.
+pub fn parse(input: &str, fields: Fields) -> Result<FilterExpression, String> {
     if input.trim().is_empty() {
         return Err("the filter is empty: leave it out, or write e.g. country = 'Poland'".into());
+    }
+    let len = input.chars().count();
+    if len > MAX_LEN {
+        return Err(format!(
+            "the filter has {len} characters; at most {MAX_LEN}: use IN ('a', 'b', …) for many values"
+        ));
     }
     let mut parser = Parser {
         tokens: lex(input)?,
         next: 0,
-        len: input.chars().count(),
+        len,
+        fields,
+        depth: 0,
     };
     let expr = parser.or()?;
     if let Some(extra) = parser.tokens.get(parser.next) {
@@ -238,17 +273,29 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Result<FilterExpression, String> {
-        if self.keyword("NOT") {
-            return Ok(not(self.factor()?));
+        let negate = self.keyword("NOT");
+        let open = !negate && self.symbol("(");
+        if !negate && !open {
+            return self.condition();
         }
-        if self.symbol("(") {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "the filter nests NOT and parentheses more than {MAX_DEPTH} deep (at position {})",
+                self.position()
+            ));
+        }
+        let inner = if negate {
+            not(self.factor()?)
+        } else {
             let inner = self.or()?;
             if !self.symbol(")") {
                 return Err(self.expected("`)`"));
             }
-            return Ok(inner);
-        }
-        self.condition()
+            inner
+        };
+        self.depth -= 1;
+        Ok(inner)
     }
 
     fn text(&mut self) -> Result<String, String> {
@@ -317,15 +364,24 @@ impl Parser {
         }
         for (symbol, negate) in [("=", false), ("!=", true)] {
             if self.symbol(symbol) {
-                let condition = if let Some(Token::Number(_)) = self.peek() {
-                    numeric(NumericOperation::Equal, self.number()?)
-                } else {
-                    let value = self.text()?;
-                    string(MatchType::Exact, value, self.case_sensitive())
+                let condition = match self.peek() {
+                    // Dimension values are strings: `hour = 9` is the text "9".
+                    Some(Token::Number(n)) if self.fields == Fields::Dimensions => {
+                        let value = n.clone();
+                        self.next += 1;
+                        string(MatchType::Exact, value, None)
+                    }
+                    Some(Token::Number(_)) => numeric(NumericOperation::Equal, self.number()?),
+                    _ => {
+                        let value = self.text()?;
+                        string(MatchType::Exact, value, self.case_sensitive())
+                    }
                 };
                 return Ok(if negate { not(condition) } else { condition });
             }
         }
+        let negate = self.keyword("NOT");
+        let negated = |condition| if negate { not(condition) } else { condition };
         for (word, match_type) in [
             ("CONTAINS", MatchType::Contains),
             ("BEGINS_WITH", MatchType::BeginsWith),
@@ -335,10 +391,10 @@ impl Parser {
         ] {
             if self.keyword(word) {
                 let value = self.text()?;
-                return Ok(string(match_type, value, self.case_sensitive()));
+                return Ok(negated(string(match_type, value, self.case_sensitive())));
             }
         }
-        if self.keyword("IS") {
+        if !negate && self.keyword("IS") {
             let negate = self.keyword("NOT");
             if !self.keyword("EMPTY") {
                 return Err(self.expected("EMPTY"));
@@ -349,7 +405,6 @@ impl Parser {
             });
             return Ok(if negate { not(condition) } else { condition });
         }
-        let negate = self.keyword("NOT");
         if self.keyword("BETWEEN") {
             let from_value = self.number()?;
             if !self.keyword("AND") {
@@ -363,7 +418,7 @@ impl Parser {
                 }),
                 ..Default::default()
             });
-            return Ok(if negate { not(condition) } else { condition });
+            return Ok(negated(condition));
         }
         if self.keyword("IN") {
             if !self.symbol("(") {
@@ -383,7 +438,12 @@ impl Parser {
                 }),
                 ..Default::default()
             });
-            return Ok(if negate { not(condition) } else { condition });
+            return Ok(negated(condition));
+        }
+        if negate {
+            return Err(self.expected(
+                "CONTAINS, BEGINS_WITH, ENDS_WITH, REGEXP, PARTIAL_REGEXP, IN or BETWEEN after NOT (or NOT before the field: NOT country = 'Poland')",
+            ));
         }
         Err(self.expected(&format!(
             "an operator after `{field}` (= != < <= > >= CONTAINS BEGINS_WITH ENDS_WITH REGEXP PARTIAL_REGEXP IN BETWEEN IS EMPTY)"
@@ -431,7 +491,7 @@ mod tests {
     use serde_json::json;
 
     fn rest(input: &str) -> serde_json::Value {
-        serde_json::to_value(parse(input).expect("parses")).expect("serialises")
+        serde_json::to_value(parse(input, Fields::Metrics).expect("parses")).expect("serialises")
     }
 
     #[test]
@@ -533,8 +593,10 @@ mod tests {
             ("a = 'x' AND", "expected a field name"),
             ("a ~ 'x'", "unexpected '~' at position 3"),
             ("a > 1e999", "not a number"),
+            ("a NOT = 'x'", "after NOT (or NOT before the field"),
+            ("ąę = x", "at position 6"),
         ] {
-            let e = parse(input).expect_err(input);
+            let e = parse(input, Fields::Metrics).expect_err(input);
             assert!(e.contains(expected), "{input:?}: {e}");
         }
     }
@@ -544,9 +606,75 @@ mod tests {
         let input = "(a = 'x\\'' OR NOT b IN ('1', '2') case_sensitive) AND c BETWEEN -1.5e3 AND 2 AND d IS NOT EMPTY";
         for end in 0..=input.len() {
             if input.is_char_boundary(end) {
-                let _ = parse(&input[..end]);
+                let _ = parse(&input[..end], Fields::Dimensions);
             }
         }
-        assert!(parse(input).is_ok());
+        assert!(parse(input, Fields::Dimensions).is_ok());
+    }
+
+    #[test]
+    fn regular_expressions_keep_their_backslashes() {
+        assert_eq!(
+            rest(r"pagePath REGEXP '^/p/\d+\.html$'")["filter"]["stringFilter"]["value"],
+            r"^/p/\d+\.html$"
+        );
+        assert_eq!(
+            rest(r"a = 'back\\slash \'quoted\''")["filter"]["stringFilter"]["value"],
+            r"back\slash 'quoted'"
+        );
+    }
+
+    #[test]
+    fn not_before_an_operator_negates_it() {
+        assert_eq!(
+            rest("pagePath NOT CONTAINS '/blog'"),
+            json!({"notExpression": {"filter": {"fieldName": "pagePath", "stringFilter": {"matchType": "CONTAINS", "value": "/blog"}}}})
+        );
+        assert_eq!(
+            rest("sessions NOT BETWEEN 1 AND 2")["notExpression"]["filter"]["betweenFilter"]["toValue"]
+                ["int64Value"],
+            "2"
+        );
+    }
+
+    #[test]
+    fn numbers_are_text_in_dimension_filters() {
+        let dims = serde_json::to_value(
+            parse("hour = 9 AND year != 2025", Fields::Dimensions).expect("parses"),
+        )
+        .expect("serialises");
+        assert_eq!(
+            dims,
+            json!({"andGroup": {"expressions": [
+                {"filter": {"fieldName": "hour", "stringFilter": {"matchType": "EXACT", "value": "9"}}},
+                {"notExpression": {"filter": {"fieldName": "year", "stringFilter": {"matchType": "EXACT", "value": "2025"}}}}
+            ]}})
+        );
+        assert_eq!(
+            rest("sessions = 9")["filter"]["numericFilter"]["operation"],
+            "EQUAL"
+        );
+    }
+
+    #[test]
+    fn deep_or_long_input_is_refused_not_a_crash() {
+        for input in [
+            "NOT ".repeat(100_000) + "a = 'x'",
+            "(".repeat(100_000),
+            format!("{}a = 'x'{}", "(".repeat(33), ")".repeat(33)),
+        ] {
+            let e = parse(&input, Fields::Dimensions).expect_err("refused");
+            assert!(
+                e.contains("at most 10000") || e.contains("more than 32 deep"),
+                "{e}"
+            );
+        }
+        let fine = format!("{}a = 'x'{}", "(".repeat(32), ")".repeat(32));
+        assert!(parse(&fine, Fields::Dimensions).is_ok());
+        let wide = vec!["a = 'x'"; 500].join(" OR ");
+        assert!(
+            parse(&wide, Fields::Dimensions).is_ok(),
+            "a flat list is not deep"
+        );
     }
 }

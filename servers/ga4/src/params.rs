@@ -322,29 +322,24 @@ pub struct DimensionOrderBy {
     pub order_type: Option<OrderType>,
 }
 
-/// Dimension ordering.
+/// Dimension ordering; the names say it (`NUMERIC` sorts numbers before text).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderType {
-    /// By Unicode code point.
     Alphanumeric,
-    /// Case-insensitive, by code point of the lower-cased value.
     CaseInsensitiveAlphanumeric,
-    /// Numeric values before non-numeric ones.
     Numeric,
 }
 
-/// Aggregates added to the result.
+/// Aggregates added to the result (what each means is said in `metric_aggregations`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MetricAggregation {
-    /// Sum over all matching rows (`totals`).
     Total,
-    /// Minimum (`minimums`).
     Minimum,
-    /// Maximum (`maximums`).
     Maximum,
-    /// Row count.
     Count,
 }
 
@@ -386,10 +381,10 @@ pub struct RunReportParams {
     /// `screenPageViews`, `keyEvents`, `ecommercePurchases`, `purchaseRevenue`, `totalRevenue`.
     #[serde(default)]
     pub metrics: Vec<String>,
-    /// Filter on dimensions, e.g. `country IN ('Poland', 'Germany') AND NOT pagePath
-    /// BEGINS_WITH '/blog'`: conditions joined by AND, OR, NOT, ( ). Text: = != CONTAINS
+    /// Filter on dimensions as text, e.g. `country IN ('Poland', 'Germany') AND pagePath NOT
+    /// BEGINS_WITH '/blog'`: conditions joined by AND, OR, NOT, ( ). Operators: = != CONTAINS
     /// BEGINS_WITH ENDS_WITH REGEXP (whole value) PARTIAL_REGEXP 'value', IN ('a', 'b'), IS
-    /// EMPTY; case-insensitive unless followed by CASE_SENSITIVE. Numbers: = != < <= > >=,
+    /// EMPTY; case-insensitive unless followed by CASE_SENSITIVE. On metrics: = != < <= > >=,
     /// BETWEEN 1 AND 5.
     #[serde(default, alias = "dimensionFilter")]
     pub dimension_filter: Option<FilterArg>,
@@ -412,7 +407,8 @@ pub struct RunReportParams {
     /// Also return the property's quota state.
     #[serde(default, alias = "returnPropertyQuota")]
     pub return_property_quota: bool,
-    /// Aggregates to add: `TOTAL`, `MINIMUM`, `MAXIMUM`, `COUNT`.
+    /// Aggregates over all matching rows: `TOTAL` (in `totals`), `MINIMUM`, `MAXIMUM` (in
+    /// `minimums`, `maximums`), `COUNT` (of rows).
     #[serde(default, alias = "metricAggregations")]
     pub metric_aggregations: Vec<MetricAggregation>,
 }
@@ -454,10 +450,11 @@ pub struct RunRealtimeReportParams {
     /// Realtime metrics, e.g. `activeUsers`, `eventCount`, `keyEvents`, `screenPageViews`.
     #[serde(default)]
     pub metrics: Vec<String>,
-    /// Filter on dimensions; syntax of run_report's `dimension_filter`.
+    /// Filter on dimensions as text, e.g. `country IN ('Poland', 'Germany') AND NOT city
+    /// CONTAINS 'x'`; operators as in run_report's `dimension_filter`.
     #[serde(default, alias = "dimensionFilter")]
     pub dimension_filter: Option<FilterArg>,
-    /// Filter on metrics; same syntax.
+    /// Filter on metrics as text, e.g. `activeUsers > 10`.
     #[serde(default, alias = "metricFilter")]
     pub metric_filter: Option<FilterArg>,
     /// Sort order.
@@ -553,12 +550,11 @@ pub struct RunFunnelReportParams {
 }
 
 /// Attribution model of a conversions report.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AttributionModel {
-    /// Data-driven attribution.
     DataDriven,
-    /// Last-click attribution.
     LastClick,
 }
 
@@ -603,10 +599,11 @@ pub struct RunConversionsReportParams {
     /// "attribution_model": "DATA_DRIVEN"}`.
     #[serde(alias = "conversionSpec")]
     pub conversion_spec: ConversionSpec,
-    /// Filter on dimensions; syntax of run_report's `dimension_filter`.
+    /// Filter on dimensions as text, e.g. `defaultChannelGroup IN ('Paid Search', 'Paid
+    /// Social')`; operators as in run_report's `dimension_filter`.
     #[serde(default, alias = "dimensionFilter")]
     pub dimension_filter: Option<FilterArg>,
-    /// Filter on metrics; same syntax.
+    /// Filter on metrics as text, e.g. `advertiserAdCost > 100`.
     #[serde(default, alias = "metricFilter")]
     pub metric_filter: Option<FilterArg>,
     /// Sort order.

@@ -7,6 +7,7 @@ use mcp_common::params::{BadArgument, Checked, bad};
 use serde_json::{Map, Value, json};
 
 use crate::api::ReportEndpoint;
+use crate::filter::Fields;
 use crate::params::{
     DateRange, FilterArg, FilterExpression, OrderBy, RunConversionsReportParams,
     RunFunnelReportParams, RunRealtimeReportParams, RunReportParams,
@@ -113,16 +114,33 @@ fn check_fields(dimensions: &[String], metrics: &[String]) -> Checked<()> {
     Ok(())
 }
 
-/// The checked FilterExpression of a filter argument, text or object.
-fn filter_expression(arg: &FilterArg, path: &str) -> Checked<FilterExpression> {
+/// The checked FilterExpression of a filter argument, text or object; blank text (what a
+/// strict-mode model may send for "no filter") is none.
+fn filter_expression(
+    arg: &FilterArg,
+    path: &str,
+    fields: Fields,
+) -> Checked<Option<FilterExpression>> {
     let expr = match arg {
-        FilterArg::Text(text) => {
-            crate::filter::parse(text).or_else(|e| bad(format!("{path} {text:?}: {e}")))?
-        }
+        FilterArg::Text(text) if text.trim().is_empty() => return Ok(None),
+        FilterArg::Text(text) => parse_filter(text, path, fields)?,
         FilterArg::Object(expr) => (**expr).clone(),
     };
     check_filter(&expr, path)?;
-    Ok(expr)
+    Ok(Some(expr))
+}
+
+/// `text` parsed, or the error naming the parameter and quoting (the start of) the text.
+fn parse_filter(text: &str, path: &str, fields: Fields) -> Checked<FilterExpression> {
+    crate::filter::parse(text, fields).or_else(|e| {
+        let quoted: String = text.chars().take(120).collect();
+        let more = if text.chars().count() > 120 {
+            "…"
+        } else {
+            ""
+        };
+        bad(format!("{path} \"{quoted}{more}\": {e}"))
+    })
 }
 
 fn check_filter(expr: &FilterExpression, path: &str) -> Checked<()> {
@@ -257,14 +275,14 @@ macro_rules! common {
 /// Checks and adds the fields every report shares; returns the rows per page.
 fn common_body(body: &mut Map<String, Value>, c: Common<'_>) -> Checked<u32> {
     check_fields(c.dimensions, c.metrics)?;
-    let dimension_filter = c
-        .dimension_filter
-        .map(|f| filter_expression(f, "dimension_filter"))
-        .transpose()?;
-    let metric_filter = c
-        .metric_filter
-        .map(|f| filter_expression(f, "metric_filter"))
-        .transpose()?;
+    let dimension_filter = match c.dimension_filter {
+        Some(f) => filter_expression(f, "dimension_filter", Fields::Dimensions)?,
+        None => None,
+    };
+    let metric_filter = match c.metric_filter {
+        Some(f) => filter_expression(f, "metric_filter", Fields::Metrics)?,
+        None => None,
+    };
     check_order_bys(c.order_bys)?;
     let limit = check_limit(c.limit)?;
     if !c.dimensions.is_empty() {
@@ -409,14 +427,18 @@ pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
     check_date_ranges(&p.date_ranges, false)?;
     let mut steps = Vec::with_capacity(p.funnel_steps.len());
     for (i, step) in p.funnel_steps.iter().enumerate() {
-        let filter = match (&step.event, &step.filter, &step.filter_expression) {
-            (Some(event), None, None) if !event.trim().is_empty() => {
-                json!({ "funnelEventFilter": { "eventName": event.trim() } })
+        // Blank is absent: a strict-mode model sends every property.
+        let filter = match (
+            given(&step.event),
+            given(&step.filter),
+            &step.filter_expression,
+        ) {
+            (Some(event), None, None) => {
+                json!({ "funnelEventFilter": { "eventName": event } })
             }
             (None, Some(text), None) => {
                 let path = format!("funnel_steps[{i}].filter");
-                let expr =
-                    crate::filter::parse(text).or_else(|e| bad(format!("{path} {text:?}: {e}")))?;
+                let expr = parse_filter(text, &path, Fields::Dimensions)?;
                 check_filter(&expr, &path)?;
                 funnel_filter(&expr, &path)?
             }
@@ -463,6 +485,11 @@ pub fn run_funnel_report(p: &RunFunnelReportParams) -> Checked<Value> {
         body["returnPropertyQuota"] = Value::Bool(true);
     }
     Ok(body)
+}
+
+/// An optional text argument, absent when blank (a strict-mode model sends every property).
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// A checked filter expression as a FunnelFilterExpression: `eventName = 'x'` is an event

@@ -7,26 +7,23 @@ use serde::{Deserialize, Serialize};
 /// trailing slash included) or `sc-domain:example.com` (domain property).
 pub type SiteUrl = String;
 
-/// Dimensions to group search analytics by.
+/// Dimensions to group search analytics by. The values' formats are said once, in
+/// `get_search_analytics`' `dimensions` (a variant's doc would repeat them in every tool's
+/// schema).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Dimension {
-    /// Search query.
     #[serde(alias = "QUERY")]
     Query,
-    /// Landing page URL.
     #[serde(alias = "PAGE")]
     Page,
-    /// Country (ISO 3166-1 alpha-3, lower case).
     #[serde(alias = "COUNTRY")]
     Country,
-    /// DESKTOP, MOBILE, TABLET.
     #[serde(alias = "DEVICE")]
     Device,
-    /// Day (YYYY-MM-DD).
     #[serde(alias = "DATE")]
     Date,
-    /// Search appearance (rich result type).
     #[serde(alias = "SEARCHAPPEARANCE", alias = "search_appearance")]
     SearchAppearance,
 }
@@ -45,22 +42,20 @@ impl Dimension {
     }
 }
 
-/// Which Google results to report.
+/// Which Google results to report. Only the values a name does not explain have docs: they
+/// reach the schema (`crate::schema` in mcp-common appends them to the description).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SearchType {
-    /// Web search (default).
     #[default]
     Web,
-    /// Image search.
     Image,
-    /// Video search.
     Video,
-    /// The News tab.
+    /// The News tab of Google Search.
     News,
-    /// Google Discover.
     Discover,
-    /// Google News.
+    /// news.google.com and the Google News app.
     GoogleNews,
 }
 
@@ -68,28 +63,23 @@ pub enum SearchType {
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataState {
-    /// Settled data only (default; the last 2–3 days are missing).
+    /// Settled data only; the last 2–3 days are missing.
     #[default]
     Final,
-    /// Include fresh, still-changing data.
+    /// Also fresh, still-changing data.
     All,
 }
 
-/// Filter operators.
+/// Filter operators (regular expressions are RE2, said in the `expression` field).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Operator {
-    /// Equal to the expression.
     Equals,
-    /// Not equal.
     NotEquals,
-    /// Contains the expression.
     Contains,
-    /// Does not contain it.
     NotContains,
-    /// Matches the RE2 regular expression.
     IncludingRegex,
-    /// Does not match it.
     ExcludingRegex,
 }
 
@@ -102,7 +92,7 @@ pub struct Filter {
     /// How to compare (default `contains`).
     #[serde(default)]
     pub operator: Option<Operator>,
-    /// Value or regular expression.
+    /// Value, or an RE2 regular expression for `includingRegex`/`excludingRegex`.
     pub expression: String,
 }
 
@@ -110,11 +100,11 @@ pub struct Filter {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AggregationType {
-    /// Google decides (default).
+    /// Google decides.
     Auto,
-    /// By property (not with page grouping or filters).
+    /// Not with page grouping or filters.
     ByProperty,
-    /// By page.
+    #[allow(missing_docs)]
     ByPage,
 }
 
@@ -149,19 +139,21 @@ pub struct SearchAnalyticsParams {
     pub start_date: String,
     /// Last day, inclusive.
     pub end_date: String,
-    /// Group by these dimensions (e.g. `["query"]`, `["page", "query"]`, `["date"]`).
+    /// Group by these dimensions (e.g. `["query"]`, `["page", "query"]`, `["date"]`). Values:
+    /// country ISO 3166-1 alpha-3 lower case (`pol`), device `DESKTOP`/`MOBILE`/`TABLET`, date
+    /// `YYYY-MM-DD`, searchAppearance a rich result type.
     #[serde(default)]
     pub dimensions: Vec<Dimension>,
-    /// Result type (default web).
+    /// Result type (default `web`).
     #[serde(default)]
     pub search_type: Option<SearchType>,
     /// Filters, all ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
     #[serde(default)]
     pub filters: Vec<Filter>,
-    /// Aggregation (default auto).
+    /// Aggregation (default `auto`).
     #[serde(default)]
     pub aggregation_type: Option<AggregationType>,
-    /// `final` (default) or `all` to include fresh data.
+    /// Default `final`.
     #[serde(default)]
     pub data_state: Option<DataState>,
     /// Rows per page (default 100, max 25000).
@@ -188,7 +180,7 @@ pub struct OverviewParams {
     /// Result type (default web).
     #[serde(default)]
     pub search_type: Option<SearchType>,
-    /// `final` (default) or `all`.
+    /// Default `final`.
     #[serde(default)]
     pub data_state: Option<DataState>,
 }

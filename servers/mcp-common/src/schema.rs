@@ -12,14 +12,15 @@
 //!   converters crash on lists. `null` stays allowed, so a strict-mode model (which must send
 //!   every property) can still leave an optional one out.
 //! - `oneOf` of `const`s becomes an `enum`: google-genai's MCP adapter drops `const` values.
-//!   What a value means belongs in the field's description (variants' own docs are dropped).
+//!   What the values mean (their variants' docs) is appended to the description of the
+//!   property that takes them, once: `` `final`: settled data; `all`: … ``.
 //! - `additionalProperties` goes: google-genai's MCP adapter crashes on `false`, the strict
 //!   converters add it themselves, and the servers refuse unknown arguments with a message
 //!   naming them.
 //! - Dropped as noise: `$schema`, `title`, `default` (descriptions say what matters), formats
 //!   no model or strict mode uses (`uint32`, `double`, …), `items: true` in outputs.
-//! - A branch of an `anyOf` loses its description when the property has one: the same words
-//!   twice cost tokens and say nothing new.
+//! - A branch of an `anyOf`, or an enum's item schema, loses its description when the property has
+//!   one: the same words twice cost tokens and say nothing new.
 
 use serde_json::{Map, Value};
 
@@ -37,6 +38,9 @@ const KEPT_FORMATS: &[&str] = &[
     "uuid",
 ];
 
+/// Where an enum's value meanings wait, while rewriting, for the property they end up in.
+const MEANINGS: &str = "x-meanings";
+
 /// `schema` as a server publishes it (see the module documentation).
 pub fn publish(schema: &Map<String, Value>) -> Map<String, Value> {
     let defs = schema
@@ -48,6 +52,7 @@ pub fn publish(schema: &Map<String, Value>) -> Map<String, Value> {
     rewrite(&mut root, &defs, &mut Vec::new());
     match root {
         Value::Object(mut map) => {
+            settle_meanings(&mut map);
             // A root that could not be inlined completely still needs its definitions.
             if has_ref(&Value::Object(map.clone())) && !defs.is_empty() {
                 map.insert("$defs".into(), Value::Object(defs));
@@ -146,6 +151,9 @@ fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<Strin
     if let Some(Value::Object(children)) = map.get_mut("properties") {
         for child in children.values_mut() {
             rewrite(child, defs, inlining);
+            if let Value::Object(child) = child {
+                settle_meanings(child);
+            }
         }
     }
     for key in ["items", "additionalProperties", "not"] {
@@ -153,6 +161,7 @@ fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<Strin
             rewrite(child, defs, inlining);
         }
     }
+    hoist_meanings(map, "items");
 
     split_type_list(map);
     for key in ["anyOf", "oneOf", "allOf"] {
@@ -163,6 +172,7 @@ fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<Strin
         }
     }
     fold_consts(map);
+    hoist_meanings(map, "anyOf");
     if map.contains_key("description") {
         for key in ["anyOf", "oneOf"] {
             if let Some(Value::Array(branches)) = map.get_mut(key) {
@@ -170,6 +180,12 @@ fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<Strin
                     branch.remove("description");
                 }
             }
+        }
+        // An enum's own description is a label ("Dimensions to group by."); the property's says it.
+        if let Some(Value::Object(items)) = map.get_mut("items")
+            && items.contains_key("enum")
+        {
+            items.remove("description");
         }
     }
 }
@@ -204,24 +220,71 @@ fn split_type_list(map: &mut Map<String, Value>) {
     map.insert("anyOf".into(), Value::Array(branches));
 }
 
-/// `{"oneOf": [{"const": "A", …}, {"const": "B", …}]}` → `{"type": "string", "enum": ["A", "B"]}`.
+/// Moves value meanings found in `key` (an item schema or `anyOf` branches) up to `map`.
+fn hoist_meanings(map: &mut Map<String, Value>, key: &str) {
+    let found: Vec<Value> = match map.get_mut(key) {
+        Some(Value::Object(child)) => child.remove(MEANINGS).into_iter().collect(),
+        Some(Value::Array(branches)) => branches
+            .iter_mut()
+            .filter_map(|b| b.as_object_mut()?.remove(MEANINGS))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for meanings in found {
+        map.insert(MEANINGS.into(), meanings);
+    }
+}
+
+/// Appends waiting value meanings to the description of the property they belong to.
+fn settle_meanings(map: &mut Map<String, Value>) {
+    let Some(Value::String(meanings)) = map.remove(MEANINGS) else {
+        return;
+    };
+    let description = match map.get("description").and_then(Value::as_str) {
+        Some(d) => format!("{} {meanings}", d.trim_end()),
+        None => meanings,
+    };
+    map.insert("description".into(), Value::String(description));
+}
+
+/// `{"oneOf": [{"const": "A", …}, {"const": "B", …}]}` → `{"type": "string", "enum": ["A", "B"]}`,
+/// the values' descriptions kept as meanings for the property's description.
 fn fold_consts(map: &mut Map<String, Value>) {
     let Some(Value::Array(branches)) = map.get("oneOf") else {
         return;
     };
-    let values: Option<Vec<Value>> = branches
+    // schemars writes documented variants as `const` branches and gathers the others into
+    // one `enum` branch.
+    let values: Option<Vec<Vec<Value>>> = branches
         .iter()
-        .map(|b| match b.get("const") {
-            Some(Value::String(s)) => Some(Value::String(s.clone())),
+        .map(|b| match (b.get("const"), b.get("enum")) {
+            (Some(Value::String(s)), None) => Some(vec![Value::String(s.clone())]),
+            (None, Some(Value::Array(values))) if values.iter().all(Value::is_string) => {
+                Some(values.clone())
+            }
             _ => None,
         })
         .collect();
-    let Some(values) = values.filter(|v| !v.is_empty()) else {
+    let Some(values) = values.map(|v| v.concat()).filter(|v| !v.is_empty()) else {
         return;
     };
+    let meanings: Vec<String> = branches
+        .iter()
+        .filter_map(|b| {
+            let value = b.get("const")?.as_str()?;
+            let meaning = b.get("description")?.as_str()?.trim().trim_end_matches('.');
+            Some(format!("`{value}`: {meaning}"))
+        })
+        .collect();
     map.remove("oneOf");
     map.insert("type".into(), Value::String("string".into()));
     map.insert("enum".into(), Value::Array(values));
+    if !meanings.is_empty() {
+        map.insert(
+            MEANINGS.into(),
+            Value::String(format!("{}.", meanings.join("; "))),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -267,7 +330,13 @@ mod tests {
             "properties": {
                 "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0, "description": "Rows."},
                 "id": {"type": ["string", "integer"]},
-                "order": {"oneOf": [{"const": "ASC", "type": "string", "description": "Up."}, {"const": "DESC", "type": "string"}]}
+                "order": {"oneOf": [{"const": "ASC", "type": "string", "description": "Up."}, {"const": "DESC", "type": "string"}]},
+                "mixed": {"oneOf": [{"enum": ["A", "B"], "type": "string"}, {"const": "C", "type": "string", "description": "See."}]},
+                "maybe": {"anyOf": [{"$ref": "#/$defs/Dir"}, {"type": "null"}], "description": "Sort."},
+                "many": {"type": "array", "items": {"$ref": "#/$defs/Dir"}, "description": "Sorts."}
+            },
+            "$defs": {
+                "Dir": {"description": "A direction.", "oneOf": [{"const": "ASC", "type": "string", "description": "Up."}, {"const": "DESC", "type": "string", "description": "Down."}]}
             }
         });
         assert_eq!(
@@ -277,7 +346,10 @@ mod tests {
                 "properties": {
                     "limit": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}], "description": "Rows."},
                     "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                    "order": {"type": "string", "enum": ["ASC", "DESC"]}
+                    "order": {"type": "string", "enum": ["ASC", "DESC"], "description": "`ASC`: Up."},
+                    "mixed": {"type": "string", "enum": ["A", "B", "C"], "description": "`C`: See."},
+                    "maybe": {"anyOf": [{"type": "string", "enum": ["ASC", "DESC"]}, {"type": "null"}], "description": "Sort. `ASC`: Up; `DESC`: Down."},
+                    "many": {"type": "array", "items": {"type": "string", "enum": ["ASC", "DESC"]}, "description": "Sorts. `ASC`: Up; `DESC`: Down."}
                 }
             })
         );

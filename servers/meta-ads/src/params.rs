@@ -5,70 +5,48 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Delivery states of a campaign (Meta's `Campaign.EffectiveStatus`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CampaignStatus {
-    /// Running.
     Active,
-    /// Paused.
     Paused,
-    /// Deleted.
     Deleted,
-    /// Archived.
     Archived,
-    /// Being processed.
     InProcess,
-    /// Has delivery issues.
     WithIssues,
 }
 
 /// Delivery states of an ad set (Meta's `AdSet.EffectiveStatus`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdSetStatus {
-    /// Running.
     Active,
-    /// Paused.
     Paused,
-    /// Deleted.
     Deleted,
-    /// Archived.
     Archived,
-    /// Paused because its campaign is.
     CampaignPaused,
-    /// Being processed.
     InProcess,
-    /// Has delivery issues.
     WithIssues,
 }
 
 /// Delivery states of an ad (Meta's `Ad.EffectiveStatus`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdStatus {
-    /// Running.
     Active,
-    /// Paused.
     Paused,
-    /// Deleted.
     Deleted,
-    /// Archived.
     Archived,
-    /// Paused because its campaign is.
     CampaignPaused,
-    /// Paused because its ad set is.
     AdsetPaused,
-    /// Under review.
     PendingReview,
-    /// Rejected.
     Disapproved,
-    /// Approved before going live.
     Preapproved,
-    /// Waiting for billing details.
     PendingBillingInfo,
-    /// Being processed.
     InProcess,
-    /// Has delivery issues.
     WithIssues,
 }
 
@@ -189,66 +167,46 @@ pub struct AdAccountsParams {
 }
 
 /// Aggregation level of insights.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
-    /// One row for the account (or object).
     Account,
-    /// Per campaign.
     Campaign,
-    /// Per ad set.
     Adset,
-    /// Per ad.
     Ad,
 }
 
 /// Meta's named date ranges, in the account's time zone.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DatePreset {
-    /// Today.
     Today,
-    /// Yesterday.
     Yesterday,
-    /// This month so far.
     ThisMonth,
-    /// Last month.
     LastMonth,
-    /// This quarter so far.
     ThisQuarter,
-    /// Last quarter.
     LastQuarter,
-    /// This year so far.
     ThisYear,
-    /// Last year.
     LastYear,
     /// Everything.
     Maximum,
-    /// Last 3 days.
     #[serde(rename = "last_3d")]
     Last3d,
-    /// Last 7 days.
     #[serde(rename = "last_7d")]
     Last7d,
-    /// Last 14 days.
     #[serde(rename = "last_14d")]
     Last14d,
-    /// Last 28 days.
     #[serde(rename = "last_28d")]
     Last28d,
-    /// Last 30 days.
     #[serde(rename = "last_30d")]
     Last30d,
-    /// Last 90 days.
     #[serde(rename = "last_90d")]
     Last90d,
-    /// Last week, Monday–Sunday.
     LastWeekMonSun,
-    /// Last week, Sunday–Saturday.
     LastWeekSunSat,
-    /// This week from Monday.
     ThisWeekMonToday,
-    /// This week from Sunday.
     ThisWeekSunToday,
 }
 
@@ -263,16 +221,13 @@ pub struct TimeRange {
 }
 
 /// Breakdowns Meta supports for insights.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Breakdown {
-    /// Age bracket.
     Age,
-    /// Gender.
     Gender,
-    /// Country.
     Country,
-    /// Region.
     Region,
     /// Facebook, Instagram, Audience Network, Messenger.
     PublisherPlatform,
@@ -280,7 +235,7 @@ pub enum Breakdown {
     PlatformPosition,
     /// Mobile app, mobile web, desktop.
     DevicePlatform,
-    /// Device type.
+    /// Device model: iphone, android_smartphone, desktop, …
     ImpressionDevice,
 }
 
