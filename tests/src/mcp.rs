@@ -79,3 +79,32 @@ pub fn err(result: &CallToolResult) -> String {
     );
     text(result)
 }
+
+/// A result's rows as objects keyed by column (the servers send `columns` once and each row as
+/// an array): null cells left out, and a period said once for the page (Meta's `date_start`,
+/// `date_stop`) put back in each row. A JSON array, so tests index it like the old shape.
+pub fn keyed(out: &Value) -> Value {
+    let columns: Vec<&str> = out["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let rows = out["rows"].as_array().cloned().unwrap_or_default();
+    Value::Array(
+        rows.into_iter()
+            .map(|row| {
+                let mut map: serde_json::Map<String, Value> = columns
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .zip(row.as_array().cloned().unwrap_or_default())
+                    .filter(|(_, v)| !v.is_null())
+                    .collect();
+                for key in ["date_start", "date_stop"] {
+                    if let Some(v) = out.get(key) {
+                        map.entry(key).or_insert_with(|| v.clone());
+                    }
+                }
+                Value::Object(map)
+            })
+            .collect(),
+    )
+}

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use berryboo_e2e::{Client, Credentials, Sandbox, call, connect, err, ga4_command, ok, text};
+use berryboo_e2e::{
+    Client, Credentials, Sandbox, call, connect, err, ga4_command, keyed, ok, text,
+};
 use serde_json::{Value, json};
 
 const ACME: &str = "326784853";
@@ -146,7 +148,8 @@ async fn run_report_resolves_relative_dates_and_types_values() {
     .await
     .unwrap();
     let out = ok(&r);
-    let rows = out["rows"].as_array().expect("rows");
+    let rows = keyed(&out);
+    let rows = rows.as_array().expect("rows");
     let dates: Vec<&str> = rows.iter().filter_map(|r| r["date"].as_str()).collect();
     // TODAY is 2026-10-21: 7daysAgo..yesterday is the 14th..20th.
     assert_eq!(
@@ -167,7 +170,11 @@ async fn run_report_resolves_relative_dates_and_types_values() {
     }));
     assert_eq!(out["row_count"], 7);
     assert!(out.get("next_offset").is_none());
-    assert_eq!(out["metric_headers"][0]["type"], "TYPE_INTEGER");
+    assert_eq!(out["metric_types"]["sessions"], "TYPE_INTEGER");
+    assert_eq!(
+        out["columns"],
+        json!(["date", "sessions", "engagementRate"])
+    );
     let t = text(&r);
     assert!(t.contains("rows 1–7 of 7") && t.contains("20261014"), "{t}");
 
@@ -179,7 +186,7 @@ async fn run_report_resolves_relative_dates_and_types_values() {
     )
     .await
     .unwrap());
-    assert_eq!(again["rows"], out["rows"]);
+    assert_eq!(keyed(&again), keyed(&out));
     client.cancel().await.unwrap();
 }
 
@@ -215,7 +222,7 @@ async fn run_report_pages_without_losing_rows() {
             .unwrap();
         let out = ok(&page);
         assert_eq!(out["row_count"].as_u64(), Some(total));
-        paged.extend(out["rows"].as_array().cloned().unwrap_or_default());
+        paged.extend(keyed(&out).as_array().cloned().unwrap_or_default());
         pages += 1;
         match out["next_offset"].as_u64() {
             Some(next) => {
@@ -230,11 +237,11 @@ async fn run_report_pages_without_losing_rows() {
         assert!(pages < 100);
     }
     assert_eq!(paged.len() as u64, total);
-    assert_eq!(Value::Array(paged), all["rows"]);
+    assert_eq!(Value::Array(paged), keyed(&all));
     // Without a limit the tool pages at 100 rows, never silently.
     let default = ok(&call(&client, "run_report", args(None, 0)).await.unwrap());
     assert_eq!(
-        default["rows"].as_array().map(Vec::len),
+        keyed(&default).as_array().map(Vec::len),
         Some(100.min(total as usize))
     );
     assert_eq!(
@@ -265,7 +272,8 @@ async fn two_date_ranges_filters_and_totals() {
     )
     .await
     .unwrap());
-    let rows = out["rows"].as_array().expect("rows");
+    let rows = keyed(&out);
+    let rows = rows.as_array().expect("rows");
     let ranges: BTreeSet<&str> = rows
         .iter()
         .filter_map(|r| r["dateRange"].as_str())
@@ -293,7 +301,7 @@ async fn two_date_ranges_filters_and_totals() {
         "metric_aggregations": ["TOTAL"]
     });
     let text_out = ok(&call(&client, "run_report", as_text.clone()).await.unwrap());
-    assert_eq!(text_out["rows"], out["rows"], "{text_out}");
+    assert_eq!(keyed(&text_out), keyed(&out), "{text_out}");
     assert_eq!(text_out["totals"], out["totals"]);
     // Nesting, negation and a metric filter, in one line each.
     as_text["dimension_filter"] = json!(
@@ -301,7 +309,8 @@ async fn two_date_ranges_filters_and_totals() {
     );
     as_text["metric_filter"] = json!("sessions >= 1");
     let nested = ok(&call(&client, "run_report", as_text.clone()).await.unwrap());
-    let channels: BTreeSet<&str> = nested["rows"]
+    let nested_rows = keyed(&nested);
+    let channels: BTreeSet<&str> = nested_rows
         .as_array()
         .expect("rows")
         .iter()
@@ -343,7 +352,7 @@ async fn realtime_funnel_and_conversions_reports() {
     )
     .await
     .unwrap());
-    assert!(rt["rows"].as_array().is_some_and(|r| !r.is_empty()), "{rt}");
+    assert!(keyed(&rt).as_array().is_some_and(|r| !r.is_empty()), "{rt}");
 
     let funnel = call(
         &client,
@@ -357,7 +366,8 @@ async fn realtime_funnel_and_conversions_reports() {
     .await
     .unwrap();
     let f = ok(&funnel);
-    let steps = f["funnel_table"]["rows"].as_array().expect("funnel rows");
+    let steps = keyed(&f["funnel_table"]);
+    let steps = steps.as_array().expect("funnel rows");
     assert!(steps.len() >= 3, "{f}");
     let users: Vec<f64> = steps
         .iter()
@@ -395,7 +405,7 @@ async fn realtime_funnel_and_conversions_reports() {
     .await
     .unwrap());
     assert!(
-        narrowed["funnel_table"]["rows"]
+        keyed(&narrowed["funnel_table"])
             .as_array()
             .is_some_and(|r| r.len() >= 2),
         "{narrowed}"
@@ -425,7 +435,7 @@ async fn realtime_funnel_and_conversions_reports() {
     .await
     .unwrap());
     assert!(
-        conv["rows"].as_array().is_some_and(|r| !r.is_empty()),
+        keyed(&conv).as_array().is_some_and(|r| !r.is_empty()),
         "{conv}"
     );
     client.cancel().await.unwrap();

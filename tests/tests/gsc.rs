@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use berryboo_e2e::{
-    BrokerProc, Client, Credentials, Sandbox, broker_server_command, call, connect, err, ok,
+    BrokerProc, Client, Credentials, Sandbox, broker_server_command, call, connect, err, keyed, ok,
     server_command, shops, text,
 };
 use broker_proto::Provider;
@@ -102,7 +102,8 @@ async fn search_analytics_pages_through_every_row() {
     let all = ok(&call(&client, "get_search_analytics", args(25_000, 0))
         .await
         .unwrap());
-    let total = all["rows"].as_array().unwrap().len();
+    let total = keyed(&all);
+    let total = total.as_array().unwrap().len();
     assert!(total > 150, "a real vocabulary: {total}");
     assert!(all.get("next_start_row").is_none());
     let mut paged = Vec::new();
@@ -112,7 +113,7 @@ async fn search_analytics_pages_through_every_row() {
             .await
             .unwrap();
         let out = ok(&page);
-        paged.extend(out["rows"].as_array().cloned().unwrap_or_default());
+        paged.extend(keyed(&out).as_array().cloned().unwrap_or_default());
         match out["next_start_row"].as_u64() {
             Some(next) => {
                 assert!(text(&page).contains(&format!("start_row={next}")));
@@ -123,18 +124,18 @@ async fn search_analytics_pages_through_every_row() {
     }
     assert_eq!(
         Value::Array(paged),
-        all["rows"],
+        keyed(&all),
         "pages add up to the whole, in order"
     );
     // Rows are sorted by clicks and keyed by the dimension's name.
-    let clicks: Vec<f64> = all["rows"]
+    let clicks: Vec<f64> = keyed(&all)
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["clicks"].as_f64().unwrap())
         .collect();
     assert!(clicks.windows(2).all(|w| w[0] >= w[1]));
-    assert!(all["rows"][0]["query"].is_string());
+    assert!(keyed(&all)[0]["query"].is_string());
     assert_eq!(
         all["start_date"], "2026-09-23",
         "relative dates resolved against the fixed today"
@@ -154,7 +155,8 @@ async fn filters_overview_and_comparison_agree_with_each_other() {
     )
     .await
     .unwrap());
-    let rows = filtered["rows"].as_array().unwrap();
+    let rows = keyed(&filtered);
+    let rows = rows.as_array().unwrap();
     assert!(
         !rows.is_empty() && rows.iter().all(|r| r["country"] == "pol"),
         "{filtered}"
@@ -208,7 +210,7 @@ async fn page_queries_inspection_indexing_issues_and_sitemaps() {
     let sandbox = Sandbox::start().await.unwrap();
     let (_c, client) = acme(&sandbox).await;
     let pages = ok(&call(&client, "get_search_analytics", json!({"start_date": "28daysAgo", "end_date": "4daysAgo", "dimensions": ["page"], "row_limit": 5})).await.unwrap());
-    let top = pages["rows"][0]["page"].as_str().unwrap().to_owned();
+    let top = keyed(&pages)[0]["page"].as_str().unwrap().to_owned();
     let by_page = ok(&call(
         &client,
         "get_search_by_page_query",
@@ -216,8 +218,11 @@ async fn page_queries_inspection_indexing_issues_and_sitemaps() {
     )
     .await
     .unwrap());
-    assert!(!by_page["rows"].as_array().unwrap().is_empty());
-    assert_eq!(by_page["dimensions"], json!(["query"]));
+    assert!(!keyed(&by_page).as_array().unwrap().is_empty());
+    assert_eq!(
+        by_page["columns"],
+        json!(["query", "clicks", "impressions", "ctr", "position"])
+    );
 
     let one = ok(&call(&client, "inspect_url", json!({"url": top}))
         .await
@@ -244,7 +249,7 @@ async fn page_queries_inspection_indexing_issues_and_sitemaps() {
         before,
         "nothing is asked upstream"
     );
-    let urls: Vec<String> = pages["rows"]
+    let urls: Vec<String> = keyed(&pages)
         .as_array()
         .unwrap()
         .iter()

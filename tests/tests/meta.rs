@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use berryboo_e2e::{
     BrokerProc, Client, Credentials, META_APP_CONFIG, Sandbox, broker_server_command, call,
-    connect, err, ok, server_command, shops,
+    connect, err, keyed, ok, server_command, shops,
 };
 use broker_proto::Provider;
 use rmcp::ServiceExt;
@@ -193,7 +193,7 @@ async fn insights_by_level_day_breakdown_and_range() {
             .await
             .unwrap(),
     );
-    let row = &account["rows"][0];
+    let row = &keyed(&account)[0];
     assert!(
         row["spend"].is_number() && row["impressions"].is_number(),
         "numbers as numbers: {row}"
@@ -205,7 +205,7 @@ async fn insights_by_level_day_breakdown_and_range() {
     )
     .await
     .unwrap());
-    let spend: f64 = by_campaign["rows"]
+    let spend: f64 = keyed(&by_campaign)
         .as_array()
         .unwrap()
         .iter()
@@ -222,7 +222,7 @@ async fn insights_by_level_day_breakdown_and_range() {
     )
     .await
     .unwrap());
-    assert_eq!(daily["rows"].as_array().unwrap().len(), 7);
+    assert_eq!(keyed(&daily).as_array().unwrap().len(), 7);
     let ages = ok(&call(
         &client,
         "get_insights",
@@ -230,7 +230,7 @@ async fn insights_by_level_day_breakdown_and_range() {
     )
     .await
     .unwrap());
-    assert!(ages["rows"].as_array().unwrap().len() > 1 && ages["rows"][0]["age"].is_string());
+    assert!(keyed(&ages).as_array().unwrap().len() > 1 && keyed(&ages)[0]["age"].is_string());
     let range = ok(&call(
         &client,
         "get_insights",
@@ -238,7 +238,7 @@ async fn insights_by_level_day_breakdown_and_range() {
     )
     .await
     .unwrap());
-    assert_eq!(range["rows"][0]["date_start"], "2026-10-01");
+    assert_eq!(keyed(&range)[0]["date_start"], "2026-10-01");
     let e = err(
         &call(&client, "get_insights", json!({"time_increment": "weekly"}))
             .await

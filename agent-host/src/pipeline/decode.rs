@@ -13,11 +13,54 @@ use serde_json::{Map, Value};
 /// One row of a result, by its schema's column names.
 pub type Row = Map<String, Value>;
 
+/// Rows as the servers send them: the column names once, each row an array in their order.
+#[derive(Debug, Deserialize)]
+struct Tabular {
+    columns: Vec<String>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Tabular {
+    /// The rows keyed by column name. A null cell is a field the upstream left out (Google
+    /// Ads and Meta omit zero metrics), so it is absent here too; a row of another length
+    /// than the columns is an error, never a guess.
+    fn keyed(self) -> Result<Vec<Row>, String> {
+        self.rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                if row.len() != self.columns.len() {
+                    return Err(format!(
+                        "row {i} has {} values for {} columns",
+                        row.len(),
+                        self.columns.len()
+                    ));
+                }
+                Ok(self
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row)
+                    .filter(|(_, v)| !v.is_null())
+                    .collect())
+            })
+            .collect()
+    }
+}
+
 /// GA4 `run_report` (the page the pipeline asks for).
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "Tabular")]
 pub struct Ga4Report {
     /// Dimension values by dimension name, metric values by metric name.
     pub rows: Vec<Row>,
+}
+
+impl TryFrom<Tabular> for Ga4Report {
+    type Error = String;
+    fn try_from(t: Tabular) -> Result<Self, String> {
+        Ok(Self { rows: t.keyed()? })
+    }
 }
 
 /// Search Console `compare_search_periods`.
@@ -45,8 +88,18 @@ pub struct GscOverview {
     pub daily: Vec<Row>,
 }
 
+/// A Google Ads `search` page as sent.
+#[derive(Debug, Deserialize)]
+struct AdsTable {
+    #[serde(flatten)]
+    table: Tabular,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
 /// A Google Ads `search` page.
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "AdsTable")]
 pub struct AdsPage {
     /// The GAQL fields the answer carries (its field mask): a selected field missing from a
     /// row is zero only if it is here.
@@ -58,14 +111,57 @@ pub struct AdsPage {
     pub next_page_token: Option<String>,
 }
 
+impl TryFrom<AdsTable> for AdsPage {
+    type Error = String;
+    fn try_from(t: AdsTable) -> Result<Self, String> {
+        Ok(Self {
+            columns: t.table.columns.clone(),
+            rows: t.table.keyed()?,
+            next_page_token: t.next_page_token,
+        })
+    }
+}
+
+/// A Meta `get_insights` page as sent.
+#[derive(Debug, Deserialize)]
+struct MetaTable {
+    #[serde(flatten)]
+    table: Tabular,
+    #[serde(default)]
+    next_after: Option<String>,
+    #[serde(default)]
+    date_start: Option<String>,
+    #[serde(default)]
+    date_stop: Option<String>,
+}
+
 /// A Meta `get_insights` page.
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "MetaTable")]
 pub struct MetaPage {
-    /// Insights rows by field name.
+    /// Insights rows by field name, each with its `date_start`/`date_stop` (said once for the
+    /// page when every row has the same period).
     pub rows: Vec<Row>,
     /// The next page's cursor, if any.
-    #[serde(default)]
     pub next_after: Option<String>,
+}
+
+impl TryFrom<MetaTable> for MetaPage {
+    type Error = String;
+    fn try_from(t: MetaTable) -> Result<Self, String> {
+        let mut rows = t.table.keyed()?;
+        for row in &mut rows {
+            for (key, value) in [("date_start", &t.date_start), ("date_stop", &t.date_stop)] {
+                if let Some(v) = value {
+                    row.entry(key).or_insert_with(|| Value::String(v.clone()));
+                }
+            }
+        }
+        Ok(Self {
+            rows,
+            next_after: t.next_after,
+        })
+    }
 }
 
 /// `value` (a tool's structured content) as `T`, or why not.
@@ -129,6 +225,9 @@ mod tests {
     #[test]
     fn a_missing_or_renamed_field_is_an_error_not_a_zero() {
         let err = result::<Ga4Report>("run_report", &json!({"results": []})).unwrap_err();
+        assert!(err.contains("missing field `columns`"), "{err}");
+        let err = result::<Ga4Report>("run_report", &json!({"columns": ["a"], "results": []}))
+            .unwrap_err();
         assert!(err.contains("missing field `rows`"), "{err}");
         assert!(result::<Ga4Report>("run_report", &Value::Null).is_err());
 
@@ -149,5 +248,41 @@ mod tests {
         assert_eq!(text("t", &row, "sessionDefaultChannelGroup"), Ok("Direct"));
         assert!(text("t", &row, "sessions").is_err());
         assert!(text("t", &row, "deviceCategory").is_err());
+    }
+
+    #[test]
+    fn rows_come_as_arrays_under_their_columns() {
+        let report: Ga4Report = result(
+            "run_report",
+            &json!({"columns": ["date", "sessions"], "rows": [["20261013", 12], ["20261014", null]]}),
+        )
+        .unwrap();
+        assert_eq!(report.rows[0]["sessions"], 12);
+        // A null cell is a field the upstream left out, as before.
+        assert!(!report.rows[1].contains_key("sessions"));
+        let err = result::<Ga4Report>(
+            "run_report",
+            &json!({"columns": ["date", "sessions"], "rows": [["20261013"]]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("row 0 has 1 values for 2 columns"), "{err}");
+
+        let ads: AdsPage = result(
+            "search",
+            &json!({"columns": ["campaign.name", "metrics.clicks"], "rows": [["A", 3]], "next_page_token": "t"}),
+        )
+        .unwrap();
+        assert_eq!(ads.columns, ["campaign.name", "metrics.clicks"]);
+        assert_eq!(ads.rows[0]["metrics.clicks"], 3);
+        assert_eq!(ads.next_page_token.as_deref(), Some("t"));
+
+        let meta: MetaPage = result(
+            "get_insights",
+            &json!({"columns": ["campaign_name"], "rows": [["A"]], "date_start": "2026-10-14", "date_stop": "2026-10-20"}),
+        )
+        .unwrap();
+        assert_eq!(meta.rows[0]["date_start"], "2026-10-14");
+        assert_eq!(meta.rows[0]["date_stop"], "2026-10-20");
+        assert_eq!(meta.next_after, None);
     }
 }

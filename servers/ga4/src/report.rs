@@ -1,7 +1,7 @@
 //! Tool outputs: report responses turned into rows keyed by column name with typed numbers
 //! (the structured content), and their compact text rendering (what a model reads).
 
-use mcp_common::output::{self, Table, number};
+use mcp_common::output::{self, Table};
 use rmcp::model::CallToolResult;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -9,27 +9,19 @@ use serde_json::{Map, Number, Value};
 
 use crate::api::{ReportResponse, Row};
 
-/// A metric column.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MetricColumn {
-    /// API name.
-    pub name: String,
-    /// Value type, e.g. `TYPE_INTEGER`, `TYPE_CURRENCY`, `TYPE_SECONDS`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-}
-
-/// A report page, as `run_report`, `run_realtime_report` and `run_conversions_report` return it.
+/// A report page, as `run_report`, `run_realtime_report` and `run_conversions_report` return
+/// it: the column names once, each row an array in their order (about half the bytes of an
+/// object per row, for the same typed values).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReportOutput {
     /// `properties/ID`.
     pub property_id: String,
-    /// Dimension column names, in order.
-    pub dimension_headers: Vec<String>,
-    /// Metric columns, in order.
-    pub metric_headers: Vec<MetricColumn>,
-    /// Rows of this page: dimension values as strings, metric values as numbers.
-    pub rows: Vec<Map<String, Value>>,
+    /// Column names: the dimensions, then the metrics.
+    pub columns: Vec<String>,
+    /// Each metric column's value type, e.g. `TYPE_INTEGER`, `TYPE_CURRENCY`, `TYPE_SECONDS`.
+    pub metric_types: Map<String, Value>,
+    /// Rows of this page, in `columns` order: dimension values as strings, metrics as numbers.
+    pub rows: Vec<Vec<Value>>,
     /// Rows matching the query in total (all pages).
     pub row_count: u64,
     /// Index of the first row of this page.
@@ -37,15 +29,16 @@ pub struct ReportOutput {
     /// Offset of the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u64>,
-    /// Totals over all matching rows, when `metric_aggregations` asked for `TOTAL`.
+    /// Totals over all matching rows, in `columns` order, when `metric_aggregations` asked for
+    /// `TOTAL`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub totals: Vec<Map<String, Value>>,
+    pub totals: Vec<Vec<Value>>,
     /// Maximums, when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub maximums: Vec<Map<String, Value>>,
+    pub maximums: Vec<Vec<Value>>,
     /// Minimums, when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub minimums: Vec<Map<String, Value>>,
+    pub minimums: Vec<Vec<Value>>,
     /// Currency, time zone, sampling and thresholding notes from the API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -55,14 +48,14 @@ pub struct ReportOutput {
 }
 
 /// A table inside a funnel report.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct FunnelTable {
-    /// Dimension column names.
-    pub dimension_headers: Vec<String>,
-    /// Metric columns.
-    pub metric_headers: Vec<MetricColumn>,
-    /// Rows.
-    pub rows: Vec<Map<String, Value>>,
+    /// Column names: the dimensions, then the metrics.
+    pub columns: Vec<String>,
+    /// Each metric column's value type.
+    pub metric_types: Map<String, Value>,
+    /// Rows, in `columns` order.
+    pub rows: Vec<Vec<Value>>,
 }
 
 /// `run_funnel_report` output.
@@ -93,63 +86,81 @@ fn metric_value(raw: Option<&str>, kind: Option<&str>) -> Value {
     }
 }
 
-fn row_map(row: &Row, dims: &[String], metrics: &[MetricColumn]) -> Map<String, Value> {
-    let mut map = Map::new();
-    for (i, name) in dims.iter().enumerate() {
-        let v = row
-            .dimension_values
-            .get(i)
-            .and_then(|c| c.value.clone())
-            .unwrap_or_default();
-        map.insert(name.clone(), Value::String(v));
-    }
-    for (i, m) in metrics.iter().enumerate() {
-        let raw = row.metric_values.get(i).and_then(|c| c.value.as_deref());
-        map.insert(m.name.clone(), metric_value(raw, m.kind.as_deref()));
-    }
-    map
+/// A report's columns: dimension names, then each metric once with its type.
+struct Columns {
+    dimensions: Vec<String>,
+    metrics: Vec<(String, Option<String>)>,
 }
 
-fn headers(r: &ReportResponse) -> (Vec<String>, Vec<MetricColumn>) {
-    let dims = r.dimension_headers.iter().map(|h| h.name.clone()).collect();
-    // Funnel responses have been seen repeating the metric header list while rows carry one
-    // value per metric: keep the first occurrence of each name, as values follow that order.
-    let mut metrics: Vec<MetricColumn> = Vec::with_capacity(r.metric_headers.len());
-    for h in &r.metric_headers {
-        if !metrics.iter().any(|m| m.name == h.name) {
-            metrics.push(MetricColumn {
-                name: h.name.clone(),
-                kind: h.kind.clone(),
-            });
+impl Columns {
+    fn of(r: &ReportResponse) -> Self {
+        let dimensions = r.dimension_headers.iter().map(|h| h.name.clone()).collect();
+        // Funnel responses have been seen repeating the metric header list while rows carry
+        // one value per metric: keep the first occurrence of each name, as values follow that
+        // order.
+        let mut metrics: Vec<(String, Option<String>)> = Vec::with_capacity(r.metric_headers.len());
+        for h in &r.metric_headers {
+            if !metrics.iter().any(|(name, _)| *name == h.name) {
+                metrics.push((h.name.clone(), h.kind.clone()));
+            }
+        }
+        Self {
+            dimensions,
+            metrics,
         }
     }
-    (dims, metrics)
+
+    fn names(&self) -> Vec<String> {
+        self.dimensions
+            .iter()
+            .cloned()
+            .chain(self.metrics.iter().map(|(name, _)| name.clone()))
+            .collect()
+    }
+
+    fn types(&self) -> Map<String, Value> {
+        self.metrics
+            .iter()
+            .filter_map(|(name, kind)| Some((name.clone(), Value::String(kind.clone()?))))
+            .collect()
+    }
+
+    fn row(&self, row: &Row) -> Vec<Value> {
+        let dims = (0..self.dimensions.len()).map(|i| {
+            Value::String(
+                row.dimension_values
+                    .get(i)
+                    .and_then(|c| c.value.clone())
+                    .unwrap_or_default(),
+            )
+        });
+        let metrics = self.metrics.iter().enumerate().map(|(i, (_, kind))| {
+            let raw = row.metric_values.get(i).and_then(|c| c.value.as_deref());
+            metric_value(raw, kind.as_deref())
+        });
+        dims.chain(metrics).collect()
+    }
+
+    fn rows(&self, rows: &[Row]) -> Vec<Vec<Value>> {
+        rows.iter().map(|r| self.row(r)).collect()
+    }
 }
 
 /// Shapes a report page.
 pub fn report_output(property: &str, r: ReportResponse, offset: u64) -> ReportOutput {
-    let (dims, metrics) = headers(&r);
-    let rows: Vec<_> = r
-        .rows
-        .iter()
-        .map(|row| row_map(row, &dims, &metrics))
-        .collect();
+    let columns = Columns::of(&r);
+    let rows = columns.rows(&r.rows);
     let row_count = r.row_count.unwrap_or(0).max(offset + rows.len() as u64);
     let end = offset + rows.len() as u64;
     // A short page can still be followed by more rows when the API caps pages below `limit`.
     let next_offset = (end < row_count && !rows.is_empty()).then_some(end);
-    let agg = |list: &[Row]| {
-        list.iter()
-            .map(|row| row_map(row, &dims, &metrics))
-            .collect::<Vec<_>>()
-    };
     ReportOutput {
         property_id: format!("properties/{property}"),
-        totals: agg(&r.totals),
-        maximums: agg(&r.maximums),
-        minimums: agg(&r.minimums),
-        dimension_headers: dims,
-        metric_headers: metrics,
+        totals: columns.rows(&r.totals),
+        maximums: columns.rows(&r.maximums),
+        minimums: columns.rows(&r.minimums),
+        columns: columns.names(),
+        metric_types: columns.types(),
         rows,
         row_count,
         offset,
@@ -161,16 +172,11 @@ pub fn report_output(property: &str, r: ReportResponse, offset: u64) -> ReportOu
 
 fn funnel_table(r: Option<ReportResponse>) -> FunnelTable {
     let r = r.unwrap_or_default();
-    let (dims, metrics) = headers(&r);
-    let rows = r
-        .rows
-        .iter()
-        .map(|row| row_map(row, &dims, &metrics))
-        .collect();
+    let columns = Columns::of(&r);
     FunnelTable {
-        dimension_headers: dims,
-        metric_headers: metrics,
-        rows,
+        rows: columns.rows(&r.rows),
+        columns: columns.names(),
+        metric_types: columns.types(),
     }
 }
 
@@ -184,24 +190,64 @@ pub fn funnel_output(property: &str, r: crate::api::FunnelResponse) -> FunnelOut
     }
 }
 
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.as_f64().map(number).unwrap_or_else(|| n.to_string()),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+/// A value as a text cell: currency with two decimals (so the column aligns on the point),
+/// other numbers compact.
+fn cell(v: &Value, kind: Option<&str>) -> String {
+    match (v, kind) {
+        (Value::Number(n), Some("TYPE_CURRENCY")) => n
+            .as_f64()
+            .map(|f| format!("{f:.2}"))
+            .unwrap_or_else(|| n.to_string()),
+        _ => output::cell(v),
     }
 }
 
-fn table(dims: &[String], metrics: &[MetricColumn], rows: &[Map<String, Value>]) -> Table {
-    let columns: Vec<&str> = dims
+/// The text table of a report. A text dimension whose name is much longer than any of its
+/// values (`sessionDefaultChannelGroup` over "Direct") would pad every row to its name's
+/// width; when the metrics follow it, it goes last instead, where it needs no padding (a
+/// tenth of a typical report's bytes). The structured rows keep the API's order.
+fn table(columns: &[String], types: &Map<String, Value>, rows: &[Vec<Value>]) -> Table {
+    let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(String::as_str)
-        .chain(metrics.iter().map(|m| m.name.as_str()))
+        .map(|row| {
+            row.iter()
+                .zip(columns)
+                .map(|(v, c)| cell(v, types.get(c).and_then(Value::as_str)))
+                .collect()
+        })
         .collect();
-    let mut t = Table::new(columns.iter().copied());
-    for row in rows {
-        t.push(columns.iter().map(|c| cell(row.get(*c))));
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    let is_text = |i: usize| {
+        !types.contains_key(&columns[i])
+            && cells
+                .iter()
+                .any(|r| r.get(i).is_some_and(|c| c.parse::<f64>().is_err()))
+    };
+    let overhang = |i: usize| {
+        let widest = cells
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        columns[i].chars().count().saturating_sub(widest)
+    };
+    if let Some(&last) = order.last()
+        && !is_text(last)
+        && let Some(long) = (0..columns.len())
+            .filter(|&i| is_text(i) && overhang(i) >= 6)
+            .max_by_key(|&i| overhang(i))
+    {
+        order.retain(|&i| i != long);
+        order.push(long);
+    }
+    let mut t = Table::new(order.iter().map(|&i| columns[i].as_str()));
+    for row in &cells {
+        t.push(
+            order
+                .iter()
+                .map(|&i| row.get(i).cloned().unwrap_or_default()),
+        );
     }
     t
 }
@@ -224,7 +270,7 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
             out.row_count
         ));
     }
-    text.push_str(&table(&out.dimension_headers, &out.metric_headers, &out.rows).render());
+    text.push_str(&table(&out.columns, &out.metric_types, &out.rows).render());
     for (label, list) in [
         ("Totals", &out.totals),
         ("Maximums", &out.maximums),
@@ -232,9 +278,13 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
     ] {
         if let Some(row) = list.first() {
             let parts: Vec<String> = out
-                .metric_headers
+                .columns
                 .iter()
-                .map(|m| format!("{} {}", m.name, cell(row.get(&m.name))))
+                .zip(row)
+                .filter_map(|(name, v)| {
+                    let kind = out.metric_types.get(name)?.as_str();
+                    Some(format!("{name} {}", cell(v, kind)))
+                })
                 .collect();
             text.push_str(&format!("{label}: {}\n", parts.join(" · ")));
         }
@@ -261,14 +311,14 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
         }
     }
     if let Some(next) = out.next_offset {
+        let more = out.row_count.saturating_sub(next);
         if tool == "run_realtime_report" {
             text.push_str(&format!(
-                "More rows exist ({} in total): call {tool} again with a larger limit.\n",
-                out.row_count
+                "{more} more rows: call {tool} again with a larger limit.\n"
             ));
         } else {
             text.push_str(&format!(
-                "More rows exist: call {tool} again with the same arguments and offset={next}.\n"
+                "{more} more rows: call {tool} again with offset={next}.\n"
             ));
         }
     }
@@ -281,7 +331,7 @@ pub fn render_funnel(out: &FunnelOutput) -> String {
     format!(
         "{} funnel:\n{}",
         out.property_id,
-        table(&t.dimension_headers, &t.metric_headers, &t.rows).render()
+        table(&t.columns, &t.metric_types, &t.rows).render()
     )
 }
 
@@ -428,12 +478,16 @@ mod tests {
             "metadata": {"currencyCode": "PLN", "timeZone": "Europe/Warsaw"}
         }));
         let out = report_output("1", r, 10);
-        assert_eq!(out.rows[0]["sessions"], json!(412));
-        assert_eq!(out.rows[0]["engagementRate"], json!(0.6121));
+        assert_eq!(out.columns, ["country", "sessions", "engagementRate"]);
+        assert_eq!(out.rows, [vec![json!("Poland"), json!(412), json!(0.6121)]]);
+        assert_eq!(out.metric_types["sessions"], "TYPE_INTEGER");
         assert_eq!(out.next_offset, Some(11));
         let text = render_report(&out, "run_report");
         assert!(text.contains("rows 11–11 of 30"), "{text}");
-        assert!(text.contains("offset=11"), "{text}");
+        assert!(
+            text.contains("19 more rows: call run_report again with offset=11."),
+            "{text}"
+        );
         assert!(text.contains("Poland"), "{text}");
         assert!(text.contains("currency PLN"), "{text}");
     }
@@ -458,8 +512,8 @@ mod tests {
             "rows": [{"dimensionValues": [{"value": "1. View"}], "metricValues": [{"value": "40"}]}]
         }));
         let out = report_output("1", r, 0);
-        assert_eq!(out.metric_headers.len(), 1);
-        assert_eq!(out.rows[0]["activeUsers"], json!(40));
+        assert_eq!(out.columns, ["funnelStepName", "activeUsers"]);
+        assert_eq!(out.rows[0][1], json!(40));
     }
 
     #[test]
@@ -470,5 +524,35 @@ mod tests {
             "rowCount": 1
         }));
         assert_eq!(report_output("1", r, 0).next_offset, None);
+    }
+
+    #[test]
+    fn a_long_named_text_dimension_goes_last_in_the_text_only() {
+        let r = response(json!({
+            "dimensionHeaders": [{"name": "date"}, {"name": "sessionDefaultChannelGroup"}],
+            "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}, {"name": "totalRevenue", "type": "TYPE_CURRENCY"}],
+            "rows": [
+                {"dimensionValues": [{"value": "20261013"}, {"value": "Organic Search"}], "metricValues": [{"value": "1186"}, {"value": "3908.6"}]},
+                {"dimensionValues": [{"value": "20261014"}, {"value": "Direct"}], "metricValues": [{"value": "87"}, {"value": "12"}]}
+            ],
+            "rowCount": 2
+        }));
+        let out = report_output("1", r, 0);
+        assert_eq!(
+            out.columns,
+            [
+                "date",
+                "sessionDefaultChannelGroup",
+                "sessions",
+                "totalRevenue"
+            ]
+        );
+        let text = render_report(&out, "run_report");
+        assert!(
+            text.contains(
+                "    date sessions totalRevenue  sessionDefaultChannelGroup\n20261013     1186      3908.60  Organic Search\n20261014       87        12.00  Direct\n"
+            ),
+            "{text}"
+        );
     }
 }

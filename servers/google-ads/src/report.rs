@@ -3,7 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Accessible customers.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -21,8 +21,8 @@ pub struct SearchOutput {
     pub query: String,
     /// Selected fields in GAQL names, in order.
     pub columns: Vec<String>,
-    /// Rows keyed by GAQL field name; metric integers as numbers, money in micros.
-    pub rows: Vec<Map<String, Value>>,
+    /// Rows, each an array in `columns` order; metric integers as numbers, money in micros.
+    pub rows: Vec<Vec<Value>>,
     /// Rows the query yields in total, when Google reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_rows: Option<u64>,

@@ -365,25 +365,41 @@ impl AdsServer {
             .total_results_count
             .as_deref()
             .and_then(|t| t.parse().ok());
+        // The selected fields only (Google adds each row's resource names), and a metric
+        // Google left out is zero (proto3 JSON omits zeros).
+        let rows: Vec<Vec<Value>> = output::in_columns(&columns, &rows)
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .zip(&columns)
+                    .map(|(v, c)| match v {
+                        Value::Null if c.starts_with("metrics.") => Value::from(0),
+                        v => v,
+                    })
+                    .collect()
+            })
+            .collect();
         let mut t = Table::new(columns.iter().map(String::as_str));
         for r in &rows {
-            t.push(columns.iter().map(|c| {
-                r.get(c)
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .unwrap_or_default()
-            }));
+            t.push(r.iter().map(output::cell));
         }
         let mut text = match total_rows {
             Some(n) => format!("customer {customer}: {} row(s) of {n}\n", rows.len()),
             None => format!("customer {customer}: {} row(s)\n", rows.len()),
         };
         text.push_str(&t.render());
+        if columns.iter().any(|c| c.ends_with("_micros")) {
+            text.push_str("Money (…_micros) is in millionths of the account's currency.\n");
+        }
         if next.is_some() {
-            text.push_str("More rows exist: call search again with the same query and page_token = next_page_token.\n");
+            let more = total_rows
+                .map(|n: u64| n.saturating_sub((offset + rows.len()) as u64))
+                .filter(|m| *m > 0 && google_token.is_none())
+                .map(|m| format!("{m} more rows"))
+                .unwrap_or_else(|| "More rows".into());
+            text.push_str(&format!(
+                "{more}: call search again with the same query and page_token = next_page_token.\n"
+            ));
         }
         let out = SearchOutput {
             customer_id: customer,

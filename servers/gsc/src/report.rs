@@ -12,6 +12,25 @@ use serde_json::{Map, Value, json};
 use crate::api::AnalyticsResponse;
 use crate::params::Dimension;
 
+/// The metric columns of every searchAnalytics row, after its dimensions.
+pub(crate) const METRICS: [&str; 4] = ["clicks", "impressions", "ctr", "position"];
+
+/// `x` to `digits` decimals: Google sends ctr and position with 17 significant digits, of
+/// which no reader needs more than these (ctr 0.3469 is 34.69 %).
+fn round(x: f64, digits: i32) -> Value {
+    let scale = 10f64.powi(digits);
+    json!((x * scale).round() / scale)
+}
+
+/// A count as an integer when it is one (Google sends clicks and impressions as doubles).
+fn count(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
 /// A searchAnalytics row keyed by dimension name, with the four metrics.
 pub(crate) fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> Map<String, Value> {
     let mut m = Map::new();
@@ -21,10 +40,10 @@ pub(crate) fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> 
             Value::String(row.keys.get(i).cloned().unwrap_or_default()),
         );
     }
-    m.insert("clicks".into(), json!(row.clicks));
-    m.insert("impressions".into(), json!(row.impressions));
-    m.insert("ctr".into(), json!(row.ctr));
-    m.insert("position".into(), json!(row.position));
+    m.insert("clicks".into(), count(row.clicks));
+    m.insert("impressions".into(), count(row.impressions));
+    m.insert("ctr".into(), round(row.ctr, 4));
+    m.insert("position".into(), round(row.position, 2));
     m
 }
 
@@ -41,7 +60,7 @@ pub(crate) fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) 
         cells.push(number(n("clicks")));
         cells.push(number(n("impressions")));
         cells.push(format!("{:.2}%", n("ctr") * 100.0));
-        cells.push(format!("{:.1}", n("position")));
+        cells.push(number(n("position")));
         t.push(cells);
     }
     t
@@ -56,10 +75,11 @@ pub struct AnalyticsOutput {
     pub start_date: String,
     /// Last day (resolved).
     pub end_date: String,
-    /// Grouping dimensions, in order.
-    pub dimensions: Vec<String>,
-    /// Rows: dimension values by name, then clicks, impressions, ctr (0–1), position.
-    pub rows: Vec<Map<String, Value>>,
+    /// Column names: the grouping dimensions, then clicks, impressions, ctr (0–1, 4
+    /// decimals) and position (2 decimals).
+    pub columns: Vec<String>,
+    /// Rows sorted by clicks, each an array in `columns` order.
+    pub rows: Vec<Vec<Value>>,
     /// Index of the first row of this page.
     pub start_row: u64,
     /// `start_row` for the next page; absent when this page is the last.

@@ -295,15 +295,19 @@ impl GscServer {
         }
         if let Some(next) = next_start_row {
             text.push_str(&format!(
-                "More rows may exist: call again with start_row={next}.\n"
+                "More rows may exist: call again with the same arguments and start_row={next}.\n"
             ));
         }
+        let columns: Vec<String> = dimensions
+            .into_iter()
+            .chain(report::METRICS.map(String::from))
+            .collect();
         let out = AnalyticsOutput {
             site_url: site,
             start_date: start.to_string(),
             end_date: end.to_string(),
-            dimensions,
-            rows,
+            rows: output::in_columns(&columns, &rows),
+            columns,
             start_row,
             next_start_row,
             aggregation: r.response_aggregation_type,

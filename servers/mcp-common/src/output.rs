@@ -110,27 +110,34 @@ impl Table {
             }
         }
         let mut out = String::new();
-        let line = |out: &mut String, cells: &[String], align_numbers: bool| {
-            let mut parts = Vec::with_capacity(cells.len());
+        // Two spaces before a text column (its values may hold spaces), one before a number
+        // column: right-aligned numbers cannot run into their neighbour.
+        let line = |out: &mut String, cells: &[String]| {
+            let mut text = String::new();
             for (i, cell) in cells.iter().enumerate() {
                 let pad = widths[i].saturating_sub(cell.chars().count());
                 let last = i + 1 == cells.len();
-                if align_numbers && self.numeric[i] {
-                    parts.push(format!("{}{cell}", " ".repeat(pad)));
-                } else if last {
-                    parts.push(cell.clone());
+                if i > 0 {
+                    text.push_str(if self.numeric[i] { " " } else { "  " });
+                }
+                if self.numeric[i] {
+                    text.push_str(&" ".repeat(pad));
+                    text.push_str(cell);
                 } else {
-                    parts.push(format!("{cell}{}", " ".repeat(pad)));
+                    text.push_str(cell);
+                    if !last {
+                        text.push_str(&" ".repeat(pad));
+                    }
                 }
             }
-            let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+            let _ = writeln!(out, "{}", text.trim_end());
         };
-        line(&mut out, &self.headers, true);
+        line(&mut out, &self.headers);
         if self.rows.is_empty() {
             out.push_str("(no rows)\n");
         }
         for row in &self.rows {
-            line(&mut out, row, true);
+            line(&mut out, row);
         }
         out
     }
@@ -144,6 +151,34 @@ fn clip(cell: String) -> String {
     let mut s: String = cell.chars().take(MAX_CELL - 1).collect();
     s.push('…');
     s
+}
+
+/// A JSON value as a text-table cell: text as it is, numbers compact ([`number`]), null
+/// empty, anything else as compact JSON.
+pub fn cell(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map(number).unwrap_or_else(|| n.to_string()),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Rows keyed by column name as arrays in `columns` order (an absent key is null): the
+/// compact form of every result's rows, with the column names said once (issue 15).
+pub fn in_columns(
+    columns: &[String],
+    rows: &[serde_json::Map<String, serde_json::Value>],
+) -> Vec<Vec<serde_json::Value>> {
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| row.get(c).cloned().unwrap_or(serde_json::Value::Null))
+                .collect()
+        })
+        .collect()
 }
 
 /// Formats a number for text: integers without decimals, others with up to 4 significant
@@ -166,9 +201,17 @@ mod tests {
         let mut t = Table::new(["channel", "sessions"]);
         t.push(["Organic Search", "1200"]);
         t.push(["Direct", "87"]);
+        t.push(["Direct", "87"]);
+        let mut wide = Table::new(["channel", "device", "sessions"]);
+        wide.push(["Organic Search", "mobile", "12345678"]);
         assert_eq!(
             t.render(),
-            "channel         sessions\nOrganic Search      1200\nDirect                87\n"
+            "channel        sessions\nOrganic Search     1200\nDirect               87\nDirect               87\n"
+        );
+        // Text columns keep two spaces between them; a number one.
+        assert_eq!(
+            wide.render(),
+            "channel         device sessions\nOrganic Search  mobile 12345678\n"
         );
     }
 

@@ -26,33 +26,111 @@ pub(crate) const NUMERIC: &[&str] = &[
     "spend_cap",
 ];
 
+/// A numeric string as a JSON number: an integer when it is one (`"727"` → 727, not 727.0).
+fn number_of(s: &str) -> Option<Value> {
+    let f = s.trim().parse::<f64>().ok()?;
+    if f.fract() == 0.0 && f.abs() < 9e15 {
+        return Some(Value::from(f as i64));
+    }
+    serde_json::Number::from_f64(f).map(Value::Number)
+}
+
 /// Numbers where Meta sends numeric strings (and inside `actions`-style lists).
 pub(crate) fn numbers(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         for (k, val) in map.iter_mut() {
             if NUMERIC.contains(&k.as_str()) {
-                if let Some(n) = val
-                    .as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    *val = Value::Number(n);
+                if let Some(n) = val.as_str().and_then(number_of) {
+                    *val = n;
                 }
             } else if let Value::Array(items) = val {
                 for item in items.iter_mut() {
                     if let Some(n) = item
                         .get("value")
                         .and_then(Value::as_str)
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .and_then(serde_json::Number::from_f64)
+                        .and_then(number_of)
                     {
-                        item["value"] = Value::Number(n);
+                        item["value"] = n;
                     }
                 }
             }
         }
     }
     v
+}
+
+/// An `actions`-style list (`[{"action_type": "purchase", "value": 16}, …]`) as a map
+/// (`{"purchase": 16, …}`): the same pairs in a third of the bytes. A list whose entries carry
+/// more than a type and a value (action breakdowns) or repeat a type stays a list.
+fn compact_actions(value: Value) -> Value {
+    let Value::Array(items) = &value else {
+        return value;
+    };
+    let mut map = Map::new();
+    for item in items {
+        let Some(entry) = item.as_object() else {
+            return value;
+        };
+        let (Some(Value::String(kind)), Some(v), 2) =
+            (entry.get("action_type"), entry.get("value"), entry.len())
+        else {
+            return value;
+        };
+        if map.insert(kind.clone(), v.clone()).is_some() {
+            return value;
+        }
+    }
+    if map.is_empty() {
+        return value;
+    }
+    Value::Object(map)
+}
+
+/// Insights rows (as [`numbers`] made them) as an [`InsightsOutput`]: columns once, each row
+/// an array, actions as maps, and the period said once when every row has the same one.
+pub(crate) fn insights_output(
+    object: String,
+    rows: Vec<Value>,
+    next_after: Option<String>,
+) -> InsightsOutput {
+    let rows: Vec<Map<String, Value>> = rows
+        .into_iter()
+        .filter_map(|r| match r {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .collect();
+    let period = |key: &str| -> Option<String> {
+        let first = rows.first()?.get(key)?.as_str()?;
+        rows.iter()
+            .all(|r| r.get(key).and_then(Value::as_str) == Some(first))
+            .then(|| first.to_owned())
+    };
+    let (date_start, date_stop) = match (period("date_start"), period("date_stop")) {
+        (Some(a), Some(b)) => (Some(a), Some(b)),
+        _ => (None, None),
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for row in &rows {
+        for key in row.keys() {
+            let said_once = date_start.is_some() && (key == "date_start" || key == "date_stop");
+            if !said_once && !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    let rows = output::in_columns(&columns, &rows)
+        .into_iter()
+        .map(|row| row.into_iter().map(compact_actions).collect())
+        .collect();
+    InsightsOutput {
+        object,
+        date_start,
+        date_stop,
+        columns,
+        rows,
+        next_after,
+    }
 }
 
 pub(crate) fn account_status(code: &Value) -> &'static str {
@@ -86,7 +164,8 @@ pub(crate) fn cell(v: Option<&Value>) -> String {
     }
 }
 
-/// The value of `action_type` in an actions list (`purchase` and its pixel alias).
+/// The value of `action_type` in an actions list (`purchase` and its pixel alias), from a row
+/// as Meta sent it.
 pub(crate) fn action(row: &Value, list: &str, kinds: &[&str]) -> Option<f64> {
     row[list]
         .as_array()?
@@ -142,9 +221,17 @@ pub(crate) fn list_text(out: &ListOutput, what: &str, columns: &[&str]) -> Strin
 pub struct InsightsOutput {
     /// The account or object reported on.
     pub object: String,
-    /// Rows: ids and names of the level, date_start/date_stop, metrics as numbers, `actions`
-    /// and `action_values` as lists of {action_type, value}.
-    pub rows: Vec<Value>,
+    /// Every row's first day, when all rows share one period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_start: Option<String>,
+    /// Every row's last day, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_stop: Option<String>,
+    /// The fields Meta returned, in order.
+    pub columns: Vec<String>,
+    /// Rows as arrays in `columns` order; null is a metric Meta left out (zero). `actions` and
+    /// the like as maps of action type to value.
+    pub rows: Vec<Vec<Value>>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_after: Option<String>,
@@ -162,8 +249,44 @@ mod tests {
             json!({"spend": "233.17", "impressions": "18234", "campaign_name": "Prospecting", "actions": [{"action_type": "purchase", "value": "7"}]}),
         );
         assert_eq!(v["spend"], 233.17);
-        assert_eq!(v["impressions"], 18234.0);
+        assert_eq!(v["impressions"], 18234);
         assert_eq!(v["campaign_name"], "Prospecting");
         assert_eq!(action(&v, "actions", &["purchase"]), Some(7.0));
+    }
+
+    #[test]
+    fn insights_are_columns_and_arrays_with_the_period_once() {
+        let rows = vec![
+            numbers(
+                json!({"campaign_name": "A", "spend": "1.5", "date_start": "2026-10-14", "date_stop": "2026-10-20",
+                "actions": [{"action_type": "purchase", "value": "2"}, {"action_type": "link_click", "value": "9"}]}),
+            ),
+            numbers(
+                json!({"campaign_name": "B", "spend": "0", "date_start": "2026-10-14", "date_stop": "2026-10-20"}),
+            ),
+        ];
+        let out = insights_output("act_1".into(), rows, None);
+        assert_eq!(out.date_start.as_deref(), Some("2026-10-14"));
+        assert_eq!(out.columns, ["actions", "campaign_name", "spend"]);
+        assert_eq!(
+            out.rows[0],
+            [
+                json!({"purchase": 2, "link_click": 9}),
+                json!("A"),
+                json!(1.5)
+            ]
+        );
+        assert_eq!(out.rows[1], [Value::Null, json!("B"), json!(0)]);
+        // Breakdown entries carry more than a type and a value: they stay a list.
+        let listed = json!([{"action_type": "purchase", "value": 1, "action_device": "iphone"}]);
+        assert_eq!(compact_actions(listed.clone()), listed);
+        // Different periods per row (time_increment) stay in the rows.
+        let daily = vec![
+            json!({"date_start": "2026-10-14", "date_stop": "2026-10-14"}),
+            json!({"date_start": "2026-10-15", "date_stop": "2026-10-15"}),
+        ];
+        let out = insights_output("act_1".into(), daily, None);
+        assert_eq!(out.date_start, None);
+        assert_eq!(out.columns, ["date_start", "date_stop"]);
     }
 }

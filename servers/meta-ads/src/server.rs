@@ -20,7 +20,9 @@ use crate::params::{
     AccountParams, AdAccountsParams, AdSetStatus, AdStatus, CampaignStatus, CreativeListParams,
     InsightsParams, Level, ListParams, ListQuery, ObjectParams,
 };
-use crate::report::{InsightsOutput, ListOutput, ObjectOutput, action, cell, list_text, numbers};
+use crate::report::{
+    self, InsightsOutput, ListOutput, ObjectOutput, action, cell, list_text, numbers,
+};
 use crate::request::{
     ACCOUNT_FIELDS, AD_FIELDS, ADSET_FIELDS, CAMPAIGN_FIELDS, CREATIVE_FIELDS, INSIGHT_METRICS,
     account_id, field_list, limit, object_id,
@@ -627,14 +629,12 @@ impl MetaServer {
             .unwrap_or_default();
         let mut text = format!("{object}{range}: {} row(s)\n{}", rows.len(), t.render());
         if next_after.is_some() {
-            text.push_str("More rows exist: call again with after = next_after.\n");
+            text.push_str(
+                "More rows: call again with the same arguments and after = next_after.\n",
+            );
         }
         Ok(output::success(
-            &InsightsOutput {
-                object,
-                rows,
-                next_after,
-            },
+            &report::insights_output(object, rows, next_after),
             text,
         ))
     }

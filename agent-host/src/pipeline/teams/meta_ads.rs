@@ -24,6 +24,15 @@ fn meta_value(row: &Row, key: &str) -> Result<f64, String> {
             };
             let entries: Vec<&Row> = match row.get(list) {
                 None => return Ok(0.0),
+                // The server sends an actions list as a map of action type to value.
+                Some(Value::Object(by_type)) => {
+                    for wanted in ["omni_purchase", "purchase"] {
+                        if by_type.contains_key(wanted) {
+                            return decode::number(TOOL, by_type, wanted);
+                        }
+                    }
+                    return Ok(0.0);
+                }
                 Some(Value::Array(entries)) => entries
                     .iter()
                     .map(|e| {
