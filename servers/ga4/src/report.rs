@@ -118,10 +118,15 @@ impl Columns {
             .collect()
     }
 
+    /// Every metric's type (`TYPE_UNSPECIFIED` when the API gave none): a column is a metric
+    /// exactly when it is here.
     fn types(&self) -> Map<String, Value> {
         self.metrics
             .iter()
-            .filter_map(|(name, kind)| Some((name.clone(), Value::String(kind.clone()?))))
+            .map(|(name, kind)| {
+                let kind = kind.as_deref().unwrap_or("TYPE_UNSPECIFIED");
+                (name.clone(), Value::String(kind.to_owned()))
+            })
             .collect()
     }
 
@@ -276,7 +281,8 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
         ("Maximums", &out.maximums),
         ("Minimums", &out.minimums),
     ] {
-        if let Some(row) = list.first() {
+        // One line per row: with several date ranges, one per range, named.
+        for row in list {
             let parts: Vec<String> = out
                 .columns
                 .iter()
@@ -286,7 +292,14 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
                     Some(format!("{name} {}", cell(v, kind)))
                 })
                 .collect();
-            text.push_str(&format!("{label}: {}\n", parts.join(" · ")));
+            let range = out
+                .columns
+                .iter()
+                .position(|c| c == "dateRange")
+                .and_then(|i| row.get(i)?.as_str())
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            text.push_str(&format!("{label}{range}: {}\n", parts.join(" · ")));
         }
     }
     if let Some(meta) = &out.metadata {
@@ -318,7 +331,7 @@ pub fn render_report(out: &ReportOutput, tool: &str) -> String {
             ));
         } else {
             text.push_str(&format!(
-                "{more} more rows: call {tool} again with offset={next}.\n"
+                "{more} more rows: call {tool} again with the same arguments and offset={next}.\n"
             ));
         }
     }
@@ -485,7 +498,9 @@ mod tests {
         let text = render_report(&out, "run_report");
         assert!(text.contains("rows 11–11 of 30"), "{text}");
         assert!(
-            text.contains("19 more rows: call run_report again with offset=11."),
+            text.contains(
+                "19 more rows: call run_report again with the same arguments and offset=11."
+            ),
             "{text}"
         );
         assert!(text.contains("Poland"), "{text}");

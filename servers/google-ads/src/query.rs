@@ -189,6 +189,57 @@ pub fn flatten(row: &Value) -> Map<String, Value> {
     out
 }
 
+/// Metrics that add up (counts and amounts): Google leaves them out when they are zero. Any
+/// other metric left out (a ratio over zero clicks, a quality score not computed, an enum)
+/// was not reported, which is not zero.
+pub fn is_additive(column: &str) -> bool {
+    const ADDITIVE: &[&str] = &[
+        "clicks",
+        "impressions",
+        "interactions",
+        "engagements",
+        "conversions",
+        "conversions_value",
+        "all_conversions",
+        "all_conversions_value",
+        "view_through_conversions",
+        "video_views",
+        "video_trueview_views",
+    ];
+    column
+        .strip_prefix("metrics.")
+        .is_some_and(|m| ADDITIVE.contains(&m) || m.ends_with("_micros"))
+}
+
+/// The `LIMIT` of a GAQL query, if any (Google's total row count ignores it).
+pub fn limit_of(query: &str) -> Option<u64> {
+    let words: Vec<&str> = query.split_whitespace().collect();
+    let at = words
+        .iter()
+        .rposition(|w| w.eq_ignore_ascii_case("LIMIT"))?;
+    words.get(at + 1)?.trim_end_matches(';').parse().ok()
+}
+
+/// A flattened row with each selected column present as one value: a selected field whose
+/// value is an object (`change_event.old_resource`) comes back together from its flattened
+/// keys, as an object keyed by the rest of each path.
+pub fn regroup(mut row: Map<String, Value>, columns: &[String]) -> Map<String, Value> {
+    for column in columns {
+        if row.contains_key(column) {
+            continue;
+        }
+        let prefix = format!("{column}.");
+        let parts: Map<String, Value> = row
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_owned(), v.clone())))
+            .collect();
+        if !parts.is_empty() {
+            row.insert(column.clone(), Value::Object(parts));
+        }
+    }
+    row
+}
+
 /// The GAQL field names of a `fieldMask` (`campaign.advertisingChannelType` →
 /// `campaign.advertising_channel_type`), in order.
 pub fn columns(field_mask: Option<&str>) -> Vec<String> {
@@ -277,5 +328,56 @@ mod tests {
             columns(Some("campaign.id,metrics.costMicros")),
             vec!["campaign.id", "metrics.cost_micros"]
         );
+    }
+
+    #[test]
+    fn only_counts_and_amounts_are_zero_when_absent() {
+        for m in [
+            "metrics.clicks",
+            "metrics.cost_micros",
+            "metrics.conversions_value",
+            "metrics.average_cpc_micros",
+        ] {
+            assert!(is_additive(m), "{m}");
+        }
+        for m in [
+            "metrics.ctr",
+            "metrics.average_cpc",
+            "metrics.cost_per_conversion",
+            "metrics.historical_quality_score",
+            "metrics.search_impression_share",
+            "campaign.name",
+        ] {
+            assert!(!is_additive(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn the_limit_of_a_query() {
+        assert_eq!(
+            limit_of("SELECT campaign.name FROM campaign LIMIT 10"),
+            Some(10)
+        );
+        assert_eq!(limit_of("select a from b order by c limit 5;"), Some(5));
+        assert_eq!(limit_of("SELECT campaign.name FROM campaign"), None);
+    }
+
+    #[test]
+    fn an_object_field_comes_back_together() {
+        let row = flatten(
+            &json!({"changeEvent": {"oldResource": {"campaign": {"name": "A", "status": "PAUSED"}}, "changeDateTime": "2026-10-01"}}),
+        );
+        let row = regroup(
+            row,
+            &[
+                "change_event.old_resource".into(),
+                "change_event.change_date_time".into(),
+            ],
+        );
+        assert_eq!(
+            row["change_event.old_resource"],
+            json!({"campaign.name": "A", "campaign.status": "PAUSED"})
+        );
+        assert_eq!(row["change_event.change_date_time"], "2026-10-01");
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Accessible customers.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CustomersOutput {
-    /// One per customer: id and, where readable, name, currency, time zone, manager flag.
+    /// Each customer's fields by GAQL name.
     pub customers: Vec<Value>,
 }
 
@@ -21,12 +21,12 @@ pub struct SearchOutput {
     pub query: String,
     /// Selected fields in GAQL names, in order.
     pub columns: Vec<String>,
-    /// Rows, each an array in `columns` order; metric integers as numbers, money in micros.
+    /// Rows as arrays in `columns` order; money in micros.
     pub rows: Vec<Vec<Value>>,
-    /// Rows the query yields in total, when Google reports it.
+    /// Rows in total, when Google says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_rows: Option<u64>,
-    /// Pass as `page_token` with the same query for more rows; absent when there are none.
+    /// `page_token` for more rows of the same query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
@@ -36,12 +36,12 @@ pub struct SearchOutput {
 pub struct MetadataOutput {
     /// The resource.
     pub resource: String,
-    /// Fields you can SELECT.
+    /// SELECT-able fields.
     pub selectable: Vec<String>,
-    /// Fields you can use in WHERE.
+    /// WHERE-able fields.
     pub filterable: Vec<String>,
-    /// Fields you can ORDER BY.
+    /// ORDER BY-able fields.
     pub sortable: Vec<String>,
-    /// Metrics and segments that can be selected with this resource.
+    /// Metrics and segments selectable with it.
     pub selectable_with: Vec<String>,
 }

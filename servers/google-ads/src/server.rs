@@ -180,11 +180,10 @@ fn customer_matches(customer: &Value, needle: &str) -> bool {
 
 #[tool_router]
 impl AdsServer {
-    /// List the Google Ads customer accounts these credentials can reach directly, with their
-    /// names, currency, time zone and whether each is a manager (MCC). Clients of a manager are
-    /// read with `search` on the manager's `customer_client` resource and `login_customer_id`.
+    /// The Google Ads accounts these credentials reach directly (id, name, currency, time
+    /// zone, manager or not). A manager's clients: `search` its `customer_client` resource.
     #[tool(
-        annotations(title = "List accessible Google Ads customers"),
+        annotations(title = "Accessible Google Ads customers"),
         output_schema = schema_for_output::<CustomersOutput>()
     )]
     async fn list_accessible_customers(
@@ -276,14 +275,12 @@ impl AdsServer {
         Ok(output::success(&CustomersOutput { customers }, text))
     }
 
-    /// Read Google Ads data with GAQL (the Google Ads Query Language): campaigns, ad groups,
-    /// ads, keywords, search terms, budgets, with metrics (impressions, clicks, cost_micros,
-    /// conversions, conversions_value, ctr, average_cpc) and segments (date, device, week…).
-    /// Give a full `query`, or `resource` + `fields` (+ `conditions`, `orderings`, `limit`).
-    /// Dates: `segments.date DURING LAST_7_DAYS|LAST_30_DAYS|THIS_MONTH|…` or `BETWEEN
-    /// 'YYYY-MM-DD' AND 'YYYY-MM-DD'`. Money is in micros. Do not guess field names: use
-    /// get_resource_metadata. Results come in slices (default 200 rows): follow
-    /// `next_page_token`.
+    /// Read Google Ads data (campaigns, ad groups, ads, keywords, search terms, budgets) with
+    /// GAQL: a full `query`, or `resource` + `fields` (+ `conditions`, `orderings`, `limit`).
+    /// Metrics: impressions, clicks, cost_micros, conversions, conversions_value, ctr,
+    /// average_cpc…; segments: date, device, week…. Dates: `segments.date DURING LAST_7_DAYS`
+    /// (LAST_30_DAYS, THIS_MONTH, …) or `BETWEEN 'YYYY-MM-DD' AND 'YYYY-MM-DD'`. Money in
+    /// micros. Field names: get_resource_metadata.
     #[tool(
         annotations(title = "Search Google Ads (GAQL)"),
         output_schema = schema_for_output::<SearchOutput>()
@@ -361,24 +358,33 @@ impl AdsServer {
                 })
         };
         let columns = query::columns(page.field_mask.as_deref());
-        let total_rows = page
+        let total_rows: Option<u64> = page
             .total_results_count
             .as_deref()
             .and_then(|t| t.parse().ok());
-        // The selected fields only (Google adds each row's resource names), and a metric
-        // Google left out is zero (proto3 JSON omits zeros).
+        // The selected fields only (Google adds each row's resource names); a count or an amount
+        // Google left out is zero (proto3 JSON omits zeros), any other absent value null.
+        let rows: Vec<Map<String, Value>> = rows
+            .into_iter()
+            .map(|row| query::regroup(row, &columns))
+            .collect();
         let rows: Vec<Vec<Value>> = output::in_columns(&columns, &rows)
             .into_iter()
             .map(|row| {
                 row.into_iter()
                     .zip(&columns)
                     .map(|(v, c)| match v {
-                        Value::Null if c.starts_with("metrics.") => Value::from(0),
+                        Value::Null if query::is_additive(c) => Value::from(0),
                         v => v,
                     })
                     .collect()
             })
             .collect();
+        // Google counts the rows ignoring LIMIT.
+        let total_rows = match (total_rows, query::limit_of(&q)) {
+            (Some(total), Some(limit)) => Some(total.min(limit)),
+            (total, _) => total,
+        };
         let mut t = Table::new(columns.iter().map(String::as_str));
         for r in &rows {
             t.push(r.iter().map(output::cell));
@@ -412,9 +418,8 @@ impl AdsServer {
         Ok(output::success(&out, text))
     }
 
-    /// The fields of a Google Ads resource you can select, filter (WHERE) and sort (ORDER BY)
-    /// by, and the metrics and segments that can be selected with it. Use it before writing a
-    /// `search` query instead of guessing field names.
+    /// Fields of a Google Ads resource you can SELECT, filter (WHERE) and ORDER BY, and the
+    /// metrics and segments selectable with it.
     #[tool(
         annotations(title = "Google Ads resource fields"),
         output_schema = schema_for_output::<MetadataOutput>()

@@ -15,9 +15,20 @@ use crate::params::Dimension;
 /// The metric columns of every searchAnalytics row, after its dimensions.
 pub(crate) const METRICS: [&str; 4] = ["clicks", "impressions", "ctr", "position"];
 
-/// `x` to `digits` decimals: Google sends ctr and position with 17 significant digits, of
-/// which no reader needs more than these (ctr 0.3469 is 34.69 %).
+/// `x` to `digits` decimals: Google sends position with 17 significant digits, of which no
+/// reader needs more than two decimals.
 fn round(x: f64, digits: i32) -> Value {
+    let scale = 10f64.powi(digits);
+    json!((x * scale).round() / scale)
+}
+
+/// `x` to 4 significant digits (ctr 0.3469 is 34.69 %, and 3 clicks in 80,000 impressions
+/// stay 0.0000375, not 0).
+fn significant(x: f64) -> Value {
+    if x == 0.0 || !x.is_finite() {
+        return json!(x);
+    }
+    let digits = 3 - x.abs().log10().floor() as i32;
     let scale = 10f64.powi(digits);
     json!((x * scale).round() / scale)
 }
@@ -42,14 +53,14 @@ pub(crate) fn row_map(dimensions: &[String], row: &crate::api::AnalyticsRow) -> 
     }
     m.insert("clicks".into(), count(row.clicks));
     m.insert("impressions".into(), count(row.impressions));
-    m.insert("ctr".into(), round(row.ctr, 4));
+    m.insert("ctr".into(), significant(row.ctr));
     m.insert("position".into(), round(row.position, 2));
     m
 }
 
 pub(crate) fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) -> Table {
     let mut headers: Vec<String> = dimensions.to_vec();
-    headers.extend(["clicks", "impressions", "ctr", "position"].map(String::from));
+    headers.extend(["clicks", "impressions", "ctr%", "position"].map(String::from));
     let mut t = Table::new(headers);
     for r in rows {
         let mut cells: Vec<String> = dimensions
@@ -59,7 +70,7 @@ pub(crate) fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) 
         let n = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         cells.push(number(n("clicks")));
         cells.push(number(n("impressions")));
-        cells.push(format!("{:.2}%", n("ctr") * 100.0));
+        cells.push(format!("{:.2}", n("ctr") * 100.0));
         cells.push(number(n("position")));
         t.push(cells);
     }
@@ -309,11 +320,11 @@ pub fn overview(
     });
     let n = |k: &str| totals.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     let mut text = format!(
-        "{site} {start}..{end}: {} clicks, {} impressions, CTR {:.2}%, avg position {:.1}\nDaily:\n",
+        "{site} {start}..{end}: {} clicks, {} impressions, CTR {:.2}%, avg position {}\nDaily:\n",
         number(n("clicks")),
         number(n("impressions")),
         n("ctr") * 100.0,
-        n("position")
+        number(n("position"))
     );
     text.push_str(&metrics_table(&dims, &daily).render());
     (
@@ -364,9 +375,10 @@ pub fn comparison(
             let (x, y) = (ia.get(k).unwrap_or(&zero), ib.get(k).unwrap_or(&zero));
             json!({
                 dimension.as_str(): k,
-                "clicks_a": x.clicks, "clicks_b": y.clicks, "clicks_change": y.clicks - x.clicks,
-                "impressions_a": x.impressions, "impressions_b": y.impressions,
-                "position_a": x.position, "position_b": y.position,
+                "clicks_a": count(x.clicks), "clicks_b": count(y.clicks),
+                "clicks_change": count(y.clicks - x.clicks),
+                "impressions_a": count(x.impressions), "impressions_b": count(y.impressions),
+                "position_a": round(x.position, 2), "position_b": round(y.position, 2),
                 "status": if !ia.contains_key(k) { "new" } else if !ib.contains_key(k) { "gone" } else { "both" },
             })
         })
@@ -431,4 +443,18 @@ pub fn comparison(
         },
         text,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctr_keeps_four_significant_digits_and_position_two_decimals() {
+        assert_eq!(significant(0.346905988), json!(0.3469));
+        assert_eq!(significant(3.0 / 80_000.0), json!(0.0000375));
+        assert_eq!(significant(0.0), json!(0.0));
+        assert_eq!(round(1.54795900126288, 2), json!(1.55));
+        assert_eq!(count(6262.0), json!(6262));
+    }
 }

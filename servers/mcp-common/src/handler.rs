@@ -76,11 +76,18 @@ impl<S: Send + Sync + 'static> LazyRouter<S> {
                 hints.destructive_hint = Some(false);
                 hints.idempotent_hint = Some(true);
                 hints.open_world_hint = Some(true);
+                // Wrapped doc comments arrive with line breaks a model does not need.
+                if let Some(description) = &mut route.attr.description
+                    && description.contains('\n')
+                {
+                    *description = description.replace('\n', " ").into();
+                }
                 // What every framework's converter reads (crate::schema).
                 route.attr.input_schema =
                     Arc::new(crate::schema::publish(&route.attr.input_schema));
                 if let Some(output) = &route.attr.output_schema {
-                    route.attr.output_schema = Some(Arc::new(crate::schema::publish(output)));
+                    route.attr.output_schema =
+                        Some(Arc::new(crate::schema::publish_output(output)));
                 }
             }
             router

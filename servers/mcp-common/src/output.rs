@@ -110,15 +110,16 @@ impl Table {
             }
         }
         let mut out = String::new();
-        // Two spaces before a text column (its values may hold spaces), one before a number
-        // column: right-aligned numbers cannot run into their neighbour.
+        // One space between two number columns (right-aligned numbers cannot run together),
+        // two wherever text is on either side (its values may hold spaces and digits).
         let line = |out: &mut String, cells: &[String]| {
             let mut text = String::new();
             for (i, cell) in cells.iter().enumerate() {
                 let pad = widths[i].saturating_sub(cell.chars().count());
                 let last = i + 1 == cells.len();
                 if i > 0 {
-                    text.push_str(if self.numeric[i] { " " } else { "  " });
+                    let both_numbers = self.numeric[i - 1] && self.numeric[i];
+                    text.push_str(if both_numbers { " " } else { "  " });
                 }
                 if self.numeric[i] {
                     text.push_str(&" ".repeat(pad));
@@ -206,12 +207,18 @@ mod tests {
         wide.push(["Organic Search", "mobile", "12345678"]);
         assert_eq!(
             t.render(),
-            "channel        sessions\nOrganic Search     1200\nDirect               87\nDirect               87\n"
+            "channel         sessions\nOrganic Search      1200\nDirect                87\nDirect                87\n"
         );
-        // Text columns keep two spaces between them; a number one.
+        // Text keeps two spaces on either side; two numbers one.
         assert_eq!(
             wide.render(),
-            "channel         device sessions\nOrganic Search  mobile 12345678\n"
+            "channel         device  sessions\nOrganic Search  mobile  12345678\n"
+        );
+        let mut numbers = Table::new(["clicks", "impressions"]);
+        numbers.push(["12345678", "1"]);
+        assert_eq!(
+            numbers.render(),
+            "  clicks impressions\n12345678           1\n"
         );
     }
 

@@ -97,8 +97,9 @@ impl JsonSchema for FlexibleId {
         "FlexibleId".into()
     }
 
+    /// Published as a string (what the ids are upstream); a number is still accepted.
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": ["string", "integer"] })
+        schemars::json_schema!({ "type": "string" })
     }
 
     fn inline_schema() -> bool {

@@ -18,9 +18,15 @@
 //!   converters add it themselves, and the servers refuse unknown arguments with a message
 //!   naming them.
 //! - Dropped as noise: `$schema`, `title`, `default` (descriptions say what matters), formats
-//!   no model or strict mode uses (`uint32`, `double`, …), `items: true` in outputs.
+//!   no model or strict mode uses (`uint32`, `double`, …), `minimum: 0` (schemars' mark of an
+//!   unsigned integer), `items: true` in outputs.
 //! - A branch of an `anyOf`, or an enum's item schema, loses its description when the property has
-//!   one: the same words twice cost tokens and say nothing new.
+//!   one: the same words twice cost tokens and say nothing new. The line breaks of wrapped doc
+//!   comments become spaces.
+//!
+//! Output schemas ([`publish_output`]) also lose the `null` branch of an optional property and
+//! `minimum`: a server leaves an absent value out rather than sending null (every optional
+//! output field skips serialising `None`), and no output needs a bound checked.
 
 use serde_json::{Map, Value};
 
@@ -60,6 +66,70 @@ pub fn publish(schema: &Map<String, Value>) -> Map<String, Value> {
             map
         }
         _ => Map::new(),
+    }
+}
+
+/// An output schema as a server publishes it: [`publish`], then optional properties without
+/// their `null` branch and no `minimum` (see the module documentation).
+pub fn publish_output(schema: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Value::Object(publish(schema));
+    drop_output_noise(&mut out);
+    match out {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn drop_output_noise(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            map.remove("minimum");
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for (name, property) in properties.iter_mut() {
+                    if !required.contains(name) {
+                        drop_null_branch(property);
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                drop_output_noise(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_output_noise),
+        _ => {}
+    }
+}
+
+/// `{"anyOf": [X, {"type": "null"}], "description": D}` → X with D.
+fn drop_null_branch(property: &mut Value) {
+    let Some(map) = property.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Array(branches)) = map.get("anyOf") else {
+        return;
+    };
+    let kept: Vec<&Value> = branches
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+        .collect();
+    if kept.len() != 1 || kept.len() == branches.len() {
+        return;
+    }
+    let Some(Value::Object(only)) = kept.first().map(|v| (*v).clone()) else {
+        return;
+    };
+    map.remove("anyOf");
+    for (key, value) in only {
+        map.entry(key).or_insert(value);
     }
 }
 
@@ -131,12 +201,22 @@ fn rewrite(node: &mut Value, defs: &Map<String, Value>, inlining: &mut Vec<Strin
     for noise in ["$schema", "$defs", "title", "default"] {
         map.remove(noise);
     }
+    if let Some(Value::String(description)) = map.get_mut("description")
+        && description.contains('\n')
+    {
+        *description = description.replace('\n', " ");
+    }
     if map
         .get("format")
         .and_then(Value::as_str)
         .is_some_and(|f| !KEPT_FORMATS.contains(&f))
     {
         map.remove("format");
+    }
+    // schemars' mark of an unsigned integer: a negative count is refused by the server with a
+    // message anyway, and no model sends one.
+    if map.get("minimum").and_then(Value::as_u64) == Some(0) && map.get("type").is_some() {
+        map.remove("minimum");
     }
     if map
         .get("additionalProperties")
@@ -344,13 +424,38 @@ mod tests {
             json!({
                 "type": "object",
                 "properties": {
-                    "limit": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}], "description": "Rows."},
+                    "limit": {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "Rows."},
                     "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
                     "order": {"type": "string", "enum": ["ASC", "DESC"], "description": "`ASC`: Up."},
                     "mixed": {"type": "string", "enum": ["A", "B", "C"], "description": "`C`: See."},
                     "maybe": {"anyOf": [{"type": "string", "enum": ["ASC", "DESC"]}, {"type": "null"}], "description": "Sort. `ASC`: Up; `DESC`: Down."},
                     "many": {"type": "array", "items": {"type": "string", "enum": ["ASC", "DESC"]}, "description": "Sorts. `ASC`: Up; `DESC`: Down."}
                 }
+            })
+        );
+    }
+
+    #[test]
+    fn outputs_lose_null_branches_of_optional_fields_and_bounds() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "next": {"type": ["integer", "null"], "format": "uint64", "minimum": 0, "description": "Next\npage."},
+                "count": {"type": "integer", "minimum": 0},
+                "always": {"type": ["string", "null"]}
+            },
+            "required": ["count", "always"]
+        });
+        assert_eq!(
+            Value::Object(publish_output(schema.as_object().expect("object"))),
+            json!({
+                "type": "object",
+                "properties": {
+                    "next": {"type": "integer", "description": "Next page."},
+                    "count": {"type": "integer"},
+                    "always": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+                },
+                "required": ["count", "always"]
             })
         );
     }

@@ -92,6 +92,7 @@ pub(crate) fn insights_output(
     object: String,
     rows: Vec<Value>,
     next_after: Option<String>,
+    requested: &[String],
 ) -> InsightsOutput {
     let rows: Vec<Map<String, Value>> = rows
         .into_iter()
@@ -119,6 +120,8 @@ pub(crate) fn insights_output(
             }
         }
     }
+    // In the order the fields were asked for; anything else Meta added after them.
+    columns.sort_by_key(|c| requested.iter().position(|r| r == c).unwrap_or(usize::MAX));
     let rows = output::in_columns(&columns, &rows)
         .into_iter()
         .map(|row| row.into_iter().map(compact_actions).collect())
@@ -227,10 +230,11 @@ pub struct InsightsOutput {
     /// Every row's last day, likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_stop: Option<String>,
-    /// The fields Meta returned, in order.
+    /// The fields Meta returned, in the order asked for.
     pub columns: Vec<String>,
-    /// Rows as arrays in `columns` order; null is a metric Meta left out (zero). `actions` and
-    /// the like as maps of action type to value.
+    /// Rows as arrays in `columns` order; null where Meta sent nothing for that row (no
+    /// actions of a kind, a ratio over zero clicks). `actions` and the like as maps of action
+    /// type to value.
     pub rows: Vec<Vec<Value>>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,18 +269,21 @@ mod tests {
                 json!({"campaign_name": "B", "spend": "0", "date_start": "2026-10-14", "date_stop": "2026-10-20"}),
             ),
         ];
-        let out = insights_output("act_1".into(), rows, None);
+        let asked: Vec<String> = ["campaign_name", "spend", "actions"]
+            .map(String::from)
+            .into();
+        let out = insights_output("act_1".into(), rows, None, &asked);
         assert_eq!(out.date_start.as_deref(), Some("2026-10-14"));
-        assert_eq!(out.columns, ["actions", "campaign_name", "spend"]);
+        assert_eq!(out.columns, ["campaign_name", "spend", "actions"]);
         assert_eq!(
             out.rows[0],
             [
-                json!({"purchase": 2, "link_click": 9}),
                 json!("A"),
-                json!(1.5)
+                json!(1.5),
+                json!({"purchase": 2, "link_click": 9})
             ]
         );
-        assert_eq!(out.rows[1], [Value::Null, json!("B"), json!(0)]);
+        assert_eq!(out.rows[1], [json!("B"), json!(0), Value::Null]);
         // Breakdown entries carry more than a type and a value: they stay a list.
         let listed = json!([{"action_type": "purchase", "value": 1, "action_device": "iphone"}]);
         assert_eq!(compact_actions(listed.clone()), listed);
@@ -285,7 +292,7 @@ mod tests {
             json!({"date_start": "2026-10-14", "date_stop": "2026-10-14"}),
             json!({"date_start": "2026-10-15", "date_stop": "2026-10-15"}),
         ];
-        let out = insights_output("act_1".into(), daily, None);
+        let out = insights_output("act_1".into(), daily, None, &[]);
         assert_eq!(out.date_start, None);
         assert_eq!(out.columns, ["date_start", "date_stop"]);
     }

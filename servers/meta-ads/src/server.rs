@@ -500,6 +500,7 @@ impl MetaServer {
             Ok(f) => f,
             Err(e) => return fail(e),
         };
+        let requested: Vec<String> = fields.split(',').map(str::to_owned).collect();
         let mut query = vec![("fields", fields), ("limit", lim.to_string())];
         if let Some(level) = p.level {
             query.push((
@@ -634,7 +635,7 @@ impl MetaServer {
             );
         }
         Ok(output::success(
-            &report::insights_output(object, rows, next_after),
+            &report::insights_output(object, rows, next_after, &requested),
             text,
         ))
     }

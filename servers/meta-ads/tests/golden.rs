@@ -4,7 +4,7 @@
 use mcp_common::testing::{check_budget, check_golden, check_portable, offline_connection};
 
 /// Most bytes the `tools/list` answer may take.
-const BUDGET: usize = 14_637;
+const BUDGET: usize = 14_137;
 
 #[test]
 fn tools_list_matches_the_golden_file() {
@@ -24,8 +24,8 @@ fn tools_list_matches_the_golden_file() {
     if let Err(e) = check_portable(&server) {
         panic!("{e}");
     }
-    // The size after the schema rework (issue 17), as a ceiling. Issue 15's target:
-    // a fifth of Pipeboard's, as today.
+    // Today's size, as a ceiling: 14 % of Pipeboard's meta-ads-mcp 1.0.128 (100,472 B,
+    // `bench --only context --peers`); issue 15 asks for at most a fifth.
     if let Err(e) = check_budget(&server, BUDGET) {
         panic!("{e}");
     }

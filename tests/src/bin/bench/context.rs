@@ -54,8 +54,76 @@ fn cases() -> Result<Vec<Case>> {
     ])
 }
 
-/// Prints each server's `tools/list` size and its call's result size.
-pub(super) async fn context_bench() -> Result<()> {
+/// The Python peer of `server` from tests/python/peers/requirements.txt, as a pip requirement.
+fn peer_of(server: &str) -> Option<String> {
+    let list = include_str!("../../../python/peers/requirements.txt");
+    list.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .find(|(ours, _)| *ours == server)
+        .map(|(_, requirement)| requirement.trim().to_owned())
+}
+
+/// The peer's `tools/list` size in bytes (compact JSON) and tool count: the peer installed from
+/// PyPI into a virtual environment of its own under target/bench-peers (once), started over
+/// stdio by tests/python/peers/tools_list.py with that environment's interpreter.
+fn peer_tools_list(requirement: &str) -> Result<(usize, usize)> {
+    use std::process::Command;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-peers");
+    let venv = root.join(requirement.replace(['=', '<', '>'], "_"));
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        std::fs::create_dir_all(&root)?;
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()?;
+        anyhow::ensure!(made.success(), "python3 -m venv {} failed", venv.display());
+        let installed = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                requirement,
+            ])
+            .status()?;
+        if !installed.success() {
+            let _ = std::fs::remove_dir_all(&venv);
+            anyhow::bail!("pip install {requirement} failed");
+        }
+    }
+    let package = requirement
+        .split(['=', '<', '>'])
+        .next()
+        .unwrap_or(requirement);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/peers/tools_list.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(venv.join("bin").join(package))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut fields = stdout.split_whitespace();
+    match (
+        fields.next().and_then(|b| b.parse().ok()),
+        fields.next().and_then(|t| t.parse().ok()),
+    ) {
+        (Some(bytes), Some(tools)) if out.status.success() => Ok((bytes, tools)),
+        _ => anyhow::bail!(
+            "{requirement}: no tools/list ({})",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+    }
+}
+
+/// Prints each server's `tools/list` size and its call's result size; with `peers`, also the
+/// Python peer's `tools/list` and the ratio, measured in the same run.
+pub(super) async fn context_bench(peers: bool) -> Result<()> {
     let fixtures = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sandbox-fixtures.toml"),
     )?;
@@ -85,6 +153,15 @@ pub(super) async fn context_bench() -> Result<()> {
             "{name:<14} context  tools/list {list} B ({} tools)  | {tool} result {answer} B",
             tools.tools.len()
         );
+        if peers && let Some(requirement) = peer_of(name) {
+            match peer_tools_list(&requirement) {
+                Ok((bytes, count)) => println!(
+                    "{name:<14} peer     {requirement}: tools/list {bytes} B ({count} tools)  | ours/peer {:.2}",
+                    list as f64 / bytes as f64
+                ),
+                Err(e) => println!("{name:<14} peer     {requirement}: not measured ({e})"),
+            }
+        }
         client.cancel().await?;
     }
     Ok(())

@@ -81,6 +81,10 @@ struct Args {
     /// callers use all of them.
     #[arg(long, default_value_t = 1000)]
     gateway_keys: usize,
+    /// With `context`: also install the Python peers from PyPI (tests/python/peers) into
+    /// virtual environments under target/bench-peers and measure their `tools/list`.
+    #[arg(long)]
+    peers: bool,
     /// Run only these parts (default: all).
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Vec<Part>,
@@ -173,7 +177,7 @@ async fn main() -> Result<()> {
         }
     }
     if args.runs(Part::Context) {
-        context_bench().await?;
+        context_bench(args.peers).await?;
     }
     if args.runs(Part::Tracing) {
         span_cost();
