@@ -42,8 +42,8 @@ impl Dimension {
     }
 }
 
-/// Which Google results to report. Only the values a name does not explain have docs: they
-/// reach the schema (`crate::schema` in mcp-common appends them to the description).
+/// Which Google results to report. What `news` and `googleNews` mean is said once, in
+/// `get_search_analytics`' `search_type` (a variant's doc would repeat it in four tools).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -52,21 +52,18 @@ pub enum SearchType {
     Web,
     Image,
     Video,
-    /// The News tab of Google Search.
     News,
     Discover,
-    /// news.google.com and the Google News app.
     GoogleNews,
 }
 
-/// Settled or fresh data.
+/// Settled or fresh data (said in `data_state`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataState {
-    /// Settled data only; the last 2–3 days are missing.
     #[default]
     Final,
-    /// Also fresh, still-changing data.
     All,
 }
 
@@ -122,8 +119,7 @@ pub struct ListPropertiesParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteParams {
-    /// Search Console property, e.g. `sc-domain:example.com` or `https://www.example.com/`.
-    /// Optional when the server has a default (the shop's property).
+    /// Property (`sc-domain:example.com` or `https://www.example.com/`); default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
 }
@@ -132,7 +128,7 @@ pub struct SiteParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchAnalyticsParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// First day: YYYY-MM-DD, `today`, `yesterday` or `NdaysAgo` (Pacific time).
@@ -144,7 +140,8 @@ pub struct SearchAnalyticsParams {
     /// `YYYY-MM-DD`, searchAppearance a rich result type.
     #[serde(default)]
     pub dimensions: Vec<Dimension>,
-    /// Result type (default `web`).
+    /// Result type (default `web`; `news` is Google Search's News tab, `googleNews`
+    /// news.google.com and its app).
     #[serde(default)]
     pub search_type: Option<SearchType>,
     /// Filters, all ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
@@ -153,7 +150,7 @@ pub struct SearchAnalyticsParams {
     /// Aggregation (default `auto`).
     #[serde(default)]
     pub aggregation_type: Option<AggregationType>,
-    /// Default `final`.
+    /// `final` (default: settled data, the last 2–3 days missing) or `all` (with fresh data).
     #[serde(default)]
     pub data_state: Option<DataState>,
     /// Rows per page (default 100, max 25000).
@@ -168,7 +165,7 @@ pub struct SearchAnalyticsParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverviewParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// First day (default `30daysAgo`).
@@ -177,10 +174,10 @@ pub struct OverviewParams {
     /// Last day (default `yesterday`).
     #[serde(default)]
     pub end_date: Option<String>,
-    /// Result type (default web).
+    /// Result type (default `web`).
     #[serde(default)]
     pub search_type: Option<SearchType>,
-    /// Default `final`.
+    /// `final` (default: settled data, the last 2–3 days missing) or `all` (with fresh data).
     #[serde(default)]
     pub data_state: Option<DataState>,
 }
@@ -199,7 +196,7 @@ pub struct Period {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// The earlier period, e.g. `{"start_date": "56daysAgo", "end_date": "29daysAgo"}`.
@@ -212,7 +209,7 @@ pub struct CompareParams {
     /// Biggest movers to return (default 25, max 500).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// Result type (default web).
+    /// Result type (default `web`).
     #[serde(default)]
     pub search_type: Option<SearchType>,
 }
@@ -221,7 +218,7 @@ pub struct CompareParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQueryParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Only this page (full URL); omit for every page × query pair.
@@ -243,7 +240,7 @@ pub struct PageQueryParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectParams {
-    /// Search Console property the URL belongs to; optional when the server has a default.
+    /// Property the URL belongs to; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Full URL to inspect (must be under the property).
@@ -257,7 +254,7 @@ pub struct InspectParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInspectParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// URLs to inspect (1–50; the API allows 2,000 inspections a day per property).
@@ -268,7 +265,7 @@ pub struct BatchInspectParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexingIssuesParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// URLs to check; omit to check the site's top pages by clicks over the last 28 days.
@@ -283,7 +280,7 @@ pub struct IndexingIssuesParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SitemapParams {
-    /// Search Console property; optional when the server has a default.
+    /// Property; default: the server's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Full URL of the sitemap, e.g. `https://www.example.com/sitemap.xml`.

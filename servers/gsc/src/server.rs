@@ -139,9 +139,9 @@ impl GscServer {
 
 #[tool_router]
 impl GscServer {
-    /// List the Search Console properties these credentials can read (URL-prefix properties
-    /// like `https://www.example.com/` and domain properties like `sc-domain:example.com`), with
-    /// the permission level. Start here when you do not know the exact property spelling.
+    /// The Search Console properties these credentials can read (`https://www.example.com/`
+    /// URL prefixes, `sc-domain:example.com` domains), with the permission level: the exact
+    /// spelling other tools take.
     #[tool(
         annotations(title = "List Search Console properties"),
         output_schema = schema_for_output::<SitesOutput>()
@@ -227,12 +227,10 @@ impl GscServer {
         ))
     }
 
-    /// Google Search performance (Search Console searchAnalytics): clicks, impressions, CTR and
-    /// average position, grouped by any of query, page, country, device, date,
-    /// searchAppearance, with filters (e.g. country equals `pol`, query contains `shoes`,
-    /// page includingRegex). Dates: YYYY-MM-DD or relative (`28daysAgo`, `yesterday`), Pacific
-    /// time; settled data lags 2–3 days (`data_state: all` includes fresh data). Results come in
-    /// pages (default 100 rows, up to 25000): follow `next_start_row`. Rows are sorted by clicks.
+    /// Google Search clicks, impressions, CTR and average position, grouped by query, page,
+    /// country, device, date or searchAppearance, with filters. Dates: YYYY-MM-DD or relative
+    /// (`28daysAgo`, `yesterday`), Pacific time. Rows sorted by clicks, in pages of 100 (up to
+    /// 25000): follow `next_start_row`.
     #[tool(
         annotations(title = "Search analytics"),
         output_schema = schema_for_output::<AnalyticsOutput>()
@@ -360,9 +358,9 @@ impl GscServer {
         Ok(output::success(&out, text))
     }
 
-    /// Compare two date ranges (e.g. the last 28 days against the 28 before) by query, page,
-    /// country or device: totals for each period and the biggest movers by click change,
-    /// including keys that appeared or vanished. Use it to explain a traffic drop or gain.
+    /// Compare two date ranges by query, page, country or device: each period's totals and the
+    /// biggest movers by click change, keys that appeared or vanished included. Explains a
+    /// traffic drop or gain.
     #[tool(
         annotations(title = "Compare search periods"),
         output_schema = schema_for_output::<CompareOutput>()
@@ -462,10 +460,9 @@ impl GscServer {
         self.get_search_analytics(Parameters(params)).await
     }
 
-    /// Inspect one URL with Google's URL Inspection API: whether it is indexed (verdict,
-    /// coverage state such as "Submitted and indexed" or "Crawled - currently not indexed"),
-    /// robots.txt and noindex status, last crawl, Google's and the declared canonical, mobile
-    /// usability and rich results.
+    /// Inspect one URL (URL Inspection API): indexed or not (verdict, coverage state such as
+    /// "Crawled - currently not indexed"), robots.txt and noindex, last crawl, Google's and
+    /// the declared canonical, mobile usability, rich results.
     #[tool(
         annotations(title = "Inspect a URL"),
         output_schema = schema_for_output::<InspectOutput>()
@@ -541,9 +538,8 @@ impl GscServer {
         ))
     }
 
-    /// Find indexing problems: inspect the given URLs — or, without `urls`, the site's top
-    /// pages by clicks over the last 28 days — and list those not indexed or at risk, with the
-    /// coverage state and what to do about it.
+    /// Indexing problems: inspect `urls`, or the top pages by clicks of the last 28 days, and
+    /// list those not indexed or at risk, with the coverage state and what to do.
     #[tool(
         annotations(title = "Check indexing issues"),
         output_schema = schema_for_output::<IssuesOutput>()
