@@ -226,11 +226,7 @@ impl AdsServer {
             .collect()
             .await;
         let reachable = customers.len();
-        let needle = p
-            .contains
-            .as_deref()
-            .map(|c| c.trim().to_lowercase())
-            .filter(|c| !c.is_empty());
+        let needle = mcp_common::params::needle(p.contains.as_deref());
         let customers: Vec<Value> = match &needle {
             None => customers,
             Some(needle) => customers

@@ -160,11 +160,7 @@ impl GscServer {
             sites.retain(|s| s.site_url == shop.trim());
         }
         let reachable = sites.len();
-        let needle = p
-            .contains
-            .as_deref()
-            .map(|c| c.trim().to_lowercase())
-            .filter(|c| !c.is_empty());
+        let needle = mcp_common::params::needle(p.contains.as_deref());
         if let Some(needle) = &needle {
             sites.retain(|s| s.site_url.to_lowercase().contains(needle));
         }

@@ -69,6 +69,14 @@ pub fn parse<T: DeserializeOwned>(arguments: serde_json::Value) -> Result<T, Err
     })
 }
 
+/// A `contains` filter argument as the lower-cased text to look for; blank is no filter (a
+/// strict-mode model sends every property).
+pub fn needle(contains: Option<&str>) -> Option<String> {
+    contains
+        .map(|c| c.trim().to_lowercase())
+        .filter(|c| !c.is_empty())
+}
+
 /// An account/property id a model may send as `123`, `"123"` or a resource name
 /// (`"properties/123"`); kept as the string it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
