@@ -97,6 +97,21 @@ def property_paths(schema, path="", out=None) -> set:
     return out
 
 
+def descriptions(schema, out=None) -> set:
+    """Every description string anywhere in a JSON schema."""
+    out = set() if out is None else out
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "description" and isinstance(value, str):
+                out.add(value)
+            else:
+                descriptions(value, out)
+    elif isinstance(schema, list):
+        for value in schema:
+            descriptions(value, out)
+    return out
+
+
 def genai_enum_values(schema: genai.Schema | None, out=None) -> set:
     out = set() if out is None else out
     if schema is None:
@@ -127,14 +142,11 @@ def check_schema(server: str, tool) -> None:
         fail(server, name, "google-genai mcp_to_gemini_tool", f"{type(e).__name__}: {e}")
     try:
         strict = OpenAIJsonSchemaTransformer(copy.deepcopy(schema), strict=True).walk()
-        # In strict mode the transformer moves what OpenAI cannot enforce into descriptions.
-        before = json.dumps(schema)
-        moved = [
-            key for key in ("minLength", "maxLength", "pattern", "format", "uniqueItems", "minProperties")
-            if f'"{key}"' in before and f"{key}=" in json.dumps(strict)
-        ]
-        if moved:
-            fail(server, name, "pydantic-ai OpenAI strict", f"keywords strict mode cannot enforce: {moved}")
+        # In strict mode the transformer moves what OpenAI cannot enforce into descriptions
+        # ("… (minLength=3)"): every description must come out as it went in.
+        changed = descriptions(strict) - descriptions(schema)
+        if changed:
+            fail(server, name, "pydantic-ai OpenAI strict", f"keywords moved into descriptions: {sorted(changed)}")
     except Exception as e:
         fail(server, name, "pydantic-ai OpenAI strict", f"{type(e).__name__}: {e}")
 

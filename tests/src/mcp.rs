@@ -83,19 +83,28 @@ pub fn err(result: &CallToolResult) -> String {
 /// A result's rows as objects keyed by column (the servers send `columns` once and each row as
 /// an array): null cells left out, and a period said once for the page (Meta's `date_start`,
 /// `date_stop`) put back in each row. A JSON array, so tests index it like the old shape.
+/// Panics on a result without `columns` or `rows`, or a row of another length than the
+/// columns: a test must not pass on rows it could not read.
 pub fn keyed(out: &Value) -> Value {
     let columns: Vec<&str> = out["columns"]
         .as_array()
-        .map(|c| c.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let rows = out["rows"].as_array().cloned().unwrap_or_default();
+        .unwrap_or_else(|| panic!("no columns in {out}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let rows = out["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows in {out}"))
+        .clone();
     Value::Array(
         rows.into_iter()
             .map(|row| {
+                let cells = row.as_array().cloned().unwrap_or_default();
+                assert_eq!(cells.len(), columns.len(), "a row of another length: {row}");
                 let mut map: serde_json::Map<String, Value> = columns
                     .iter()
                     .map(|c| (*c).to_owned())
-                    .zip(row.as_array().cloned().unwrap_or_default())
+                    .zip(cells)
                     .filter(|(_, v)| !v.is_null())
                     .collect();
                 for key in ["date_start", "date_stop"] {

@@ -3,8 +3,9 @@
 //! names the tool and the field, never a zero: a field renamed in a server must fail the team
 //! where it shows, not turn every finding into "no material change". Only what an upstream
 //! itself leaves out when it is zero counts as zero ([`number_or_zero`]): Google Ads omits
-//! zero metrics (proto3 JSON), Meta omits `actions` a campaign had none of, Search Console
-//! returns no totals row for a period without data.
+//! zero metrics (proto3 JSON; the server fills counts and amounts with 0 and leaves other
+//! metrics null, which is absent here), Meta omits `actions` a campaign had none of, Search
+//! Console returns no totals row for a period without data.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -21,9 +22,9 @@ struct Tabular {
 }
 
 impl Tabular {
-    /// The rows keyed by column name. A null cell is a field the upstream left out (Google
-    /// Ads and Meta omit zero metrics), so it is absent here too; a row of another length
-    /// than the columns is an error, never a guess.
+    /// The rows keyed by column name. A null cell is a value the upstream did not report, so
+    /// it is absent here too; a row of another length than the columns is an error, never a
+    /// guess.
     fn keyed(self) -> Result<Vec<Row>, String> {
         self.rows
             .into_iter()

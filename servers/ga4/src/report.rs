@@ -1,5 +1,5 @@
-//! Tool outputs: report responses turned into rows keyed by column name with typed numbers
-//! (the structured content), and their compact text rendering (what a model reads).
+//! Tool outputs: report responses turned into columns and rows of typed values (the structured
+//! content), and their compact text rendering (what a model reads).
 
 use mcp_common::output::{self, Table};
 use rmcp::model::CallToolResult;

@@ -460,11 +460,11 @@ impl Ga4Server {
     /// purchaseRevenue, totalRevenue, split by dimensions such as date,
     /// sessionDefaultChannelGroup, sessionSourceMedium, country, deviceCategory, pagePath,
     /// landingPage, eventName. Dates may be relative (`today`, `yesterday`, `28daysAgo`); compare
-    /// periods with two date ranges (rows then carry a `dateRange` dimension). Filters use
-    /// FilterExpression objects: dimension names in `dimension_filter`, metric names in
-    /// `metric_filter`. Results come in pages (default 100 rows): the answer gives `row_count`
-    /// and `next_offset`; call again with `offset` for more. Unknown names get a suggestion;
-    /// custom fields come from get_custom_dimensions_and_metrics.
+    /// periods with two date ranges (rows then carry a `dateRange` dimension). Filters are
+    /// text: dimension names in `dimension_filter`, metric names in `metric_filter`. Results
+    /// come in pages (default 100 rows): the answer gives `row_count` and `next_offset`; call
+    /// again with `offset` for more. Unknown names get a suggestion; custom fields come from
+    /// get_custom_dimensions_and_metrics.
     #[tool(
         annotations(title = "Run a GA4 report"),
         output_schema = schema_for_output::<ReportOutput>()
@@ -491,7 +491,7 @@ impl Ga4Server {
 
     /// Run a GA4 funnel report (Data API v1alpha runFunnelReport): how many users reach each
     /// step and where they drop off, e.g. view_item → add_to_cart → begin_checkout → purchase.
-    /// Steps are event names (`event`) or full FunnelFilterExpressions (`filter_expression`);
+    /// Steps are event names (`event`) or text filters (`filter`, run_report's syntax);
     /// optionally break down by a dimension (`funnel_breakdown`) or report next actions.
     #[tool(
         annotations(title = "Run a GA4 funnel report"),

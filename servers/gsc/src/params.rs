@@ -99,7 +99,7 @@ pub struct Filter {
 pub enum AggregationType {
     /// Google decides.
     Auto,
-    /// Not with page grouping or filters.
+    /// Not when grouping or filtering by page.
     ByProperty,
     #[allow(missing_docs)]
     ByPage,

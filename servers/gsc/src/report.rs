@@ -87,7 +87,7 @@ pub struct AnalyticsOutput {
     /// Last day (resolved).
     pub end_date: String,
     /// Column names: the grouping dimensions, then clicks, impressions, ctr (0–1, 4
-    /// decimals) and position (2 decimals).
+    /// significant digits) and position (2 decimals).
     pub columns: Vec<String>,
     /// Rows sorted by clicks, each an array in `columns` order.
     pub rows: Vec<Vec<Value>>,
