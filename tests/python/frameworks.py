@@ -48,21 +48,34 @@ def fail(server: str, tool: str, framework: str, why: str) -> None:
     FAILURES.append(f"{server} {tool} [{framework}]: {why}")
 
 
-def enum_values(schema, out=None) -> set:
-    """Every enum value anywhere in a JSON schema."""
-    out = set() if out is None else out
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key == "enum":
-                out.update(map(str, value))
-            elif key == "const":
-                out.add(str(value))
-            else:
-                enum_values(value, out)
-    elif isinstance(schema, list):
-        for value in schema:
-            enum_values(value, out)
+def keyword_values(schema, keys) -> set:
+    """Every value, as text, of the keywords `keys` anywhere in a JSON schema (a list's items
+    one by one)."""
+    out = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys:
+                    out.update(map(str, value) if isinstance(value, list) else [str(value)])
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
     return out
+
+
+def enum_values(schema) -> set:
+    """Every enum value anywhere in a JSON schema."""
+    return keyword_values(schema, ("enum", "const"))
+
+
+def descriptions(schema) -> set:
+    """Every description anywhere in a JSON schema."""
+    return keyword_values(schema, ("description",))
 
 
 def resolve(schema, root=None, depth=0):
@@ -94,21 +107,6 @@ def property_paths(schema, path="", out=None) -> set:
         for key in ("anyOf", "oneOf", "allOf"):
             for sub in schema.get(key) or []:
                 property_paths(sub, path, out)
-    return out
-
-
-def descriptions(schema, out=None) -> set:
-    """Every description string anywhere in a JSON schema."""
-    out = set() if out is None else out
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key == "description" and isinstance(value, str):
-                out.add(value)
-            else:
-                descriptions(value, out)
-    elif isinstance(schema, list):
-        for value in schema:
-            descriptions(value, out)
     return out
 
 

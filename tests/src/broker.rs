@@ -168,6 +168,13 @@ impl BrokerProc {
         Ok((dir, url))
     }
 
+    /// A broker serving a fresh [`BrokerProc::sqlite_db`], logging warnings; the directory
+    /// holds its database and goes with it.
+    pub async fn with_sqlite(sandbox: &Sandbox) -> Result<(tempfile::TempDir, Self)> {
+        let (dir, url) = Self::sqlite_db(sandbox).await?;
+        Ok((dir, Self::start(sandbox, &url, "warn", "").await?))
+    }
+
     /// Migrates `url` and seeds it with [`broker_seed`].
     pub async fn prepare(sandbox: &Sandbox, url: &str) -> Result<()> {
         Self::prepare_with(sandbox, url, &broker_seed()).await

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod broker;
+mod chat;
 mod fixtures;
 mod host;
 mod mcp;
@@ -15,6 +16,7 @@ mod sandbox;
 mod traces;
 
 pub use broker::*;
+pub use chat::*;
 pub use fixtures::*;
 pub use host::*;
 pub use mcp::*;

@@ -2,64 +2,19 @@
 //! driven through stdin like a script would; the model loop against a scripted
 //! OpenAI-compatible endpoint.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berryboo_e2e::{BrokerProc, Sandbox, bin, shops};
+use berryboo_e2e::{BrokerProc, Sandbox, chat_command, scripted, shops};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
-
-async fn broker(sandbox: &Sandbox) -> (tempfile::TempDir, BrokerProc) {
-    let (dir, url) = BrokerProc::sqlite_db(sandbox).await.expect("database");
-    let broker = BrokerProc::start(sandbox, &url, "warn", "")
-        .await
-        .expect("broker");
-    (dir, broker)
-}
-
-fn chat(kind: &str, sandbox: &Sandbox, broker: &BrokerProc, shop: &str) -> Command {
-    let mut cmd = Command::new(bin("agent-host"));
-    cmd.args([kind, "--shop-id", shop, "--api-base", &sandbox.base])
-        .arg("--broker-socket")
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .env_remove("BERRYBOO_LLM_BASE_URL")
-        .env_remove("BERRYBOO_LLM_MODEL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Runs a chat with `script` on stdin; returns (status, stdout, stderr).
-async fn scripted(mut cmd: Command, script: &str) -> (std::process::ExitStatus, String, String) {
-    let mut child = cmd.spawn().expect("agent-host starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(script.as_bytes())
-        .await
-        .expect("write script");
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("chat ends")
-        .expect("output");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test]
 async fn direct_mode_lists_and_calls_tools_and_exits_zero_at_eof() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
     let (status, out, err) = scripted(
-        chat("chat-ga4", &sandbox, &broker, shops::ACME),
+        chat_command("chat-ga4", &sandbox, &broker, shops::ACME),
         "/tools\n/call get_property_details {}\n/call run_report {\"date_ranges\": [{\"start_date\": \"7daysAgo\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n/call nope {}\n/describe run_report\nHow many users yesterday?\n",
     )
     .await;
@@ -97,11 +52,17 @@ async fn direct_mode_lists_and_calls_tools_and_exits_zero_at_eof() {
 #[tokio::test]
 async fn two_shops_chatting_at_once_see_only_their_own_data() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
     let script = "/call get_account_summaries {}\n/call get_property_details {}\n/call run_report {\"property_id\": \"326784853\", \"date_ranges\": [{\"start_date\": \"yesterday\", \"end_date\": \"yesterday\"}], \"metrics\": [\"sessions\"]}\n";
     let (a, b) = tokio::join!(
-        scripted(chat("chat-ga4", &sandbox, &broker, shops::ACME), script),
-        scripted(chat("chat-ga4", &sandbox, &broker, shops::BLOOM), script)
+        scripted(
+            chat_command("chat-ga4", &sandbox, &broker, shops::ACME),
+            script
+        ),
+        scripted(
+            chat_command("chat-ga4", &sandbox, &broker, shops::BLOOM),
+            script
+        )
     );
     let (acme, bloom) = (a.1, b.1);
     assert!(
@@ -124,16 +85,22 @@ async fn two_shops_chatting_at_once_see_only_their_own_data() {
 #[tokio::test]
 async fn unknown_shops_and_missing_integrations_print_the_guides_message() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
-    let (status, out, _) =
-        scripted(chat("chat-ga4", &sandbox, &broker, "non-existent-uuid"), "").await;
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
+    let (status, out, _) = scripted(
+        chat_command("chat-ga4", &sandbox, &broker, "non-existent-uuid"),
+        "",
+    )
+    .await;
     assert!(!status.success());
     assert!(
         out.contains("No Google Analytics integration found for shop non-existent-uuid.\nPlease connect your Google Analytics account in the dashboard."),
         "{out}"
     );
-    let (status, out, _) =
-        scripted(chat("chat-meta-ads", &sandbox, &broker, shops::ACME), "").await;
+    let (status, out, _) = scripted(
+        chat_command("chat-meta-ads", &sandbox, &broker, shops::ACME),
+        "",
+    )
+    .await;
     assert!(!status.success());
     assert!(out.contains(&format!("No Meta Ads integration found for shop {}.\nPlease connect your Meta Ads account in the dashboard.", shops::ACME)), "{out}");
 }
@@ -141,8 +108,8 @@ async fn unknown_shops_and_missing_integrations_print_the_guides_message() {
 #[tokio::test]
 async fn a_killed_server_is_restarted_once_then_reported() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
-    let mut child = chat("chat-ga4", &sandbox, &broker, shops::ACME)
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
+    let mut child = chat_command("chat-ga4", &sandbox, &broker, shops::ACME)
         .spawn()
         .unwrap();
     let host_pid = child.id().unwrap();
@@ -218,9 +185,9 @@ async fn a_killed_server_is_restarted_once_then_reported() {
 #[tokio::test]
 async fn children_are_gone_and_nothing_is_left_on_disk_after_exit() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = chat("chat-ga4", &sandbox, &broker, shops::ACME);
+    let mut cmd = chat_command("chat-ga4", &sandbox, &broker, shops::ACME);
     cmd.env("TMPDIR", tmp.path())
         .env("XDG_RUNTIME_DIR", tmp.path());
     let mut child = cmd.spawn().unwrap();
@@ -321,9 +288,9 @@ async fn fake_model() -> (String, Arc<Mutex<Vec<Value>>>) {
 #[tokio::test]
 async fn the_model_calls_tools_through_the_shops_server() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (_db, broker) = broker(&sandbox).await;
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
     let (base, seen) = fake_model().await;
-    let mut cmd = chat("chat-ga4", &sandbox, &broker, shops::ACME);
+    let mut cmd = chat_command("chat-ga4", &sandbox, &broker, shops::ACME);
     cmd.env("BERRYBOO_LLM_BASE_URL", &base)
         .env("BERRYBOO_LLM_MODEL", "scripted")
         .env("BERRYBOO_LLM_API_KEY", "sk-test-not-a-real-key");

@@ -7,12 +7,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use berryboo_e2e::{
-    BrokerProc, Credentials, OtlpReceiver, Sandbox, SpanRecord, bin, ga4_command, otel_env, shops,
+    BrokerProc, Credentials, OtlpReceiver, Sandbox, SpanRecord, bin, chat_command, ga4_command,
+    otel_env, scripted, shops,
 };
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn find<'a>(spans: &'a [SpanRecord], service: &str, name: &str) -> Option<&'a SpanRecord> {
@@ -40,45 +41,14 @@ async fn one_chat_turn_is_one_trace_from_the_host_through_the_server_to_the_upst
     let receiver = OtlpReceiver::start().await.expect("receiver");
     receiver.export_everything();
     let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.expect("database");
-    let broker = BrokerProc::start(&sandbox, &url, "warn", "")
-        .await
-        .expect("broker");
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
 
-    let mut chat = Command::new(bin("agent-host"));
-    chat.args([
-        "chat-ga4",
-        "--shop-id",
-        shops::ACME,
-        "--api-base",
-        &sandbox.base,
-    ])
-    .arg("--broker-socket")
-    .arg(&broker.socket)
-    .env("RUST_LOG", "warn")
-    .envs(otel_env())
-    .env_remove("BERRYBOO_LLM_BASE_URL")
-    .env_remove("BERRYBOO_LLM_MODEL")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let mut child = chat.spawn().expect("agent-host starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(b"/call get_property_details {}\n")
-        .await
-        .expect("script");
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the chat ends")
-        .expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut chat = chat_command("chat-ga4", &sandbox, &broker, shops::ACME);
+    chat.envs(otel_env());
+    let (status, stdout, stderr) = scripted(chat, "/call get_property_details {}\n").await;
     assert!(
-        out.status.success() && stdout.contains("Acme Shop"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        status.success() && stdout.contains("Acme Shop"),
+        "{stdout}\n{stderr}"
     );
 
     // Every hop of the turn, each the child of the one before it, in one trace.
@@ -267,10 +237,7 @@ async fn a_remote_agents_trace_continues_through_the_gateway_to_the_upstream() {
     let receiver = OtlpReceiver::start().await.expect("receiver");
     receiver.export_everything();
     let sandbox = Sandbox::start().await.expect("sandbox");
-    let (_db, url) = BrokerProc::sqlite_db(&sandbox).await.expect("database");
-    let broker = BrokerProc::start(&sandbox, &url, "warn", "")
-        .await
-        .expect("broker");
+    let (_db, broker) = BrokerProc::with_sqlite(&sandbox).await.expect("broker");
     let key = shop_key(&broker, shops::ACME).await;
     let mut gateway = Command::new(bin("agent-host"));
     gateway

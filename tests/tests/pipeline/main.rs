@@ -12,7 +12,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berryboo_e2e::{BrokerProc, Sandbox, TestPostgres, bin, full_shop_id, full_shops_seed};
+use berryboo_e2e::{
+    BrokerProc, Sandbox, TestPostgres, bin, chat_command, full_shop_id, full_shops_seed, scripted,
+};
 use pipeline_store::{Status, Store};
 use serde_json::{Value, json};
 use tokio::process::Command;

@@ -22,32 +22,8 @@ async fn chat_with(
     shop: &str,
     script: &str,
 ) -> (i32, String, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut cmd = Command::new(bin("agent-host"));
-    cmd.args([kind, "--shop-id", shop, "--api-base", &sandbox.base])
-        .arg("--broker-socket")
-        .arg(&broker.socket)
-        .env("RUST_LOG", "warn")
-        .env_remove("BERRYBOO_LLM_BASE_URL")
-        .env_remove("BERRYBOO_LLM_MODEL")
-        .env_remove("BERRYBOO_QUOTA_RESERVE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("agent-host starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(script.as_bytes()).await.expect("script");
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the chat ends")
-        .expect("output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (status, out, err) = scripted(chat_command(kind, sandbox, broker, shop), script).await;
+    (status.code().unwrap_or(-1), out, err)
 }
 
 /// Waits, if the wall clock is within `margin` of the top of an hour, until that hour has
