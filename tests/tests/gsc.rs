@@ -48,11 +48,31 @@ async fn lists_eleven_read_only_tools() {
     .collect();
     assert_eq!(names, expected);
     assert!(
-        tools.iter().all(
-            |t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)
-                && t.output_schema.is_some()
-        )
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
     );
+    // Only the row tools publish an output schema (servers/gsc/src/report.rs says why); it
+    // tells a reader that each row is an array in `columns` order.
+    let with_schema: BTreeSet<&str> = tools
+        .iter()
+        .filter(|t| t.output_schema.is_some())
+        .map(|t| t.name.as_ref())
+        .collect();
+    assert_eq!(
+        with_schema,
+        BTreeSet::from(["get_search_analytics", "get_search_by_page_query"])
+    );
+    for t in tools.iter().filter(|t| t.output_schema.is_some()) {
+        let rows = &t.output_schema.as_ref().unwrap()["properties"]["rows"];
+        assert!(
+            rows["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("`columns` order")),
+            "{}: {rows}",
+            t.name
+        );
+    }
     client.cancel().await.unwrap();
 }
 

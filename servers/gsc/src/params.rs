@@ -1,4 +1,8 @@
 //! Tool inputs for `gsc-mcp`. Doc comments become the JSON Schema the model reads.
+//!
+//! `site_url` has no description: every tool takes the server's property when it is omitted,
+//! which the server's instructions say once and the optional, nullable type shows (ten copies of
+//! it were 480 B of `tools/list`, issue 15). `list_properties` gives the exact spellings.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -7,9 +11,9 @@ use serde::{Deserialize, Serialize};
 /// trailing slash included) or `sc-domain:example.com` (domain property).
 pub type SiteUrl = String;
 
-/// Dimensions to group search analytics by. The values' formats are said once, in
-/// `get_search_analytics`' `dimensions` (a variant's doc would repeat them in every tool's
-/// schema).
+// Dimensions to group search analytics by. The values' formats are said once, in
+// `get_search_analytics`' `dimensions` (a variant's doc would repeat them in every tool's
+// schema; a `///` doc here would be published wherever a field of this type has none).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -80,28 +84,27 @@ pub enum Operator {
     ExcludingRegex,
 }
 
-/// One filter; all filters are combined with AND.
+// One filter; all filters are combined with AND (said in `filters`: a `///` doc here would be
+// published again as the items' description).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
-    /// Dimension to filter on.
     pub dimension: Dimension,
-    /// How to compare (default `contains`).
+    /// Default `contains`.
     #[serde(default)]
     pub operator: Option<Operator>,
-    /// Value, or an RE2 regular expression for `includingRegex`/`excludingRegex`.
+    /// Value, or an RE2 regular expression for the regex operators.
     pub expression: String,
 }
 
-/// How rows are aggregated.
+/// How rows are aggregated (what the values mean is said in `aggregation_type`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AggregationType {
-    /// Google decides.
     Auto,
-    /// Not when grouping or filtering by page.
     ByProperty,
-    #[allow(missing_docs)]
     ByPage,
 }
 
@@ -109,8 +112,7 @@ pub enum AggregationType {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPropertiesParams {
-    /// Only properties whose URL contains this text (case-insensitive), e.g. `acme`, for
-    /// credentials that reach many properties.
+    /// Only properties whose URL contains this (case-insensitive).
     #[serde(default)]
     pub contains: Option<String>,
 }
@@ -119,7 +121,7 @@ pub struct ListPropertiesParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteParams {
-    /// Property (`sc-domain:example.com` or `https://www.example.com/`); default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
 }
@@ -128,35 +130,33 @@ pub struct SiteParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchAnalyticsParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// First day: YYYY-MM-DD, `today`, `yesterday` or `NdaysAgo` (Pacific time).
+    /// YYYY-MM-DD, `today`, `yesterday` or `NdaysAgo` (Pacific time).
     pub start_date: String,
-    /// Last day, inclusive.
+    /// Inclusive.
     pub end_date: String,
-    /// Group by these dimensions (e.g. `["query"]`, `["page", "query"]`, `["date"]`). Values:
-    /// country ISO 3166-1 alpha-3 lower case (`pol`), device `DESKTOP`/`MOBILE`/`TABLET`, date
-    /// `YYYY-MM-DD`, searchAppearance a rich result type.
+    /// E.g. `["page", "query"]`. Values: country ISO 3166-1 alpha-3 lower case (`pol`), device
+    /// `DESKTOP`/`MOBILE`/`TABLET`, date YYYY-MM-DD.
     #[serde(default)]
     pub dimensions: Vec<Dimension>,
-    /// Result type (default `web`; `news` is Google Search's News tab, `googleNews`
-    /// news.google.com and its app).
+    /// Default `web`; `news`: Google Search's News tab; `googleNews`: news.google.com.
     #[serde(default)]
     pub search_type: Option<SearchType>,
-    /// Filters, all ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
+    /// All ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
     #[serde(default)]
     pub filters: Vec<Filter>,
-    /// Aggregation (default `auto`).
+    /// Default `auto`; `byProperty` not with a page dimension or filter.
     #[serde(default)]
     pub aggregation_type: Option<AggregationType>,
-    /// `final` (default: settled data, the last 2–3 days missing) or `all` (with fresh data).
+    /// `final` (default: settled, the last 2–3 days missing) or `all` (with fresh data).
     #[serde(default)]
     pub data_state: Option<DataState>,
-    /// Rows per page (default 100, max 25000).
+    /// Default 100, max 25000.
     #[serde(default)]
     pub row_limit: Option<u32>,
-    /// First row (0-based), for paging: use `next_start_row` from the previous answer.
+    /// For paging: `next_start_row` of the previous answer.
     #[serde(default)]
     pub start_row: Option<u64>,
 }
@@ -165,30 +165,29 @@ pub struct SearchAnalyticsParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverviewParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// First day (default `30daysAgo`).
+    /// Default `30daysAgo`.
     #[serde(default)]
     pub start_date: Option<String>,
-    /// Last day (default `yesterday`).
+    /// Default `yesterday`.
     #[serde(default)]
     pub end_date: Option<String>,
-    /// Result type (default `web`).
+    /// Default `web`.
     #[serde(default)]
     pub search_type: Option<SearchType>,
-    /// `final` (default: settled data, the last 2–3 days missing) or `all` (with fresh data).
+    /// Default `final`; `all` adds the fresh last days.
     #[serde(default)]
     pub data_state: Option<DataState>,
 }
 
 /// A date range.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
-    /// First day.
     pub start_date: String,
-    /// Last day.
     pub end_date: String,
 }
 
@@ -196,20 +195,20 @@ pub struct Period {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// The earlier period, e.g. `{"start_date": "56daysAgo", "end_date": "29daysAgo"}`.
+    /// The earlier one, e.g. `{"start_date": "56daysAgo", "end_date": "29daysAgo"}`.
     pub period_a: Period,
-    /// The later period, e.g. `{"start_date": "28daysAgo", "end_date": "yesterday"}`.
+    /// The later one.
     pub period_b: Period,
-    /// What to compare (default `query`).
+    /// Default `query`.
     #[serde(default)]
     pub dimension: Option<Dimension>,
-    /// Biggest movers to return (default 25, max 500).
+    /// Movers to return (default 25, max 500).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// Result type (default `web`).
+    /// Default `web`.
     #[serde(default)]
     pub search_type: Option<SearchType>,
 }
@@ -218,20 +217,20 @@ pub struct CompareParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQueryParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// Only this page (full URL); omit for every page × query pair.
+    /// Full URL; omit for every page × query pair.
     #[serde(default)]
     pub page_url: Option<String>,
-    /// First day.
+    #[allow(missing_docs)]
     pub start_date: String,
-    /// Last day.
+    #[allow(missing_docs)]
     pub end_date: String,
-    /// Rows per page (default 100, max 25000).
+    /// Default 100, max 25000.
     #[serde(default)]
     pub row_limit: Option<u32>,
-    /// First row, for paging.
+    /// For paging.
     #[serde(default)]
     pub start_row: Option<u64>,
 }
@@ -240,12 +239,12 @@ pub struct PageQueryParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectParams {
-    /// Property the URL belongs to; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// Full URL to inspect (must be under the property).
+    /// Full URL, under the property.
     pub url: String,
-    /// Language of messages, e.g. `en-US`.
+    /// For messages, e.g. `en-US`.
     #[serde(default)]
     pub language_code: Option<String>,
 }
@@ -254,10 +253,10 @@ pub struct InspectParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInspectParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// URLs to inspect (1–50; the API allows 2,000 inspections a day per property).
+    /// 1 to 50.
     pub urls: Vec<String>,
 }
 
@@ -265,13 +264,13 @@ pub struct BatchInspectParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexingIssuesParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// URLs to check; omit to check the site's top pages by clicks over the last 28 days.
+    /// Omit for the top pages.
     #[serde(default)]
     pub urls: Vec<String>,
-    /// How many top pages to check when `urls` is omitted (default 20, max 50).
+    /// How many, when `urls` is omitted (default 20, max 50).
     #[serde(default)]
     pub top_pages: Option<u32>,
 }
@@ -280,9 +279,9 @@ pub struct IndexingIssuesParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SitemapParams {
-    /// Property; default: the server's.
+    #[allow(missing_docs)] // See the module documentation.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// Full URL of the sitemap, e.g. `https://www.example.com/sitemap.xml`.
+    /// Full URL.
     pub sitemap_url: String,
 }

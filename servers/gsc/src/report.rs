@@ -1,5 +1,11 @@
-//! What the tools return: the structured outputs (their schemas are the tools' output
-//! schemas) and the compact text tables beside them.
+//! What the tools return: the structured outputs and the compact text tables beside them.
+//!
+//! Only the row tools (`get_search_analytics`, `get_search_by_page_query`) publish an output
+//! schema: theirs says what a reader could not guess (each row an array in `columns` order).
+//! The other tools' structured content is a small summary or the API's own objects, whose keys
+//! the result shows; their schemas typed little beyond those keys (untyped arrays and objects)
+//! and cost 1.7 KB of a `tools/list` that must stay under half its Python peer's (issue 15).
+//! A client still gets every result's `structuredContent`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -77,42 +83,41 @@ pub(crate) fn metrics_table(dimensions: &[String], rows: &[Map<String, Value>]) 
     t
 }
 
-/// A page of search analytics.
+/// A page of search analytics: the one output whose schema is published (see the module
+/// documentation). Its fields are described only where name and type do not say enough (the
+/// shape of `rows`, units, when a field is absent); `//` comments are for this code's readers.
 #[derive(Debug, Serialize, JsonSchema)]
+#[allow(missing_docs)]
 pub struct AnalyticsOutput {
-    /// The property.
     pub site_url: String,
-    /// First day (resolved, YYYY-MM-DD).
+    // Resolved to YYYY-MM-DD.
     pub start_date: String,
-    /// Last day (resolved).
     pub end_date: String,
-    /// Column names: the grouping dimensions, then clicks, impressions, ctr (0–1, 4
-    /// significant digits) and position (2 decimals).
+    /// The grouping dimensions, then clicks, impressions, ctr (0–1) and position.
     pub columns: Vec<String>,
-    /// Rows sorted by clicks, each an array in `columns` order.
+    /// Each row an array in `columns` order, by clicks.
     pub rows: Vec<Vec<Value>>,
-    /// Index of the first row of this page.
     pub start_row: u64,
-    /// `start_row` for the next page; absent when this page is the last.
+    /// Absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_start_row: Option<u64>,
-    /// How Google aggregated (`byProperty`, `byPage`).
+    // How Google aggregated (`byProperty`, `byPage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aggregation: Option<String>,
-    /// Fresh-data notes (`first_incomplete_date`), with data_state `all`.
+    // Fresh-data notes (`first_incomplete_date`), with data_state `all`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
 }
 
 /// Properties the credentials can read.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct SitesOutput {
     /// The properties, with the permission level.
     pub sites: Vec<Value>,
 }
 
 /// One property.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct SiteOutput {
     /// The property.
     pub site_url: String,
@@ -123,7 +128,7 @@ pub struct SiteOutput {
 }
 
 /// Totals and the daily trend.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct OverviewOutput {
     /// The property.
     pub site_url: String,
@@ -138,7 +143,7 @@ pub struct OverviewOutput {
 }
 
 /// Two periods compared.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct CompareOutput {
     /// The property.
     pub site_url: String,
@@ -153,7 +158,7 @@ pub struct CompareOutput {
 }
 
 /// URL inspection results.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct InspectionsOutput {
     /// The property.
     pub site_url: String,
@@ -164,7 +169,7 @@ pub struct InspectionsOutput {
 }
 
 /// One inspection.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct InspectOutput {
     /// The property.
     pub site_url: String,
@@ -175,7 +180,7 @@ pub struct InspectOutput {
 }
 
 /// Indexing problems found.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct IssuesOutput {
     /// The property.
     pub site_url: String,
@@ -186,7 +191,7 @@ pub struct IssuesOutput {
 }
 
 /// Sitemaps.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct SitemapsOutput {
     /// The property.
     pub site_url: String,

@@ -25,9 +25,9 @@ use crate::params::{
     SiteParams, SitemapParams,
 };
 use crate::report::{
-    self, AnalyticsOutput, CompareOutput, InspectOutput, InspectionsOutput, IssuesOutput,
-    OverviewOutput, Period, SiteOutput, SitemapsOutput, SitesOutput, advice, inspection_summary,
-    metrics_table, row_map, sitemap_table, summarise,
+    self, AnalyticsOutput, InspectOutput, InspectionsOutput, IssuesOutput, Period, SiteOutput,
+    SitemapsOutput, SitesOutput, advice, inspection_summary, metrics_table, row_map, sitemap_table,
+    summarise,
 };
 use crate::request::{MAX_ROWS, check_site, enum_str, filter_groups, outside_property, row_limit};
 
@@ -139,13 +139,9 @@ impl GscServer {
 
 #[tool_router]
 impl GscServer {
-    /// The Search Console properties these credentials can read (`https://www.example.com/`
-    /// URL prefixes, `sc-domain:example.com` domains), with the permission level: the exact
-    /// spelling other tools take.
-    #[tool(
-        annotations(title = "List Search Console properties"),
-        output_schema = schema_for_output::<SitesOutput>()
-    )]
+    /// The Search Console properties these credentials can read, with the permission level,
+    /// spelled as other tools take them (`https://www.example.com/`, `sc-domain:example.com`).
+    #[tool(annotations(title = "List Search Console properties"))]
     async fn list_properties(&self, Parameters(p): Parameters<ListPropertiesParams>) -> ToolResult {
         let shop = match scope::shop_account(&self.inner.tokens, SITE).await {
             Ok(shop) => shop,
@@ -191,12 +187,8 @@ impl GscServer {
         Ok(output::success(&SitesOutput { sites }, text))
     }
 
-    /// Details of one Search Console property: the exact property URL, your permission level
-    /// and how many sitemaps are submitted.
-    #[tool(
-        annotations(title = "Get Search Console property details"),
-        output_schema = schema_for_output::<SiteOutput>()
-    )]
+    /// One property: its exact URL, your permission level and how many sitemaps are submitted.
+    #[tool(annotations(title = "Get Search Console property details"))]
     async fn get_site_details(&self, Parameters(p): Parameters<SiteParams>) -> ToolResult {
         let site = match self.site(p.site_url.as_deref()).await {
             Ok(s) => s,
@@ -223,10 +215,8 @@ impl GscServer {
         ))
     }
 
-    /// Google Search clicks, impressions, CTR and average position, grouped by query, page,
-    /// country, device, date or searchAppearance, with filters. Dates: YYYY-MM-DD or relative
-    /// (`28daysAgo`, `yesterday`), Pacific time. Rows sorted by clicks, in pages of 100 (up to
-    /// 25000): follow `next_start_row`.
+    /// Google Search clicks, impressions, CTR and average position, grouped by dimensions,
+    /// with filters. Rows by clicks, paged: follow `next_start_row`.
     #[tool(
         annotations(title = "Search analytics"),
         output_schema = schema_for_output::<AnalyticsOutput>()
@@ -310,12 +300,9 @@ impl GscServer {
         Ok(output::success(&out, text))
     }
 
-    /// Search performance at a glance: total clicks, impressions, CTR and average position
-    /// over a date range (default the last 30 days), and the daily trend.
-    #[tool(
-        annotations(title = "Search performance overview"),
-        output_schema = schema_for_output::<OverviewOutput>()
-    )]
+    /// Total clicks, impressions, CTR and average position over a date range (default the last
+    /// 30 days), and the daily trend.
+    #[tool(annotations(title = "Search performance overview"))]
     async fn get_performance_overview(
         &self,
         Parameters(p): Parameters<OverviewParams>,
@@ -354,13 +341,9 @@ impl GscServer {
         Ok(output::success(&out, text))
     }
 
-    /// Compare two date ranges by query, page, country or device: each period's totals and the
-    /// biggest movers by click change, keys that appeared or vanished included. Explains a
-    /// traffic drop or gain.
-    #[tool(
-        annotations(title = "Compare search periods"),
-        output_schema = schema_for_output::<CompareOutput>()
-    )]
+    /// Compare two date ranges by a dimension: each period's totals and the biggest movers by
+    /// click change, new and vanished keys included. Explains a traffic drop or gain.
+    #[tool(annotations(title = "Compare search periods"))]
     async fn compare_search_periods(&self, Parameters(p): Parameters<CompareParams>) -> ToolResult {
         let today = self.today();
         let (a, b) = match (
@@ -420,8 +403,8 @@ impl GscServer {
         Ok(output::success(&out, text))
     }
 
-    /// Queries that bring traffic to one page (give `page_url`), or every page × query pair.
-    /// Paged like get_search_analytics (`next_start_row`).
+    /// Queries that bring traffic to one page (`page_url`), or every page × query pair. Paged:
+    /// follow `next_start_row`.
     #[tool(
         annotations(title = "Search queries by page"),
         output_schema = schema_for_output::<AnalyticsOutput>()
@@ -456,13 +439,9 @@ impl GscServer {
         self.get_search_analytics(Parameters(params)).await
     }
 
-    /// Inspect one URL (URL Inspection API): indexed or not (verdict, coverage state such as
-    /// "Crawled - currently not indexed"), robots.txt and noindex, last crawl, Google's and
-    /// the declared canonical, mobile usability, rich results.
-    #[tool(
-        annotations(title = "Inspect a URL"),
-        output_schema = schema_for_output::<InspectOutput>()
-    )]
+    /// Inspect one URL: indexed or not (verdict, coverage state), robots.txt and noindex, last
+    /// crawl, Google's and the declared canonical, mobile usability, rich results.
+    #[tool(annotations(title = "Inspect a URL"))]
     async fn inspect_url(&self, Parameters(p): Parameters<InspectParams>) -> ToolResult {
         let site = match self.site(p.site_url.as_deref()).await {
             Ok(s) => s,
@@ -502,12 +481,9 @@ impl GscServer {
         ))
     }
 
-    /// Inspect up to 50 URLs at once (5 in parallel) and summarise their index status by
-    /// verdict. Inspections count against a quota of 2,000 a day per property.
-    #[tool(
-        annotations(title = "Inspect several URLs"),
-        output_schema = schema_for_output::<InspectionsOutput>()
-    )]
+    /// Inspect up to 50 URLs and count them by verdict. Quota: 2,000 inspections a day per
+    /// property.
+    #[tool(annotations(title = "Inspect several URLs"))]
     async fn batch_url_inspection(
         &self,
         Parameters(p): Parameters<BatchInspectParams>,
@@ -534,12 +510,9 @@ impl GscServer {
         ))
     }
 
-    /// Indexing problems: inspect `urls`, or the top pages by clicks of the last 28 days, and
-    /// list those not indexed or at risk, with the coverage state and what to do.
-    #[tool(
-        annotations(title = "Check indexing issues"),
-        output_schema = schema_for_output::<IssuesOutput>()
-    )]
+    /// Inspect `urls`, or the top pages by clicks of the last 28 days, and list those not
+    /// indexed or at risk, with the coverage state and what to do.
+    #[tool(annotations(title = "Check indexing issues"))]
     async fn check_indexing_issues(
         &self,
         Parameters(p): Parameters<IndexingIssuesParams>,
@@ -609,12 +582,9 @@ impl GscServer {
         ))
     }
 
-    /// Sitemaps submitted for a property: type, last submitted and downloaded, pending state,
-    /// warnings, errors, and URLs submitted per content type.
-    #[tool(
-        annotations(title = "List sitemaps"),
-        output_schema = schema_for_output::<SitemapsOutput>()
-    )]
+    /// Sitemaps submitted for a property: type, last submitted and downloaded, pending,
+    /// warnings, errors, URLs per content type.
+    #[tool(annotations(title = "List sitemaps"))]
     async fn get_sitemaps(&self, Parameters(p): Parameters<SiteParams>) -> ToolResult {
         let site = match self.site(p.site_url.as_deref()).await {
             Ok(s) => s,
@@ -638,12 +608,9 @@ impl GscServer {
         ))
     }
 
-    /// One sitemap's details: type, index or not, last submitted and downloaded, warnings,
-    /// errors and submitted URL counts per content type.
-    #[tool(
-        annotations(title = "Get sitemap details"),
-        output_schema = schema_for_output::<SitemapsOutput>()
-    )]
+    /// One sitemap: type, index or not, last submitted and downloaded, warnings, errors, URLs
+    /// per content type.
+    #[tool(annotations(title = "Get sitemap details"))]
     async fn get_sitemap_details(&self, Parameters(p): Parameters<SitemapParams>) -> ToolResult {
         let site = match self.site(p.site_url.as_deref()).await {
             Ok(s) => s,

@@ -4,7 +4,7 @@
 use mcp_common::testing::{check_budget, check_golden, check_portable, offline_connection};
 
 /// Most bytes the `tools/list` answer may take.
-const BUDGET: usize = 16_321;
+const BUDGET: usize = 10_219;
 
 #[test]
 fn tools_list_matches_the_golden_file() {
@@ -25,8 +25,8 @@ fn tools_list_matches_the_golden_file() {
     if let Err(e) = check_portable(&server) {
         panic!("{e}");
     }
-    // Today's size, as a ceiling. Issue 15's target is half of mcp-search-console 0.4.1's
-    // 21,409 B (`bench --only context --peers`): 10,704, not reached yet.
+    // Today's size, as a ceiling: under issue 15's target, half of mcp-search-console 0.4.1's
+    // 21,409 B (`bench --only context --peers`), 10,704.
     if let Err(e) = check_budget(&server, BUDGET) {
         panic!("{e}");
     }
