@@ -380,6 +380,19 @@ async fn bad_properties_dates_and_foreign_sites_are_explained() {
     .await
     .unwrap());
     assert!(e.contains("dimensions"), "the argument path is named: {e}");
+    // Two periods share no dates: comparing by date would make every key new or gone, so the
+    // schema does not offer it and the refusal lists what can be compared.
+    let e = err(&call(
+        &client,
+        "compare_search_periods",
+        json!({"period_a": {"start_date": "28daysAgo", "end_date": "15daysAgo"}, "period_b": {"start_date": "14daysAgo", "end_date": "4daysAgo"}, "dimension": "date"}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        e.contains("dimension") && e.contains("`searchAppearance`") && e.contains("`query`"),
+        "{e}"
+    );
     client.cancel().await.unwrap();
 }
 

@@ -1,11 +1,12 @@
 //! Tool results as the pipeline reads them: each tool's structured content decoded by the field
 //! names its server writes (its report types; published as an output schema where the tool has
 //! one). A result without a field the server promises is an error that names the tool and the
-//! field, never a zero: a field renamed in a server must fail the team where it shows, not turn every finding into "no material change". Only what an upstream
-//! itself leaves out when it is zero counts as zero ([`number_or_zero`]): Google Ads omits
-//! zero metrics (proto3 JSON; the server fills counts and amounts with 0 and leaves other
-//! metrics null, which is absent here), Meta omits `actions` a campaign had none of, Search
-//! Console returns no totals row for a period without data.
+//! field, never a zero: a field renamed in a server must fail the team where it shows, not
+//! turn every finding into "no material change". Only what an upstream itself leaves out when
+//! it is zero counts as zero ([`number_or_zero`]): Google Ads omits zero metrics (proto3 JSON;
+//! the server fills counts and amounts with 0 and leaves other metrics null, which is absent
+//! here), Meta omits `actions` a campaign had none of, Search Console returns no totals row for
+//! a period without data.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -16,7 +16,7 @@
 //! - `worker`: one shop's batch (server set, teams, evidence, findings, notifications);
 //!   `progress`: the terminal progress bar;
 //! - [`teams`]: routing, what each source's team reads and concludes; [`decode`]: tool
-//!   results read by their schemas;
+//!   results read by the field names the servers write;
 //! - [`notify`]: the guide's email templates, the signed webhook;
 //! - [`report`]: the HTML / Markdown / JSON report.
 

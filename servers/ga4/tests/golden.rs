@@ -2,10 +2,18 @@
 //! to `tests/tools.golden.json`, so any change to what models see is a reviewed diff.
 //! Regenerate with `UPDATE_GOLDEN=1 cargo nextest run -p mcp-ga4 --test golden`.
 
-use mcp_common::testing::{check_budget, check_golden, check_portable, offline_connection};
+use mcp_common::testing::{
+    check_budget, check_descriptions, check_golden, check_portable, offline_connection,
+};
 
 /// Most bytes the `tools/list` answer may take.
 const BUDGET: usize = 27_391;
+
+/// Issue 15's ceiling: half of analytics-mcp 0.8.0's 55,792 B, as `bench --only context --peers`
+/// measures it, plus the 24 bytes this test's serialisation adds. A `BUDGET` above it fails the
+/// build.
+const TARGET: usize = 55_792 / 2 + 24;
+const _: () = assert!(BUDGET <= TARGET);
 
 #[test]
 fn tools_list_matches_the_golden_file() {
@@ -23,6 +31,9 @@ fn tools_list_matches_the_golden_file() {
         panic!("{e}");
     }
     if let Err(e) = check_portable(&server) {
+        panic!("{e}");
+    }
+    if let Err(e) = check_descriptions(&server) {
         panic!("{e}");
     }
     // Today's size, as a ceiling; under issue 15's target, half of analytics-mcp 0.8.0's

@@ -1,8 +1,6 @@
-//! Tool inputs for `gsc-mcp`. Doc comments become the JSON Schema the model reads.
-//!
-//! `site_url` has no description: every tool takes the server's property when it is omitted,
-//! which the server's instructions say once and the optional, nullable type shows (ten copies of
-//! it were 480 B of `tools/list`, issue 15). `list_properties` gives the exact spellings.
+//! Tool inputs for `gsc-mcp`. Doc comments become the JSON Schema the model reads, so a type's
+//! own notes for this code's readers are `//` comments: schemars publishes a type's `///` doc
+//! wherever a field of that type has none.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,7 +11,7 @@ pub type SiteUrl = String;
 
 // Dimensions to group search analytics by. The values' formats are said once, in
 // `get_search_analytics`' `dimensions` (a variant's doc would repeat them in every tool's
-// schema; a `///` doc here would be published wherever a field of this type has none).
+// schema).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -46,8 +44,37 @@ impl Dimension {
     }
 }
 
-/// Which Google results to report. What `news` and `googleNews` mean is said once, in
-/// `get_search_analytics`' `search_type` (a variant's doc would repeat it in four tools).
+// What `compare_search_periods` compares by: a dimension two date ranges share, so not `date`.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CompareBy {
+    #[serde(alias = "QUERY")]
+    Query,
+    #[serde(alias = "PAGE")]
+    Page,
+    #[serde(alias = "COUNTRY")]
+    Country,
+    #[serde(alias = "DEVICE")]
+    Device,
+    #[serde(alias = "SEARCHAPPEARANCE", alias = "search_appearance")]
+    SearchAppearance,
+}
+
+impl From<CompareBy> for Dimension {
+    fn from(by: CompareBy) -> Self {
+        match by {
+            CompareBy::Query => Dimension::Query,
+            CompareBy::Page => Dimension::Page,
+            CompareBy::Country => Dimension::Country,
+            CompareBy::Device => Dimension::Device,
+            CompareBy::SearchAppearance => Dimension::SearchAppearance,
+        }
+    }
+}
+
+// Which Google results to report. What `news` and `googleNews` mean is said once, in
+// `get_search_analytics`' `search_type` (a variant's doc would repeat it in four tools).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -61,7 +88,7 @@ pub enum SearchType {
     GoogleNews,
 }
 
-/// Settled or fresh data (said in `data_state`).
+// Settled or fresh data (said in `data_state`).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +98,7 @@ pub enum DataState {
     All,
 }
 
-/// Filter operators (regular expressions are RE2, said in the `expression` field).
+// Filter operators (regular expressions are RE2, said in the `expression` field).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -98,7 +125,7 @@ pub struct Filter {
     pub expression: String,
 }
 
-/// How rows are aggregated (what the values mean is said in `aggregation_type`).
+// How rows are aggregated (what the values mean is said in `aggregation_type`).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -112,7 +139,7 @@ pub enum AggregationType {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPropertiesParams {
-    /// Only properties whose URL contains this (case-insensitive).
+    /// Case-insensitive URL substring.
     #[serde(default)]
     pub contains: Option<String>,
 }
@@ -121,7 +148,7 @@ pub struct ListPropertiesParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
 }
@@ -130,7 +157,7 @@ pub struct SiteParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchAnalyticsParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// YYYY-MM-DD, `today`, `yesterday` or `NdaysAgo` (Pacific time).
@@ -147,10 +174,10 @@ pub struct SearchAnalyticsParams {
     /// All ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
     #[serde(default)]
     pub filters: Vec<Filter>,
-    /// Default `auto`; `byProperty` not with a page dimension or filter.
+    /// Default `auto`.
     #[serde(default)]
     pub aggregation_type: Option<AggregationType>,
-    /// `final` (default: settled, the last 2–3 days missing) or `all` (with fresh data).
+    /// Default `final` (settled: the last 2–3 days missing); `all` adds fresh data.
     #[serde(default)]
     pub data_state: Option<DataState>,
     /// Default 100, max 25000.
@@ -165,7 +192,7 @@ pub struct SearchAnalyticsParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverviewParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Default `30daysAgo`.
@@ -177,17 +204,18 @@ pub struct OverviewParams {
     /// Default `web`.
     #[serde(default)]
     pub search_type: Option<SearchType>,
-    /// Default `final`; `all` adds the fresh last days.
+    /// Default `final` (settled: the last 2–3 days missing); `all` adds fresh data.
     #[serde(default)]
     pub data_state: Option<DataState>,
 }
 
 /// A date range.
-#[allow(missing_docs)]
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
+    /// YYYY-MM-DD or `NdaysAgo`.
     pub start_date: String,
+    #[allow(missing_docs)]
     pub end_date: String,
 }
 
@@ -195,7 +223,7 @@ pub struct Period {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// The earlier one, e.g. `{"start_date": "56daysAgo", "end_date": "29daysAgo"}`.
@@ -204,7 +232,7 @@ pub struct CompareParams {
     pub period_b: Period,
     /// Default `query`.
     #[serde(default)]
-    pub dimension: Option<Dimension>,
+    pub dimension: Option<CompareBy>,
     /// Movers to return (default 25, max 500).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -217,13 +245,13 @@ pub struct CompareParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQueryParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Full URL; omit for every page × query pair.
     #[serde(default)]
     pub page_url: Option<String>,
-    #[allow(missing_docs)]
+    /// YYYY-MM-DD or `NdaysAgo`.
     pub start_date: String,
     #[allow(missing_docs)]
     pub end_date: String,
@@ -239,10 +267,10 @@ pub struct PageQueryParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// Full URL, under the property.
+    /// Full URL.
     pub url: String,
     /// For messages, e.g. `en-US`.
     #[serde(default)]
@@ -253,7 +281,7 @@ pub struct InspectParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInspectParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// 1 to 50.
@@ -264,13 +292,13 @@ pub struct BatchInspectParams {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexingIssuesParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
-    /// Omit for the top pages.
+    /// Up to 50; empty: the top pages.
     #[serde(default)]
     pub urls: Vec<String>,
-    /// How many, when `urls` is omitted (default 20, max 50).
+    /// How many, when `urls` is empty (default 20, max 50).
     #[serde(default)]
     pub top_pages: Option<u32>,
 }
@@ -279,7 +307,7 @@ pub struct IndexingIssuesParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SitemapParams {
-    #[allow(missing_docs)] // See the module documentation.
+    /// Default: the shop's.
     #[serde(default)]
     pub site_url: Option<SiteUrl>,
     /// Full URL.

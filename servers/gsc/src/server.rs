@@ -341,8 +341,9 @@ impl GscServer {
         Ok(output::success(&out, text))
     }
 
-    /// Compare two date ranges by a dimension: each period's totals and the biggest movers by
-    /// click change, new and vanished keys included. Explains a traffic drop or gain.
+    /// Compare two date ranges by query, page, country, device or search appearance: each
+    /// period's totals and the biggest movers by click change (b − a), new and vanished keys
+    /// included. Explains a traffic drop or gain.
     #[tool(annotations(title = "Compare search periods"))]
     async fn compare_search_periods(&self, Parameters(p): Parameters<CompareParams>) -> ToolResult {
         let today = self.today();
@@ -355,7 +356,7 @@ impl GscServer {
             (_, Err(e)) => return fail(format!("period_b: {e}")),
         };
         let limit = p.limit.unwrap_or(25).clamp(1, 500) as usize;
-        let dimension = p.dimension.unwrap_or(Dimension::Query);
+        let dimension = p.dimension.map_or(Dimension::Query, Dimension::from);
         let site = match self.site(p.site_url.as_deref()).await {
             Ok(s) => s,
             Err(e) => return fail(e),
@@ -668,7 +669,7 @@ impl ToolServer for GscServer {
     fn instructions(&self) -> String {
         let site = match &self.inner.default_site {
             Some(s) => format!("Tools default to the property {s} when site_url is omitted."),
-            None => "Tools default to the shop's property when site_url is omitted (list_properties shows the exact spelling).".to_owned(),
+            None => "Tools default to the shop's property when site_url is omitted; a server run on static credentials without --site-url needs site_url (list_properties shows the exact spellings).".to_owned(),
         };
         format!(
             "Read-only Google Search Console data. {site} Dates are YYYY-MM-DD or relative (today, yesterday, NdaysAgo) \

@@ -176,6 +176,52 @@ pub fn check_portable<S: ToolServer>(server: &S) -> Result<(), String> {
     }
 }
 
+/// Words that mark a note for this code's readers, not for a model: a type's `///` doc that
+/// schemars published where a field of that type has no doc of its own.
+const PROGRAMMER_NOTES: [&str; 7] = [
+    "said in",
+    "said once",
+    "variant",
+    "serde",
+    "schemars",
+    "rustdoc",
+    "doc comment",
+];
+
+/// Checks that no description in `server`'s `tools/list` (a tool's, or any in its schemas) is a
+/// note for programmers ([`PROGRAMMER_NOTES`]): such notes are `//` comments in the servers.
+pub fn check_descriptions<S: ToolServer>(server: &S) -> Result<(), String> {
+    fn walk(v: &serde_json::Value, tool: &str, problems: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(d)) = map.get("description") {
+                    let lower = d.to_lowercase();
+                    if let Some(note) = PROGRAMMER_NOTES.iter().find(|n| lower.contains(*n)) {
+                        problems.push(format!(
+                            "{tool}: \"{d}\" reads as a programmer's note ({note})"
+                        ));
+                    }
+                }
+                map.values().for_each(|child| walk(child, tool, problems));
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|child| walk(child, tool, problems))
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for tool in server.router().list_all() {
+        let json = serde_json::to_value(&tool).map_err(|e| e.to_string())?;
+        walk(&json, &tool.name, &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
 /// Compares `server`'s `tools/list` with the JSON file at `path`; with `UPDATE_GOLDEN=1` it
 /// rewrites the file instead. Returns the mismatch as an error message.
 pub fn check_golden<S: ToolServer>(server: &S, path: &str) -> Result<(), String> {
