@@ -222,6 +222,29 @@ async fn filters_overview_and_comparison_agree_with_each_other() {
     );
     assert_eq!(c["period_b"]["totals"]["clicks"].as_f64().unwrap(), daily);
     assert!(text(&compare).contains("Biggest movers by page"));
+
+    // By search appearance (grouped alone, as Search Console requires): each mover is a rich
+    // result type, and the later period's totals are the same whatever the grouping.
+    let compare = call(
+        &client,
+        "compare_search_periods",
+        json!({"period_a": {"start_date": "28daysAgo", "end_date": "15daysAgo"}, "period_b": {"start_date": "14daysAgo", "end_date": "4daysAgo"}, "dimension": "searchAppearance"}),
+    )
+    .await
+    .unwrap();
+    let c = ok(&compare);
+    assert_eq!(c["dimension"], "searchAppearance");
+    let movers = c["movers"].as_array().unwrap();
+    assert!(!movers.is_empty(), "{c}");
+    assert!(
+        movers
+            .iter()
+            .all(|m| m["searchAppearance"].as_str().is_some_and(
+                |k| !k.is_empty() && k.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')
+            )),
+        "{movers:?}"
+    );
+    assert_eq!(c["period_b"]["totals"]["clicks"].as_f64().unwrap(), daily);
     client.cancel().await.unwrap();
 }
 

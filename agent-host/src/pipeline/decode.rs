@@ -171,7 +171,8 @@ pub fn result<T: DeserializeOwned>(tool: &str, value: &Value) -> Result<T, Strin
     if value.is_null() {
         return Err(format!("{tool}: the result has no structured content"));
     }
-    T::deserialize(value).map_err(|e| format!("{tool}: the result does not match its schema: {e}"))
+    T::deserialize(value)
+        .map_err(|e| format!("{tool}: the result does not have the expected shape: {e}"))
 }
 
 /// A required text column.

@@ -1,6 +1,8 @@
 //! Tool inputs for `gsc-mcp`. Doc comments become the JSON Schema the model reads, so a type's
 //! own notes for this code's readers are `//` comments: schemars publishes a type's `///` doc
-//! wherever a field of that type has none.
+//! wherever a field of that type has none, and on a list's items even when the list has one.
+//! A field says what its name and type do not; where they say it all (`end_date` beside a
+//! described `start_date`, a filter's `dimension`) it has no description.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,7 +48,7 @@ impl Dimension {
 
 // What `compare_search_periods` compares by: a dimension two date ranges share, so not `date`.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CompareBy {
     #[serde(alias = "QUERY")]
@@ -74,7 +76,7 @@ impl From<CompareBy> for Dimension {
 }
 
 // Which Google results to report. What `news` and `googleNews` mean is said once, in
-// `get_search_analytics`' `search_type` (a variant's doc would repeat it in four tools).
+// `get_search_analytics`' `search_type` (a variant's doc would repeat it in three tools).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -125,7 +127,7 @@ pub struct Filter {
     pub expression: String,
 }
 
-// How rows are aggregated (what the values mean is said in `aggregation_type`).
+// How rows are aggregated (the one value with a catch is said in `aggregation_type`).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -174,7 +176,7 @@ pub struct SearchAnalyticsParams {
     /// All ANDed, e.g. `[{"dimension": "country", "operator": "equals", "expression": "pol"}]`.
     #[serde(default)]
     pub filters: Vec<Filter>,
-    /// Default `auto`.
+    /// Default `auto`; `byProperty` not with a page dimension or filter.
     #[serde(default)]
     pub aggregation_type: Option<AggregationType>,
     /// Default `final` (settled: the last 2–3 days missing); `all` adds fresh data.
@@ -312,4 +314,34 @@ pub struct SitemapParams {
     pub site_url: Option<SiteUrl>,
     /// Full URL.
     pub sitemap_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CompareBy, Dimension};
+
+    #[test]
+    fn compare_by_takes_every_dimension_spelling_but_date() {
+        for name in [
+            "query",
+            "QUERY",
+            "page",
+            "PAGE",
+            "country",
+            "COUNTRY",
+            "device",
+            "DEVICE",
+            "searchAppearance",
+            "SEARCHAPPEARANCE",
+            "search_appearance",
+        ] {
+            let by: CompareBy = serde_json::from_value(name.into()).unwrap();
+            let dimension: Dimension = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(Dimension::from(by), dimension, "{name}");
+        }
+        for name in ["date", "DATE"] {
+            let e = serde_json::from_value::<CompareBy>(name.into()).unwrap_err();
+            assert!(e.to_string().contains("`searchAppearance`"), "{name}: {e}");
+        }
+    }
 }

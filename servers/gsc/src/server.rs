@@ -669,7 +669,9 @@ impl ToolServer for GscServer {
     fn instructions(&self) -> String {
         let site = match &self.inner.default_site {
             Some(s) => format!("Tools default to the property {s} when site_url is omitted."),
-            None => "Tools default to the shop's property when site_url is omitted; a server run on static credentials without --site-url needs site_url (list_properties shows the exact spellings).".to_owned(),
+            None => "Tools default to the shop's property when site_url is omitted; if a call \
+                     says site_url is required, list_properties shows the exact spellings."
+                .to_owned(),
         };
         format!(
             "Read-only Google Search Console data. {site} Dates are YYYY-MM-DD or relative (today, yesterday, NdaysAgo) \

@@ -126,7 +126,10 @@ pub async fn every_tool_refused<S: ToolServer>(
 /// Checks that `server`'s `tools/list` answer, as compact JSON (what a host sends its model,
 /// every chat turn), takes at most `budget` bytes: growing it is a reviewed decision (issue 15).
 pub fn check_budget<S: ToolServer>(server: &S, budget: usize) -> Result<usize, String> {
-    let list = rmcp::model::ListToolsResult::with_all_items(server.router().list_all());
+    let mut list = rmcp::model::ListToolsResult::with_all_items(server.router().list_all());
+    // Measured as `bench --only context` measures it, and as a host on a protocol before
+    // 2026-07-28 receives it: without the `"resultType":"complete",` rmcp adds for newer peers.
+    list.result_type = None;
     let size = serde_json::to_vec(&list).map_err(|e| e.to_string())?.len();
     if size <= budget {
         Ok(size)
@@ -176,44 +179,61 @@ pub fn check_portable<S: ToolServer>(server: &S) -> Result<(), String> {
     }
 }
 
-/// Words that mark a note for this code's readers, not for a model: a type's `///` doc that
-/// schemars published where a field of that type has no doc of its own.
-const PROGRAMMER_NOTES: [&str; 7] = [
-    "said in",
+/// Phrases that mark a note for this code's readers, not for a model: a type's `///` doc that
+/// schemars published where a field of that type has no doc of its own. Narrow on purpose, so
+/// model-facing words (GA4's `itemVariant`, "invariant") do not trip it.
+const PROGRAMMER_NOTES: [&str; 8] = [
     "said once",
-    "variant",
+    "said in `",
+    "variant's doc",
     "serde",
     "schemars",
     "rustdoc",
     "doc comment",
+    "`///`",
 ];
 
-/// Checks that no description in `server`'s `tools/list` (a tool's, or any in its schemas) is a
-/// note for programmers ([`PROGRAMMER_NOTES`]): such notes are `//` comments in the servers.
-pub fn check_descriptions<S: ToolServer>(server: &S) -> Result<(), String> {
-    fn walk(v: &serde_json::Value, tool: &str, problems: &mut Vec<String>) {
+/// The descriptions in `tool` (a tool as JSON: its own and every one in its schemas) that read
+/// as a programmer's note ([`PROGRAMMER_NOTES`]), each with the phrase that marks it.
+pub fn programmer_notes(tool: &serde_json::Value) -> Vec<(String, &'static str)> {
+    fn walk(v: &serde_json::Value, found: &mut Vec<(String, &'static str)>) {
         match v {
             serde_json::Value::Object(map) => {
                 if let Some(serde_json::Value::String(d)) = map.get("description") {
                     let lower = d.to_lowercase();
                     if let Some(note) = PROGRAMMER_NOTES.iter().find(|n| lower.contains(*n)) {
-                        problems.push(format!(
-                            "{tool}: \"{d}\" reads as a programmer's note ({note})"
-                        ));
+                        found.push((d.clone(), note));
                     }
                 }
-                map.values().for_each(|child| walk(child, tool, problems));
+                map.values().for_each(|child| walk(child, found));
             }
-            serde_json::Value::Array(items) => {
-                items.iter().for_each(|child| walk(child, tool, problems))
-            }
+            serde_json::Value::Array(items) => items.iter().for_each(|child| walk(child, found)),
             _ => {}
         }
     }
+    let mut found = Vec::new();
+    walk(tool, &mut found);
+    found
+}
+
+/// Checks that no description in `server`'s `tools/list`, and nothing in its instructions, is a
+/// note for programmers ([`programmer_notes`]): such notes are `//` comments in the servers.
+pub fn check_descriptions<S: ToolServer>(server: &S) -> Result<(), String> {
     let mut problems = Vec::new();
     for tool in server.router().list_all() {
         let json = serde_json::to_value(&tool).map_err(|e| e.to_string())?;
-        walk(&json, &tool.name, &mut problems);
+        for (description, note) in programmer_notes(&json) {
+            problems.push(format!(
+                "{}: \"{description}\" reads as a programmer's note ({note})",
+                tool.name
+            ));
+        }
+    }
+    let instructions = serde_json::json!({"description": server.instructions()});
+    for (text, note) in programmer_notes(&instructions) {
+        problems.push(format!(
+            "instructions: \"{text}\" read as a programmer's note ({note})"
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -238,5 +258,35 @@ pub fn check_golden<S: ToolServer>(server: &S, path: &str) -> Result<(), String>
         Err(format!(
             "tools/list changed; review it and regenerate {path} with UPDATE_GOLDEN=1.\nNew output:\n{actual}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::programmer_notes;
+
+    #[test]
+    fn a_type_doc_published_as_a_description_is_found_at_any_depth() {
+        let tool = json!({
+            "description": "Rows by clicks.",
+            "inputSchema": {"properties": {"filters": {"items": {"properties": {"dimension": {
+                "description": "Dimensions to group by. The formats are said once, in `dimensions`.",
+                "enum": ["query"]
+            }}}}}}
+        });
+        let found = programmer_notes(&tool);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].1, "said once");
+    }
+
+    #[test]
+    fn model_facing_words_that_contain_a_marker_pass() {
+        let tool = json!({
+            "description": "Item variants by itemVariant; an invariant holds; the values are said in the result.",
+            "inputSchema": {"properties": {}}
+        });
+        assert_eq!(programmer_notes(&tool), Vec::<(String, &str)>::new());
     }
 }
