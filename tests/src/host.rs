@@ -49,18 +49,24 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
-/// Whether the official Python MCP SDK (tests/python/requirements.txt) is installed; when it
-/// is not, `test` [`skip`]s.
-pub fn python_sdk_available(test: &str) -> bool {
-    let available = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import mcp.client.sse, mcp.client.streamable_http, mcp.client.auth, httpx2",
-        ])
+/// Whether the interpreter `python` runs and can `import` every module in `modules` (e.g.
+/// `"mcp.client.sse, httpx2"`): what a test needs before it hands work to Python.
+pub fn python_imports(python: impl AsRef<std::ffi::OsStr>, modules: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {modules}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the official Python MCP SDK (tests/python/requirements.txt) is installed; when it
+/// is not, `test` [`skip`]s.
+pub fn python_sdk_available(test: &str) -> bool {
+    let available = python_imports(
+        "python3",
+        "mcp.client.sse, mcp.client.streamable_http, mcp.client.auth, httpx2",
+    );
     if !available {
         skip(&format!(
             "SKIPPED {test}: the `mcp` Python package is missing (pip install -r tests/python/requirements.txt)"

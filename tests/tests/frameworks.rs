@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use berryboo_e2e::{Credentials, Sandbox, TODAY, bin};
+use berryboo_e2e::{Credentials, Sandbox, TODAY, bin, python_imports};
 use serde_json::{Value, json};
 
 fn frameworks_python() -> Option<PathBuf> {
@@ -20,15 +20,10 @@ fn frameworks_python() -> Option<PathBuf> {
                 "/python/.venv/bin/python"
             ))
         });
-    let ready = std::process::Command::new(&python)
-        .args([
-            "-c",
-            "import agents, google.genai, pydantic_ai, langchain_mcp_adapters",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ready = python_imports(
+        &python,
+        "agents, google.genai, pydantic_ai, langchain_mcp_adapters",
+    );
     ready.then_some(python)
 }
 

@@ -1,9 +1,7 @@
 //! Pins `google-ads-mcp`'s `tools/list` to `tests/tools.golden.json` (regenerate with
 //! `UPDATE_GOLDEN=1 cargo nextest run -p mcp-gads --test golden`).
 
-use mcp_common::testing::{
-    check_budget, check_descriptions, check_golden, check_portable, offline_connection,
-};
+use mcp_common::testing::{check_published, offline_connection};
 
 /// Most bytes the `tools/list` answer may take: today's size, so growth is a reviewed change.
 const BUDGET: usize = 4_440;
@@ -18,19 +16,8 @@ fn tools_list_matches_the_golden_file() {
     let c = offline_connection();
     let api = mcp_gads::api::AdsApi::new(c.upstream, "v26".into(), None);
     let server = mcp_gads::AdsServer::new(api, None, None, c.tokens, c.tenant);
-    if let Err(e) = check_golden(
-        &server,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json"),
-    ) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_portable(&server) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_descriptions(&server) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_budget(&server, BUDGET) {
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json");
+    if let Err(e) = check_published(&server, golden, BUDGET) {
         panic!("{e}");
     }
 }

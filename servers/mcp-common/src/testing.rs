@@ -123,6 +123,21 @@ pub async fn every_tool_refused<S: ToolServer>(
     Ok(())
 }
 
+/// Every check on what `server` publishes, in the order a reviewer reads their failures: its
+/// `tools/list` against the golden file at `golden` ([`check_golden`]), schemas every framework
+/// converts ([`check_portable`]), no programmer's note in a description
+/// ([`check_descriptions`]), and at most `budget` bytes ([`check_budget`]).
+pub fn check_published<S: ToolServer>(
+    server: &S,
+    golden: &str,
+    budget: usize,
+) -> Result<(), String> {
+    check_golden(server, golden)?;
+    check_portable(server)?;
+    check_descriptions(server)?;
+    check_budget(server, budget).map(|_| ())
+}
+
 /// Checks that `server`'s `tools/list` answer, as compact JSON (what a host sends its model,
 /// every chat turn), takes at most `budget` bytes: growing it is a reviewed decision (issue 15).
 pub fn check_budget<S: ToolServer>(server: &S, budget: usize) -> Result<usize, String> {

@@ -1,9 +1,7 @@
 //! Pins `meta-ads-mcp`'s `tools/list` to `tests/tools.golden.json` (regenerate with
 //! `UPDATE_GOLDEN=1 cargo nextest run -p mcp-meta --test golden`).
 
-use mcp_common::testing::{
-    check_budget, check_descriptions, check_golden, check_portable, offline_connection,
-};
+use mcp_common::testing::{check_published, offline_connection};
 
 /// Most bytes the `tools/list` answer may take: today's size, so growth is a reviewed change.
 const BUDGET: usize = 14_113;
@@ -22,19 +20,8 @@ fn tools_list_matches_the_golden_file() {
         c.tokens,
         c.tenant,
     );
-    if let Err(e) = check_golden(
-        &server,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json"),
-    ) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_portable(&server) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_descriptions(&server) {
-        panic!("{e}");
-    }
-    if let Err(e) = check_budget(&server, BUDGET) {
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools.golden.json");
+    if let Err(e) = check_published(&server, golden, BUDGET) {
         panic!("{e}");
     }
 }
